@@ -1,0 +1,352 @@
+package diag
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/netkit/netkit/resolve"
+)
+
+// Explanation says, in words a person can act on, what an error most likely
+// means and what to try next.
+type Explanation struct {
+	// Code is a short stable name: an errno name such as "ECONNREFUSED", a DNS
+	// answer such as "NXDOMAIN", or a TLS/x509 name such as "X509-EXPIRED".
+	Code string `json:"code"`
+	// Cause is the likely reason, with the address, port or certificate
+	// details of this error where they are known.
+	Cause string `json:"cause"`
+	// Next is the next thing to try.
+	Next string `json:"next"`
+}
+
+// entry is one row of the explanation table. Its texts may hold {addr},
+// {host} and {port}, filled in from the error when it names them.
+type entry struct {
+	code  string
+	errno syscall.Errno // 0 for entries that are not an errno
+	cause string
+	next  string
+}
+
+// table is the human version of docs/troubleshooting.md: keep them in step.
+var table = []entry{
+	{"ECONNREFUSED", syscall.ECONNREFUSED,
+		"nothing is listening on {addr}, or a firewall rejected the connection (the host answered with a reset)",
+		"start the service or check its port; on the server run 'netkit sockets -l --port {port}' to see what listens, and on which address"},
+	{"ETIMEDOUT", syscall.ETIMEDOUT,
+		"no answer from {addr}: a firewall is dropping the packets, the host is down, or the address is wrong",
+		"check the address with 'netkit resolve {host}', try 'netkit ping {host}' and 'netkit ping --tcp {port} {host}', then look at firewalls on the path"},
+	{"ECONNRESET", syscall.ECONNRESET,
+		"the peer {addr} closed the connection abruptly: it crashed, a middlebox cut it, or it speaks another protocol (plaintext against TLS, or the reverse)",
+		"check the peer's logs and that both sides agree on TLS; 'netkit diagnose {host}:{port}' walks the path step by step"},
+	{"EHOSTUNREACH", syscall.EHOSTUNREACH,
+		"no route to the host {host}: a router or the host itself reported it unreachable, or a firewall rejects with host-unreachable",
+		"check the route ('ip route get {host}') and that the host is up on that network"},
+	{"ENETUNREACH", syscall.ENETUNREACH,
+		"no route to the network of {host}: this machine has no route there (an IPv6 address without IPv6 connectivity is the usual case)",
+		"check 'ip route' (or 'ip -6 route'); try the other address family with -4 or -6"},
+	{"EADDRINUSE", syscall.EADDRINUSE,
+		"another socket already holds {addr}",
+		"run 'netkit sockets who {port}' to see which process holds it; stop it or pick another port"},
+	{"EADDRNOTAVAIL", syscall.EADDRNOTAVAIL,
+		"the address {addr} is not on any interface of this machine, or the local ports are exhausted",
+		"bind to an address this machine has ('ip addr'), or to 0.0.0.0 / [::]; if ports are exhausted, see 'netkit sockets --summary' for TIME_WAIT"},
+	{"EACCES", syscall.EACCES,
+		"permission denied: ports below 1024 need root or CAP_NET_BIND_SERVICE, and ICMP sockets need root, CAP_NET_RAW or net.ipv4.ping_group_range",
+		"use a port of 1024 or more, run as root, or grant the capability ('setcap cap_net_bind_service,cap_net_raw+ep ./netkit')"},
+	{"EPERM", syscall.EPERM,
+		"operation not permitted: raw sockets need root or CAP_NET_RAW, or a local firewall rule refused the packet",
+		"run as root or 'setcap cap_net_raw+ep ./netkit'; check local firewall rules ('nft list ruleset')"},
+	{"EWOULDBLOCK", syscall.EAGAIN,
+		"the operation would block: a socket buffer is full or no data arrived before the socket's deadline",
+		"retry; if it persists the peer is not reading (see Recv-Q/Send-Q in 'netkit sockets')"},
+	{"EPIPE", syscall.EPIPE,
+		"the peer {addr} closed the connection while data was still being sent",
+		"check the peer's logs for why it closed; it may have rejected the request or hit a limit"},
+	{"ECONNABORTED", syscall.ECONNABORTED,
+		"the connection was aborted on this machine before it was accepted or while in use",
+		"retry; if it repeats, check the accept backlog of the server ('netkit sockets -l' shows Recv-Q)"},
+	{"EMFILE", syscall.EMFILE,
+		"this process has too many open files (each socket is one)",
+		"raise the limit ('ulimit -n') or close idle connections"},
+	{"TIMEOUT", 0,
+		"no answer from {addr} before the deadline: packets are dropped on the way, the host is down, or it is too slow",
+		"retry with a longer timeout; 'netkit ping {host}' and 'netkit ping --tcp {port} {host}' tell a dead host from a filtered port"},
+	{"NXDOMAIN", 0,
+		"the name {host} does not exist: the DNS server answered that there is no such name, and no hosts file line has it",
+		"check the spelling and the search domains ('netkit resolve --config'); add it to the hosts file for a local name"},
+	{"NODATA", 0,
+		"the name {host} exists but has no address of the asked family",
+		"try the other family (-4 or -6), or check the name's records with 'netkit resolve --server SERVER {host}'"},
+	{"SERVFAIL", 0,
+		"the DNS server failed to answer for {host} (SERVFAIL): its upstream is unreachable or the zone is broken",
+		"try another server with 'netkit resolve --server SERVER {host}'; check the server's logs"},
+	{"REFUSED", 0,
+		"the DNS server refused to answer for {host}: it does not serve this client or this zone",
+		"use a resolver that serves you ('netkit resolve --config' shows the configured ones)"},
+	{"DNS-TIMEOUT", 0,
+		"no DNS server answered for {host} in time",
+		"check that the nameservers in 'netkit resolve --config' are reachable ('netkit ping --tcp 53 SERVER')"},
+	{"TLS-NOT-TLS", 0,
+		"the peer {addr} does not speak TLS on this port: it answered in plain text",
+		"connect without TLS (--plaintext), or use the port where the service speaks TLS"},
+	{"TLS-ALERT", 0,
+		"the peer {addr} refused the TLS handshake",
+		"check the TLS versions, cipher suites and client certificate the server wants (--cert/--key for mutual TLS)"},
+	{"X509-UNKNOWN-AUTHORITY", 0,
+		"the certificate of {host} is signed by an authority this machine does not trust (self-signed, or a private CA)",
+		"pass the CA with --ca FILE, or pin the certificate with --pin sha256:…; --insecure skips the check (and the protection)"},
+	{"X509-HOSTNAME", 0,
+		"the certificate is not for {host}",
+		"connect with a name the certificate has, or set --servername; otherwise reissue the certificate with this name"},
+	{"X509-EXPIRED", 0,
+		"the certificate of {host} has expired",
+		"renew the certificate on the server; also check this machine's clock ('date')"},
+	{"X509-NOT-YET-VALID", 0,
+		"the certificate of {host} is not valid yet",
+		"check the clocks of this machine and of the server ('date'); the certificate may have been issued with a future start"},
+	{"X509-INVALID", 0,
+		"the certificate of {host} is invalid for this use",
+		"check the certificate's key usage and chain ('netkit echo send' shows them)"},
+}
+
+// Lookup returns the explanation for an error name such as "ECONNREFUSED",
+// "NXDOMAIN" or "X509-EXPIRED" (any case), or for an errno number such as
+// "111", as 'netkit explain' prints it, with no address filled in.
+func Lookup(name string) (Explanation, bool) {
+	name = strings.ToUpper(strings.TrimSpace(name))
+	if name == "EAGAIN" {
+		name = "EWOULDBLOCK"
+	}
+	if n, err := strconv.Atoi(name); err == nil {
+		for _, e := range table {
+			if e.errno != 0 && int(e.errno) == n {
+				return e.explain(fill{}), true
+			}
+		}
+		return Explanation{}, false
+	}
+	for _, e := range table {
+		if e.code == name {
+			return e.explain(fill{}), true
+		}
+	}
+	return Explanation{}, false
+}
+
+// Codes lists the names Lookup knows, in table order.
+func Codes() []string {
+	codes := make([]string, len(table))
+	for i, e := range table {
+		codes[i] = e.code
+	}
+	return codes
+}
+
+// Explain turns err into a cause and a next step, with the address, port and
+// certificate details err carries. It reports false when it has nothing to
+// add to the error's own text. It classifies by type (errors.As, errors.Is),
+// never by matching message strings.
+func Explain(err error) (Explanation, bool) {
+	if err == nil {
+		return Explanation{}, false
+	}
+	f := fillFrom(err)
+	if ex, ok := explainTLS(err, f); ok {
+		return ex, true
+	}
+	if code, ok := dnsCode(err); ok {
+		return byCode(code).explain(f), true
+	}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		for _, e := range table {
+			if e.errno == errno {
+				return e.explain(f), true
+			}
+		}
+	}
+	var ne net.Error
+	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout()) {
+		return byCode("TIMEOUT").explain(f), true
+	}
+	return Explanation{}, false
+}
+
+func byCode(code string) entry {
+	i := slices.IndexFunc(table, func(e entry) bool { return e.code == code })
+	return table[i]
+}
+
+// fill is what an error says about where it happened.
+type fill struct {
+	host, port string
+}
+
+func (f fill) replacer() *strings.Replacer {
+	host, port, addr := f.host, f.port, ""
+	switch {
+	case host != "" && port != "":
+		addr = net.JoinHostPort(host, port)
+	case host != "":
+		addr = host
+	}
+	if host == "" {
+		host = "HOST"
+	}
+	if port == "" {
+		port = "PORT"
+	}
+	if addr == "" {
+		addr = "that address"
+	}
+	return strings.NewReplacer("{addr}", addr, "{host}", host, "{port}", port)
+}
+
+func (e entry) explain(f fill) Explanation {
+	r := f.replacer()
+	return Explanation{Code: e.code, Cause: r.Replace(e.cause), Next: r.Replace(e.next)}
+}
+
+// fillFrom finds the address an error is about: a *net.OpError's remote (or
+// local, for bind errors) address, a DNS error's name, or a certificate
+// error's host name.
+func fillFrom(err error) fill {
+	var f fill
+	var op *net.OpError
+	if errors.As(err, &op) {
+		a := op.Addr
+		if a == nil {
+			a = op.Source
+		}
+		if a != nil {
+			if h, p, e := net.SplitHostPort(a.String()); e == nil {
+				f.host, f.port = h, p
+			}
+		}
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) && f.host == "" {
+		f.host = dnsErr.Name
+	}
+	var lookErr *resolve.LookupError
+	if errors.As(err, &lookErr) && f.host == "" {
+		f.host = lookErr.Name
+	}
+	var hostErr x509.HostnameError
+	if errors.As(err, &hostErr) {
+		f.host = hostErr.Host
+	}
+	return f
+}
+
+// dnsCode classifies resolution failures, from netkit's resolver and from
+// Go's.
+func dnsCode(err error) (string, bool) {
+	switch {
+	case errors.Is(err, resolve.ErrNoSuchHost):
+		return "NXDOMAIN", true
+	case errors.Is(err, resolve.ErrNoData):
+		return "NODATA", true
+	case errors.Is(err, resolve.ErrServerFailure):
+		return "SERVFAIL", true
+	case errors.Is(err, resolve.ErrRefused):
+		return "REFUSED", true
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		switch {
+		case dnsErr.IsNotFound:
+			return "NXDOMAIN", true
+		case dnsErr.IsTimeout:
+			return "DNS-TIMEOUT", true
+		default:
+			return "SERVFAIL", true
+		}
+	}
+	var lookErr *resolve.LookupError
+	if errors.As(err, &lookErr) && lookErr.Timeout() {
+		return "DNS-TIMEOUT", true
+	}
+	return "", false
+}
+
+// explainTLS classifies handshake and certificate failures, adding the
+// certificate's names and validity dates to the cause.
+func explainTLS(err error, f fill) (Explanation, bool) {
+	var rec tls.RecordHeaderError
+	if errors.As(err, &rec) {
+		return byCode("TLS-NOT-TLS").explain(f), true
+	}
+	var alert tls.AlertError
+	if errors.As(err, &alert) {
+		ex := byCode("TLS-ALERT").explain(f)
+		ex.Cause += fmt.Sprintf(" (alert: %s)", alert.Error())
+		return ex, true
+	}
+	var unknown x509.UnknownAuthorityError
+	if errors.As(err, &unknown) {
+		ex := byCode("X509-UNKNOWN-AUTHORITY").explain(f)
+		if c := unknown.Cert; c != nil {
+			ex.Cause += fmt.Sprintf(" (issuer: %s)", c.Issuer)
+		}
+		return ex, true
+	}
+	var hostErr x509.HostnameError
+	if errors.As(err, &hostErr) {
+		ex := byCode("X509-HOSTNAME").explain(f)
+		if names := CertificateNames(hostErr.Certificate); len(names) > 0 {
+			ex.Cause += ": it is for " + strings.Join(names, ", ")
+		}
+		return ex, true
+	}
+	var invalid x509.CertificateInvalidError
+	if errors.As(err, &invalid) {
+		c := invalid.Cert
+		switch {
+		case invalid.Reason == x509.Expired && c != nil && time.Now().Before(c.NotBefore):
+			ex := byCode("X509-NOT-YET-VALID").explain(f)
+			ex.Cause += fmt.Sprintf(": valid from %s", c.NotBefore.UTC().Format(time.RFC3339))
+			return ex, true
+		case invalid.Reason == x509.Expired:
+			ex := byCode("X509-EXPIRED").explain(f)
+			if c != nil {
+				ex.Cause += fmt.Sprintf(": it expired on %s", c.NotAfter.UTC().Format(time.RFC3339))
+			}
+			return ex, true
+		default:
+			ex := byCode("X509-INVALID").explain(f)
+			ex.Cause += ": " + invalid.Error()
+			return ex, true
+		}
+	}
+	return Explanation{}, false
+}
+
+// CertificateNames lists the names a certificate is valid for: its DNS and
+// IP subject alternative names, or its common name when it has none.
+func CertificateNames(c *x509.Certificate) []string {
+	if c == nil {
+		return nil
+	}
+	names := slices.Clone(c.DNSNames)
+	for _, ip := range c.IPAddresses {
+		names = append(names, ip.String())
+	}
+	if len(names) == 0 && c.Subject.CommonName != "" {
+		names = append(names, c.Subject.CommonName)
+	}
+	return names
+}

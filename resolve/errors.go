@@ -1,0 +1,63 @@
+package resolve
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Sentinel errors for the answers a lookup can end with; a *LookupError wraps
+// one of them (or a transport error) so that errors.Is works through it.
+var (
+	// ErrNoSuchHost: no hosts file line has the name and DNS answered
+	// NXDOMAIN (or there was no DNS to ask).
+	ErrNoSuchHost = errors.New("no such host")
+	// ErrNoData: the name exists but has no address of the asked family.
+	ErrNoData = errors.New("no address of the requested family")
+	// ErrServerFailure: the DNS server answered SERVFAIL.
+	ErrServerFailure = errors.New("DNS server failure (SERVFAIL)")
+	// ErrRefused: the DNS server answered REFUSED.
+	ErrRefused = errors.New("DNS server refused the query (REFUSED)")
+)
+
+// LookupError is the error of a name lookup that found no address. It says
+// what was asked, so the message reads "db.example: no such host (asked:
+// hosts file /etc/hosts, DNS server 127.0.0.53:53)".
+type LookupError struct {
+	// Name is the name that was looked up.
+	Name string
+	// Asked lists the sources consulted, in order.
+	Asked []string
+	// Err is the reason: one of the sentinel errors above, or the error of
+	// the last DNS exchange (a timeout, a refused connection).
+	Err error
+}
+
+func (e *LookupError) Error() string {
+	msg := e.Name + ": " + e.Err.Error()
+	if len(e.Asked) > 0 {
+		msg += " (asked: " + strings.Join(e.Asked, ", ") + ")"
+	}
+	return msg
+}
+
+func (e *LookupError) Unwrap() error { return e.Err }
+
+// Timeout reports whether the lookup failed because no server answered in
+// time.
+func (e *LookupError) Timeout() bool {
+	var t interface{ Timeout() bool }
+	return errors.As(e.Err, &t) && t.Timeout()
+}
+
+// InputError is a name, port or option that cannot be looked up at all: the
+// caller's mistake rather than the network's.
+type InputError struct {
+	What  string // what was wrong: "name", "port", "server"
+	Value string
+	Why   string
+}
+
+func (e *InputError) Error() string {
+	return fmt.Sprintf("invalid %s %q: %s", e.What, e.Value, e.Why)
+}
