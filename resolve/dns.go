@@ -1,0 +1,174 @@
+package resolve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// maxCNAMEHops bounds CNAME chains followed in one answer.
+const maxCNAMEHops = 16
+
+// Statuses of one lookup step.
+const (
+	StatusFound    = "found"
+	StatusNotFound = "NOTFOUND" // hosts file has no line for the name
+	StatusNXDOMAIN = "NXDOMAIN"
+	StatusNoData   = "NODATA"
+	StatusServFail = "SERVFAIL"
+	StatusRefused  = "REFUSED"
+	StatusTimeout  = "timeout"
+	StatusError    = "error"
+	StatusSkipped  = "skipped"
+)
+
+// dnsReply is the outcome of one question (a name and a record type) after
+// trying the servers in turn.
+type dnsReply struct {
+	status    string
+	addrs     []netip.Addr
+	cnames    []string // CNAME targets followed from the question name
+	canonical string   // owner of the address records
+	server    netip.AddrPort
+	err       error // transport error when status is timeout or error
+}
+
+// ask sends one question to the servers as glibc does: for each attempt,
+// each server in turn, each with the per-query timeout; UDP first and TCP
+// when the answer is truncated (or always with use-vc). A definitive answer
+// (addresses, NXDOMAIN, NODATA) ends it; SERVFAIL, REFUSED and transport
+// errors move on to the next server. Each exchange is reported to step.
+func ask(ctx context.Context, cfg *Config, servers []netip.AddrPort, name string, qtype uint16, step func(Step)) dnsReply {
+	q := new(dns.Msg)
+	q.SetQuestion(dns.Fqdn(name), qtype)
+	q.RecursionDesired = true
+	if cfg.EDNS0 {
+		q.SetEdns0(1232, false)
+	}
+	last := dnsReply{status: StatusError, err: errors.New("no DNS server to ask")}
+	for attempt := 0; attempt < max(cfg.Attempts, 1); attempt++ {
+		for _, srv := range servers {
+			if ctx.Err() != nil {
+				last.status, last.err = StatusTimeout, ctx.Err()
+				return last
+			}
+			start := time.Now()
+			rep := exchange(ctx, cfg, q, srv)
+			st := Step{Source: "dns", Name: q.Question[0].Name, Server: srv.String(), RecordType: dns.TypeToString[qtype],
+				Status: rep.status, Answers: len(rep.addrs), CNAMEs: rep.cnames, DurationMS: ms(time.Since(start))}
+			if rep.err != nil {
+				st.Error = rep.err.Error()
+			}
+			step(st)
+			switch rep.status {
+			case StatusFound, StatusNXDOMAIN, StatusNoData:
+				return rep
+			}
+			last = rep
+		}
+	}
+	return last
+}
+
+// exchange asks one server once.
+func exchange(ctx context.Context, cfg *Config, q *dns.Msg, srv netip.AddrPort) dnsReply {
+	c := &dns.Client{Net: "udp", Timeout: cfg.Timeout(), UDPSize: 1232}
+	if cfg.UseTCP {
+		c.Net = "tcp"
+	}
+	qctx, cancel := context.WithTimeout(ctx, cfg.Timeout())
+	defer cancel()
+	r, _, err := c.ExchangeContext(qctx, q, srv.String())
+	if err == nil && r.Truncated && c.Net == "udp" {
+		c.Net = "tcp"
+		r, _, err = c.ExchangeContext(qctx, q, srv.String())
+	}
+	rep := dnsReply{server: srv}
+	if err != nil {
+		rep.status, rep.err = StatusError, err
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+			rep.status, rep.err = StatusTimeout, fmt.Errorf("no answer from DNS server %s within %v: %w", srv, cfg.Timeout(), err)
+		}
+		return rep
+	}
+	switch r.Rcode {
+	case dns.RcodeSuccess:
+	case dns.RcodeNameError:
+		rep.status = StatusNXDOMAIN
+		return rep
+	case dns.RcodeServerFailure:
+		rep.status = StatusServFail
+		return rep
+	case dns.RcodeRefused:
+		rep.status = StatusRefused
+		return rep
+	default:
+		rep.status, rep.err = StatusError, fmt.Errorf("DNS server %s answered %s", srv, dns.RcodeToString[r.Rcode])
+		return rep
+	}
+	qname := q.Question[0].Name
+	cur := qname
+	for hop := 0; hop < maxCNAMEHops; hop++ {
+		next := ""
+		for _, rr := range r.Answer {
+			if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, cur) {
+				next = c.Target
+				break
+			}
+		}
+		if next == "" {
+			break
+		}
+		rep.cnames = append(rep.cnames, strings.TrimSuffix(next, "."))
+		cur = next
+	}
+	rep.canonical = strings.TrimSuffix(cur, ".")
+	for _, rr := range r.Answer {
+		if !strings.EqualFold(rr.Header().Name, cur) {
+			continue
+		}
+		switch rr := rr.(type) {
+		case *dns.A:
+			if a, ok := netip.AddrFromSlice(rr.A.To4()); ok && q.Question[0].Qtype == dns.TypeA {
+				rep.addrs = append(rep.addrs, a)
+			}
+		case *dns.AAAA:
+			if a, ok := netip.AddrFromSlice(rr.AAAA.To16()); ok && q.Question[0].Qtype == dns.TypeAAAA {
+				rep.addrs = append(rep.addrs, a)
+			}
+		}
+	}
+	rep.status = StatusFound
+	if len(rep.addrs) == 0 {
+		rep.status = StatusNoData
+	}
+	return rep
+}
+
+// searchNames lists the names to ask for name, in glibc's order: a name
+// ending in a dot as is; a name with at least ndots dots as is, then with
+// each search domain; a shorter one with each search domain, then as is.
+func searchNames(name string, cfg *Config) []string {
+	if strings.HasSuffix(name, ".") {
+		return []string{name}
+	}
+	var withSearch []string
+	for _, d := range cfg.Search {
+		withSearch = append(withSearch, name+"."+strings.TrimSuffix(d, "."))
+	}
+	if strings.Count(name, ".") >= cfg.Ndots {
+		return append([]string{name}, withSearch...)
+	}
+	return append(withSearch, name)
+}
+
+func ms(d time.Duration) float64 {
+	return float64(d) / float64(time.Millisecond)
+}

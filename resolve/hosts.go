@@ -1,0 +1,194 @@
+package resolve
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+)
+
+// DefaultHostsPath is the hosts file glibc reads.
+const DefaultHostsPath = "/etc/hosts"
+
+// maxHostsLine is the longest hosts file line read; longer lines are
+// reported and skipped rather than read into memory whole.
+const maxHostsLine = 64 << 10
+
+// HostsEntry is one usable line of a hosts file: an address and the names
+// that map to it, the first being the canonical (official) name.
+type HostsEntry struct {
+	Line    int        `json:"line"`
+	Address netip.Addr `json:"address"`
+	Names   []string   `json:"names"`
+}
+
+// HostsFile is a parsed hosts file. Lines glibc ignores (a malformed
+// address, an address with no names) are not entries; Check reports them.
+type HostsFile struct {
+	Path    string       `json:"path"`
+	Entries []HostsEntry `json:"entries"`
+	// Lines is the number of lines read.
+	Lines int `json:"lines"`
+
+	syntax []Problem
+	byName map[string][]int // lower-cased name -> indexes into Entries
+}
+
+// ReadHostsFile opens and parses the hosts file at path.
+func ReadHostsFile(path string) (*HostsFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read hosts file: %w", err)
+	}
+	defer f.Close()
+	return ParseHosts(f, path)
+}
+
+// ParseHosts parses a hosts file the way glibc's files backend does: a '#'
+// starts a comment, fields are separated by white space, the first field is
+// an IPv4 or IPv6 address and the rest are names. Lines glibc would ignore
+// are kept as problems for Check. The error is only for a failed read.
+func ParseHosts(r io.Reader, path string) (*HostsFile, error) {
+	hf := &HostsFile{Path: path, byName: map[string][]int{}}
+	br := bufio.NewReaderSize(r, 64<<10)
+	for {
+		line, tooLong, err := readLine(br)
+		if len(line) > 0 || tooLong || err == nil {
+			hf.Lines++
+			if tooLong {
+				hf.syntax = append(hf.syntax, Problem{Line: hf.Lines, Severity: SeverityError, Kind: KindTooLong,
+					Message: fmt.Sprintf("line is longer than %d bytes and was skipped", maxHostsLine)})
+			} else {
+				hf.parseLine(hf.Lines, line)
+			}
+		}
+		if err == io.EOF {
+			return hf, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read hosts file %s: %w", path, err)
+		}
+	}
+}
+
+// readLine returns the next line without its newline; tooLong reports a line
+// over maxHostsLine, whose rest is discarded.
+func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
+	var buf []byte
+	for {
+		chunk, isPrefix, err := br.ReadLine()
+		if len(buf)+len(chunk) > maxHostsLine {
+			tooLong = true
+		} else {
+			buf = append(buf, chunk...)
+		}
+		if err != nil || !isPrefix {
+			return buf, tooLong, err
+		}
+	}
+}
+
+func (hf *HostsFile) parseLine(n int, line []byte) {
+	if i := bytes.IndexByte(line, '#'); i >= 0 {
+		line = line[:i]
+	}
+	fields := strings.FieldsFunc(string(line), isSpace)
+	if len(fields) == 0 {
+		return
+	}
+	addr, problem := parseHostsAddr(fields[0])
+	if problem != "" {
+		hf.syntax = append(hf.syntax, Problem{Line: n, Severity: SeverityError, Kind: KindMalformedAddress,
+			Message: problem + "; glibc ignores this line"})
+		return
+	}
+	if len(fields) == 1 {
+		hf.syntax = append(hf.syntax, Problem{Line: n, Severity: SeverityWarning, Kind: KindNoNames,
+			Message: fmt.Sprintf("address %s has no names; the line does nothing", addr)})
+		return
+	}
+	hf.Entries = append(hf.Entries, HostsEntry{Line: n, Address: addr, Names: fields[1:]})
+	for _, name := range fields[1:] {
+		key := strings.ToLower(name)
+		hf.byName[key] = append(hf.byName[key], len(hf.Entries)-1)
+	}
+}
+
+// parseHostsAddr parses the address field as glibc does (inet_pton: no
+// zones, no shorthand IPv4 forms) and says what is wrong when it cannot.
+func parseHostsAddr(s string) (netip.Addr, string) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, fmt.Sprintf("%q is not an IPv4 or IPv6 address", s)
+	}
+	if a.Zone() != "" {
+		return netip.Addr{}, fmt.Sprintf("%q has a zone (%%%s), which the hosts file cannot carry", s, a.Zone())
+	}
+	return a, ""
+}
+
+// HostsMatch is one address a hosts file gives for a name.
+type HostsMatch struct {
+	// Line is the hosts file line.
+	Line int `json:"line"`
+	// Address is the address as returned for the asked family: glibc turns
+	// "::1" into 127.0.0.1 and an IPv4-mapped address into IPv4 for IPv4
+	// lookups.
+	Address netip.Addr `json:"address"`
+	// Canonical is the first name of the line.
+	Canonical string `json:"canonical"`
+}
+
+// Lookup returns the addresses the hosts file gives name for the family, in
+// file order, as glibc's getaddrinfo sees them (every matching line counts,
+// as with glibc's "multi on"). Names match case-insensitively.
+func (hf *HostsFile) Lookup(name string, fam Family) []HostsMatch {
+	var out []HostsMatch
+	for _, i := range hf.byName[strings.ToLower(strings.TrimSuffix(name, "."))] {
+		e := hf.Entries[i]
+		a, ok := addrForFamily(e.Address, fam)
+		if !ok {
+			continue
+		}
+		out = append(out, HostsMatch{Line: e.Line, Address: a, Canonical: e.Names[0]})
+	}
+	return out
+}
+
+// addrForFamily applies glibc's family rules for hosts file addresses.
+func addrForFamily(a netip.Addr, fam Family) (netip.Addr, bool) {
+	switch fam {
+	case IPv4:
+		switch {
+		case a.Is4():
+			return a, true
+		case a.Is4In6():
+			return a.Unmap(), true
+		case a == netip.IPv6Loopback():
+			return netip.AddrFrom4([4]byte{127, 0, 0, 1}), true
+		}
+		return netip.Addr{}, false
+	case IPv6:
+		return a, a.Is6()
+	default:
+		return a, true
+	}
+}
+
+// Mentions returns every entry that has name, in file order, whatever its
+// family: what 'netkit hosts NAME' shows.
+func (hf *HostsFile) Mentions(name string) []HostsEntry {
+	var out []HostsEntry
+	for _, i := range hf.byName[strings.ToLower(strings.TrimSuffix(name, "."))] {
+		out = append(out, hf.Entries[i])
+	}
+	return out
+}
+
+// isSpace is C's isspace in the C locale, which glibc uses to split fields.
+func isSpace(r rune) bool {
+	return r == ' ' || r == '\t' || r == '\n' || r == '\v' || r == '\f' || r == '\r'
+}

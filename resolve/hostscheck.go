@@ -1,0 +1,104 @@
+package resolve
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+)
+
+// Severity grades a hosts file problem.
+type Severity string
+
+// Severities: an error breaks lookups (glibc ignores the line, or a name goes
+// somewhere it should not); a warning is legal but likely a mistake.
+const (
+	SeverityError   Severity = "error"
+	SeverityWarning Severity = "warning"
+)
+
+// Kinds of hosts file problems.
+const (
+	KindMalformedAddress = "malformed-address"
+	KindNoNames          = "no-names"
+	KindInvalidName      = "invalid-name"
+	KindConflict         = "conflict"
+	KindDuplicate        = "duplicate"
+	KindLocalhost        = "localhost"
+	KindHostnameMissing  = "hostname-missing"
+	KindTooLong          = "line-too-long"
+)
+
+// Problem is one finding of Check.
+type Problem struct {
+	// Line is the hosts file line, 0 for findings about the whole file.
+	Line     int      `json:"line"`
+	Severity Severity `json:"severity"`
+	Kind     string   `json:"kind"`
+	Message  string   `json:"message"`
+}
+
+// CheckOptions tunes Check.
+type CheckOptions struct {
+	// Hostname is this machine's host name, which should have a line (sudo
+	// and many daemons look it up); empty skips that check.
+	Hostname string
+}
+
+// Check reports the problems of a hosts file, sorted by line: lines glibc
+// ignores, names that are not valid host names (often trailing junk such as a
+// ';' comment), a name mapped to two addresses of one family (glibc's
+// gethostbyname uses the first, getaddrinfo returns all), repeated lines,
+// localhost mapped elsewhere than 127.0.0.0/8 or ::1, and this machine's host
+// name missing. It runs in time linear in the file's size.
+func (hf *HostsFile) Check(opts CheckOptions) []Problem {
+	problems := slices.Clone(hf.syntax)
+	type seenAddr struct {
+		line int
+		addr netip.Addr
+	}
+	first := map[string]map[bool]seenAddr{} // name -> is IPv4 -> first line
+	for _, e := range hf.Entries {
+		for _, name := range e.Names {
+			if why := HostNameProblem(name); why != "" {
+				problems = append(problems, Problem{Line: e.Line, Severity: SeverityWarning, Kind: KindInvalidName,
+					Message: fmt.Sprintf("%q is not a valid host name: %s", name, why)})
+			}
+			key := strings.ToLower(name)
+			if key == "localhost" && !e.Address.IsLoopback() {
+				problems = append(problems, Problem{Line: e.Line, Severity: SeverityError, Kind: KindLocalhost,
+					Message: fmt.Sprintf("localhost maps to %s; it must map to 127.0.0.1 or ::1, or local services become unreachable", e.Address)})
+			}
+			byFam := first[key]
+			if byFam == nil {
+				byFam = map[bool]seenAddr{}
+				first[key] = byFam
+			}
+			v4 := e.Address.Unmap().Is4()
+			prev, seen := byFam[v4]
+			switch {
+			case !seen:
+				byFam[v4] = seenAddr{e.Line, e.Address}
+			case prev.addr == e.Address:
+				problems = append(problems, Problem{Line: e.Line, Severity: SeverityWarning, Kind: KindDuplicate,
+					Message: fmt.Sprintf("%s → %s repeats line %d", name, e.Address, prev.line)})
+			default:
+				problems = append(problems, Problem{Line: e.Line, Severity: SeverityWarning, Kind: KindConflict,
+					Message: fmt.Sprintf("%s maps to %s here and to %s on line %d; gethostbyname (ping, older tools) uses line %d, getaddrinfo returns both",
+						name, e.Address, prev.addr, prev.line, prev.line)})
+			}
+		}
+	}
+	if _, ok := first["localhost"]; !ok {
+		problems = append(problems, Problem{Severity: SeverityWarning, Kind: KindLocalhost,
+			Message: "no line maps localhost; add '127.0.0.1 localhost' and '::1 localhost'"})
+	}
+	if h := strings.ToLower(opts.Hostname); h != "" {
+		if _, ok := first[h]; !ok {
+			problems = append(problems, Problem{Severity: SeverityWarning, Kind: KindHostnameMissing,
+				Message: fmt.Sprintf("this machine's host name %q has no line; tools like sudo then wait on DNS for it (add '127.0.1.1 %s')", opts.Hostname, opts.Hostname)})
+		}
+	}
+	slices.SortStableFunc(problems, func(a, b Problem) int { return a.Line - b.Line })
+	return problems
+}

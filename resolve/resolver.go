@@ -1,0 +1,434 @@
+package resolve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/miekg/dns"
+)
+
+// Resolver looks names up as glibc's getaddrinfo does. The zero value reads
+// /etc/hosts, /etc/resolv.conf and /etc/nsswitch.conf.
+type Resolver struct {
+	// HostsPath is the hosts file; empty means /etc/hosts.
+	HostsPath string
+	// Paths are the resolver configuration files; empty fields mean the
+	// system's.
+	Paths ConfigPaths
+	// Servers, when set, are asked directly, like dig @server: the hosts
+	// file, nsswitch order and search list are skipped, and the name is
+	// asked as given.
+	Servers []netip.AddrPort
+	// Timeout, when positive, replaces the per-query timeout of
+	// resolv.conf.
+	Timeout time.Duration
+}
+
+// Default returns the resolver netkit's commands use: the system's files,
+// or the files named by the environment variables NETKIT_HOSTS_FILE,
+// NETKIT_RESOLV_CONF and NETKIT_NSSWITCH_CONF (for trying a configuration
+// before installing it, and for tests).
+func Default() *Resolver {
+	return &Resolver{
+		HostsPath: os.Getenv("NETKIT_HOSTS_FILE"),
+		Paths: ConfigPaths{
+			ResolvConf: os.Getenv("NETKIT_RESOLV_CONF"),
+			NSSwitch:   os.Getenv("NETKIT_NSSWITCH_CONF"),
+		},
+	}
+}
+
+func (r *Resolver) hostsPath() string {
+	if r.HostsPath != "" {
+		return r.HostsPath
+	}
+	return DefaultHostsPath
+}
+
+// Query is what to look up, as getaddrinfo's arguments and hints.
+type Query struct {
+	// Name is a host name or a numeric address (IPv4 in any inet_aton form,
+	// IPv6 with an optional %zone).
+	Name string
+	// Service is a service name from /etc/services ("https") or a port
+	// number; empty means port 0.
+	Service  string
+	Family   Family
+	SockType SockType
+	Protocol Protocol
+}
+
+// Result is the answer to a Query.
+type Result struct {
+	Name      string `json:"name"`
+	Service   string `json:"service,omitempty"`
+	Port      int    `json:"port"`
+	Canonical string `json:"canonical_name"`
+	// Answers are getaddrinfo's results, in its order.
+	Answers []Answer `json:"answers"`
+	// Steps are the lookups made, in order, found or not.
+	Steps []Step `json:"steps"`
+	// Notes explain surprising readings (an octal IPv4 part, a skipped
+	// nsswitch source).
+	Notes     []string `json:"notes,omitempty"`
+	ElapsedMS float64  `json:"elapsed_ms"`
+}
+
+// Answer is one getaddrinfo result and where its address came from.
+type Answer struct {
+	Family   Family         `json:"family"`
+	SockType SockType       `json:"socktype"`
+	Protocol Protocol       `json:"protocol"`
+	Address  netip.AddrPort `json:"address"`
+	Origin   Origin         `json:"origin"`
+}
+
+// Origin says where an address came from.
+type Origin struct {
+	// Source is "literal", "hosts" or "dns".
+	Source string `json:"source"`
+	// HostsFile and Line locate a hosts file answer.
+	HostsFile string `json:"hosts_file,omitempty"`
+	Line      int    `json:"line,omitempty"`
+	// Server, RecordType, QueryName and CNAMEs describe a DNS answer: the
+	// server that answered, A or AAAA, the name asked (after the search
+	// list) and the CNAME chain followed from it.
+	Server     string   `json:"server,omitempty"`
+	RecordType string   `json:"record_type,omitempty"`
+	QueryName  string   `json:"query_name,omitempty"`
+	CNAMEs     []string `json:"cname_chain,omitempty"`
+}
+
+// Step is one lookup made: a hosts file read or one DNS exchange.
+type Step struct {
+	// Source is "literal", "hosts", "dns", or the name of an nsswitch
+	// source netkit does not follow (Status "skipped").
+	Source     string   `json:"source"`
+	Name       string   `json:"name"`
+	Server     string   `json:"server,omitempty"`
+	RecordType string   `json:"record_type,omitempty"`
+	Status     string   `json:"status"`
+	Answers    int      `json:"answers"`
+	CNAMEs     []string `json:"cname_chain,omitempty"`
+	DurationMS float64  `json:"duration_ms"`
+	Error      string   `json:"error,omitempty"`
+}
+
+// found is an address with its origin, before socket types are expanded.
+type found struct {
+	addr   netip.Addr
+	origin Origin
+}
+
+// Resolve looks q up. On failure the error is a *LookupError wrapping
+// ErrNoSuchHost, ErrNoData, ErrServerFailure, ErrRefused or a transport
+// error, or an *InputError for a name or service that cannot be looked up;
+// the partial Result (its Steps) is returned with a *LookupError too.
+func (r *Resolver) Resolve(ctx context.Context, q Query) (*Result, error) {
+	start := time.Now()
+	res := &Result{Name: q.Name, Service: q.Service}
+	types, port, err := serviceTypes(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	res.Port = port
+	addrs, canon, err := r.lookup(ctx, q.Name, q.Family, res)
+	res.ElapsedMS = ms(time.Since(start))
+	if err != nil {
+		return res, err
+	}
+	res.Canonical = canon
+	for _, f := range addrs {
+		fam := IPv4
+		if f.addr.Is6() {
+			fam = IPv6
+		}
+		for _, t := range types {
+			res.Answers = append(res.Answers, Answer{Family: fam, SockType: t.sock, Protocol: t.proto,
+				Address: netip.AddrPortFrom(f.addr, uint16(port)), Origin: f.origin})
+		}
+	}
+	return res, nil
+}
+
+// LookupIP returns the addresses of host for the family in getaddrinfo's
+// order: what ping, echo and diagnose connect to.
+func (r *Resolver) LookupIP(ctx context.Context, host string, fam Family) ([]netip.Addr, error) {
+	res := &Result{Name: host}
+	found, _, err := r.lookup(ctx, host, fam, res)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]netip.Addr, len(found))
+	for i, f := range found {
+		out[i] = f.addr
+	}
+	return out, nil
+}
+
+// lookup finds the addresses of name, recording steps and notes in res.
+func (r *Resolver) lookup(ctx context.Context, name string, fam Family, res *Result) ([]found, string, error) {
+	if a, note, ok := parseLiteral(name); ok {
+		return literal(name, a, note, fam, res)
+	}
+	if err := CheckName(name); err != nil {
+		return nil, "", err
+	}
+	cfg, err := LoadConfig(r.Paths)
+	if err != nil {
+		return nil, "", err
+	}
+	if r.Timeout > 0 {
+		cfg.TimeoutMS = ms(r.Timeout)
+	}
+	if len(r.Servers) > 0 {
+		return r.fromDNS(ctx, cfg, r.Servers, []string{name}, name, fam, res)
+	}
+	var asked []string
+	var lastErr error = ErrNoSuchHost
+	for _, src := range cfg.HostsOrder {
+		var (
+			addrs  []found
+			canon  string
+			status string
+		)
+		switch src.Name {
+		case "files":
+			asked = append(asked, "hosts file "+r.hostsPath())
+			addrs, canon, status, err = r.fromHosts(name, fam, res)
+			if err != nil {
+				return nil, "", err
+			}
+		case "dns":
+			asked = append(asked, "DNS server "+joinAddrPorts(cfg.Nameservers))
+			addrs, canon, err = r.fromDNS(ctx, cfg, cfg.Nameservers, searchNames(name, cfg), name, fam, res)
+			status = dnsStatus(err)
+			if err != nil {
+				lastErr = errors.Unwrap(err)
+			}
+		default:
+			res.Steps = append(res.Steps, Step{Source: src.Name, Name: name, Status: StatusSkipped})
+			res.Notes = append(res.Notes, fmt.Sprintf("nsswitch source %q is not followed by netkit; glibc may find answers there", src.Name))
+			continue
+		}
+		if len(addrs) > 0 {
+			return addrs, canon, nil
+		}
+		if src.returnsOn(status) {
+			break
+		}
+	}
+	return nil, "", &LookupError{Name: name, Asked: asked, Err: lastErr}
+}
+
+// dnsStatus maps a DNS lookup's error to an nsswitch status.
+func dnsStatus(err error) string {
+	switch {
+	case err == nil:
+		return "SUCCESS"
+	case errors.Is(err, ErrNoSuchHost), errors.Is(err, ErrNoData):
+		return "NOTFOUND"
+	default:
+		return "TRYAGAIN"
+	}
+}
+
+func literal(name string, a netip.Addr, note string, fam Family, res *Result) ([]found, string, error) {
+	if a.Zone() != "" {
+		if _, ok := zoneIndex(a.Zone()); !ok {
+			return nil, "", &InputError{What: "address", Value: name, Why: fmt.Sprintf("zone %q is not an interface of this machine", a.Zone())}
+		}
+	}
+	if fam == IPv4 && !a.Is4() || fam == IPv6 && !a.Is6() {
+		return nil, "", &InputError{What: "address", Value: name, Why: fmt.Sprintf("not an address of family %s", fam)}
+	}
+	if note != "" {
+		res.Notes = append(res.Notes, note)
+	}
+	res.Steps = append(res.Steps, Step{Source: "literal", Name: name, Status: StatusFound, Answers: 1})
+	return []found{{addr: a, origin: Origin{Source: "literal"}}}, name, nil
+}
+
+func (r *Resolver) fromHosts(name string, fam Family, res *Result) ([]found, string, string, error) {
+	start := time.Now()
+	path := r.hostsPath()
+	hf, err := ReadHostsFile(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			res.Steps = append(res.Steps, Step{Source: "hosts", Name: name, Status: StatusError, Error: err.Error()})
+			return nil, "", "UNAVAIL", nil
+		}
+		return nil, "", "", err
+	}
+	matches := hf.Lookup(name, fam)
+	st := Step{Source: "hosts", Name: path, Status: StatusNotFound, Answers: len(matches), DurationMS: ms(time.Since(start))}
+	if len(matches) == 0 {
+		res.Steps = append(res.Steps, st)
+		return nil, "", "NOTFOUND", nil
+	}
+	st.Status = StatusFound
+	res.Steps = append(res.Steps, st)
+	out := make([]found, len(matches))
+	for i, m := range matches {
+		out[i] = found{addr: m.Address, origin: Origin{Source: "hosts", HostsFile: path, Line: m.Line}}
+	}
+	sortFound(out)
+	return out, matches[0].Canonical, "SUCCESS", nil
+}
+
+// fromDNS asks the servers for each candidate name in turn, A and AAAA in
+// parallel, and stops at the first candidate with addresses.
+func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.AddrPort, candidates []string, name string, fam Family, res *Result) ([]found, string, error) {
+	var qtypes []uint16
+	switch fam {
+	case IPv4:
+		qtypes = []uint16{dns.TypeA}
+	case IPv6:
+		qtypes = []uint16{dns.TypeAAAA}
+	default:
+		qtypes = []uint16{dns.TypeA, dns.TypeAAAA}
+	}
+	var mu sync.Mutex
+	record := func(s Step) {
+		mu.Lock()
+		res.Steps = append(res.Steps, s)
+		mu.Unlock()
+	}
+	asked := []string{"DNS server " + joinAddrPorts(servers)}
+	worst := ErrNoSuchHost
+	var transport error
+	for _, cand := range candidates {
+		replies := make([]dnsReply, len(qtypes))
+		var wg sync.WaitGroup
+		for i, qt := range qtypes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				replies[i] = ask(ctx, cfg, servers, cand, qt, record)
+			}()
+		}
+		wg.Wait()
+		var out []found
+		canon := ""
+		for i, rep := range replies {
+			switch rep.status {
+			case StatusFound:
+				for _, a := range rep.addrs {
+					out = append(out, found{addr: a, origin: Origin{Source: "dns", Server: rep.server.String(),
+						RecordType: dns.TypeToString[qtypes[i]], QueryName: dns.Fqdn(cand), CNAMEs: rep.cnames}})
+				}
+				if canon == "" {
+					canon = rep.canonical
+				}
+			case StatusNoData:
+				if worst == ErrNoSuchHost {
+					worst = ErrNoData
+				}
+			case StatusServFail:
+				worst = ErrServerFailure
+			case StatusRefused:
+				if worst != ErrServerFailure {
+					worst = ErrRefused
+				}
+			case StatusTimeout, StatusError:
+				transport = rep.err
+			}
+		}
+		if len(out) > 0 {
+			sortFound(out)
+			return out, canon, nil
+		}
+	}
+	err := worst
+	if transport != nil && (worst == ErrNoSuchHost) {
+		err = transport
+	}
+	return nil, "", &LookupError{Name: name, Asked: asked, Err: err}
+}
+
+// sortFound sorts addresses with their origins in getaddrinfo's order.
+func sortFound(fs []found) {
+	addrs := make([]netip.Addr, len(fs))
+	for i, f := range fs {
+		addrs[i] = f.addr
+	}
+	sorted := make([]found, len(fs))
+	for i, j := range sortOrder(addrs) {
+		sorted[i] = fs[j]
+	}
+	copy(fs, sorted)
+}
+
+func joinAddrPorts(aps []netip.AddrPort) string {
+	s := ""
+	for i, ap := range aps {
+		if i > 0 {
+			s += ", "
+		}
+		s += ap.String()
+	}
+	return s
+}
+
+// sockProto is one socket type a service exists for.
+type sockProto struct {
+	sock  SockType
+	proto Protocol
+}
+
+// serviceTypes returns the socket types and port a query's service gives,
+// as getaddrinfo does: a port number is valid for every type, a service name
+// for the protocols /etc/services lists it under, and never for RAW.
+func serviceTypes(ctx context.Context, q Query) ([]sockProto, int, error) {
+	all := []sockProto{{Stream, TCP}, {Dgram, UDP}, {Raw, AnyProtocol}}
+	want := func(t sockProto) bool {
+		return (q.SockType == AnySockType || q.SockType == t.sock) && (q.Protocol == AnyProtocol || q.Protocol == t.proto)
+	}
+	if q.Service == "" {
+		types, err := filterTypes(all, want, q)
+		return types, 0, err
+	}
+	if n, err := strconv.Atoi(q.Service); err == nil {
+		if n < 0 || n > 65535 {
+			return nil, 0, &InputError{What: "port", Value: q.Service, Why: "a port is a number from 0 to 65535"}
+		}
+		types, err := filterTypes(all, want, q)
+		return types, n, err
+	}
+	var out []sockProto
+	port := -1
+	for _, t := range all[:2] {
+		if !want(t) {
+			continue
+		}
+		p, err := net.DefaultResolver.LookupPort(ctx, t.proto.String(), q.Service)
+		if err != nil {
+			continue
+		}
+		out, port = append(out, t), p
+	}
+	if len(out) == 0 {
+		return nil, 0, &InputError{What: "service", Value: q.Service, Why: "not in /etc/services for the requested socket type (use a port number)"}
+	}
+	return out, port, nil
+}
+
+func filterTypes(all []sockProto, want func(sockProto) bool, q Query) ([]sockProto, error) {
+	var out []sockProto
+	for _, t := range all {
+		if want(t) {
+			out = append(out, t)
+		}
+	}
+	if len(out) == 0 {
+		return nil, &InputError{What: "socket type", Value: q.SockType.String(), Why: "does not go with protocol " + q.Protocol.String()}
+	}
+	return out, nil
+}

@@ -1,0 +1,272 @@
+package resolve
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/miekg/dns"
+
+	"github.com/netkit/netkit/internal/dnstest"
+)
+
+// testHosts is the hosts file of these tests.
+const testHosts = `# test hosts file
+127.0.0.1	localhost
+::1		localhost ip6-localhost
+127.0.0.5   web.test   www.test    # two names
+127.0.0.6   multi.test
+::1         multi.test
+127.0.0.7   multi.test
+`
+
+// setup writes the test hosts file, starts a DNS server with zone, and
+// returns a resolver using both with nsswitch "files dns".
+func setup(t *testing.T, zone []string, resolvExtra ...string) (*Resolver, *dnstest.Server) {
+	t.Helper()
+	dir := t.TempDir()
+	hosts := filepath.Join(dir, "hosts")
+	nss := filepath.Join(dir, "nsswitch.conf")
+	if err := os.WriteFile(hosts, []byte(testHosts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(nss, []byte("hosts: files dns\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := dnstest.Start(t, zone...)
+	r := &Resolver{
+		HostsPath: hosts,
+		Paths: ConfigPaths{
+			ResolvConf: srv.ResolvConf(t, append([]string{"options timeout:1 attempts:1"}, resolvExtra...)...),
+			NSSwitch:   nss,
+			Hostname:   "box",
+			Env:        func(string) string { return "" },
+		},
+	}
+	return r, srv
+}
+
+var zone = []string{
+	"db.test. 60 IN A 127.0.0.20",
+	"db.test. 60 IN A 127.0.0.21",
+	"db.test. 60 IN AAAA ::1",
+	"alias.test. 60 IN CNAME mid.test.",
+	"mid.test. 60 IN CNAME db.test.",
+	"v4only.test. 60 IN A 127.0.0.30",
+	"txtonly.test. 60 IN TXT \"no address here\"",
+	"short.corp.test. 60 IN A 127.0.0.40",
+}
+
+func addrsOf(res *Result) []string {
+	var out []string
+	for _, a := range res.Answers {
+		s := a.Address.Addr().String()
+		if len(out) == 0 || out[len(out)-1] != s {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func TestResolveHostsFile(t *testing.T) {
+	r, srv := setup(t, zone)
+	res, err := r.Resolve(context.Background(), Query{Name: "www.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := addrsOf(res); !slices.Equal(got, []string{"127.0.0.5"}) {
+		t.Errorf("addresses %v", got)
+	}
+	if res.Canonical != "web.test" {
+		t.Errorf("canonical %q, want the line's first name web.test", res.Canonical)
+	}
+	if len(res.Answers) != 3 {
+		t.Fatalf("%d answers, want STREAM, DGRAM, RAW", len(res.Answers))
+	}
+	for i, want := range []SockType{Stream, Dgram, Raw} {
+		a := res.Answers[i]
+		if a.SockType != want || a.Origin.Source != "hosts" || a.Origin.Line != 4 {
+			t.Errorf("answer %d: %+v", i, a)
+		}
+	}
+	if q := srv.Queries(); len(q) != 0 {
+		t.Errorf("DNS was asked %v although the hosts file answered", q)
+	}
+}
+
+func TestResolveDNS(t *testing.T) {
+	r, _ := setup(t, zone)
+	res, err := r.Resolve(context.Background(), Query{Name: "alias.test", Service: "https"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Canonical != "db.test" {
+		t.Errorf("canonical %q, want db.test", res.Canonical)
+	}
+	got := addrsOf(res)
+	if !slices.Equal(got, []string{"::1", "127.0.0.20", "127.0.0.21"}) {
+		t.Errorf("addresses %v, want ::1 first (RFC 6724 precedence) then the A records", got)
+	}
+	for _, a := range res.Answers {
+		if a.Address.Port() != 443 {
+			t.Errorf("port %d, want 443", a.Address.Port())
+		}
+		if a.SockType == Raw {
+			t.Errorf("a named service gives no RAW result: %+v", a)
+		}
+		o := a.Origin
+		if o.Source != "dns" || !slices.Equal(o.CNAMEs, []string{"mid.test", "db.test"}) || o.QueryName != "alias.test." {
+			t.Errorf("origin %+v", o)
+		}
+	}
+	var hosts, dnsSteps int
+	for _, s := range res.Steps {
+		switch s.Source {
+		case "hosts":
+			hosts++
+			if s.Status != StatusNotFound {
+				t.Errorf("hosts step %+v", s)
+			}
+		case "dns":
+			dnsSteps++
+			if s.Status != StatusFound || s.DurationMS <= 0 {
+				t.Errorf("dns step %+v", s)
+			}
+		}
+	}
+	if hosts != 1 || dnsSteps != 2 {
+		t.Errorf("steps %+v: want one hosts and two DNS (A, AAAA)", res.Steps)
+	}
+}
+
+func TestResolveFailures(t *testing.T) {
+	r, srv := setup(t, zone)
+	srv.Rcode("broken.test", dns.RcodeServerFailure)
+	srv.Rcode("closed.test", dns.RcodeRefused)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		fam  Family
+		want error
+	}{
+		{"nosuch.test", AnyFamily, ErrNoSuchHost},
+		{"txtonly.test", AnyFamily, ErrNoData},
+		{"v4only.test", IPv6, ErrNoData},
+		{"broken.test", AnyFamily, ErrServerFailure},
+		{"closed.test", AnyFamily, ErrRefused},
+	} {
+		_, err := r.Resolve(ctx, Query{Name: tc.name, Family: tc.fam})
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: error %v, want %v", tc.name, err, tc.want)
+			continue
+		}
+		var le *LookupError
+		if !errors.As(err, &le) || !strings.Contains(err.Error(), "asked: hosts file") || !strings.Contains(err.Error(), srv.Addr.Addr().String()) {
+			t.Errorf("%s: error %q does not say what was asked", tc.name, err)
+		}
+	}
+}
+
+func TestResolveTimeout(t *testing.T) {
+	r, srv := setup(t, zone)
+	srv.Silence("slow.test")
+	start := time.Now()
+	_, err := r.Resolve(context.Background(), Query{Name: "slow.test"})
+	var le *LookupError
+	if !errors.As(err, &le) || !le.Timeout() {
+		t.Fatalf("error %v, want a timeout", err)
+	}
+	if d := time.Since(start); d > 4*time.Second {
+		t.Errorf("took %v with timeout:1 attempts:1", d)
+	}
+}
+
+func TestResolveSearchList(t *testing.T) {
+	r, srv := setup(t, zone, "search corp.test")
+	res, err := r.Resolve(context.Background(), Query{Name: "short", Family: IPv4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := addrsOf(res); !slices.Equal(got, []string{"127.0.0.40"}) {
+		t.Errorf("addresses %v", got)
+	}
+	if q := srv.Queries(); len(q) == 0 || q[0].Name != "short.corp.test." {
+		t.Errorf("first question %v, want short.corp.test. (ndots:1, no dot: search list first)", q)
+	}
+}
+
+func TestResolveTruncatedRetriesTCP(t *testing.T) {
+	r, srv := setup(t, zone)
+	srv.Truncate()
+	res, err := r.Resolve(context.Background(), Query{Name: "v4only.test", Family: IPv4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := addrsOf(res); !slices.Equal(got, []string{"127.0.0.30"}) {
+		t.Errorf("addresses %v", got)
+	}
+}
+
+func TestResolveServerFlag(t *testing.T) {
+	r, srv := setup(t, zone)
+	r.Servers = []netip.AddrPort{srv.Addr}
+	// localhost is only in the hosts file: asking the server directly skips it.
+	if _, err := r.Resolve(context.Background(), Query{Name: "localhost"}); !errors.Is(err, ErrNoSuchHost) {
+		t.Errorf("localhost via --server: %v, want no such host", err)
+	}
+	res, err := r.Resolve(context.Background(), Query{Name: "db.test", Family: IPv4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := addrsOf(res); !slices.Equal(got, []string{"127.0.0.20", "127.0.0.21"}) {
+		t.Errorf("addresses %v", got)
+	}
+}
+
+func TestResolveLiterals(t *testing.T) {
+	r, srv := setup(t, zone)
+	for _, tc := range []struct{ in, want string }{
+		{"127.0.0.1", "127.0.0.1"},
+		{"127.1", "127.0.0.1"},
+		{"0x7f.1", "127.0.0.1"},
+		{"010.0.0.1", "8.0.0.1"},
+		{"2130706433", "127.0.0.1"},
+		{"::1", "::1"},
+		{"fe80::1%lo", "fe80::1%lo"},
+		{"::ffff:127.0.0.1", "::ffff:127.0.0.1"},
+	} {
+		res, err := r.Resolve(context.Background(), Query{Name: tc.in})
+		if err != nil {
+			t.Errorf("%s: %v", tc.in, err)
+			continue
+		}
+		if got := addrsOf(res); !slices.Equal(got, []string{tc.want}) {
+			t.Errorf("%s: %v, want %s", tc.in, got, tc.want)
+		}
+	}
+	if q := srv.Queries(); len(q) != 0 {
+		t.Errorf("literals went to DNS: %v", q)
+	}
+	for _, bad := range []Query{
+		{Name: "127.0.0.1", Family: IPv6},
+		{Name: "fe80::1%nosuchif0"},
+		{Name: "localhost", Service: "70000"},
+		{Name: "localhost", Service: "nosuchservice"},
+		{Name: ""},
+		{Name: strings.Repeat("a", 64) + ".test"},
+		{Name: strings.Repeat("abcdefgh.", 30) + "test"},
+		{Name: "a..b"},
+	} {
+		_, err := r.Resolve(context.Background(), bad)
+		var ie *InputError
+		if !errors.As(err, &ie) {
+			t.Errorf("%+v: error %v, want an input error", bad, err)
+		}
+	}
+}
