@@ -310,18 +310,15 @@ func ParseNSSwitchSources(s string) []Source {
 			break
 		}
 		if s[0] == '[' {
-			end := strings.IndexByte(s, ']')
-			if end < 0 {
-				end = len(s) - 1
-			}
+			items, rest, _ := strings.Cut(s[1:], "]")
 			if len(order) > 0 {
 				last := &order[len(order)-1]
-				for _, item := range strings.Fields(s[1:end]) {
+				for _, item := range strings.Fields(items) {
 					status, action, _ := strings.Cut(item, "=")
 					last.Criteria = append(last.Criteria, strings.ToUpper(status)+"="+strings.ToLower(action))
 				}
 			}
-			s = s[end+1:]
+			s = rest
 			continue
 		}
 		end := strings.IndexAny(s, " \t[")

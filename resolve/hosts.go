@@ -144,10 +144,11 @@ type HostsMatch struct {
 
 // Lookup returns the addresses the hosts file gives name for the family, in
 // file order, as glibc's getaddrinfo sees them (every matching line counts,
-// as with glibc's "multi on"). Names match case-insensitively.
+// as with glibc's "multi on"). Names match case-insensitively and exactly
+// otherwise: "localhost." does not match "localhost", as in glibc.
 func (hf *HostsFile) Lookup(name string, fam Family) []HostsMatch {
 	var out []HostsMatch
-	for _, i := range hf.byName[strings.ToLower(strings.TrimSuffix(name, "."))] {
+	for _, i := range hf.byName[strings.ToLower(name)] {
 		e := hf.Entries[i]
 		a, ok := addrForFamily(e.Address, fam)
 		if !ok {
@@ -182,7 +183,7 @@ func addrForFamily(a netip.Addr, fam Family) (netip.Addr, bool) {
 // family: what 'netkit hosts NAME' shows.
 func (hf *HostsFile) Mentions(name string) []HostsEntry {
 	var out []HostsEntry
-	for _, i := range hf.byName[strings.ToLower(strings.TrimSuffix(name, "."))] {
+	for _, i := range hf.byName[strings.ToLower(name)] {
 		out = append(out, hf.Entries[i])
 	}
 	return out

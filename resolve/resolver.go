@@ -63,6 +63,10 @@ type Query struct {
 	Family   Family
 	SockType SockType
 	Protocol Protocol
+	// V4Mapped is getaddrinfo's AI_V4MAPPED: with Family IPv6, a name with
+	// no IPv6 address returns its IPv4 addresses as ::ffff:a.b.c.d (getent
+	// ahostsv6 sets it).
+	V4Mapped bool
 }
 
 // Result is the answer to a Query.
@@ -139,7 +143,7 @@ func (r *Resolver) Resolve(ctx context.Context, q Query) (*Result, error) {
 		return nil, err
 	}
 	res.Port = port
-	addrs, canon, err := r.lookup(ctx, q.Name, q.Family, res)
+	addrs, canon, err := r.lookup(ctx, q, res)
 	res.ElapsedMS = ms(time.Since(start))
 	if err != nil {
 		return res, err
@@ -162,7 +166,7 @@ func (r *Resolver) Resolve(ctx context.Context, q Query) (*Result, error) {
 // order: what ping, echo and diagnose connect to.
 func (r *Resolver) LookupIP(ctx context.Context, host string, fam Family) ([]netip.Addr, error) {
 	res := &Result{Name: host}
-	found, _, err := r.lookup(ctx, host, fam, res)
+	found, _, err := r.lookup(ctx, Query{Name: host, Family: fam}, res)
 	if err != nil {
 		return nil, err
 	}
@@ -173,8 +177,26 @@ func (r *Resolver) LookupIP(ctx context.Context, host string, fam Family) ([]net
 	return out, nil
 }
 
-// lookup finds the addresses of name, recording steps and notes in res.
-func (r *Resolver) lookup(ctx context.Context, name string, fam Family, res *Result) ([]found, string, error) {
+// lookup finds the addresses of q.Name, recording steps and notes in res.
+func (r *Resolver) lookup(ctx context.Context, q Query, res *Result) ([]found, string, error) {
+	addrs, canon, err := r.lookupFamily(ctx, q.Name, q.Family, res)
+	if q.Family != IPv6 || !q.V4Mapped || len(addrs) > 0 || isInputError(err) && !isLiteral(q.Name) {
+		return addrs, canon, err
+	}
+	addrs, canon, err = r.lookupFamily(ctx, q.Name, IPv4, res)
+	for i := range addrs {
+		addrs[i].addr = netip.AddrFrom16(addrs[i].addr.As16())
+	}
+	return addrs, canon, err
+}
+
+func isLiteral(name string) bool {
+	_, _, ok := parseLiteral(name)
+	return ok
+}
+
+// lookupFamily finds the addresses of name in one family.
+func (r *Resolver) lookupFamily(ctx context.Context, name string, fam Family, res *Result) ([]found, string, error) {
 	if a, note, ok := parseLiteral(name); ok {
 		return literal(name, a, note, fam, res)
 	}
@@ -240,11 +262,19 @@ func dnsStatus(err error) string {
 	}
 }
 
+func isInputError(err error) bool {
+	var ie *InputError
+	return errors.As(err, &ie)
+}
+
 func literal(name string, a netip.Addr, note string, fam Family, res *Result) ([]found, string, error) {
 	if a.Zone() != "" {
 		if _, ok := zoneIndex(a.Zone()); !ok {
 			return nil, "", &InputError{What: "address", Value: name, Why: fmt.Sprintf("zone %q is not an interface of this machine", a.Zone())}
 		}
+	}
+	if fam == IPv4 && a.Is4In6() {
+		a = a.Unmap() // as glibc does for AF_INET
 	}
 	if fam == IPv4 && !a.Is4() || fam == IPv6 && !a.Is6() {
 		return nil, "", &InputError{What: "address", Value: name, Why: fmt.Sprintf("not an address of family %s", fam)}

@@ -1,0 +1,166 @@
+package resolve
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// compareHosts is the hosts file the comparison with glibc uses: several
+// lines for one name, mixed families, aliases, case and comments.
+const compareHosts = `127.0.0.1 localhost
+::1 localhost ip6-localhost ip6-loopback
+127.0.0.5 web.test www.test # comment
+127.0.0.9 Multi.test
+127.0.0.6 multi.test
+::1 multi.test
+2001:db8::7 multi.test
+127.0.0.5 web.test
+`
+
+// sysResolve runs cmd in a private mount namespace where /etc/hosts,
+// /etc/resolv.conf and /etc/nsswitch.conf are the test's files, so glibc
+// (getent, Python) sees what the Resolver sees. It skips the test where
+// that is impossible (not root, no unshare).
+func sysResolve(t *testing.T, r *Resolver, cmd ...string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("comparing with glibc needs root to bind-mount the test's /etc/hosts")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare (util-linux) is not installed")
+	}
+	script := fmt.Sprintf(`mount --bind %q /etc/hosts && mount --bind %q /etc/resolv.conf && mount --bind %q /etc/nsswitch.conf && exec "$@"`,
+		r.HostsPath, r.Paths.ResolvConf, r.Paths.NSSwitch)
+	c := exec.Command("unshare", append([]string{"-m", "sh", "-c", script, "sh"}, cmd...)...)
+	c.Env = append(os.Environ(), "LOCALDOMAIN=", "RES_OPTIONS=")
+	out, err := c.Output()
+	if err != nil {
+		if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() == 2 && cmd[0] == "getent" {
+			return "" // getent: not found
+		}
+		t.Fatalf("%v: %v\n%s", cmd, err, out)
+	}
+	return string(out)
+}
+
+// netkitAhosts formats a Result as getent ahosts prints it: address,
+// socket type, and the canonical name on the first line.
+func netkitAhosts(res *Result) string {
+	var b strings.Builder
+	for i, a := range res.Answers {
+		canon := ""
+		if i == 0 {
+			canon = res.Canonical
+		}
+		fmt.Fprintf(&b, "%-15s %-6s %s\n", a.Address.Addr().WithZone(""), a.SockType, canon)
+	}
+	return b.String()
+}
+
+func normalize(s string) string {
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(s), "\n") {
+		lines = append(lines, strings.Join(strings.Fields(l), " "))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func comparisonResolver(t *testing.T) *Resolver {
+	r, _ := setup(t, zone)
+	if err := os.WriteFile(r.HostsPath, []byte(compareHosts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestAgreesWithGetent compares netkit with glibc's getaddrinfo as getent
+// ahosts, ahostsv4 and ahostsv6 print it, on names from a test hosts file,
+// names from an in-process DNS server, and literals.
+func TestAgreesWithGetent(t *testing.T) {
+	r := comparisonResolver(t)
+	names := []string{"localhost", "web.test", "www.test", "multi.test", "MULTI.TEST", "ip6-loopback",
+		"db.test", "alias.test", "v4only.test", "txtonly.test", "nosuch.test",
+		"127.0.0.1", "127.1", "0x7f.0.0.1", "::1", "::ffff:127.0.0.1"}
+	for _, db := range []struct {
+		getent string
+		fam    Family
+	}{{"ahosts", AnyFamily}, {"ahostsv4", IPv4}, {"ahostsv6", IPv6}} {
+		for _, name := range names {
+			want := sysResolve(t, r, "getent", db.getent, name)
+			// getent ahostsv6 asks with AI_V4MAPPED.
+			res, err := r.Resolve(context.Background(), Query{Name: name, Family: db.fam, V4Mapped: db.fam == IPv6})
+			got := ""
+			if err == nil {
+				got = netkitAhosts(res)
+			}
+			if normalize(got) != normalize(want) {
+				t.Errorf("getent %s %s:\n%s\nnetkit (err %v):\n%s", db.getent, name, want, err, got)
+			}
+		}
+	}
+}
+
+// TestAgreesWithPython compares with Python's socket.getaddrinfo, which also
+// calls glibc, with services and socket type hints.
+func TestAgreesWithPython(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is not installed")
+	}
+	r := comparisonResolver(t)
+	const py = `import json, socket, sys
+name, svc, fam, typ = sys.argv[1], sys.argv[2] or None, int(sys.argv[3]), int(sys.argv[4])
+try:
+    res = socket.getaddrinfo(name, svc, fam, typ, 0, socket.AI_CANONNAME)
+    print(json.dumps([[int(f), int(t), p, c, a[0], a[1]] for f, t, p, c, a in res]))
+except socket.gaierror as e:
+    print(json.dumps({"error": e.errno}))`
+	type q struct {
+		name, svc string
+		fam       Family
+		typ       SockType
+	}
+	afs := map[Family]int{AnyFamily: 0, IPv4: 2, IPv6: 10}
+	types := map[SockType]int{AnySockType: 0, Stream: 1, Dgram: 2, Raw: 3}
+	for _, c := range []q{
+		{"localhost", "", AnyFamily, AnySockType},
+		{"multi.test", "https", AnyFamily, AnySockType},
+		{"multi.test", "ssh", IPv6, AnySockType},
+		{"web.test", "8080", IPv4, Dgram},
+		{"alias.test", "domain", AnyFamily, Stream},
+		{"127.1", "443", AnyFamily, AnySockType},
+	} {
+		out := sysResolve(t, r, "python3", "-c", py, c.name, c.svc, fmt.Sprint(afs[c.fam]), fmt.Sprint(types[c.typ]))
+		var want [][]any
+		if err := json.Unmarshal([]byte(out), &want); err != nil {
+			t.Fatalf("%+v: python said %s", c, out)
+		}
+		res, err := r.Resolve(context.Background(), Query{Name: c.name, Service: c.svc, Family: c.fam, SockType: c.typ})
+		if err != nil {
+			t.Errorf("%+v: %v; python: %s", c, err, out)
+			continue
+		}
+		var got [][]any
+		for i, a := range res.Answers {
+			canon := ""
+			if i == 0 {
+				canon = res.Canonical
+			}
+			fam := 2
+			if a.Family == IPv6 {
+				fam = 10
+			}
+			proto := map[Protocol]int{TCP: 6, UDP: 17, AnyProtocol: 0}[a.Protocol]
+			got = append(got, []any{float64(fam), float64(types[a.SockType]), float64(proto), canon, a.Address.Addr().String(), float64(a.Address.Port())})
+		}
+		gj, _ := json.Marshal(got)
+		wj, _ := json.Marshal(want)
+		if string(gj) != string(wj) {
+			t.Errorf("%+v:\npython %s\nnetkit %s", c, wj, gj)
+		}
+	}
+}
