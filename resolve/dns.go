@@ -36,7 +36,8 @@ type dnsReply struct {
 	cnames    []string // CNAME targets followed from the question name
 	canonical string   // owner of the address records
 	server    netip.AddrPort
-	err       error // transport error when status is timeout or error
+	duration  time.Duration // of the exchange that gave this reply
+	err       error         // transport error when status is timeout or error
 }
 
 // ask sends one question to the servers as glibc does: for each attempt,
@@ -60,8 +61,9 @@ func ask(ctx context.Context, cfg *Config, servers []netip.AddrPort, name string
 			}
 			start := time.Now()
 			rep := exchange(ctx, cfg, q, srv)
+			rep.duration = time.Since(start)
 			st := Step{Source: "dns", Name: q.Question[0].Name, Server: srv.String(), RecordType: dns.TypeToString[qtype],
-				Status: rep.status, Answers: len(rep.addrs), CNAMEs: rep.cnames, DurationMS: ms(time.Since(start))}
+				Status: rep.status, Answers: len(rep.addrs), CNAMEs: rep.cnames, DurationMS: ms(rep.duration)}
 			if rep.err != nil {
 				st.Error = rep.err.Error()
 			}

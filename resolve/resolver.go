@@ -108,6 +108,8 @@ type Origin struct {
 	RecordType string   `json:"record_type,omitempty"`
 	QueryName  string   `json:"query_name,omitempty"`
 	CNAMEs     []string `json:"cname_chain,omitempty"`
+	// DurationMS is how long the lookup that gave the address took.
+	DurationMS float64 `json:"duration_ms"`
 }
 
 // Step is one lookup made: a hosts file read or one DNS exchange.
@@ -298,7 +300,8 @@ func (r *Resolver) fromHosts(name string, fam Family, res *Result) ([]found, str
 		return nil, "", "", err
 	}
 	matches := hf.Lookup(name, fam)
-	st := Step{Source: "hosts", Name: path, Status: StatusNotFound, Answers: len(matches), DurationMS: ms(time.Since(start))}
+	took := ms(time.Since(start))
+	st := Step{Source: "hosts", Name: path, Status: StatusNotFound, Answers: len(matches), DurationMS: took}
 	if len(matches) == 0 {
 		res.Steps = append(res.Steps, st)
 		return nil, "", "NOTFOUND", nil
@@ -307,7 +310,7 @@ func (r *Resolver) fromHosts(name string, fam Family, res *Result) ([]found, str
 	res.Steps = append(res.Steps, st)
 	out := make([]found, len(matches))
 	for i, m := range matches {
-		out[i] = found{addr: m.Address, origin: Origin{Source: "hosts", HostsFile: path, Line: m.Line}}
+		out[i] = found{addr: m.Address, origin: Origin{Source: "hosts", HostsFile: path, Line: m.Line, DurationMS: took}}
 	}
 	sortFound(out)
 	return out, matches[0].Canonical, "SUCCESS", nil
@@ -352,7 +355,7 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 			case StatusFound:
 				for _, a := range rep.addrs {
 					out = append(out, found{addr: a, origin: Origin{Source: "dns", Server: rep.server.String(),
-						RecordType: dns.TypeToString[qtypes[i]], QueryName: dns.Fqdn(cand), CNAMEs: rep.cnames}})
+						RecordType: dns.TypeToString[qtypes[i]], QueryName: dns.Fqdn(cand), CNAMEs: rep.cnames, DurationMS: ms(rep.duration)}})
 				}
 				if canon == "" {
 					canon = rep.canonical

@@ -66,6 +66,8 @@ func NewRootCmd(io *output.Streams) *cobra.Command {
 	})
 	root.AddCommand(
 		NewCmdExplain(io, nil),
+		NewCmdHosts(io, nil),
+		NewCmdResolve(io, nil),
 	)
 	return root
 }

@@ -1,0 +1,166 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netkit/netkit/internal/output"
+	"github.com/netkit/netkit/resolve"
+)
+
+// HostsOptions are the inputs of 'netkit hosts'.
+type HostsOptions struct {
+	IO     *output.Streams
+	Output output.Options
+
+	// File is the hosts file; empty means NETKIT_HOSTS_FILE or /etc/hosts.
+	File string
+	// Hostname is this machine's name, which should have a line.
+	Hostname string
+	// Name, when set, lists the lines that match it instead of checking.
+	Name string
+}
+
+// NewCmdHosts returns 'netkit hosts'.
+func NewCmdHosts(io *output.Streams, runF func(context.Context, *HostsOptions) error) *cobra.Command {
+	opts := &HostsOptions{IO: io}
+	cmd := &cobra.Command{
+		Use:   "hosts [NAME]",
+		Short: "Check the hosts file, or show which of its lines match a name",
+		Long: `Hosts checks a hosts file the way glibc reads it and reports, per line:
+addresses glibc cannot parse (the line is then ignored), names that are not
+valid host names (often trailing junk such as a ';' comment), a name mapped to
+two addresses of one family (gethostbyname uses the first line, getaddrinfo
+returns both), repeated lines, localhost mapped anywhere but 127.0.0.0/8 or
+::1, and this machine's host name missing. It exits 1 when it finds problems.
+
+With NAME it lists the lines that map that name, and which one each kind of
+lookup uses; it exits 1 when no line has it.`,
+		Example: `  netkit hosts
+  netkit hosts --file ./hosts.new
+  netkit hosts localhost`,
+		Args: rangeArgs(0, 1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.Output.Resolve(); err != nil {
+				return usageError(err)
+			}
+			if len(args) == 1 {
+				opts.Name = args[0]
+				if err := resolve.CheckName(opts.Name); err != nil {
+					return usageError(err)
+				}
+			}
+			if opts.File == "" {
+				opts.File = resolve.Default().HostsPath
+			}
+			if opts.File == "" {
+				opts.File = resolve.DefaultHostsPath
+			}
+			if !cmd.Flags().Changed("hostname") {
+				opts.Hostname, _ = os.Hostname()
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return hostsRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.File, "file", "", "hosts file to check (default /etc/hosts, or $NETKIT_HOSTS_FILE)")
+	cmd.Flags().StringVar(&opts.Hostname, "hostname", "", "host name that should have a line (default: this machine's)")
+	opts.Output.AddFlags(cmd.Flags(), false)
+	return cmd
+}
+
+func hostsRun(opts *HostsOptions) error {
+	hf, err := resolve.ReadHostsFile(opts.File)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+			return usageError(err)
+		}
+		return err
+	}
+	if opts.Name != "" {
+		return hostsMatches(opts, hf)
+	}
+	problems := hf.Check(resolve.CheckOptions{Hostname: opts.Hostname})
+	if opts.Output.Format == output.FormatJSON {
+		err = output.PrintJSON(opts.IO.Out, struct {
+			File     string            `json:"file"`
+			Lines    int               `json:"lines"`
+			Entries  int               `json:"entries"`
+			Problems []resolve.Problem `json:"problems"`
+		}{opts.File, hf.Lines, len(hf.Entries), append([]resolve.Problem{}, problems...)})
+	} else if len(problems) == 0 {
+		_, err = fmt.Fprintf(opts.IO.Out, "%s: %d lines, %d entries, no problems found\n", opts.File, hf.Lines, len(hf.Entries))
+	} else {
+		t := output.Table{Header: []string{"Line", "Severity", "Kind", "Problem"}}
+		for _, p := range problems {
+			line := "-"
+			if p.Line > 0 {
+				line = strconv.Itoa(p.Line)
+			}
+			t.Append(line, string(p.Severity), p.Kind, p.Message)
+		}
+		err = t.Print(opts.IO, opts.Output.NoHeader)
+	}
+	if err != nil {
+		return err
+	}
+	if len(problems) > 0 {
+		return checkFailed(nil)
+	}
+	return nil
+}
+
+// hostsMatch is one line that maps the asked name.
+type hostsMatch struct {
+	Line    int      `json:"line"`
+	Address string   `json:"address"`
+	Names   []string `json:"names"`
+	// UsedBy says which lookups return this line: "getaddrinfo" for every
+	// line, and "gethostbyname" for the first line of each family.
+	UsedBy []string `json:"used_by"`
+}
+
+func hostsMatches(opts *HostsOptions, hf *resolve.HostsFile) error {
+	entries := hf.Mentions(opts.Name)
+	matches := make([]hostsMatch, 0, len(entries))
+	firstOf := map[bool]bool{}
+	for _, e := range entries {
+		m := hostsMatch{Line: e.Line, Address: e.Address.String(), Names: e.Names, UsedBy: []string{"getaddrinfo"}}
+		v4 := e.Address.Unmap().Is4()
+		if !firstOf[v4] {
+			firstOf[v4] = true
+			m.UsedBy = append(m.UsedBy, "gethostbyname")
+		}
+		matches = append(matches, m)
+	}
+	if opts.Output.Format == output.FormatJSON {
+		if err := output.PrintJSON(opts.IO.Out, struct {
+			File    string       `json:"file"`
+			Name    string       `json:"name"`
+			Matches []hostsMatch `json:"matches"`
+		}{opts.File, opts.Name, matches}); err != nil {
+			return err
+		}
+	} else if len(matches) > 0 {
+		t := output.Table{Header: []string{"Line", "Address", "Names", "Used by"}}
+		for _, m := range matches {
+			t.Append(strconv.Itoa(m.Line), m.Address, strings.Join(m.Names, " "), strings.Join(m.UsedBy, ","))
+		}
+		if err := t.Print(opts.IO, opts.Output.NoHeader); err != nil {
+			return err
+		}
+	}
+	if len(matches) == 0 {
+		return checkFailed(fmt.Errorf("%s: no line of %s maps this name", opts.Name, opts.File))
+	}
+	return nil
+}

@@ -1,0 +1,302 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netkit/netkit/internal/output"
+	"github.com/netkit/netkit/resolve"
+)
+
+// ResolveOptions are the inputs of 'netkit resolve'.
+type ResolveOptions struct {
+	IO       *output.Streams
+	Output   output.Options
+	Resolver *resolve.Resolver
+
+	Query   resolve.Query
+	IPv4    bool
+	IPv6    bool
+	Type    string
+	Proto   string
+	Canon   bool
+	Server  string
+	Timeout time.Duration
+	Trace   bool
+	Config  bool
+}
+
+// NewCmdResolve returns 'netkit resolve'.
+func NewCmdResolve(io *output.Streams, runF func(context.Context, *ResolveOptions) error) *cobra.Command {
+	opts := &ResolveOptions{IO: io, Resolver: resolve.Default()}
+	cmd := &cobra.Command{
+		Use:   "resolve NAME [SERVICE|PORT]",
+		Short: "Resolve a name as getaddrinfo does, and say where each address came from",
+		Long: `Resolve looks NAME up the way glibc's getaddrinfo does (what getent ahosts and
+Python's socket.getaddrinfo show): the hosts file and DNS in the order of
+nsswitch.conf, the search list and ndots of resolv.conf, and the address order
+of RFC 6724. Each row is one result: family, socket type, protocol, socket
+address, and where the address came from (the hosts file line, or the DNS
+server, record type and CNAME chain) with how long that lookup took.
+
+IP literals pass through as getaddrinfo passes them, including the inet_aton
+forms (127.1, 0x7f.1) and IPv6 zones (fe80::1%eth0). A service is a name from
+/etc/services (https) or a port number.
+
+--server asks one DNS server directly, like dig @server: the hosts file and the
+search list are skipped. --config shows the configuration instead.
+
+The environment variables NETKIT_HOSTS_FILE, NETKIT_RESOLV_CONF and
+NETKIT_NSSWITCH_CONF point netkit at other files, to try a configuration
+before installing it.`,
+		Example: `  netkit resolve localhost
+  netkit resolve -4 example.test https
+  netkit resolve --server 127.0.0.53 --trace db.internal
+  netkit resolve --config`,
+		Args: rangeArgs(0, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.Output.Resolve(); err != nil {
+				return usageError(err)
+			}
+			if err := opts.parse(args); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return resolveRun(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&opts.IPv4, "ipv4", "4", false, "IPv4 addresses only (AF_INET)")
+	f.BoolVarP(&opts.IPv6, "ipv6", "6", false, "IPv6 addresses only (AF_INET6)")
+	f.StringVar(&opts.Type, "type", "", "socket type: stream, dgram or raw (default: all the service has)")
+	f.StringVar(&opts.Proto, "proto", "", "protocol: tcp or udp")
+	f.BoolVar(&opts.Canon, "canon", false, "show the canonical name (AI_CANONNAME)")
+	f.StringVar(&opts.Server, "server", "", "ask this DNS server directly, as HOST or HOST:PORT (like dig @server)")
+	f.DurationVar(&opts.Timeout, "timeout", 0, "per-query DNS timeout (default: resolv.conf's, 5s)")
+	f.BoolVar(&opts.Trace, "trace", false, "also list every lookup step: hosts file, each DNS question and answer")
+	f.BoolVar(&opts.Config, "config", false, "show the resolver configuration: nameservers, search, options, nsswitch order")
+	opts.Output.AddFlags(f, false)
+	return cmd
+}
+
+// parse checks flags and arguments and fills opts.Query.
+func (opts *ResolveOptions) parse(args []string) error {
+	if opts.Config {
+		if len(args) > 0 {
+			return usageErrorf("--config takes no NAME")
+		}
+		return nil
+	}
+	if len(args) == 0 {
+		return usageErrorf("resolve needs a NAME (see 'netkit resolve --help')")
+	}
+	q := &opts.Query
+	q.Name = args[0]
+	if len(args) == 2 {
+		q.Service = args[1]
+	}
+	if opts.IPv4 && opts.IPv6 {
+		return usageErrorf("-4 and -6 cannot be used together")
+	}
+	switch {
+	case opts.IPv4:
+		q.Family = resolve.IPv4
+	case opts.IPv6:
+		q.Family = resolve.IPv6
+	}
+	var err error
+	if q.SockType, err = resolve.ParseSockType(opts.Type); err != nil {
+		return usageError(err)
+	}
+	if q.Protocol, err = resolve.ParseProtocol(opts.Proto); err != nil {
+		return usageError(err)
+	}
+	if opts.Timeout < 0 {
+		return usageErrorf("invalid --timeout %v: must be positive", opts.Timeout)
+	}
+	opts.Resolver.Timeout = opts.Timeout
+	return nil
+}
+
+func resolveRun(ctx context.Context, opts *ResolveOptions) error {
+	if opts.Config {
+		return printResolverConfig(opts)
+	}
+	if opts.Server != "" {
+		srv, err := dnsServerAddr(ctx, opts.Server)
+		if err != nil {
+			return err
+		}
+		opts.Resolver.Servers = []netip.AddrPort{srv}
+	}
+	res, err := opts.Resolver.Resolve(ctx, opts.Query)
+	if err != nil {
+		if res != nil && opts.Trace && opts.Output.Format == output.FormatTable {
+			printSteps(opts.IO, res, opts.Output.NoHeader)
+		}
+		return resolveError(err, opts.Server != "")
+	}
+	for _, n := range res.Notes {
+		fmt.Fprintf(opts.IO.ErrOut, "netkit: note: %s\n", n)
+	}
+	if opts.Output.Format == output.FormatJSON {
+		return output.PrintJSON(opts.IO.Out, res)
+	}
+	t := output.Table{Header: []string{"Family", "Type", "Proto", "Address"}}
+	if opts.Canon {
+		t.Header = append(t.Header, "Canonical")
+	}
+	t.Header = append(t.Header, "Source", "Time", "From")
+	for i, a := range res.Answers {
+		row := []string{a.Family.String(), a.SockType.String(), a.Protocol.String(), a.Address.String()}
+		if opts.Canon {
+			canon := ""
+			if i == 0 {
+				canon = res.Canonical
+			}
+			row = append(row, canon)
+		}
+		row = append(row, a.Origin.Source, formatMS(a.Origin.DurationMS), originDetail(a.Origin))
+		t.Append(row...)
+	}
+	if err := t.Print(opts.IO, opts.Output.NoHeader); err != nil {
+		return err
+	}
+	if opts.Trace {
+		fmt.Fprintln(opts.IO.Out)
+		return printSteps(opts.IO, res, opts.Output.NoHeader)
+	}
+	return nil
+}
+
+// resolveError maps a lookup error to an exit code: an answer that the name
+// has no address is exit 1; bad input, an unreachable --server or another
+// system error is exit 2.
+func resolveError(err error, direct bool) error {
+	var ie *resolve.InputError
+	switch {
+	case errors.As(err, &ie):
+		return usageError(err)
+	case errors.Is(err, resolve.ErrNoSuchHost), errors.Is(err, resolve.ErrNoData),
+		errors.Is(err, resolve.ErrServerFailure), errors.Is(err, resolve.ErrRefused):
+		return checkFailed(err)
+	case direct:
+		return fmt.Errorf("DNS server unreachable: %w", err)
+	}
+	return err
+}
+
+func originDetail(o resolve.Origin) string {
+	switch o.Source {
+	case "hosts":
+		return fmt.Sprintf("%s:%d", o.HostsFile, o.Line)
+	case "dns":
+		s := o.Server + " " + o.RecordType + " " + o.QueryName
+		if len(o.CNAMEs) > 0 {
+			s += " → " + strings.Join(o.CNAMEs, " → ")
+		}
+		return s
+	}
+	return ""
+}
+
+func printSteps(io *output.Streams, res *resolve.Result, noHeader bool) error {
+	t := output.Table{Header: []string{"Step", "Source", "Name", "Type", "Server", "Status", "Answers", "Time"}}
+	for i, s := range res.Steps {
+		status := s.Status
+		if s.Error != "" {
+			status += ": " + s.Error
+		}
+		t.Append(strconv.Itoa(i+1), s.Source, s.Name, s.RecordType, s.Server, status, strconv.Itoa(s.Answers), formatMS(s.DurationMS))
+	}
+	return t.Print(io, noHeader)
+}
+
+func formatMS(ms float64) string {
+	return strconv.FormatFloat(ms, 'f', 3, 64) + " ms"
+}
+
+// dnsServerAddr reads --server: an IP address or host name, with an
+// optional port (53 by default).
+func dnsServerAddr(ctx context.Context, s string) (netip.AddrPort, error) {
+	host, port := s, "53"
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		host, port = h, p
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil || n < 1 || n > 65535 {
+		return netip.AddrPort{}, usageErrorf("invalid --server %q: port %q is not a number from 1 to 65535", s, port)
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return netip.AddrPortFrom(a, uint16(n)), nil
+	}
+	addrs, err := resolve.Default().LookupIP(ctx, host, resolve.AnyFamily)
+	if err != nil {
+		return netip.AddrPort{}, usageErrorf("invalid --server %q: %v", s, err)
+	}
+	return netip.AddrPortFrom(addrs[0], uint16(n)), nil
+}
+
+func printResolverConfig(opts *ResolveOptions) error {
+	cfg, err := resolve.LoadConfig(opts.Resolver.Paths)
+	if err != nil {
+		return err
+	}
+	hosts := opts.Resolver.HostsPath
+	if hosts == "" {
+		hosts = resolve.DefaultHostsPath
+	}
+	if opts.Output.Format == output.FormatJSON {
+		return output.PrintJSON(opts.IO.Out, struct {
+			HostsFile string `json:"hosts_file"`
+			*resolve.Config
+		}{hosts, cfg})
+	}
+	servers := make([]string, len(cfg.Nameservers))
+	for i, ns := range cfg.Nameservers {
+		servers[i] = ns.String()
+	}
+	if cfg.DefaultNameserver {
+		servers[0] += " (default: none configured)"
+	}
+	search := strings.Join(cfg.Search, " ")
+	if cfg.SearchSource != "" {
+		search += " (from " + cfg.SearchSource + ")"
+	}
+	var order []string
+	for _, s := range cfg.HostsOrder {
+		item := s.Name
+		if len(s.Criteria) > 0 {
+			item += " [" + strings.Join(s.Criteria, " ") + "]"
+		}
+		if !s.Supported {
+			item += " (not followed by netkit)"
+		}
+		order = append(order, item)
+	}
+	t := output.Table{Header: []string{"Setting", "Value"}}
+	t.Append("resolv.conf", cfg.ResolvConf)
+	t.Append("nameservers", strings.Join(servers, ", "))
+	t.Append("search", search)
+	t.Append("ndots", strconv.Itoa(cfg.Ndots))
+	t.Append("timeout", cfg.Timeout().String())
+	t.Append("attempts", strconv.Itoa(cfg.Attempts))
+	t.Append("options", strings.Join(cfg.Options, " "))
+	t.Append("nsswitch.conf", cfg.NSSwitch)
+	t.Append("hosts order", strings.Join(order, " → "))
+	t.Append("hosts file", hosts)
+	for _, n := range cfg.Notes {
+		t.Append("note", n)
+	}
+	return t.Print(opts.IO, opts.Output.NoHeader)
+}

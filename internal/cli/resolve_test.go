@@ -1,0 +1,203 @@
+package cli
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/netkit/netkit/internal/dnstest"
+)
+
+// resolveEnv points netkit at a test hosts file and an in-process DNS
+// server, so no test asks the machine's configured DNS server.
+func resolveEnv(t *testing.T) *dnstest.Server {
+	t.Helper()
+	srv := dnstest.Start(t,
+		"db.test. 60 IN A 127.0.0.20",
+		"db.test. 60 IN AAAA ::1",
+		"www.test. 60 IN CNAME db.test.",
+	)
+	dir := t.TempDir()
+	hosts := filepath.Join(dir, "hosts")
+	nss := filepath.Join(dir, "nsswitch.conf")
+	os.WriteFile(hosts, []byte("127.0.0.1 localhost\n127.0.0.5 web.test\n"), 0o644)
+	os.WriteFile(nss, []byte("hosts: files dns\n"), 0o644)
+	t.Setenv("NETKIT_HOSTS_FILE", hosts)
+	t.Setenv("NETKIT_NSSWITCH_CONF", nss)
+	t.Setenv("NETKIT_RESOLV_CONF", srv.ResolvConf(t, "options timeout:1 attempts:1"))
+	return srv
+}
+
+func TestResolveCommand(t *testing.T) {
+	srv := resolveEnv(t)
+	r := netkit(t, "resolve", "www.test", "https", "--canon")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("want a header and 4 rows (2 addresses × STREAM, DGRAM):\n%s", r.stdout)
+	}
+	for i, want := range []string{"AF_INET6 STREAM tcp [::1]:443 db.test dns", "AF_INET6 DGRAM udp [::1]:443 - dns",
+		"AF_INET STREAM tcp 127.0.0.20:443 - dns", "AF_INET DGRAM udp 127.0.0.20:443 - dns"} {
+		if got := strings.Join(strings.Fields(lines[i+1]), " "); !strings.HasPrefix(got, want) {
+			t.Errorf("row %d: %q, want prefix %q", i+1, got, want)
+		}
+		if !strings.Contains(lines[i+1], srv.Addr.Addr().String()+":53") || !strings.Contains(lines[i+1], "www.test. → db.test") {
+			t.Errorf("row %d does not say which server and CNAME chain: %s", i+1, lines[i+1])
+		}
+	}
+
+	r = netkit(t, "resolve", "-4", "web.test", "--json")
+	var doc struct {
+		SchemaVersion int `json:"schema_version"`
+		Answers       []struct {
+			Address string `json:"address"`
+			Origin  struct {
+				Source string `json:"source"`
+				Line   int    `json:"line"`
+			} `json:"origin"`
+		} `json:"answers"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || r.code != 0 {
+		t.Fatalf("json: %v (exit %d)\n%s", err, r.code, r.stdout)
+	}
+	if doc.SchemaVersion != 1 || len(doc.Answers) != 3 || doc.Answers[0].Address != "127.0.0.5:0" ||
+		doc.Answers[0].Origin.Source != "hosts" || doc.Answers[0].Origin.Line != 2 {
+		t.Errorf("json document: %+v", doc)
+	}
+}
+
+func TestResolveTrace(t *testing.T) {
+	resolveEnv(t)
+	r := netkit(t, "resolve", "--trace", "-6", "db.test")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"Step", "hosts", "NOTFOUND", "AAAA", "found"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("trace lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+func TestResolveNotFound(t *testing.T) {
+	srv := resolveEnv(t)
+	r := netkit(t, "resolve", "nosuch.test")
+	if r.code != exitFailed {
+		t.Errorf("exit %d, want 1", r.code)
+	}
+	first := strings.SplitN(r.stderr, "\n", 2)[0]
+	want := "netkit: nosuch.test: no such host (asked: hosts file " + os.Getenv("NETKIT_HOSTS_FILE") + ", DNS server " + srv.Addr.Addr().String() + ":53)"
+	if first != want {
+		t.Errorf("stderr first line\n got %q\nwant %q", first, want)
+	}
+	if !strings.Contains(r.stderr, "cause: the name nosuch.test does not exist") {
+		t.Errorf("no explanation: %s", r.stderr)
+	}
+}
+
+func TestResolveBadInput(t *testing.T) {
+	resolveEnv(t)
+	// A UDP port nothing listens on: the server is unreachable.
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := pc.LocalAddr().String()
+	pc.Close()
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"resolve", ""}, "empty name"},
+		{[]string{"resolve"}, "needs a NAME"},
+		{[]string{"resolve", strings.Repeat("a", 64) + ".test"}, "limit is 63"},
+		{[]string{"resolve", strings.Repeat("abcdefgh.", 30) + "test"}, "limit is 253"},
+		{[]string{"resolve", "localhost", "65536"}, `invalid port "65536"`},
+		{[]string{"resolve", "localhost", "no-such-service"}, `invalid service "no-such-service"`},
+		{[]string{"resolve", "-4", "-6", "localhost"}, "cannot be used together"},
+		{[]string{"resolve", "--type", "seqpacket", "localhost"}, "want stream, dgram or raw"},
+		{[]string{"resolve", "--server", "127.0.0.1:0", "db.test"}, "port \"0\""},
+		{[]string{"resolve", "--server", closed, "db.test"}, "DNS server unreachable"},
+		{[]string{"resolve", "--format", "yaml", "localhost"}, `invalid --format "yaml"`},
+		{[]string{"resolve", "--bogus"}, "unknown flag: --bogus"},
+		{[]string{"hosts", "--file", filepath.Join(t.TempDir(), "none")}, "no such file"},
+		{[]string{"hosts", "a..b"}, "empty label"},
+	} {
+		r := netkit(t, tc.args...)
+		if strings.Contains(tc.want, "unreachable") {
+			// A system error: the error line plus its explanation.
+			if r.code != exitError || !strings.HasPrefix(r.stderr, "netkit: DNS server unreachable") || !strings.Contains(r.stderr, "cause:") {
+				t.Errorf("%v: exit %d, stderr %q", tc.args, r.code, r.stderr)
+			}
+			continue
+		}
+		assertOneLineError(t, r, tc.want)
+	}
+}
+
+func TestResolveConfigCommand(t *testing.T) {
+	srv := resolveEnv(t)
+	r := netkit(t, "resolve", "--config")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{srv.Addr.Addr().String() + ":53", "files → dns", "timeout        1s", "attempts       1"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("config lacks %q:\n%s", want, r.stdout)
+		}
+	}
+}
+
+func TestHostsCommand(t *testing.T) {
+	r := netkit(t, "hosts", "--file", "testdata/hosts.lint", "--hostname", "box")
+	if r.code != exitFailed {
+		t.Errorf("exit %d, want 1 for a file with problems", r.code)
+	}
+	for _, want := range []string{"hostname-missing", "4     warning   conflict", "5     error     malformed-address", "6     warning   invalid-name"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("report lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	r = netkit(t, "hosts", "--file", "testdata/hosts.lint", "--hostname", "box", "--json")
+	golden(t, "hosts_lint.json", r.stdout)
+
+	r = netkit(t, "hosts", "--file", "testdata/hosts.lint", "DB.internal")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	want := "Line  Address   Names           Used by\n" +
+		"3     10.0.0.5  db.internal db  getaddrinfo,gethostbyname\n" +
+		"4     10.0.0.6  db.internal     getaddrinfo\n"
+	if r.stdout != want {
+		t.Errorf("matches\n got %q\nwant %q", r.stdout, want)
+	}
+	r = netkit(t, "hosts", "--file", "testdata/hosts.lint", "nosuch.test")
+	if r.code != exitFailed || !strings.Contains(r.stderr, "no line of testdata/hosts.lint maps this name") {
+		t.Errorf("missing name: exit %d, %s", r.code, r.stderr)
+	}
+
+	clean := filepath.Join(t.TempDir(), "hosts")
+	os.WriteFile(clean, []byte("127.0.0.1 localhost\n127.0.1.1 box\n"), 0o644)
+	r = netkit(t, "hosts", "--file", clean, "--hostname", "box")
+	if r.code != 0 || !strings.Contains(r.stdout, "no problems found") {
+		t.Errorf("clean file: exit %d, %s", r.code, r.stdout)
+	}
+}
+
+// TestResolveBinary runs the real binary: exit codes and no stack traces.
+func TestResolveBinary(t *testing.T) {
+	resolveEnv(t)
+	r := netkitBinary(t, "resolve", "nosuch.test")
+	if r.code != exitFailed || !strings.HasPrefix(r.stderr, "netkit: nosuch.test: no such host") {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = netkitBinary(t, "resolve", "web.test", "--no-header")
+	if r.code != 0 || !strings.HasPrefix(strings.Join(strings.Fields(r.stdout), " "), "AF_INET STREAM tcp 127.0.0.5:0 hosts") {
+		t.Errorf("exit %d, stdout %q", r.code, r.stdout)
+	}
+}
