@@ -1,0 +1,185 @@
+package diag
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/netkit/netkit/internal/dnstest"
+	"github.com/netkit/netkit/internal/testcert"
+	"github.com/netkit/netkit/resolve"
+)
+
+// closedPort returns a loopback TCP address nothing listens on.
+func closedPort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func TestExplainConnectionRefused(t *testing.T) {
+	addr := closedPort(t)
+	_, err := net.Dial("tcp", addr)
+	ex, ok := Explain(fmt.Errorf("connect: %w", err))
+	if !ok || ex.Code != "ECONNREFUSED" {
+		t.Fatalf("%v → %+v %v", err, ex, ok)
+	}
+	_, port, _ := net.SplitHostPort(addr)
+	if !strings.Contains(ex.Cause, addr) || !strings.Contains(ex.Next, "--port "+port) {
+		t.Errorf("explanation does not name the address: %+v", ex)
+	}
+}
+
+func TestExplainAddressInUse(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, err = net.Listen("tcp", l.Addr().String())
+	ex, ok := Explain(err)
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	if !ok || ex.Code != "EADDRINUSE" || !strings.Contains(ex.Next, "netkit sockets who "+port) {
+		t.Errorf("%v → %+v", err, ex)
+	}
+}
+
+func TestExplainTimeout(t *testing.T) {
+	// A peer that never sends: the read deadline ends the wait.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	_, err = c.Read(make([]byte, 1))
+	if ex, ok := Explain(err); !ok || ex.Code != "TIMEOUT" {
+		t.Errorf("%v → %+v", err, ex)
+	}
+}
+
+func TestExplainTLSFailures(t *testing.T) {
+	ca := testcert.NewCA(t)
+	now := time.Now()
+	for _, tc := range []struct {
+		name     string
+		leaf     testcert.Leaf
+		pool     bool
+		code     string
+		mentions string
+	}{
+		{"unknown authority", testcert.Leaf{}, false, "X509-UNKNOWN-AUTHORITY", "netkit test CA"},
+		{"wrong name", testcert.Leaf{Names: []string{"other.test", "127.0.0.9"}}, true, "X509-HOSTNAME", "other.test, 127.0.0.9"},
+		{"expired", testcert.Leaf{NotBefore: now.Add(-48 * time.Hour), NotAfter: now.Add(-24 * time.Hour)}, true, "X509-EXPIRED", now.Add(-24 * time.Hour).UTC().Format("2006-01-02")},
+		{"not yet valid", testcert.Leaf{NotBefore: now.Add(24 * time.Hour), NotAfter: now.Add(48 * time.Hour)}, true, "X509-NOT-YET-VALID", now.Add(24 * time.Hour).UTC().Format("2006-01-02")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cert := ca.Issue(t, tc.leaf)
+			l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			go func() {
+				c, err := l.Accept()
+				if err == nil {
+					c.(*tls.Conn).Handshake()
+					c.Close()
+				}
+			}()
+			cfg := &tls.Config{ServerName: "localhost"}
+			if tc.pool {
+				cfg.RootCAs = ca.Pool()
+			}
+			_, err = tls.Dial("tcp", l.Addr().String(), cfg)
+			ex, ok := Explain(fmt.Errorf("handshake: %w", err))
+			if !ok || ex.Code != tc.code || !strings.Contains(ex.Cause, tc.mentions) {
+				t.Errorf("%v → %+v", err, ex)
+			}
+		})
+	}
+}
+
+func TestExplainPlaintextPeer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			c.Write([]byte("HTTP/1.0 400 Bad Request\r\n\r\n"))
+			c.Close()
+		}
+	}()
+	_, err = tls.Dial("tcp", l.Addr().String(), &tls.Config{ServerName: "localhost"})
+	if ex, ok := Explain(err); !ok || ex.Code != "TLS-NOT-TLS" {
+		t.Errorf("%v → %+v", err, ex)
+	}
+}
+
+func TestExplainDNS(t *testing.T) {
+	srv := dnstest.Start(t, "exists.test. 60 IN TXT \"x\"")
+	r := &resolve.Resolver{Servers: []netip.AddrPort{srv.Addr}}
+	_, err := r.LookupIP(context.Background(), "nosuch.test", resolve.AnyFamily)
+	if ex, ok := Explain(err); !ok || ex.Code != "NXDOMAIN" || !strings.Contains(ex.Cause, "nosuch.test") {
+		t.Errorf("%v → %+v", err, ex)
+	}
+	_, err = r.LookupIP(context.Background(), "exists.test", resolve.AnyFamily)
+	if ex, ok := Explain(err); !ok || ex.Code != "NODATA" {
+		t.Errorf("%v → %+v", err, ex)
+	}
+	// Go's own resolver errors are classified too.
+	if ex, ok := Explain(&net.DNSError{Name: "x.test", Err: "no such host", IsNotFound: true}); !ok || ex.Code != "NXDOMAIN" {
+		t.Errorf("net.DNSError → %+v", ex)
+	}
+}
+
+func TestExplainUnknown(t *testing.T) {
+	if _, ok := Explain(errors.New("something else")); ok {
+		t.Error("an unknown error was explained")
+	}
+	if _, ok := Explain(nil); ok {
+		t.Error("nil was explained")
+	}
+}
+
+func TestLookup(t *testing.T) {
+	for _, name := range Codes() {
+		ex, ok := Lookup(strings.ToLower(name))
+		if !ok || ex.Code != name || ex.Cause == "" || ex.Next == "" {
+			t.Errorf("%s: %+v", name, ex)
+		}
+		if strings.Contains(ex.Cause+ex.Next, "{") {
+			t.Errorf("%s: unfilled placeholder: %+v", name, ex)
+		}
+	}
+	if ex, ok := Lookup("111"); !ok || ex.Code != "ECONNREFUSED" {
+		t.Errorf("111 → %+v", ex)
+	}
+	if ex, ok := Lookup("EAGAIN"); !ok || ex.Code != "EWOULDBLOCK" {
+		t.Errorf("EAGAIN → %+v", ex)
+	}
+	if _, ok := Lookup("99999"); ok {
+		t.Error("99999 explained")
+	}
+}

@@ -1,0 +1,141 @@
+package output
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/spf13/pflag"
+)
+
+func TestTablePlainWhenPiped(t *testing.T) {
+	s, _, out, _ := Test()
+	tbl := Table{Header: []string{"Proto", "Recv-Q", "Local Address"}}
+	tbl.Append("tcp", "0", "127.0.0.1:22")
+	tbl.Append("tcp6", "", "[::1]:443")
+	if err := tbl.Print(s, false); err != nil {
+		t.Fatal(err)
+	}
+	want := "Proto  Recv-Q  Local Address\n" +
+		"tcp    0       127.0.0.1:22\n" +
+		"tcp6   -       [::1]:443\n"
+	if out.String() != want {
+		t.Errorf("got\n%q\nwant\n%q", out.String(), want)
+	}
+	out.Reset()
+	tbl.Print(s, true)
+	if strings.Contains(out.String(), "Proto") {
+		t.Errorf("--no-header printed the header: %q", out.String())
+	}
+}
+
+func TestTableOnTerminal(t *testing.T) {
+	s, _, out, _ := Test()
+	s.OutTTY = true
+	tbl := Table{Header: []string{"Recv-Q", "Foreign Address"}}
+	tbl.Append("0", "*:*")
+	if err := tbl.Print(s, false); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimRight(out.String(), "\n"), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want header, rule and row, got %q", out.String())
+	}
+	if !strings.Contains(lines[0], "Recv-Q") || !strings.Contains(lines[0], "Foreign Address") {
+		t.Errorf("header was reformatted: %q", lines[0])
+	}
+	if !strings.Contains(lines[1], "─") {
+		t.Errorf("no rule under the header: %q", lines[1])
+	}
+	if f := strings.Fields(lines[2]); len(f) != 2 || f[0] != "0" || f[1] != "*:*" {
+		t.Errorf("row %q", lines[2])
+	}
+}
+
+func TestPrintJSON(t *testing.T) {
+	var b bytes.Buffer
+	if err := PrintJSON(&b, struct {
+		Name string `json:"name"`
+	}{"x"}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "{\n  \"schema_version\": 1,\n  \"name\": \"x\"\n}\n"; b.String() != want {
+		t.Errorf("got %q want %q", b.String(), want)
+	}
+	b.Reset()
+	if err := PrintJSON(&b, struct{}{}); err != nil || !strings.Contains(b.String(), `"schema_version": 1`) {
+		t.Errorf("empty object: %v %q", err, b.String())
+	}
+	if err := PrintJSON(&b, []int{1}); err == nil {
+		t.Error("a JSON array was accepted as a document")
+	}
+}
+
+func TestLines(t *testing.T) {
+	var b bytes.Buffer
+	l := NewLines(&b)
+	l.Emit("reply", struct {
+		Seq int `json:"seq"`
+	}{3})
+	l.Emit("summary", struct{}{})
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%q", b.String())
+	}
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if ev["type"] != "reply" || ev["schema_version"] != 1.0 || ev["seq"] != 3.0 {
+		t.Errorf("event %v", ev)
+	}
+	if !strings.HasPrefix(lines[0], `{"type":"reply","schema_version":1,`) {
+		t.Errorf("type does not come first: %s", lines[0])
+	}
+}
+
+func TestOptions(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		streaming bool
+		want      Format
+		err       string
+	}{
+		{nil, false, FormatTable, ""},
+		{[]string{"--json"}, false, FormatJSON, ""},
+		{[]string{"--format", "JSON"}, false, FormatJSON, ""},
+		{[]string{"--format", "jsonl"}, true, FormatJSONL, ""},
+		{[]string{"--format", "jsonl"}, false, "", `invalid --format "jsonl": want one of table, json`},
+		{[]string{"--json", "--format", "jsonl"}, true, "", "--json and --format jsonl cannot be used together"},
+		{[]string{"--format", "xml"}, true, "", `invalid --format "xml": want one of table, json, jsonl`},
+	} {
+		var o Options
+		fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+		o.AddFlags(fs, tc.streaming)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		err := o.Resolve()
+		switch {
+		case tc.err != "" && (err == nil || err.Error() != tc.err):
+			t.Errorf("%v: error %v, want %q", tc.args, err, tc.err)
+		case tc.err == "" && (err != nil || o.Format != tc.want):
+			t.Errorf("%v: %v %v, want %v", tc.args, o.Format, err, tc.want)
+		}
+	}
+}
+
+func TestStatusOnlyOnTerminal(t *testing.T) {
+	s, _, _, errOut := Test()
+	s.Status("sending 10/100")
+	if errOut.Len() != 0 {
+		t.Errorf("status written to a non-terminal: %q", errOut.String())
+	}
+	s.ErrTTY = true
+	s.Status("sending 10/100")
+	s.Status("")
+	if got := errOut.String(); got != "\r\x1b[Ksending 10/100\r\x1b[K" {
+		t.Errorf("status %q", got)
+	}
+}
