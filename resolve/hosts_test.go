@@ -80,7 +80,7 @@ func TestCheckHosts(t *testing.T) {
 		"8:malformed-address",
 		"9:no-names",
 		"10:invalid-name", // ";" (trailing junk); "old-comment" is a valid host name
-		"11:localhost", "11:conflict",
+		"11:conflict", "11:localhost",
 		"12:duplicate",
 		"13:invalid-name", "13:invalid-name",
 	}

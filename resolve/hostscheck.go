@@ -1,8 +1,8 @@
 package resolve
 
 import (
+	"cmp"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
 )
@@ -53,52 +53,50 @@ type CheckOptions struct {
 // name missing. It runs in time linear in the file's size.
 func (hf *HostsFile) Check(opts CheckOptions) []Problem {
 	problems := slices.Clone(hf.syntax)
-	type seenAddr struct {
-		line int
-		addr netip.Addr
-	}
-	first := map[string]map[bool]seenAddr{} // name -> is IPv4 -> first line
 	for _, e := range hf.Entries {
 		for _, name := range e.Names {
 			if why := HostNameProblem(name); why != "" {
 				problems = append(problems, Problem{Line: e.Line, Severity: SeverityWarning, Kind: KindInvalidName,
 					Message: fmt.Sprintf("%q is not a valid host name: %s", name, why)})
 			}
-			key := strings.ToLower(name)
-			if key == "localhost" && !e.Address.IsLoopback() {
+			if strings.EqualFold(name, "localhost") && !e.Address.IsLoopback() {
 				problems = append(problems, Problem{Line: e.Line, Severity: SeverityError, Kind: KindLocalhost,
 					Message: fmt.Sprintf("localhost maps to %s; it must map to 127.0.0.1 or ::1, or local services become unreachable", e.Address)})
 			}
-			byFam := first[key]
-			if byFam == nil {
-				byFam = map[bool]seenAddr{}
-				first[key] = byFam
+		}
+	}
+	for name, idxs := range hf.byName {
+		var first [2]*HostsEntry // the first line of each family: IPv6, IPv4
+		for _, i := range idxs {
+			e := &hf.Entries[i]
+			fam := 0
+			if e.Address.Unmap().Is4() {
+				fam = 1
 			}
-			v4 := e.Address.Unmap().Is4()
-			prev, seen := byFam[v4]
+			prev := first[fam]
 			switch {
-			case !seen:
-				byFam[v4] = seenAddr{e.Line, e.Address}
-			case prev.addr == e.Address:
+			case prev == nil:
+				first[fam] = e
+			case prev.Address == e.Address:
 				problems = append(problems, Problem{Line: e.Line, Severity: SeverityWarning, Kind: KindDuplicate,
-					Message: fmt.Sprintf("%s → %s repeats line %d", name, e.Address, prev.line)})
+					Message: fmt.Sprintf("%s → %s repeats line %d", name, e.Address, prev.Line)})
 			default:
 				problems = append(problems, Problem{Line: e.Line, Severity: SeverityWarning, Kind: KindConflict,
 					Message: fmt.Sprintf("%s maps to %s here and to %s on line %d; gethostbyname (ping, older tools) uses line %d, getaddrinfo returns both",
-						name, e.Address, prev.addr, prev.line, prev.line)})
+						name, e.Address, prev.Address, prev.Line, prev.Line)})
 			}
 		}
 	}
-	if _, ok := first["localhost"]; !ok {
+	if len(hf.byName["localhost"]) == 0 {
 		problems = append(problems, Problem{Severity: SeverityWarning, Kind: KindLocalhost,
 			Message: "no line maps localhost; add '127.0.0.1 localhost' and '::1 localhost'"})
 	}
-	if h := strings.ToLower(opts.Hostname); h != "" {
-		if _, ok := first[h]; !ok {
-			problems = append(problems, Problem{Severity: SeverityWarning, Kind: KindHostnameMissing,
-				Message: fmt.Sprintf("this machine's host name %q has no line; tools like sudo then wait on DNS for it (add '127.0.1.1 %s')", opts.Hostname, opts.Hostname)})
-		}
+	if opts.Hostname != "" && len(hf.byName[strings.ToLower(opts.Hostname)]) == 0 {
+		problems = append(problems, Problem{Severity: SeverityWarning, Kind: KindHostnameMissing,
+			Message: fmt.Sprintf("this machine's host name %q has no line; tools like sudo then wait on DNS for it (add '127.0.1.1 %s')", opts.Hostname, opts.Hostname)})
 	}
-	slices.SortStableFunc(problems, func(a, b Problem) int { return a.Line - b.Line })
+	slices.SortFunc(problems, func(a, b Problem) int {
+		return cmp.Or(a.Line-b.Line, strings.Compare(a.Kind, b.Kind), strings.Compare(a.Message, b.Message))
+	})
 	return problems
 }
