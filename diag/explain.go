@@ -31,7 +31,7 @@ type Explanation struct {
 }
 
 // entry is one row of the explanation table. Its texts may hold {addr},
-// {host} and {port}, filled in from the error when it names them.
+// {peer}, {host} and {port}, filled in from the error when it names them.
 type entry struct {
 	code  string
 	errno syscall.Errno // 0 for entries that are not an errno
@@ -48,7 +48,7 @@ var table = []entry{
 		"no answer from {addr}: a firewall is dropping the packets, the host is down, or the address is wrong",
 		"check the address with 'netkit resolve {host}', try 'netkit ping {host}' and 'netkit ping --tcp {port} {host}', then look at firewalls on the path"},
 	{"ECONNRESET", syscall.ECONNRESET,
-		"the peer {addr} closed the connection abruptly: it crashed, a middlebox cut it, or it speaks another protocol (plaintext against TLS, or the reverse)",
+		"{peer} closed the connection abruptly: it crashed, a middlebox cut it, or it speaks another protocol (plaintext against TLS, or the reverse)",
 		"check the peer's logs and that both sides agree on TLS; 'netkit diagnose {host}:{port}' walks the path step by step"},
 	{"EHOSTUNREACH", syscall.EHOSTUNREACH,
 		"no route to the host {host}: a router or the host itself reported it unreachable, or a firewall rejects with host-unreachable",
@@ -72,7 +72,7 @@ var table = []entry{
 		"the operation would block: a socket buffer is full or no data arrived before the socket's deadline",
 		"retry; if it persists the peer is not reading (see Recv-Q/Send-Q in 'netkit sockets')"},
 	{"EPIPE", syscall.EPIPE,
-		"the peer {addr} closed the connection while data was still being sent",
+		"{peer} closed the connection while data was still being sent",
 		"check the peer's logs for why it closed; it may have rejected the request or hit a limit"},
 	{"ECONNABORTED", syscall.ECONNABORTED,
 		"the connection was aborted on this machine before it was accepted or while in use",
@@ -99,10 +99,10 @@ var table = []entry{
 		"no DNS server answered for {host} in time",
 		"check that the nameservers in 'netkit resolve --config' are reachable ('netkit ping --tcp 53 SERVER')"},
 	{"TLS-NOT-TLS", 0,
-		"the peer {addr} does not speak TLS on this port: it answered in plain text",
+		"{peer} does not speak TLS on this port: it answered in plain text",
 		"connect without TLS (--plaintext), or use the port where the service speaks TLS"},
 	{"TLS-ALERT", 0,
-		"the peer {addr} refused the TLS handshake",
+		"{peer} refused the TLS handshake",
 		"check the TLS versions, cipher suites and client certificate the server wants (--cert/--key for mutual TLS)"},
 	{"X509-UNKNOWN-AUTHORITY", 0,
 		"the certificate of {host} is signed by an authority this machine does not trust (self-signed, or a private CA)",
@@ -209,10 +209,13 @@ func (f fill) replacer() *strings.Replacer {
 	if port == "" {
 		port = "PORT"
 	}
+	peer := "the peer"
 	if addr == "" {
 		addr = "that address"
+	} else {
+		peer += " at " + addr
 	}
-	return strings.NewReplacer("{addr}", addr, "{host}", host, "{port}", port)
+	return strings.NewReplacer("{addr}", addr, "{peer}", peer, "{host}", host, "{port}", port)
 }
 
 func (e entry) explain(f fill) Explanation {

@@ -2,11 +2,14 @@ package cli
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
+	"github.com/netkit/netkit/diag"
 	"github.com/netkit/netkit/internal/output"
 )
 
@@ -33,4 +36,29 @@ func disableAutoGenTag(c *cobra.Command) {
 	for _, sub := range c.Commands() {
 		disableAutoGenTag(sub)
 	}
+}
+
+const troubleshootingIntro = `# Troubleshooting: what netkit's errors mean
+
+When a command fails, netkit prints the error on one line, then the likely
+cause and the next thing to try. This page is the same table for people:
+generated from diag/explain.go (go test ./internal/cli -run TestDocs -update),
+so it never disagrees with what the commands print. 'netkit explain NAME'
+prints one entry; NAME is the code below or an errno number.
+
+Where the commands know the address, port or host name, they fill it in
+for HOST, PORT and "that address" below.
+
+`
+
+// GenTroubleshooting writes the explanation table of diag as Markdown.
+func GenTroubleshooting(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString(troubleshootingIntro)
+	for _, code := range diag.Codes() {
+		ex, _ := diag.Lookup(code)
+		fmt.Fprintf(&b, "## %s\n\n- **Cause:** %s\n- **Next:** %s\n\n", ex.Code, ex.Cause, ex.Next)
+	}
+	_, err := io.WriteString(w, strings.TrimRight(b.String(), "\n")+"\n")
+	return err
 }

@@ -48,6 +48,26 @@ func TestDocs(t *testing.T) {
 	}
 }
 
+// TestDocsTroubleshooting fails when docs/troubleshooting.md does not match
+// the explanation table of diag.
+func TestDocsTroubleshooting(t *testing.T) {
+	const path = "../../docs/troubleshooting.md"
+	var b strings.Builder
+	if err := GenTroubleshooting(&b); err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || string(got) != b.String() {
+		t.Errorf("docs/troubleshooting.md is stale: run go test ./internal/cli -run TestDocs -update")
+	}
+}
+
 func readDir(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
