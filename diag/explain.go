@@ -119,6 +119,9 @@ var table = []entry{
 	{"X509-INVALID", 0,
 		"the certificate of {host} is invalid for this use",
 		"check the certificate's key usage and chain ('netkit echo send' shows them)"},
+	{"ICMP-NOT-PERMITTED", 0,
+		"this process may open neither a raw ICMP socket (that needs root or CAP_NET_RAW) nor an unprivileged ICMP datagram socket (none of its groups is in net.ipv4.ping_group_range)",
+		"allow ICMP datagram sockets to every group: 'sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"' (persist it in /etc/sysctl.d/); or grant the binary raw sockets: 'setcap cap_net_raw+ep ./netkit'; or run as root. 'netkit ping --tcp PORT HOST' needs neither"},
 }
 
 // Lookup returns the explanation for an error name such as "ECONNREFUSED",
@@ -168,6 +171,10 @@ func Explain(err error) (Explanation, bool) {
 	}
 	if code, ok := dnsCode(err); ok {
 		return byCode(code).explain(f), true
+	}
+	var icmpErr *ICMPPermissionError
+	if errors.As(err, &icmpErr) {
+		return byCode("ICMP-NOT-PERMITTED").explain(f), true
 	}
 	var errno syscall.Errno
 	if errors.As(err, &errno) {

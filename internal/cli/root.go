@@ -68,6 +68,7 @@ func NewRootCmd(io *output.Streams) *cobra.Command {
 		NewCmdExplain(io, nil),
 		NewCmdHosts(io, nil),
 		NewCmdResolve(io, nil),
+		NewCmdPing(io, nil),
 	)
 	return root
 }

@@ -1,0 +1,503 @@
+package diag
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/netkit/netkit/resolve"
+)
+
+// Defaults and limits of PingOptions. The defaults are those of iputils
+// ping, except DefaultPingTimeout (ping waits 10 s for the last reply).
+const (
+	// DefaultPingInterval is the time between two probes to one target.
+	DefaultPingInterval = time.Second
+	// DefaultPingTimeout is how long a probe waits for its reply.
+	DefaultPingTimeout = 2 * time.Second
+	// DefaultPingSize is the ICMP payload size in bytes (84 bytes on the wire
+	// with the IPv4 and ICMP headers).
+	DefaultPingSize = 56
+	// DefaultPingTTL is the TTL (IPv6 hop limit) of ICMP probes.
+	DefaultPingTTL = 64
+
+	// MinPingSize is the smallest payload: the send time and the tracking
+	// UUID pro-bing puts in every probe to match replies.
+	MinPingSize = 24
+	// MaxPingSize is the largest payload that fits an IPv4 packet.
+	MaxPingSize = 65507
+	// MinPingInterval is the shortest interval anyone may ask for.
+	MinPingInterval = time.Millisecond
+	// MinUnprivilegedInterval is the shortest interval without root or
+	// CAP_NET_RAW, whatever the method, as in iputils ping: shorter ones are
+	// a flood only the administrator may start.
+	MinUnprivilegedInterval = 200 * time.Millisecond
+	// MaxPingTargets is the most targets one run takes.
+	MaxPingTargets = 10000
+	// maxConcurrentTargets bounds the targets pinged at once: each holds one
+	// socket, and pro-bing starts losing replies near 1,000 of them.
+	maxConcurrentTargets = 512
+)
+
+// PingMethod is how the probes to a target were sent.
+type PingMethod string
+
+// Methods. Ping picks PingRaw when the process may open raw ICMP sockets,
+// else PingDatagram; PingTCP when PingOptions.TCPPort is set.
+const (
+	// PingRaw is ICMP echo on a raw socket: root or CAP_NET_RAW.
+	PingRaw PingMethod = "raw"
+	// PingDatagram is ICMP echo on an unprivileged ICMP datagram socket,
+	// which the kernel allows to the groups in net.ipv4.ping_group_range.
+	PingDatagram PingMethod = "datagram"
+	// PingTCP is a TCP connection attempt: a SYN answered by SYN-ACK (open)
+	// or RST (closed) both mean the host is up.
+	PingTCP PingMethod = "tcp"
+)
+
+// PingState is what a run found out about a target.
+type PingState string
+
+// States of a target after a run.
+const (
+	// PingAlive: at least one probe was answered in time.
+	PingAlive PingState = "alive"
+	// PingUnreachable: the target resolved but no probe was answered in time.
+	PingUnreachable PingState = "unreachable"
+	// PingUnresolved: the name did not resolve to an address of the family
+	// asked for; nothing was sent.
+	PingUnresolved PingState = "unresolved"
+)
+
+// ProbeKind is what became of one probe, or what one answer was.
+type ProbeKind string
+
+// Probe kinds, as PingOptions.OnProbe reports them.
+const (
+	// ProbeReply: the answer came within the timeout.
+	ProbeReply ProbeKind = "reply"
+	// ProbeDuplicate: a second answer to a probe already answered (ping's
+	// "DUP!"); not counted as received.
+	ProbeDuplicate ProbeKind = "duplicate"
+	// ProbeLate: an answer that came after the probe's timeout; the probe
+	// counts as lost, the answer as late.
+	ProbeLate ProbeKind = "late"
+	// ProbeTimeout: no answer within the timeout (a late one may follow).
+	ProbeTimeout ProbeKind = "timeout"
+	// ProbeError: the probe could not be sent, or the network reported an
+	// error (no route, host unreachable) instead of an answer.
+	ProbeError ProbeKind = "error"
+)
+
+// PortState is what the answer to a TCP probe says about the port.
+type PortState string
+
+// Port states of an answered TCP probe.
+const (
+	// PortOpen: the SYN was answered by a SYN-ACK, a service accepted.
+	PortOpen PortState = "open"
+	// PortClosed: the SYN was answered by a RST: the host is up but nothing
+	// listens on the port.
+	PortClosed PortState = "closed"
+)
+
+// PingTarget is one host to ping.
+type PingTarget struct {
+	// Host is a host name or IP literal, resolved with PingOptions.Resolver
+	// unless Addr is valid; with a valid Addr it only names the target.
+	Host string
+	// Addr, when valid, is pinged as is.
+	Addr netip.Addr
+}
+
+// PingOptions are the inputs of Ping. The zero value of every field but
+// Targets is usable.
+type PingOptions struct {
+	// Targets are pinged concurrently; the results come in the same order.
+	Targets []PingTarget
+	// Resolver looks up host names; nil means resolve.Default().
+	Resolver *resolve.Resolver
+	// Family restricts the address used: resolve.AnyFamily (the zero value)
+	// takes the first address the resolver orders first.
+	Family resolve.Family
+	// TCPPort, when not zero, sends TCP connection attempts to this port
+	// instead of ICMP echo requests.
+	TCPPort int
+	// Count is the number of probes per target; 0 sends until ctx is done.
+	Count int
+	// Interval is the time between probes to one target; 0 means
+	// DefaultPingInterval. Below MinUnprivilegedInterval it needs root or
+	// CAP_NET_RAW.
+	Interval time.Duration
+	// Timeout is how long a probe waits for its answer; 0 means
+	// DefaultPingTimeout. An answer after it is late.
+	Timeout time.Duration
+	// Size is the ICMP payload size in bytes; 0 means DefaultPingSize. TCP
+	// probes carry no payload and ignore it.
+	Size int
+	// TTL is the TTL (IPv6 hop limit) of each probe; 0 means DefaultPingTTL
+	// for ICMP and the system default for TCP.
+	TTL int
+
+	// OnStart, if not nil, is called once per target that resolved, before
+	// its first probe, from that target's goroutine.
+	OnStart func(PingStart)
+	// OnProbe, if not nil, is called for every answer, timeout and send
+	// error. Calls for one target come one at a time from its goroutines
+	// (pro-bing's receive loop, a probe's timeout timer, a TCP dial), not
+	// always in sequence order (a timeout comes after later replies); calls for
+	// different targets may run concurrently. Keep it fast: while it runs,
+	// the target's next answer waits and its RTT grows.
+	OnProbe func(PingProbe)
+}
+
+// PingStart says how a target is about to be pinged.
+type PingStart struct {
+	// Target is the index of the target in PingOptions.Targets.
+	Target int        `json:"target"`
+	Host   string     `json:"host"`
+	Addr   netip.Addr `json:"address"`
+	Method PingMethod `json:"method"`
+	// Port is the TCP port of PingTCP, else 0.
+	Port int `json:"port,omitempty"`
+	// Size is the ICMP payload size in bytes, 0 for PingTCP.
+	Size int `json:"size,omitempty"`
+}
+
+// PingProbe is one event of a run: an answer, a timeout or an error.
+type PingProbe struct {
+	// Target is the index of the target in PingOptions.Targets.
+	Target int        `json:"target"`
+	Host   string     `json:"host"`
+	Addr   netip.Addr `json:"address"`
+	// Seq is the ICMP sequence number on the wire (from 0), or the number of
+	// the TCP attempt (from 0).
+	Seq  int       `json:"seq"`
+	Kind ProbeKind `json:"kind"`
+	// Bytes is the size of the ICMP answer (header and payload), as ping
+	// prints it; 0 for TCP and for timeouts.
+	Bytes int `json:"bytes,omitempty"`
+	// From is the address the ICMP answer came from.
+	From netip.Addr `json:"from,omitzero"`
+	// TTL is the TTL (hop limit) of the ICMP answer, 0 when unknown.
+	TTL int `json:"ttl,omitempty"`
+	// RTTMs is the round-trip time in milliseconds, 0 for timeouts and
+	// errors.
+	RTTMs float64 `json:"rtt_ms,omitempty"`
+	// Port and PortState describe the answer to a TCP probe.
+	Port      int       `json:"port,omitempty"`
+	PortState PortState `json:"port_state,omitempty"`
+	// Error says why a ProbeError probe failed.
+	Error string `json:"error,omitempty"`
+}
+
+// PingStats are the results of one target. Counts follow iputils ping: Sent
+// counts every probe (failed sends too), Received only answers within the
+// timeout; the RTT figures are over those answers, in milliseconds, with
+// Mdev the population standard deviation ping calls mdev.
+type PingStats struct {
+	Host   string     `json:"host"`
+	Addr   netip.Addr `json:"address,omitzero"`
+	Method PingMethod `json:"method,omitempty"`
+	// Port is the TCP port of PingTCP, else 0.
+	Port       int       `json:"port,omitempty"`
+	State      PingState `json:"state"`
+	Sent       int       `json:"sent"`
+	Received   int       `json:"received"`
+	Duplicates int       `json:"duplicates"`
+	Late       int       `json:"late"`
+	Errors     int       `json:"errors"`
+	// Open and Closed count the TCP answers by port state.
+	Open    int     `json:"open,omitempty"`
+	Closed  int     `json:"closed,omitempty"`
+	LossPct float64 `json:"loss_pct"`
+	MinMs   float64 `json:"rtt_min_ms"`
+	AvgMs   float64 `json:"rtt_avg_ms"`
+	MaxMs   float64 `json:"rtt_max_ms"`
+	MdevMs  float64 `json:"rtt_mdev_ms"`
+	// TimeMs is how long the target was pinged, from its first probe.
+	TimeMs float64 `json:"time_ms"`
+	// Error says why the target is unresolved, or why pinging it stopped
+	// early (a socket error, no route).
+	Error string `json:"error,omitempty"`
+	// Err is the error behind Error, for errors.As and diag.Explain.
+	Err error `json:"-"`
+}
+
+// PingOptionError is an option Ping cannot run with: the caller's mistake,
+// not the network's.
+type PingOptionError struct {
+	Option string // the PingOptions field
+	Value  string
+	Why    string
+}
+
+func (e *PingOptionError) Error() string {
+	return fmt.Sprintf("invalid %s %s: %s", e.Option, e.Value, e.Why)
+}
+
+// Ping sends probes to every target concurrently and returns one PingStats
+// per target, in the order of Targets. It ends when every target has sent
+// Count probes and each is answered or timed out, or when ctx is done:
+// cancelling ctx (Ctrl-C) or its deadline (ping -w) is a normal end, and the
+// statistics cover what was sent until then.
+//
+// A target that does not resolve or whose socket fails has its error in
+// PingStats.Err; Ping itself fails only when nothing can run: a
+// *PingOptionError, or an *ICMPPermissionError when the process may open
+// neither kind of ICMP socket.
+func Ping(ctx context.Context, o PingOptions) ([]PingStats, error) {
+	if err := o.normalize(); err != nil {
+		return nil, err
+	}
+	addrs := resolveTargets(ctx, &o)
+	methods, err := pickMethods(&o, addrs)
+	if err != nil {
+		return nil, err
+	}
+	stats := make([]PingStats, len(o.Targets))
+	sem := make(chan struct{}, maxConcurrentTargets)
+	var wg sync.WaitGroup
+	for i, t := range o.Targets {
+		stats[i] = PingStats{Host: t.Host, Addr: addrs[i].addr, Port: o.TCPPort}
+		if addrs[i].err != nil {
+			stats[i].State, stats[i].Err, stats[i].Error = PingUnresolved, addrs[i].err, addrs[i].err.Error()
+			continue
+		}
+		stats[i].Method = methods[addrs[i].addr.Is6()]
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r := &targetRun{o: &o, index: i, stats: &stats[i]}
+			r.run(ctx)
+		})
+	}
+	wg.Wait()
+	return stats, nil
+}
+
+// normalize fills in the defaults and checks the ranges of o.
+func (o *PingOptions) normalize() error {
+	switch {
+	case len(o.Targets) == 0:
+		return &PingOptionError{"Targets", "[]", "nothing to ping"}
+	case len(o.Targets) > MaxPingTargets:
+		return &PingOptionError{"Targets", fmt.Sprintf("(%d hosts)", len(o.Targets)), fmt.Sprintf("at most %d hosts per run", MaxPingTargets)}
+	}
+	if o.Interval == 0 {
+		o.Interval = DefaultPingInterval
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultPingTimeout
+	}
+	if o.Size == 0 {
+		o.Size = DefaultPingSize
+	}
+	if o.TTL == 0 && o.TCPPort == 0 {
+		o.TTL = DefaultPingTTL
+	}
+	switch {
+	case o.Count < 0:
+		return &PingOptionError{"Count", fmt.Sprint(o.Count), "must not be negative"}
+	case o.Interval < MinPingInterval:
+		return &PingOptionError{"Interval", o.Interval.String(), "must be at least " + MinPingInterval.String()}
+	case o.Timeout < 0:
+		return &PingOptionError{"Timeout", o.Timeout.String(), "must be positive"}
+	case o.Size < MinPingSize || o.Size > MaxPingSize:
+		return &PingOptionError{"Size", fmt.Sprint(o.Size), fmt.Sprintf("must be from %d to %d bytes", MinPingSize, MaxPingSize)}
+	case o.TTL < 0 || o.TTL > 255:
+		return &PingOptionError{"TTL", fmt.Sprint(o.TTL), "must be from 1 to 255"}
+	case o.TCPPort < 0 || o.TCPPort > 65535:
+		return &PingOptionError{"TCPPort", fmt.Sprint(o.TCPPort), "must be from 1 to 65535"}
+	}
+	if o.Interval < MinUnprivilegedInterval && !rawICMPAllowed() {
+		return &PingOptionError{"Interval", o.Interval.String(),
+			"below " + MinUnprivilegedInterval.String() + " needs root or CAP_NET_RAW, as in iputils ping"}
+	}
+	return nil
+}
+
+// resolved is the address a target resolved to, or why it did not.
+type resolved struct {
+	addr netip.Addr
+	err  error
+}
+
+// resolveTargets looks up every target concurrently.
+func resolveTargets(ctx context.Context, o *PingOptions) []resolved {
+	out := make([]resolved, len(o.Targets))
+	sem := make(chan struct{}, maxConcurrentTargets)
+	var wg sync.WaitGroup
+	for i, t := range o.Targets {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i].addr, out[i].err = resolveTarget(ctx, o, t)
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// resolveTarget returns the address to ping for t: its Addr, the IP literal
+// it names, or the first address the resolver returns for its name.
+func resolveTarget(ctx context.Context, o *PingOptions, t PingTarget) (netip.Addr, error) {
+	a := t.Addr
+	if !a.IsValid() {
+		if lit, err := netip.ParseAddr(t.Host); err == nil {
+			a = lit
+		}
+	}
+	if a.IsValid() {
+		a = a.Unmap()
+		if (o.Family == resolve.IPv4 && !a.Is4()) || (o.Family == resolve.IPv6 && !a.Is6()) {
+			return netip.Addr{}, &resolve.LookupError{Name: t.Host, Err: fmt.Errorf("%w: %s is not an %s address", resolve.ErrNoData, a, familyName(o.Family))}
+		}
+		return a, nil
+	}
+	r := o.Resolver
+	if r == nil {
+		r = resolve.Default()
+	}
+	addrs, err := r.LookupIP(ctx, t.Host, o.Family)
+	if err != nil {
+		return netip.Addr{}, err // a *resolve.LookupError names the host
+	}
+	return addrs[0].Unmap(), nil
+}
+
+func familyName(f resolve.Family) string {
+	if f == resolve.IPv6 {
+		return "IPv6"
+	}
+	return "IPv4"
+}
+
+// pickMethods decides, once per address family the targets need, how to
+// send: keyed by Is6.
+func pickMethods(o *PingOptions, addrs []resolved) (map[bool]PingMethod, error) {
+	methods := map[bool]PingMethod{}
+	for _, r := range addrs {
+		if r.err != nil {
+			continue
+		}
+		v6 := r.addr.Is6()
+		if _, done := methods[v6]; done {
+			continue
+		}
+		if o.TCPPort != 0 {
+			methods[v6] = PingTCP
+			continue
+		}
+		m, err := icmpMethod(v6)
+		if err != nil {
+			return nil, err
+		}
+		methods[v6] = m
+	}
+	return methods, nil
+}
+
+// targetRun is the state of pinging one target. mu serialises the hooks of
+// pro-bing's loop, the timeout timers and the TCP dials.
+type targetRun struct {
+	o     *PingOptions
+	index int // in o.Targets
+	stats *PingStats
+
+	mu      sync.Mutex
+	tally   tally
+	pending map[int]*time.Timer // ICMP sequence -> its timeout
+	ended   bool                // no more events are reported
+	stop    func()              // ends the run early: all probes answered
+}
+
+// run pings the target and fills in its statistics.
+func (r *targetRun) run(ctx context.Context) {
+	s := r.stats
+	if r.o.OnStart != nil {
+		st := PingStart{Target: r.index, Host: s.Host, Addr: s.Addr, Method: s.Method, Port: s.Port}
+		if s.Method != PingTCP {
+			st.Size = r.o.Size
+		}
+		r.o.OnStart(st)
+	}
+	start := time.Now()
+	var err error
+	if s.Method == PingTCP {
+		err = r.runTCP(ctx)
+	} else {
+		err = r.runICMP(ctx)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ended = true
+	for _, t := range r.pending {
+		t.Stop()
+	}
+	r.tally.fill(s)
+	s.TimeMs = ms(time.Since(start))
+	if err != nil && ctx.Err() == nil {
+		s.Err, s.Error = err, err.Error()
+	}
+}
+
+// emit reports a probe event and checks whether the run is complete. The
+// caller holds r.mu.
+func (r *targetRun) emit(p PingProbe) {
+	if r.ended {
+		return
+	}
+	p.Target, p.Host, p.Addr = r.index, r.stats.Host, r.stats.Addr
+	if r.o.OnProbe != nil {
+		r.o.OnProbe(p)
+	}
+	if r.o.Count > 0 && r.tally.sent >= r.o.Count && len(r.pending) == 0 && r.stop != nil {
+		r.stop()
+	}
+}
+
+// tally accumulates a target's counts and RTTs (Welford's online mean and
+// variance, so a long run keeps no list).
+type tally struct {
+	sent, received, dups, late, errors, open, closed int
+
+	mean, m2, min, max float64
+}
+
+// reply records an answer within the timeout.
+func (t *tally) reply(rttMs float64) {
+	t.received++
+	if t.received == 1 || rttMs < t.min {
+		t.min = rttMs
+	}
+	t.max = max(t.max, rttMs)
+	d := rttMs - t.mean
+	t.mean += d / float64(t.received)
+	t.m2 += d * (rttMs - t.mean)
+}
+
+// fill writes the statistics into s.
+func (t *tally) fill(s *PingStats) {
+	s.Sent, s.Received, s.Duplicates, s.Late, s.Errors = t.sent, t.received, t.dups, t.late, t.errors
+	s.Open, s.Closed = t.open, t.closed
+	if t.sent > 0 {
+		s.LossPct = float64(t.sent-t.received) / float64(t.sent) * 100
+	}
+	if t.received > 0 {
+		s.MinMs, s.AvgMs, s.MaxMs = t.min, t.mean, t.max
+		s.MdevMs = math.Sqrt(t.m2 / float64(t.received))
+	}
+	s.State = PingUnreachable
+	if t.received > 0 {
+		s.State = PingAlive
+	}
+}
+
+// ms converts a duration to milliseconds.
+func ms(d time.Duration) float64 {
+	return float64(d) / float64(time.Millisecond)
+}

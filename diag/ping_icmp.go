@@ -1,0 +1,184 @@
+package diag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	probing "github.com/prometheus-community/pro-bing"
+	"golang.org/x/net/icmp"
+)
+
+// ICMPPermissionError reports that this process may open neither a raw ICMP
+// socket (root or CAP_NET_RAW) nor an unprivileged ICMP datagram socket (a
+// group in net.ipv4.ping_group_range, which covers IPv6 too).
+type ICMPPermissionError struct {
+	// IPv6 is the family that was tried.
+	IPv6 bool
+	// Raw is why the raw socket failed (EPERM without CAP_NET_RAW).
+	Raw error
+	// Datagram is why the datagram socket failed (EACCES when no group of
+	// the process is in the range).
+	Datagram error
+	// GID is the process's effective group ID.
+	GID int
+	// GroupRange is net.ipv4.ping_group_range ("1 0", the default, allows
+	// no group), or "" when it could not be read.
+	GroupRange string
+}
+
+func (e *ICMPPermissionError) Error() string {
+	fam := "IPv4"
+	if e.IPv6 {
+		fam = "IPv6"
+	}
+	rng := "net.ipv4.ping_group_range"
+	if e.GroupRange != "" {
+		rng += fmt.Sprintf(" %q", e.GroupRange)
+	}
+	return fmt.Sprintf("ICMP (%s) not permitted: raw socket: %v (needs root or CAP_NET_RAW); datagram socket: %v (group %d is not in %s)",
+		fam, e.Raw, e.Datagram, e.GID, rng)
+}
+
+// Unwrap returns the errors of both attempts.
+func (e *ICMPPermissionError) Unwrap() []error { return []error{e.Raw, e.Datagram} }
+
+// icmpNetworks are the icmp.ListenPacket networks of each method, keyed by
+// Is6.
+var icmpNetworks = map[PingMethod]map[bool]string{
+	PingRaw:      {false: "ip4:icmp", true: "ip6:ipv6-icmp"},
+	PingDatagram: {false: "udp4", true: "udp6"},
+}
+
+// icmpMethod decides by trying, not by the user ID (CAP_NET_RAW can be
+// granted without root), how this process can send ICMP to the family: a raw
+// socket if it may, else a datagram socket.
+func icmpMethod(v6 bool) (PingMethod, error) {
+	rawErr := tryListen(PingRaw, v6)
+	if rawErr == nil {
+		return PingRaw, nil
+	}
+	dgramErr := tryListen(PingDatagram, v6)
+	if dgramErr == nil {
+		return PingDatagram, nil
+	}
+	rng, _ := os.ReadFile("/proc/sys/net/ipv4/ping_group_range")
+	return "", &ICMPPermissionError{
+		IPv6: v6, Raw: rawErr, Datagram: dgramErr, GID: os.Getegid(),
+		GroupRange: strings.Join(strings.Fields(string(rng)), " "),
+	}
+}
+
+// rawICMPAllowed reports whether this process may open a raw ICMP socket:
+// the privilege iputils asks of intervals below 200 ms.
+func rawICMPAllowed() bool {
+	return tryListen(PingRaw, false) == nil
+}
+
+// tryListen opens and closes an ICMP socket of the method, returning the
+// system call's error (EPERM, EACCES) unwrapped from its *net.OpError.
+func tryListen(m PingMethod, v6 bool) error {
+	c, err := icmp.ListenPacket(icmpNetworks[m][v6], "")
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) {
+			var sys *os.SyscallError
+			if errors.As(op.Err, &sys) {
+				return sys.Err
+			}
+			return op.Err
+		}
+		return err
+	}
+	return c.Close()
+}
+
+// runICMP pings the target with pro-bing. pro-bing calls OnSend, OnRecv,
+// OnDuplicateRecv and OnSendError from its run loop; each probe's timeout
+// timer runs on its own goroutine; r.mu orders them.
+func (r *targetRun) runICMP(ctx context.Context) error {
+	o, s := r.o, r.stats
+	p := probing.New(s.Addr.String())
+	p.SetLogger(probing.NoopLogger{})
+	p.SetIPAddr(&net.IPAddr{IP: s.Addr.AsSlice(), Zone: s.Addr.Zone()})
+	p.SetPrivileged(s.Method == PingRaw)
+	p.Count = o.Count
+	if p.Count == 0 {
+		p.Count = -1
+	}
+	p.Interval, p.Size, p.TTL = o.Interval, o.Size, o.TTL
+	p.RecordRtts, p.RecordTTLs = false, false
+	r.pending = map[int]*time.Timer{}
+	r.stop = p.Stop
+
+	p.OnSend = func(pkt *probing.Packet) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.tally.sent++
+		seq := pkt.Seq
+		r.pending[seq] = time.AfterFunc(o.Timeout, func() { r.expire(seq) })
+	}
+	p.OnSendError = func(pkt *probing.Packet, err error) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.tally.sent++
+		r.tally.errors++
+		r.emit(PingProbe{Seq: pkt.Seq, Kind: ProbeError, Error: err.Error()})
+	}
+	p.OnRecv = func(pkt *probing.Packet) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		ev := icmpEvent(pkt)
+		t, inTime := r.pending[pkt.Seq]
+		if inTime {
+			t.Stop()
+			delete(r.pending, pkt.Seq)
+		}
+		if inTime && pkt.Rtt <= o.Timeout {
+			r.tally.reply(ev.RTTMs)
+		} else {
+			ev.Kind = ProbeLate
+			r.tally.late++
+		}
+		r.emit(ev)
+	}
+	p.OnDuplicateRecv = func(pkt *probing.Packet) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		ev := icmpEvent(pkt)
+		ev.Kind = ProbeDuplicate
+		r.tally.dups++
+		r.emit(ev)
+	}
+	return p.RunWithContext(ctx)
+}
+
+// expire reports a probe that got no answer within the timeout.
+func (r *targetRun) expire(seq int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.pending[seq]; !ok {
+		return
+	}
+	delete(r.pending, seq)
+	r.emit(PingProbe{Seq: seq, Kind: ProbeTimeout})
+}
+
+// icmpEvent turns a pro-bing packet into a reply event.
+func icmpEvent(pkt *probing.Packet) PingProbe {
+	ev := PingProbe{Seq: pkt.Seq, Kind: ProbeReply, Bytes: pkt.Nbytes, RTTMs: ms(pkt.Rtt)}
+	if pkt.TTL > 0 {
+		ev.TTL = pkt.TTL
+	}
+	if pkt.IPAddr != nil {
+		if a, ok := netip.AddrFromSlice(pkt.IPAddr.IP); ok {
+			ev.From = a.Unmap().WithZone(pkt.IPAddr.Zone)
+		}
+	}
+	return ev
+}

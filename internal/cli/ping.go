@@ -1,0 +1,501 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netkit/netkit/diag"
+	"github.com/netkit/netkit/internal/output"
+	"github.com/netkit/netkit/resolve"
+)
+
+// PingOptions are the inputs of 'netkit ping'.
+type PingOptions struct {
+	IO     *output.Streams
+	Output output.Options
+
+	// Hosts are the targets from the arguments and --file, in that order.
+	Hosts []string
+	// File is the --file host list, "-" for stdin.
+	File string
+	// Count is -c; 0 means until interrupted (one host) or 3 (several).
+	Count int
+	// Interval, Timeout and Deadline are -i, -W and -w; a zero Deadline
+	// means none.
+	Interval, Timeout, Deadline time.Duration
+	Size, TTL                   int
+	IPv4, IPv6                  bool
+	Quiet, Verbose              bool
+	// TCPPort is --tcp; 0 means ICMP.
+	TCPPort int
+	// countSet, sizeSet and tcpSet say whether -c, -s and --tcp were given.
+	countSet, sizeSet, tcpSet bool
+}
+
+// defaultManyCount is -c when several hosts are pinged without -c or -w,
+// so that the command ends with its table by itself, as fping -c does.
+const defaultManyCount = 3
+
+// NewCmdPing returns 'netkit ping'. runF replaces pingRun in tests.
+func NewCmdPing(io *output.Streams, runF func(context.Context, *PingOptions) error) *cobra.Command {
+	opts := &PingOptions{IO: io, Interval: diag.DefaultPingInterval, Timeout: diag.DefaultPingTimeout}
+	cmd := &cobra.Command{
+		Use:   "ping [flags] HOST...",
+		Short: "Check that hosts answer and measure loss and round-trip time (ICMP echo or TCP connect)",
+		Long: fmt.Sprintf(`Ping sends ICMP echo requests, like ping, and answers "is the host alive, and is
+there packet loss?".
+
+With one host it prints a line per reply as it arrives and, when it ends or
+on Ctrl-C, ping's statistics block. Replies to a probe already answered are
+counted and marked (DUP!); replies after the -W timeout are counted as late,
+marked (LATE!), and the probe as lost. Sequence numbers are the ones on the
+wire, from 0.
+
+With several hosts (arguments or --file, one per line, # comments) it pings
+them all at once and prints one table: host, address, sent, received, loss,
+min/avg/max RTT and state (alive, unreachable, unresolved). Without -c or -w
+each host gets %d probes.
+
+It uses a raw ICMP socket when the process may (root or CAP_NET_RAW), else an
+unprivileged ICMP datagram socket (groups in net.ipv4.ping_group_range); -v
+says which. Intervals below %s need root or CAP_NET_RAW, as in iputils ping.
+
+--tcp PORT measures TCP connect time instead, for hosts behind a firewall that
+drops ICMP: a SYN answered by SYN-ACK (open) or by RST (closed) both mean the
+host is up.
+
+Exit codes: 0 if any reply (several hosts: all alive), 1 if none (several
+hosts: any unreachable, as fping), 2 on bad input or when a name does not
+resolve.`, defaultManyCount, diag.MinUnprivilegedInterval),
+		Example: `  netkit ping -c 3 127.0.0.1
+  netkit ping -6 -c 3 ::1
+  netkit ping -c 3 -i 0.2 --file hosts.txt
+  netkit ping --tcp 443 -c 3 example.com
+  netkit ping -c 1 --json 127.0.0.1`,
+		Args: wrapArgs(cobra.ArbitraryArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Hosts = args
+			opts.countSet = cmd.Flags().Changed("count")
+			opts.sizeSet = cmd.Flags().Changed("size")
+			opts.tcpSet = cmd.Flags().Changed("tcp")
+			if err := opts.check(); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return pingRun(cmd.Context(), opts)
+		},
+	}
+	fs := cmd.Flags()
+	fs.IntVarP(&opts.Count, "count", "c", 0, "stop after this many probes per host (default: until Ctrl-C for one host)")
+	fs.VarP(secondsValue{&opts.Interval}, "interval", "i", "seconds between probes to one host")
+	fs.VarP(secondsValue{&opts.Timeout}, "timeout", "W", "seconds to wait for each reply; later ones are late")
+	fs.VarP(secondsValue{&opts.Deadline}, "deadline", "w", "stop after this many seconds in all (0: no deadline)")
+	fs.IntVarP(&opts.Size, "size", "s", diag.DefaultPingSize, "ICMP payload bytes")
+	fs.IntVarP(&opts.TTL, "ttl", "t", 0, fmt.Sprintf("TTL (IPv6 hop limit) of the probes (default %d for ICMP, the system's for TCP)", diag.DefaultPingTTL))
+	fs.BoolVarP(&opts.IPv4, "ipv4", "4", false, "use IPv4 only")
+	fs.BoolVarP(&opts.IPv6, "ipv6", "6", false, "use IPv6 only")
+	fs.BoolVarP(&opts.Quiet, "quiet", "q", false, "print only the summary")
+	fs.BoolVarP(&opts.Verbose, "verbose", "v", false, "say how probes are sent (raw or datagram ICMP socket, TCP)")
+	fs.IntVar(&opts.TCPPort, "tcp", 0, "measure TCP connect time to this `PORT` instead of ICMP echo")
+	fs.StringVarP(&opts.File, "file", "f", "", "read hosts from `FILE`, one per line (- for stdin)")
+	opts.Output.AddFlags(fs, true)
+	return cmd
+}
+
+// check validates the flags that need no look at the network; the ranges
+// of the rest are checked by diag.Ping.
+func (o *PingOptions) check() error {
+	if err := o.Output.Resolve(); err != nil {
+		return usageError(err)
+	}
+	switch {
+	case o.IPv4 && o.IPv6:
+		return usageErrorf("-4 and -6 cannot be used together")
+	case o.countSet && o.Count < 1:
+		return usageErrorf("invalid -c %d: want at least 1 probe", o.Count)
+	case o.tcpSet && (o.TCPPort < 1 || o.TCPPort > 65535):
+		return usageErrorf("invalid --tcp %d: want a port from 1 to 65535", o.TCPPort)
+	case o.TCPPort != 0 && o.sizeSet:
+		return usageErrorf("-s does not apply to --tcp: TCP probes carry no payload")
+	case o.Interval == 0:
+		return usageErrorf("invalid -i 0: want a positive interval")
+	case o.Timeout == 0:
+		return usageErrorf("invalid -W 0: want a positive timeout")
+	}
+	if o.File != "" {
+		if err := o.readFile(); err != nil {
+			return err
+		}
+	}
+	if len(o.Hosts) == 0 {
+		return usageErrorf("no host to ping: give HOST arguments or --file (see 'netkit ping --help')")
+	}
+	return nil
+}
+
+// readFile appends the hosts of --file to Hosts.
+func (o *PingOptions) readFile() error {
+	var r io.Reader = o.IO.In
+	if o.File != "-" {
+		f, err := os.Open(o.File)
+		if err != nil {
+			return usageError(fmt.Errorf("--file: %w", err))
+		}
+		defer f.Close()
+		r = f
+	}
+	hosts, err := diag.ParseHostList(r)
+	if err != nil {
+		return usageError(fmt.Errorf("--file %s: %w", o.File, err))
+	}
+	o.Hosts = append(o.Hosts, hosts...)
+	return nil
+}
+
+// pingFlags names the flag behind each diag.PingOptions field, for errors.
+var pingFlags = map[string]string{
+	"Targets": "host list", "Count": "-c", "Interval": "-i", "Timeout": "-W",
+	"Size": "-s", "TTL": "-t", "TCPPort": "--tcp",
+}
+
+func pingRun(ctx context.Context, o *PingOptions) error {
+	if o.Deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, o.Deadline)
+		defer cancel()
+	}
+	many := len(o.Hosts) > 1
+	count := o.Count
+	if many && !o.countSet && o.Deadline == 0 {
+		count = defaultManyCount
+	}
+	fam := resolve.AnyFamily
+	switch {
+	case o.IPv4:
+		fam = resolve.IPv4
+	case o.IPv6:
+		fam = resolve.IPv6
+	}
+	targets := make([]diag.PingTarget, len(o.Hosts))
+	for i, h := range o.Hosts {
+		targets[i].Host = h
+	}
+	p := newPingPrinter(o, many)
+	stats, err := diag.Ping(ctx, diag.PingOptions{
+		Targets: targets, Family: fam, TCPPort: o.TCPPort, Count: count,
+		Interval: o.Interval, Timeout: o.Timeout, Size: o.Size, TTL: o.TTL,
+		OnStart: p.start, OnProbe: p.probe,
+	})
+	if err != nil {
+		var oe *diag.PingOptionError
+		if errors.As(err, &oe) {
+			return usageErrorf("invalid %s %s: %s", pingFlags[oe.Option], oe.Value, oe.Why)
+		}
+		return fmt.Errorf("ping: %w", err)
+	}
+	if err := p.finish(stats); err != nil {
+		return err
+	}
+	return pingExit(o.IO, stats, many)
+}
+
+// pingExit decides the exit code. One host, as iputils ping: 0 if any
+// reply, 1 if none, 2 if it did not resolve or its socket failed. Several
+// hosts, as fping: 2 if any did not resolve or failed (each said on
+// stderr), else 1 if any is unreachable, else 0.
+func pingExit(io *output.Streams, stats []diag.PingStats, many bool) error {
+	if !many {
+		s := stats[0]
+		switch {
+		case s.Err != nil:
+			return fmt.Errorf("ping: %w", s.Err)
+		case s.Received == 0:
+			return checkFailed(nil)
+		}
+		return nil
+	}
+	failed, down := false, false
+	for _, s := range stats {
+		if s.Err != nil {
+			failed = true
+			fmt.Fprintf(io.ErrOut, "netkit: ping: %s\n", oneLine(s.Err.Error()))
+		}
+		down = down || s.State != diag.PingAlive
+	}
+	switch {
+	case failed:
+		return &cliError{code: exitError}
+	case down:
+		return checkFailed(nil)
+	}
+	return nil
+}
+
+// pingPrinter turns the events of a run into output. Its hooks may be
+// called concurrently for different targets.
+type pingPrinter struct {
+	o     *PingOptions
+	many  bool
+	lines *output.Lines // --format jsonl
+
+	mu     sync.Mutex
+	probes [][]diag.PingProbe // --json: each target's events
+	said   map[diag.PingMethod]bool
+}
+
+func newPingPrinter(o *PingOptions, many bool) *pingPrinter {
+	p := &pingPrinter{o: o, many: many, said: map[diag.PingMethod]bool{}}
+	switch o.Output.Format {
+	case output.FormatJSONL:
+		p.lines = output.NewLines(o.IO.Out)
+	case output.FormatJSON:
+		p.probes = make([][]diag.PingProbe, len(o.Hosts))
+		for i := range p.probes {
+			p.probes[i] = []diag.PingProbe{}
+		}
+	}
+	return p
+}
+
+// human reports whether ping's text lines are wanted: one host, table format.
+func (p *pingPrinter) human() bool {
+	return !p.many && p.o.Output.Format == output.FormatTable
+}
+
+func (p *pingPrinter) start(st diag.PingStart) {
+	if p.o.Verbose {
+		p.mu.Lock()
+		if !p.said[st.Method] {
+			p.said[st.Method] = true
+			fmt.Fprintf(p.o.IO.ErrOut, "netkit: ping: sending with %s\n", methodText(st))
+		}
+		p.mu.Unlock()
+	}
+	switch {
+	case p.lines != nil:
+		p.lines.Emit("start", st)
+	case !p.human():
+	case st.Method == diag.PingTCP:
+		fmt.Fprintf(p.o.IO.Out, "PING %s (%s) port %d over TCP\n", st.Host, st.Addr, st.Port)
+	case st.Addr.Is6():
+		fmt.Fprintf(p.o.IO.Out, "PING %s (%s) %d data bytes\n", st.Host, st.Addr, st.Size)
+	default:
+		fmt.Fprintf(p.o.IO.Out, "PING %s (%s) %d(%d) bytes of data.\n", st.Host, st.Addr, st.Size, st.Size+28)
+	}
+}
+
+// methodText says how probes are sent, for -v.
+func methodText(st diag.PingStart) string {
+	switch st.Method {
+	case diag.PingRaw:
+		return "raw ICMP sockets (this process has root or CAP_NET_RAW)"
+	case diag.PingDatagram:
+		return "unprivileged ICMP datagram sockets (a group of this process is in net.ipv4.ping_group_range)"
+	}
+	return fmt.Sprintf("TCP connections to port %d (SYN-ACK: open, RST: closed; both mean the host is up)", st.Port)
+}
+
+func (p *pingPrinter) probe(ev diag.PingProbe) {
+	switch {
+	case p.lines != nil:
+		p.lines.Emit("probe", ev)
+	case p.probes != nil:
+		p.mu.Lock()
+		p.probes[ev.Target] = append(p.probes[ev.Target], ev)
+		p.mu.Unlock()
+	case p.human() && !p.o.Quiet:
+		fmt.Fprintln(p.o.IO.Out, probeLine(ev))
+	}
+}
+
+// probeLine is ping's line for one event.
+func probeLine(ev diag.PingProbe) string {
+	seq := fmt.Sprintf("icmp_seq=%d", ev.Seq)
+	if ev.Port != 0 {
+		seq = fmt.Sprintf("tcp_seq=%d", ev.Seq)
+	}
+	var b strings.Builder
+	switch ev.Kind {
+	case diag.ProbeTimeout:
+		return "no answer yet for " + seq
+	case diag.ProbeError:
+		return fmt.Sprintf("error for %s: %s", seq, ev.Error)
+	}
+	if ev.Port != 0 {
+		fmt.Fprintf(&b, "from %s: %s %s", netipPort(ev), seq, ev.PortState)
+	} else {
+		from := ev.From
+		if !from.IsValid() {
+			from = ev.Addr
+		}
+		fmt.Fprintf(&b, "%d bytes from %s: %s", ev.Bytes, from, seq)
+		if ev.TTL > 0 {
+			fmt.Fprintf(&b, " ttl=%d", ev.TTL)
+		}
+	}
+	fmt.Fprintf(&b, " time=%.3f ms", ev.RTTMs)
+	switch ev.Kind {
+	case diag.ProbeDuplicate:
+		b.WriteString(" (DUP!)")
+	case diag.ProbeLate:
+		b.WriteString(" (LATE!)")
+	}
+	return b.String()
+}
+
+func netipPort(ev diag.PingProbe) string {
+	return net.JoinHostPort(ev.Addr.String(), strconv.Itoa(ev.Port))
+}
+
+// pingTargetJSON is one target in the --json document.
+type pingTargetJSON struct {
+	diag.PingStats
+	Probes []diag.PingProbe `json:"probes"`
+}
+
+func (p *pingPrinter) finish(stats []diag.PingStats) error {
+	switch {
+	case p.lines != nil:
+		for _, s := range stats {
+			if err := p.lines.Emit("summary", s); err != nil {
+				return err
+			}
+		}
+		return nil
+	case p.probes != nil:
+		doc := struct {
+			Targets []pingTargetJSON `json:"targets"`
+		}{make([]pingTargetJSON, len(stats))}
+		for i, s := range stats {
+			doc.Targets[i] = pingTargetJSON{s, p.probes[i]}
+		}
+		return output.PrintJSON(p.o.IO.Out, doc)
+	case p.many:
+		return pingTable(stats, p.o.TCPPort != 0).Print(p.o.IO, p.o.Output.NoHeader)
+	}
+	if s := stats[0]; s.State != diag.PingUnresolved {
+		pingSummary(p.o.IO.Out, s)
+	}
+	return nil
+}
+
+// pingSummary writes ping's statistics block.
+func pingSummary(w io.Writer, s diag.PingStats) {
+	what, noun := "ping", "packets"
+	if s.Method == diag.PingTCP {
+		what, noun = "tcp ping", "probes"
+	}
+	fmt.Fprintf(w, "\n--- %s %s statistics ---\n", s.Host, what)
+	fmt.Fprintf(w, "%d %s transmitted, %d received", s.Sent, noun, s.Received)
+	for _, extra := range []struct {
+		n    int
+		name string
+	}{{s.Duplicates, "duplicates"}, {s.Late, "late"}, {s.Errors, "errors"}} {
+		if extra.n > 0 {
+			fmt.Fprintf(w, ", +%d %s", extra.n, extra.name)
+		}
+	}
+	fmt.Fprintf(w, ", %s%% packet loss, time %.0fms\n", pct(s.LossPct), s.TimeMs)
+	if s.Received > 0 {
+		fmt.Fprintf(w, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", s.MinMs, s.AvgMs, s.MaxMs, s.MdevMs)
+	}
+	if s.Method == diag.PingTCP {
+		fmt.Fprintf(w, "port %d: %d open, %d closed\n", s.Port, s.Open, s.Closed)
+	}
+}
+
+// pct formats a loss percentage as ping does (C's %g: 0, 33.3333, 100).
+func pct(v float64) string {
+	return strconv.FormatFloat(v, 'g', 6, 64)
+}
+
+// pingTable is the table of several targets.
+func pingTable(stats []diag.PingStats, tcp bool) *output.Table {
+	t := &output.Table{Header: []string{"HOST", "ADDRESS", "SENT", "RECV", "LOSS%", "MIN", "AVG", "MAX", "STATE"}}
+	if tcp {
+		t.Header = append(t.Header, "PORT")
+	}
+	for _, s := range stats {
+		addr, minMs, avgMs, maxMs := "", "", "", ""
+		if s.Addr.IsValid() {
+			addr = s.Addr.String()
+		}
+		if s.Received > 0 {
+			minMs, avgMs, maxMs = fmt.Sprintf("%.3f", s.MinMs), fmt.Sprintf("%.3f", s.AvgMs), fmt.Sprintf("%.3f", s.MaxMs)
+		}
+		row := []string{s.Host, addr, strconv.Itoa(s.Sent), strconv.Itoa(s.Received), pct(s.LossPct), minMs, avgMs, maxMs, string(s.State)}
+		if tcp {
+			row = append(row, portStates(s))
+		}
+		t.Append(row...)
+	}
+	return t
+}
+
+// portStates says what the TCP answers of a target were: open, closed,
+// both, or nothing.
+func portStates(s diag.PingStats) string {
+	var st []string
+	if s.Open > 0 {
+		st = append(st, string(diag.PortOpen))
+	}
+	if s.Closed > 0 {
+		st = append(st, string(diag.PortClosed))
+	}
+	return strings.Join(st, ",")
+}
+
+// secondsValue is a pflag.Value for a duration given in seconds, as ping
+// takes it ("0.2"), or as a Go duration ("200ms").
+type secondsValue struct{ d *time.Duration }
+
+func (v secondsValue) String() string {
+	if v.d == nil {
+		return "0"
+	}
+	return strconv.FormatFloat(v.d.Seconds(), 'g', -1, 64)
+}
+
+func (v secondsValue) Set(s string) error {
+	d, err := parseSeconds(s)
+	if err != nil {
+		return err
+	}
+	*v.d = d
+	return nil
+}
+
+func (v secondsValue) Type() string { return "seconds" }
+
+// maxSeconds bounds -i, -W and -w: one year.
+const maxSeconds = 365 * 24 * 3600
+
+// parseSeconds reads "0.2", "1", "1e-3" or "200ms" as a duration from 0 to
+// maxSeconds.
+func parseSeconds(s string) (time.Duration, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		d, derr := time.ParseDuration(s)
+		if derr != nil {
+			return 0, errors.New("want seconds, such as 0.2 or 200ms")
+		}
+		f = d.Seconds()
+	}
+	if math.IsNaN(f) || f < 0 || f > maxSeconds {
+		return 0, fmt.Errorf("want seconds from 0 to %d", maxSeconds)
+	}
+	return time.Duration(math.Round(f * float64(time.Second))), nil
+}
