@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 
 	probing "github.com/prometheus-community/pro-bing"
@@ -81,17 +82,13 @@ func rawICMPAllowed() bool {
 }
 
 // tryListen opens and closes an ICMP socket of the method, returning the
-// system call's error (EPERM, EACCES) unwrapped from its *net.OpError.
+// system call's error number (EPERM, EACCES) when it has one.
 func tryListen(m PingMethod, v6 bool) error {
 	c, err := icmp.ListenPacket(icmpNetworks[m][v6], "")
 	if err != nil {
-		var op *net.OpError
-		if errors.As(err, &op) {
-			var sys *os.SyscallError
-			if errors.As(op.Err, &sys) {
-				return sys.Err
-			}
-			return op.Err
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			return errno
 		}
 		return err
 	}

@@ -291,7 +291,7 @@ func (p *pingPrinter) start(st diag.PingStart) {
 	case st.Method == diag.PingTCP:
 		fmt.Fprintf(p.o.IO.Out, "PING %s (%s) port %d over TCP\n", st.Host, st.Addr, st.Port)
 	case st.Addr.Is6():
-		fmt.Fprintf(p.o.IO.Out, "PING %s (%s) %d data bytes\n", st.Host, st.Addr, st.Size)
+		fmt.Fprintf(p.o.IO.Out, "PING %s(%s) %d data bytes\n", st.Host, st.Addr, st.Size)
 	default:
 		fmt.Fprintf(p.o.IO.Out, "PING %s (%s) %d(%d) bytes of data.\n", st.Host, st.Addr, st.Size, st.Size+28)
 	}
@@ -408,7 +408,7 @@ func pingSummary(w io.Writer, s diag.PingStats) {
 			fmt.Fprintf(w, ", +%d %s", extra.n, extra.name)
 		}
 	}
-	fmt.Fprintf(w, ", %s%% packet loss, time %.0fms\n", pct(s.LossPct), s.TimeMs)
+	fmt.Fprintf(w, ", %s%% %s loss, time %.0fms\n", pct(s.LossPct), strings.TrimSuffix(noun, "s"), s.TimeMs)
 	if s.Received > 0 {
 		fmt.Fprintf(w, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", s.MinMs, s.AvgMs, s.MaxMs, s.MdevMs)
 	}

@@ -1,0 +1,427 @@
+package diag
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/net/icmp"
+	"golang.org/x/net/ipv4"
+
+	"github.com/netkit/netkit/resolve"
+)
+
+// needRawICMP skips tests that send ICMP from this process when it may not
+// open raw sockets (they run as root in CI).
+func needRawICMP(t *testing.T) {
+	t.Helper()
+	if !rawICMPAllowed() {
+		t.Skip("needs root or CAP_NET_RAW for raw ICMP sockets")
+	}
+}
+
+// recorder collects the events of a run.
+type recorder struct {
+	mu     sync.Mutex
+	starts []PingStart
+	probes []PingProbe
+}
+
+func (r *recorder) hook(o *PingOptions) {
+	o.OnStart = func(s PingStart) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.starts = append(r.starts, s)
+	}
+	o.OnProbe = func(p PingProbe) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.probes = append(r.probes, p)
+	}
+}
+
+func (r *recorder) kinds(target int) map[ProbeKind]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := map[ProbeKind]int{}
+	for _, p := range r.probes {
+		if p.Target == target {
+			n[p.Kind]++
+		}
+	}
+	return n
+}
+
+// iputils is what iputils ping printed in its statistics block.
+type iputils struct {
+	sent, received, dups int
+	min, avg, max, mdev  float64
+	out                  string
+}
+
+var (
+	iputilsCounts = regexp.MustCompile(`(\d+) packets transmitted, (\d+) received(?:, \+(\d+) duplicates)?`)
+	iputilsRTT    = regexp.MustCompile(`rtt min/avg/max/mdev = ([\d.]+)/([\d.]+)/([\d.]+)/([\d.]+) ms`)
+)
+
+// runIputils runs iputils ping with args and parses its summary; it skips
+// the test when ping is not installed (apt package iputils-ping).
+func runIputils(t testing.TB, args ...string) iputils {
+	t.Helper()
+	if _, err := exec.LookPath("ping"); err != nil {
+		t.Skip("iputils ping not installed (apt-get install iputils-ping)")
+	}
+	out, err := exec.Command("ping", append([]string{"-n"}, args...)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ping %v: %v\n%s", args, err, out)
+	}
+	var r iputils
+	r.out = string(out)
+	m := iputilsCounts.FindStringSubmatch(r.out)
+	if m == nil {
+		t.Fatalf("no statistics in ping's output:\n%s", out)
+	}
+	r.sent, _ = strconv.Atoi(m[1])
+	r.received, _ = strconv.Atoi(m[2])
+	r.dups, _ = strconv.Atoi(m[3])
+	if m := iputilsRTT.FindStringSubmatch(r.out); m != nil {
+		r.min, _ = strconv.ParseFloat(m[1], 64)
+		r.avg, _ = strconv.ParseFloat(m[2], 64)
+		r.max, _ = strconv.ParseFloat(m[3], 64)
+		r.mdev, _ = strconv.ParseFloat(m[4], 64)
+	}
+	return r
+}
+
+// TestPingLoopback pings 127.0.0.1 and ::1 for real, checks the counts and
+// RTTs, and compares them with iputils ping run just before.
+func TestPingLoopback(t *testing.T) {
+	needRawICMP(t)
+	for _, host := range []string{"127.0.0.1", "::1"} {
+		t.Run(host, func(t *testing.T) {
+			ref := runIputils(t, "-c", "3", "-i", "0.2", host)
+			var rec recorder
+			o := PingOptions{Targets: []PingTarget{{Host: host}}, Count: 3, Interval: 200 * time.Millisecond, Timeout: time.Second}
+			rec.hook(&o)
+			stats, err := Ping(context.Background(), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := stats[0]
+			t.Logf("netkit: %d/%d rtt %.3f/%.3f/%.3f/%.3f ms; iputils: %d/%d rtt %.3f/%.3f/%.3f/%.3f ms",
+				s.Sent, s.Received, s.MinMs, s.AvgMs, s.MaxMs, s.MdevMs, ref.sent, ref.received, ref.min, ref.avg, ref.max, ref.mdev)
+			if s.Sent != ref.sent || s.Received != ref.received || s.LossPct != 0 {
+				t.Errorf("netkit sent %d received %d loss %v%%; iputils %d/%d", s.Sent, s.Received, s.LossPct, ref.sent, ref.received)
+			}
+			if s.State != PingAlive || s.Method != PingRaw || s.Addr != netip.MustParseAddr(host) {
+				t.Errorf("state %s method %s address %s", s.State, s.Method, s.Addr)
+			}
+			if !(0 < s.MinMs && s.MinMs <= s.AvgMs && s.AvgMs <= s.MaxMs && s.MaxMs < 1000) || s.MdevMs < 0 {
+				t.Errorf("rtt min/avg/max/mdev %v/%v/%v/%v ms: want 0 < min <= avg <= max < timeout", s.MinMs, s.AvgMs, s.MaxMs, s.MdevMs)
+			}
+			if s.Duplicates+s.Late+s.Errors != 0 {
+				t.Errorf("duplicates %d late %d errors %d on loopback", s.Duplicates, s.Late, s.Errors)
+			}
+			if len(rec.starts) != 1 || rec.starts[0].Method != PingRaw || rec.starts[0].Size != DefaultPingSize {
+				t.Errorf("starts %+v", rec.starts)
+			}
+			for i, p := range rec.probes {
+				if p.Kind != ProbeReply || p.Seq != i || p.Bytes != DefaultPingSize+8 || p.TTL != 64 || p.From != s.Addr || p.RTTMs <= 0 {
+					t.Errorf("probe %d: %+v", i, p)
+				}
+			}
+			if len(rec.probes) != 3 {
+				t.Errorf("%d probe events, want 3", len(rec.probes))
+			}
+		})
+	}
+}
+
+// echoWatcher reads, on a raw socket bound to addr (so it sees only packets
+// to addr), the ICMP echo requests sent there, and can answer each a
+// second time, which the pinger must count as a duplicate.
+type echoWatcher struct {
+	conn *ipv4.RawConn
+	dup  bool
+
+	mu   sync.Mutex
+	seen []*ipv4.Header
+	data [][]byte
+}
+
+func watchEcho(t *testing.T, addr string, dup bool) *echoWatcher {
+	t.Helper()
+	c, err := net.ListenPacket("ip4:icmp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := ipv4.NewRawConn(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &echoWatcher{conn: rc, dup: dup}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		w.serve()
+	}()
+	t.Cleanup(func() {
+		rc.Close()
+		<-done
+	})
+	return w
+}
+
+func (w *echoWatcher) serve() {
+	buf := make([]byte, 1<<16)
+	for {
+		h, p, _, err := w.conn.ReadFrom(buf)
+		if err != nil {
+			return
+		}
+		m, err := icmp.ParseMessage(1, p)
+		if err != nil || m.Type != ipv4.ICMPTypeEcho {
+			continue
+		}
+		echo := m.Body.(*icmp.Echo)
+		w.mu.Lock()
+		w.seen = append(w.seen, h)
+		w.data = append(w.data, echo.Data)
+		w.mu.Unlock()
+		if !w.dup {
+			continue
+		}
+		reply, _ := (&icmp.Message{Type: ipv4.ICMPTypeEchoReply, Body: echo}).Marshal(nil)
+		rh := &ipv4.Header{Version: 4, Len: ipv4.HeaderLen, TotalLen: ipv4.HeaderLen + len(reply), TTL: 64,
+			Protocol: 1, Src: h.Dst, Dst: h.Src}
+		w.conn.WriteTo(rh, reply, nil)
+	}
+}
+
+// TestPingSizeTTL checks on the wire that -s and -t reach the echo
+// requests: the payload length and the IP TTL the kernel sent.
+func TestPingSizeTTL(t *testing.T) {
+	needRawICMP(t)
+	const addr = "127.4.4.5"
+	w := watchEcho(t, addr, false)
+	stats, err := Ping(context.Background(), PingOptions{Targets: []PingTarget{{Host: addr}}, Count: 2,
+		Interval: 200 * time.Millisecond, Size: 1000, TTL: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats[0].Received != 2 {
+		t.Fatalf("received %d of 2", stats[0].Received)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.seen) != 2 {
+		t.Fatalf("saw %d echo requests to %s, want 2", len(w.seen), addr)
+	}
+	for i, h := range w.seen {
+		if h.TTL != 5 || len(w.data[i]) != 1000 {
+			t.Errorf("request %d: TTL %d, payload %d bytes; want 5 and 1000", i, h.TTL, len(w.data[i]))
+		}
+	}
+}
+
+// TestPingDuplicates answers every echo request twice (the kernel's reply
+// and one from a raw socket) and checks that netkit and iputils ping both
+// count the second as a duplicate, not as a reply.
+func TestPingDuplicates(t *testing.T) {
+	needRawICMP(t)
+	const addr = "127.4.4.4"
+	watchEcho(t, addr, true)
+	ref := runIputils(t, "-c", "3", "-i", "0.2", addr)
+	var rec recorder
+	o := PingOptions{Targets: []PingTarget{{Host: addr}}, Count: 3, Interval: 200 * time.Millisecond}
+	rec.hook(&o)
+	stats, err := Ping(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := stats[0]
+	// Both end with the third reply, usually before its duplicate.
+	if ref.dups < 2 || ref.received != 3 {
+		t.Fatalf("iputils saw %d received, %d duplicates, want 3 and at least 2:\n%s", ref.received, ref.dups, ref.out)
+	}
+	if s.Received != ref.received || s.Duplicates < 2 || s.LossPct != 0 {
+		t.Errorf("netkit received %d, duplicates %d, loss %v%%; iputils %d and %d", s.Received, s.Duplicates, s.LossPct, ref.received, ref.dups)
+	}
+	if k := rec.kinds(0); k[ProbeReply] != 3 || k[ProbeDuplicate] != s.Duplicates {
+		t.Errorf("events %v, want 3 replies and %d duplicates", k, s.Duplicates)
+	}
+}
+
+// TestPingManyLoopback pings 50 loopback addresses at once: each is a real
+// target, all must answer, and the run takes about what one target takes.
+func TestPingManyLoopback(t *testing.T) {
+	needRawICMP(t)
+	var targets []PingTarget
+	for i := 1; i <= 50; i++ {
+		targets = append(targets, PingTarget{Host: "127.0.0." + strconv.Itoa(i)})
+	}
+	o := PingOptions{Targets: targets, Count: 3, Interval: 200 * time.Millisecond}
+	one := o
+	one.Targets = targets[:1]
+	t0 := time.Now()
+	if _, err := Ping(context.Background(), one); err != nil {
+		t.Fatal(err)
+	}
+	tOne := time.Since(t0)
+	t0 = time.Now()
+	stats, err := Ping(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tMany := time.Since(t0)
+	t.Logf("1 target %v, 50 targets %v (ratio %.2f)", tOne, tMany, float64(tMany)/float64(tOne))
+	for _, s := range stats {
+		if s.State != PingAlive || s.Received != 3 {
+			t.Errorf("%s: %s, %d of 3 received", s.Host, s.State, s.Received)
+		}
+	}
+	if tMany > 3*tOne {
+		t.Errorf("50 targets took %v, one %v: not concurrent", tMany, tOne)
+	}
+}
+
+// TestPingResolve resolves names through package resolve (a temporary
+// hosts file, no DNS) and reports a name that does not resolve without
+// pinging it.
+func TestPingResolve(t *testing.T) {
+	needRawICMP(t)
+	dir := t.TempDir()
+	hosts := dir + "/hosts"
+	if err := os.WriteFile(hosts, []byte("127.4.4.6 pingme.test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nss := dir + "/nsswitch.conf"
+	if err := os.WriteFile(nss, []byte("hosts: files\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := &resolve.Resolver{HostsPath: hosts, Paths: resolve.ConfigPaths{NSSwitch: nss, ResolvConf: dir + "/none"}}
+	stats, err := Ping(context.Background(), PingOptions{
+		Targets:  []PingTarget{{Host: "pingme.test"}, {Host: "nosuch.test"}},
+		Resolver: r, Family: resolve.IPv4, Count: 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := stats[0]; s.State != PingAlive || s.Addr != netip.MustParseAddr("127.4.4.6") {
+		t.Errorf("pingme.test: %s %s", s.State, s.Addr)
+	}
+	for _, s := range stats[1:] {
+		var le *resolve.LookupError
+		if s.State != PingUnresolved || s.Sent != 0 || !errors.As(s.Err, &le) || le.Name != s.Host {
+			t.Errorf("%s: state %s, sent %d, error %v; want unresolved with a *resolve.LookupError", s.Host, s.State, s.Sent, s.Err)
+		}
+	}
+	if !errors.Is(stats[1].Err, resolve.ErrNoSuchHost) {
+		t.Errorf("error %v: want no such host", stats[1].Err)
+	}
+}
+
+// TestPingLiteralFamily checks that -4/-6 apply to IP literals too.
+func TestPingLiteralFamily(t *testing.T) {
+	stats, err := Ping(context.Background(), PingOptions{Targets: []PingTarget{{Host: "127.0.0.1"}}, Family: resolve.IPv6, Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := stats[0]; s.State != PingUnresolved || !errors.Is(s.Err, resolve.ErrNoData) {
+		t.Errorf("state %s, error %v", s.State, s.Err)
+	}
+	if ex, ok := Explain(stats[0].Err); !ok || ex.Code != "NODATA" {
+		t.Errorf("Explain: %+v %v", ex, ok)
+	}
+}
+
+// TestPingCancel checks that cancelling the context (Ctrl-C) ends an
+// endless run normally, with the statistics of what was sent.
+func TestPingCancel(t *testing.T) {
+	needRawICMP(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var once sync.Once
+	o := PingOptions{Targets: []PingTarget{{Host: "127.0.0.1"}}, Interval: 100 * time.Millisecond}
+	replies := 0
+	o.OnProbe = func(p PingProbe) {
+		if replies++; replies == 3 {
+			once.Do(cancel)
+		}
+	}
+	done := make(chan struct{})
+	var stats []PingStats
+	var err error
+	go func() {
+		defer close(done)
+		stats, err = Ping(ctx, o)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("Ping did not end 10 s after its context was cancelled")
+	}
+	if err != nil || stats[0].Err != nil {
+		t.Fatalf("Ping: %v / %v; cancelling is a normal end", err, stats[0].Err)
+	}
+	if s := stats[0]; s.Received < 3 || s.State != PingAlive {
+		t.Errorf("received %d, state %s", s.Received, s.State)
+	}
+}
+
+// TestPingOptionErrors checks that bad options fail before anything is
+// sent, with a *PingOptionError naming the field.
+func TestPingOptionErrors(t *testing.T) {
+	one := []PingTarget{{Host: "127.0.0.1"}}
+	for _, tc := range []struct {
+		o      PingOptions
+		option string
+	}{
+		{PingOptions{}, "Targets"},
+		{PingOptions{Targets: make([]PingTarget, MaxPingTargets+1)}, "Targets"},
+		{PingOptions{Targets: one, Count: -1}, "Count"},
+		{PingOptions{Targets: one, Interval: time.Microsecond}, "Interval"},
+		{PingOptions{Targets: one, Timeout: -time.Second}, "Timeout"},
+		{PingOptions{Targets: one, Size: 10}, "Size"},
+		{PingOptions{Targets: one, Size: MaxPingSize + 1}, "Size"},
+		{PingOptions{Targets: one, TTL: 256}, "TTL"},
+		{PingOptions{Targets: one, TCPPort: 65536}, "TCPPort"},
+	} {
+		_, err := Ping(context.Background(), tc.o)
+		var oe *PingOptionError
+		if !errors.As(err, &oe) || oe.Option != tc.option {
+			t.Errorf("%+v: error %v, want a *PingOptionError for %s", tc.o, err, tc.option)
+		}
+	}
+}
+
+// TestICMPPermissionErrorExplained checks that the error of a process that
+// may open no ICMP socket is explained with the fixes, not as a bare EPERM.
+func TestICMPPermissionErrorExplained(t *testing.T) {
+	err := &ICMPPermissionError{Raw: syscall.EPERM, Datagram: syscall.EACCES, GID: 65534, GroupRange: "1 0"}
+	msg := err.Error()
+	for _, want := range []string{"raw socket: operation not permitted", "datagram socket: permission denied", `group 65534 is not in net.ipv4.ping_group_range "1 0"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+	ex, ok := Explain(errors.Join(errors.New("ping"), err))
+	if !ok || ex.Code != "ICMP-NOT-PERMITTED" {
+		t.Fatalf("Explain: %+v, %v", ex, ok)
+	}
+	for _, want := range []string{"net.ipv4.ping_group_range", "setcap cap_net_raw+ep", "root"} {
+		if !strings.Contains(ex.Next, want) {
+			t.Errorf("next step %q lacks %q", ex.Next, want)
+		}
+	}
+}

@@ -1,0 +1,152 @@
+package diag
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"golang.org/x/net/ipv4"
+)
+
+// closedPort returns a loopback address and port nothing listens on: one
+// the kernel just handed out and that was closed again.
+func closedTCPPort(t *testing.T, network, host string) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen(network, net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Skipf("no %s loopback: %v", network, err)
+	}
+	ap := ln.Addr().(*net.TCPAddr).AddrPort()
+	ln.Close()
+	return ap
+}
+
+// openPort returns the address of a listener that accepts and closes
+// connections until the test ends.
+func openTCPPort(t *testing.T, network, host string) netip.AddrPort {
+	t.Helper()
+	ln, err := net.Listen(network, net.JoinHostPort(host, "0"))
+	if err != nil {
+		t.Skipf("no %s loopback: %v", network, err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).AddrPort()
+}
+
+// TestTCPPing checks one probe against a listener (open) and a closed port
+// (closed: the host answered with a RST), over IPv4 and IPv6.
+func TestTCPPing(t *testing.T) {
+	for _, fam := range []struct{ network, host string }{{"tcp4", "127.0.0.1"}, {"tcp6", "::1"}} {
+		t.Run(fam.host, func(t *testing.T) {
+			for _, tc := range []struct {
+				addr netip.AddrPort
+				want PortState
+			}{
+				{openTCPPort(t, fam.network, fam.host), PortOpen},
+				{closedTCPPort(t, fam.network, fam.host), PortClosed},
+			} {
+				res, err := TCPPing(context.Background(), tc.addr, TCPPingOptions{Timeout: time.Second})
+				if err != nil {
+					t.Fatalf("%s: %v", tc.addr, err)
+				}
+				if res.State != tc.want || res.RTTMs <= 0 || res.RTTMs >= 1000 {
+					t.Errorf("%s: %+v, want %s with 0 < RTT < 1 s", tc.addr, res, tc.want)
+				}
+			}
+		})
+	}
+}
+
+// TestPingTCP runs Ping with TCPPort against an open and a closed port:
+// both hosts are alive, the counts say which answer came.
+func TestPingTCP(t *testing.T) {
+	open := openTCPPort(t, "tcp4", "127.0.0.1")
+	closed := closedTCPPort(t, "tcp6", "::1")
+	for _, tc := range []struct {
+		addr         netip.AddrPort
+		open, closed int
+		state        PortState
+	}{
+		{open, 3, 0, PortOpen},
+		{closed, 0, 3, PortClosed},
+	} {
+		var rec recorder
+		o := PingOptions{Targets: []PingTarget{{Host: tc.addr.Addr().String()}}, TCPPort: int(tc.addr.Port()),
+			Count: 3, Interval: 200 * time.Millisecond, Timeout: time.Second}
+		rec.hook(&o)
+		stats, err := Ping(context.Background(), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := stats[0]
+		if s.Method != PingTCP || s.State != PingAlive || s.Sent != 3 || s.Received != 3 || s.Open != tc.open || s.Closed != tc.closed || s.LossPct != 0 {
+			t.Errorf("%s: %+v", tc.addr, s)
+		}
+		if !(0 < s.MinMs && s.MinMs <= s.AvgMs && s.AvgMs <= s.MaxMs && s.MaxMs < 1000) {
+			t.Errorf("%s: rtt %v/%v/%v ms", tc.addr, s.MinMs, s.AvgMs, s.MaxMs)
+		}
+		for _, p := range rec.probes {
+			if p.Kind != ProbeReply || p.PortState != tc.state || p.Port != int(tc.addr.Port()) {
+				t.Errorf("%s: probe %+v", tc.addr, p)
+			}
+		}
+	}
+}
+
+// TestTCPPingTTL checks on the wire, with a raw TCP socket that sees the
+// SYNs to its address, that the TTL option reaches the SYN.
+func TestTCPPingTTL(t *testing.T) {
+	needRawICMP(t)
+	const host = "127.4.4.7"
+	c, err := net.ListenPacket("ip4:tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := ipv4.NewRawConn(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	addr := closedTCPPort(t, "tcp4", host)
+	if _, err := TCPPing(context.Background(), addr, TCPPingOptions{TTL: 7}); err != nil {
+		t.Fatal(err)
+	}
+	rc.SetReadDeadline(time.Now().Add(2 * time.Second))
+	buf := make([]byte, 1500)
+	for {
+		h, p, _, err := rc.ReadFrom(buf)
+		if err != nil {
+			t.Fatalf("no SYN to %s seen: %v", addr, err)
+		}
+		// The TCP header: destination port at 2, flags at 13 (SYN = 0x02).
+		if len(p) >= 14 && int(p[2])<<8|int(p[3]) == int(addr.Port()) && p[13]&0x02 != 0 {
+			if h.TTL != 7 {
+				t.Errorf("SYN sent with TTL %d, want 7", h.TTL)
+			}
+			return
+		}
+	}
+}
+
+// TestTCPPingCancelled checks that a probe cut short by its context is an
+// error, not an answer.
+func TestTCPPingCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := TCPPing(ctx, openTCPPort(t, "tcp4", "127.0.0.1"), TCPPingOptions{})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want context.Canceled", err)
+	}
+}
