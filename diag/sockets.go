@@ -1,0 +1,491 @@
+package diag
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/user"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Protocol names, as netstat prints them in its Proto column: "tcp6" and
+// "udp6" are IPv6 sockets, which may carry IPv4-mapped addresses.
+const (
+	ProtoTCP  = "tcp"
+	ProtoTCP6 = "tcp6"
+	ProtoUDP  = "udp"
+	ProtoUDP6 = "udp6"
+)
+
+// SocketState is the state of a socket, named as netstat names it. A UDP
+// socket is either StateUnconn (no fixed peer, what ss calls UNCONN) or
+// StateEstablished (connected).
+type SocketState string
+
+// The socket states, in the kernel's order (include/net/tcp_states.h).
+// /proc/net/tcp shows half-open connections (the kernel's NEW_SYN_RECV) as
+// SYN_RECV.
+const (
+	StateEstablished SocketState = "ESTABLISHED"
+	StateSynSent     SocketState = "SYN_SENT"
+	StateSynRecv     SocketState = "SYN_RECV"
+	StateFinWait1    SocketState = "FIN_WAIT1"
+	StateFinWait2    SocketState = "FIN_WAIT2"
+	StateTimeWait    SocketState = "TIME_WAIT"
+	StateClose       SocketState = "CLOSE"
+	StateCloseWait   SocketState = "CLOSE_WAIT"
+	StateLastAck     SocketState = "LAST_ACK"
+	StateListen      SocketState = "LISTEN"
+	StateClosing     SocketState = "CLOSING"
+	StateUnconn      SocketState = "UNCONN"
+)
+
+// SocketStates lists every state in the kernel's order, UNCONN last.
+func SocketStates() []SocketState {
+	return []SocketState{
+		StateEstablished, StateSynSent, StateSynRecv, StateFinWait1, StateFinWait2, StateTimeWait,
+		StateClose, StateCloseWait, StateLastAck, StateListen, StateClosing, StateUnconn,
+	}
+}
+
+// stateAliases are the other names people type, from ss: "estab",
+// "closed", "listening", "unconnected". Keys are normalized (see
+// normalizeState).
+var stateAliases = map[string]SocketState{
+	"ESTAB":       StateEstablished,
+	"CLOSED":      StateClose,
+	"LISTENING":   StateListen,
+	"UNCONNECTED": StateUnconn,
+}
+
+// normalizeState upper-cases s and drops dashes, underscores and spaces, so
+// "time-wait", "TIME_WAIT" and "TimeWait" are the same name.
+func normalizeState(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '-', '_', ' ', '\t':
+			return -1
+		}
+		return r
+	}, strings.ToUpper(s))
+}
+
+// ParseSocketState reads a state name as netstat or ss print it, in any
+// case and with or without dashes or underscores: "listen", "time-wait",
+// "TIME_WAIT", "estab", "fin-wait-1". Its error names the bad value and lists
+// the valid names.
+func ParseSocketState(s string) (SocketState, error) {
+	n := normalizeState(s)
+	for _, st := range SocketStates() {
+		if normalizeState(string(st)) == n {
+			return st, nil
+		}
+	}
+	if st, ok := stateAliases[n]; ok {
+		return st, nil
+	}
+	names := make([]string, 0, len(SocketStates()))
+	for _, st := range SocketStates() {
+		names = append(names, strings.ToLower(strings.ReplaceAll(string(st), "_", "-")))
+	}
+	return "", fmt.Errorf("unknown socket state %q: want one of %s", s, strings.Join(names, ", "))
+}
+
+// ParsePort reads a port as a number from 1 to 65535 or as a service name
+// from /etc/services ("http", "ssh"). Its error names the bad value.
+func ParsePort(s string) (uint16, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return 0, errors.New("invalid port \"\": want a number from 1 to 65535 or a service name")
+	}
+	if s[0] >= '0' && s[0] <= '9' {
+		n, err := strconv.ParseUint(s, 10, 16)
+		if err != nil || n == 0 {
+			return 0, fmt.Errorf("invalid port %q: want a number from 1 to 65535 or a service name", s)
+		}
+		return uint16(n), nil
+	}
+	for _, network := range []string{"tcp", "udp"} {
+		if n, ok := lookupService(network, s); ok {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("invalid port %q: not a number and not a service name in %s", s, servicesFile)
+}
+
+// SocketQuery selects the sockets ListSockets returns. Filters combine: a
+// socket is listed when it passes every one that is set. The zero value
+// lists every TCP and UDP socket of both families with its owning process.
+type SocketQuery struct {
+	// TCP and UDP select protocols; when both are false, both are listed.
+	TCP, UDP bool
+	// IPv4 and IPv6 select address families; when both are false, both are
+	// listed.
+	IPv4, IPv6 bool
+	// Listening keeps only sockets waiting for peers: TCP sockets in LISTEN
+	// and unconnected UDP sockets, as 'ss -l' and 'netstat -l' do.
+	Listening bool
+	// States keeps only sockets in one of these states; empty keeps all.
+	States []SocketState
+	// Port keeps only sockets with this port at either end; 0 keeps all.
+	Port uint16
+	// PID keeps only sockets held by this process; 0 keeps all.
+	PID int
+	// Program keeps only sockets held by a process of this name, as shown
+	// in the PID/Program column; empty keeps all.
+	Program string
+
+	// SkipOwners leaves the owning processes out: no walk of /proc/*/fd,
+	// which is most of the cost at scale. It is ignored when PID or Program
+	// is set, since those filters need the owners.
+	SkipOwners bool
+	// Cmdlines fills Socket.Cmdline with the owner's command line.
+	Cmdlines bool
+	// Names fills Socket.LocalName and RemoteName: host names from the
+	// system resolver (the hosts file, then reverse DNS, at most
+	// NameTimeout in all) and service names from /etc/services.
+	Names bool
+}
+
+// Socket is one TCP or UDP socket, as the kernel lists it in
+// /proc/net/{tcp,tcp6,udp,udp6}, with the processes that hold it.
+type Socket struct {
+	// Proto is ProtoTCP, ProtoTCP6, ProtoUDP or ProtoUDP6.
+	Proto string `json:"proto"`
+	// Family is "ipv4" or "ipv6".
+	Family string `json:"family"`
+	// Local and Remote are the socket's addresses; an unspecified address
+	// or port 0 is a wildcard (a listener's remote is 0.0.0.0:0 or [::]:0).
+	Local  netip.AddrPort `json:"local"`
+	Remote netip.AddrPort `json:"remote"`
+	State  SocketState    `json:"state"`
+	// RecvQ is the number of bytes received and not yet read by the
+	// program; for a listener, the connections waiting in its accept queue.
+	RecvQ int `json:"recv_q"`
+	// SendQ is the number of bytes sent and not yet acknowledged by the
+	// peer (TCP) or not yet sent (UDP). It is 0 for listeners, as in
+	// netstat (ss shows the listener's backlog there instead).
+	SendQ int `json:"send_q"`
+	// Inode identifies the socket; it is 0 for sockets no file descriptor
+	// holds any more (TIME_WAIT, orphaned FIN_WAIT).
+	Inode uint64 `json:"inode"`
+	// UID is the user that created the socket, and User its name (empty
+	// when the user database has no entry for it).
+	UID  uint32 `json:"uid"`
+	User string `json:"user,omitempty"`
+
+	// PID and Program are the process holding the socket (the one with the
+	// lowest PID when several share it), or 0 and "" when none was found.
+	PID     int    `json:"pid,omitempty"`
+	Program string `json:"program,omitempty"`
+	// OtherPIDs lists the other processes holding the same socket, as after
+	// a fork.
+	OtherPIDs []int `json:"other_pids,omitempty"`
+	// Cmdline is the command line of the process PID, when the query asked
+	// for it.
+	Cmdline []string `json:"cmdline,omitempty"`
+	// OwnerUnreadable is true when a file descriptor holds the socket but
+	// no owner was found while some processes' descriptors could not be
+	// read (not running as root): the owner is one of those.
+	OwnerUnreadable bool `json:"owner_unreadable,omitempty"`
+
+	// LocalName and RemoteName are the addresses as names ("localhost:http",
+	// "*:ssh"), when the query asked for names.
+	LocalName  string `json:"local_name,omitempty"`
+	RemoteName string `json:"remote_name,omitempty"`
+
+	// holders are every (process, descriptor) pair holding the socket,
+	// sorted by PID then descriptor.
+	holders []fdRef
+}
+
+// SocketList is the result of ListSockets.
+type SocketList struct {
+	// Sockets are in the kernel's order within each protocol: tcp, tcp6,
+	// udp, udp6.
+	Sockets []Socket `json:"sockets"`
+	// Notes say what the listing could not show and why, such as owners
+	// that could not be read without root.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// ListSockets lists the TCP and UDP sockets of this machine's network
+// namespace that q selects, as 'ss -tuanp' and 'netstat -tuanp' do. It reads
+// /proc/net once per protocol, filters there, and walks /proc/*/fd only for
+// the sockets left, and only in the processes q allows. A socket whose owner
+// cannot be read is still listed (see Socket.OwnerUnreadable and the Notes).
+func ListSockets(ctx context.Context, q SocketQuery) (*SocketList, error) {
+	f := newSocketFilter(q)
+	var socks []Socket
+	for _, t := range procNetTables {
+		if !f.wantTable(t) {
+			continue
+		}
+		var err error
+		if socks, err = readProcNetTable(t, f, socks); err != nil {
+			return nil, err
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	list := &SocketList{Sockets: socks}
+	if !q.SkipOwners || q.PID != 0 || q.Program != "" {
+		if err := addOwners(ctx, list, q); err != nil {
+			return nil, err
+		}
+	}
+	users := map[uint32]string{}
+	for i := range list.Sockets {
+		s := &list.Sockets[i]
+		name, ok := users[s.UID]
+		if !ok {
+			if u, err := user.LookupId(strconv.FormatUint(uint64(s.UID), 10)); err == nil {
+				name = u.Username
+			}
+			users[s.UID] = name
+		}
+		s.User = name
+	}
+	if q.Names {
+		addNames(ctx, list.Sockets)
+	}
+	return list, nil
+}
+
+// socketFilter is a SocketQuery's filters, checked on each /proc/net line
+// before the line becomes a Socket.
+type socketFilter struct {
+	tcp, udp, v4, v6 bool
+	listening        bool
+	states           []SocketState
+	port             uint16
+}
+
+func newSocketFilter(q SocketQuery) socketFilter {
+	f := socketFilter{tcp: q.TCP, udp: q.UDP, v4: q.IPv4, v6: q.IPv6,
+		listening: q.Listening, states: q.States, port: q.Port}
+	if !f.tcp && !f.udp {
+		f.tcp, f.udp = true, true
+	}
+	if !f.v4 && !f.v6 {
+		f.v4, f.v6 = true, true
+	}
+	return f
+}
+
+func (f socketFilter) wantTable(t procNetTable) bool {
+	if t.tcp && !f.tcp || !t.tcp && !f.udp {
+		return false
+	}
+	return t.v6 && f.v6 || !t.v6 && f.v4
+}
+
+func (f socketFilter) keep(s *Socket) bool {
+	if f.port != 0 && s.Local.Port() != f.port && s.Remote.Port() != f.port {
+		return false
+	}
+	if f.listening && s.State != StateListen && s.State != StateUnconn {
+		return false
+	}
+	return len(f.states) == 0 || slices.Contains(f.states, s.State)
+}
+
+// StateCount is the number of sockets in one state.
+type StateCount struct {
+	State SocketState `json:"state"`
+	Count int         `json:"count"`
+}
+
+// ProtoSummary counts the sockets of one protocol, per state.
+type ProtoSummary struct {
+	Proto string `json:"proto"`
+	Total int    `json:"total"`
+	// States has one entry per state that has sockets, in the kernel's
+	// order.
+	States []StateCount `json:"states"`
+}
+
+// SocketSummary counts sockets per protocol and per state, as 'ss -s' does.
+type SocketSummary struct {
+	Total int `json:"total"`
+	// Protocols has one entry per protocol that has sockets, in the order
+	// tcp, tcp6, udp, udp6.
+	Protocols []ProtoSummary `json:"protocols"`
+}
+
+// Summarize counts socks per protocol and state. ListSockets with
+// SkipOwners gives it what it needs at a fraction of the cost.
+func Summarize(socks []Socket) SocketSummary {
+	states := SocketStates()
+	sum := SocketSummary{Total: len(socks), Protocols: []ProtoSummary{}}
+	for _, t := range procNetTables {
+		counts := make([]int, len(states))
+		total := 0
+		for i := range socks {
+			if socks[i].Proto == t.proto {
+				counts[slices.Index(states, socks[i].State)]++
+				total++
+			}
+		}
+		if total == 0 {
+			continue
+		}
+		ps := ProtoSummary{Proto: t.proto, Total: total, States: []StateCount{}}
+		for i, n := range counts {
+			if n > 0 {
+				ps.States = append(ps.States, StateCount{State: states[i], Count: n})
+			}
+		}
+		sum.Protocols = append(sum.Protocols, ps)
+	}
+	return sum
+}
+
+// PortHolder is one process holding a socket on a port, with the
+// descriptor it holds it by, as one line of 'lsof -i :PORT'.
+type PortHolder struct {
+	// PID is 0 when the owner could not be read (see Socket.OwnerUnreadable).
+	PID     int    `json:"pid,omitempty"`
+	Program string `json:"program,omitempty"`
+	// User is the name of the process's real user.
+	User    string   `json:"user,omitempty"`
+	Cmdline []string `json:"cmdline,omitempty"`
+	FD      int      `json:"fd,omitempty"`
+	Socket  Socket   `json:"socket"`
+}
+
+// PortReport answers "who holds this port?".
+type PortReport struct {
+	Port uint16 `json:"port"`
+	// Holders has one entry per process and descriptor holding a TCP or UDP
+	// socket with Port at either end, as 'lsof -i :PORT' lists them,
+	// sorted by PID.
+	Holders []PortHolder `json:"holders"`
+	// Notes say what could not be seen, such as owners unreadable without
+	// root, or connections in TIME_WAIT that no process holds any more.
+	Notes []string `json:"notes,omitempty"`
+}
+
+// WhoHolds finds every process holding a TCP or UDP socket on port, at
+// either end, with its command line and user: the answer to "Address
+// already in use". An empty Holders means nothing holds the port.
+func WhoHolds(ctx context.Context, port uint16) (*PortReport, error) {
+	if port == 0 {
+		return nil, errors.New("invalid port 0: want a number from 1 to 65535")
+	}
+	list, err := ListSockets(ctx, SocketQuery{Port: port})
+	if err != nil {
+		return nil, err
+	}
+	rep := &PortReport{Port: port, Holders: []PortHolder{}, Notes: list.Notes}
+	procs := processCache{}
+	timeWait := 0
+	for _, s := range list.Sockets {
+		switch {
+		case s.OwnerUnreadable:
+			rep.Holders = append(rep.Holders, PortHolder{Socket: s})
+		case s.State == StateTimeWait:
+			timeWait++
+		}
+		for _, h := range s.holders {
+			p := procs.get(ctx, h.pid)
+			rep.Holders = append(rep.Holders, PortHolder{
+				PID: h.pid, Program: p.name, User: p.userName(ctx), Cmdline: p.cmdline(ctx), FD: h.fd, Socket: s,
+			})
+		}
+	}
+	slices.SortStableFunc(rep.Holders, func(a, b PortHolder) int { return a.PID - b.PID })
+	if timeWait > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf(
+			"%d connections on port %d are in TIME_WAIT: no process holds them; they end by themselves within 60 s, "+
+				"and a server that sets SO_REUSEADDR can bind the port meanwhile", timeWait, port))
+	}
+	return rep, nil
+}
+
+// serviceName is the name of port in /etc/services for proto ("tcp6"
+// counts as "tcp"), or the number.
+func serviceName(proto string, port uint16) string {
+	if name, ok := lookupServiceName(strings.TrimSuffix(proto, "6"), port); ok {
+		return name
+	}
+	return strconv.Itoa(int(port))
+}
+
+// NameTimeout bounds all the host name lookups of one ListSockets call with
+// SocketQuery.Names; addresses still unnamed by then stay numeric.
+const NameTimeout = 3 * time.Second
+
+// addNames fills LocalName and RemoteName, looking each distinct address
+// up once, several at a time.
+func addNames(ctx context.Context, socks []Socket) {
+	ctx, cancel := context.WithTimeout(ctx, NameTimeout)
+	defer cancel()
+	hosts := map[netip.Addr]string{}
+	for i := range socks {
+		for _, a := range []netip.Addr{socks[i].Local.Addr(), socks[i].Remote.Addr()} {
+			if !a.IsUnspecified() {
+				hosts[a] = ""
+			}
+		}
+	}
+	lookupHosts(ctx, hosts)
+	name := func(proto string, ap netip.AddrPort) string {
+		host, port := "*", "*"
+		if a := ap.Addr(); !a.IsUnspecified() {
+			host = hosts[a]
+			if strings.Contains(host, ":") {
+				host = "[" + host + "]"
+			}
+		}
+		if ap.Port() != 0 {
+			port = serviceName(proto, ap.Port())
+		}
+		return host + ":" + port
+	}
+	for i := range socks {
+		s := &socks[i]
+		s.LocalName = name(s.Proto, s.Local)
+		s.RemoteName = name(s.Proto, s.Remote)
+	}
+}
+
+// nameWorkers is how many reverse lookups addNames runs at once.
+const nameWorkers = 8
+
+// lookupHosts sets each key's value to its first name from the system
+// resolver, or to the address itself when it has none or ctx ends first.
+func lookupHosts(ctx context.Context, hosts map[netip.Addr]string) {
+	addrs := make([]netip.Addr, 0, len(hosts))
+	for a := range hosts {
+		addrs = append(addrs, a)
+	}
+	names := make([]string, len(addrs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(nameWorkers, len(addrs)) {
+		wg.Go(func() {
+			for i := range next {
+				names[i] = addrs[i].String()
+				if n, err := net.DefaultResolver.LookupAddr(ctx, addrs[i].String()); err == nil && len(n) > 0 {
+					names[i] = strings.TrimSuffix(n[0], ".")
+				}
+			}
+		})
+	}
+	for i := range addrs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, a := range addrs {
+		hosts[a] = names[i]
+	}
+}

@@ -1,0 +1,125 @@
+package diag
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// formatProcNetLine writes s as the kernel writes a line of /proc/net/tcp
+// or tcp6 (net/ipv4/tcp_ipv4.c get_tcp4_sock, net/ipv6/tcp_ipv6.c
+// get_tcp6_sock); UDP lines have the same first ten columns.
+func formatProcNetLine(s Socket, t procNetTable) string {
+	addr := func(ap ...[]byte) string {
+		var b strings.Builder
+		for _, ip := range ap {
+			for i := 0; i < len(ip); i += 4 {
+				fmt.Fprintf(&b, "%08X", binary.NativeEndian.Uint32(ip[i:]))
+			}
+		}
+		return b.String()
+	}
+	la, ra := s.Local.Addr().AsSlice(), s.Remote.Addr().AsSlice()
+	st := slices.Index(tcpStates[:], s.State)
+	if s.State == StateUnconn {
+		st = 7
+	}
+	return fmt.Sprintf("%4d: %s:%04X %s:%04X %02X %08X:%08X %02X:%08X %08X %5d %8d %d 1 0000000000000000 100 0 0 10 0\n",
+		0, addr(la), s.Local.Port(), addr(ra), s.Remote.Port(), st, s.SendQ, s.RecvQ, 0, 0, 0, s.UID, 0, s.Inode)
+}
+
+// FuzzParseProcNetLine checks that no line makes the parser panic, and
+// that what it reads from a line it accepts is what it reads again after
+// the kernel's formatting.
+func FuzzParseProcNetLine(f *testing.F) {
+	// Seeds are real lines (testdata/fuzz/FuzzParseProcNetLine) plus these.
+	f.Add("   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 123456 1 0000000000000000 100 0 0 10 0", false, true)
+	f.Add("   1: 00000000000000000000000001000000:01BB 00000000000000000000000001000000:D431 01 00000010:00000020 00:00000000 00000000     0        0 77 1", true, true)
+	f.Add("  12: 0100007F:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000   101        0 4242 2 0000000000000000 0", false, false)
+	f.Fuzz(func(t *testing.T, line string, v6, tcp bool) {
+		tab := procNetTable{name: "fuzz", proto: "p", tcp: tcp, v6: v6}
+		var s Socket
+		if err := parseProcNetLine([]byte(line), tab, &s); err != nil {
+			return
+		}
+		if s.Local.Addr().Is4() == v6 || s.Remote.Addr().Is4() == v6 {
+			t.Fatalf("%q: family v6=%v but addresses %s %s", line, v6, s.Local, s.Remote)
+		}
+		if s.State == StateUnconn && tcp || s.State == StateClose && !tcp || !slices.Contains(SocketStates(), s.State) {
+			t.Fatalf("%q: state %q for tcp=%v", line, s.State, tcp)
+		}
+		again := formatProcNetLine(s, tab)
+		var s2 Socket
+		if err := parseProcNetLine([]byte(again), tab, &s2); err != nil {
+			t.Fatalf("%q parsed, but its kernel form %q does not: %v", line, again, err)
+		}
+		if fmt.Sprint(s) != fmt.Sprint(s2) {
+			t.Fatalf("%q read as %+v, its kernel form %q as %+v", line, s, again, s2)
+		}
+	})
+}
+
+// FuzzParseSocketState checks that every accepted name reads back as the
+// state it named, and that the error names the value.
+func FuzzParseSocketState(f *testing.F) {
+	f.Add("time-wait")
+	f.Add("ESTAB")
+	f.Add("Fin_Wait-1")
+	f.Add("bogus")
+	f.Fuzz(func(t *testing.T, in string) {
+		st, err := ParseSocketState(in)
+		if err != nil {
+			if !strings.Contains(err.Error(), strconv.Quote(in)) {
+				t.Fatalf("error %q does not name %q", err, in)
+			}
+			return
+		}
+		if !slices.Contains(SocketStates(), st) {
+			t.Fatalf("%q read as %q, not a state", in, st)
+		}
+		if back, err := ParseSocketState(string(st)); err != nil || back != st {
+			t.Fatalf("%q read as %q, which reads as %q, %v", in, st, back, err)
+		}
+	})
+}
+
+// FuzzParsePort checks that ports are 1..65535 and that numbers read as
+// strconv reads them.
+func FuzzParsePort(f *testing.F) {
+	for _, s := range []string{"80", "65535", "0", "65536", "http", " 22 ", "-1", "1e3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		p, err := ParsePort(in)
+		if err != nil {
+			return
+		}
+		if p == 0 {
+			t.Fatalf("%q read as port 0", in)
+		}
+		if n, err := strconv.ParseUint(strings.TrimSpace(in), 10, 16); err == nil && uint16(n) != p {
+			t.Fatalf("%q read as %d, strconv says %d", in, p, n)
+		}
+	})
+}
+
+// FuzzParseServices checks that every port name it records can be looked
+// up again by name.
+func FuzzParseServices(f *testing.F) {
+	f.Add("http\t\t80/tcp\t\twww\t\t# WorldWideWeb HTTP\nhttp 80/udp\n")
+	f.Add("bad x/tcp\n# only a comment\nshort\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		s := parseServices(strings.NewReader(in))
+		for k, name := range s.names {
+			if k.port == 0 {
+				t.Fatalf("port 0 recorded for %q", name)
+			}
+			if _, ok := s.ports[k.proto+"/"+name]; !ok {
+				t.Fatalf("%s/%d is %q, but %s/%s has no port", k.proto, k.port, name, k.proto, name)
+			}
+		}
+	})
+}

@@ -1,0 +1,245 @@
+package diag
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/netip"
+	"os"
+)
+
+// netkit reads /proc/net/{tcp,tcp6,udp,udp6} itself rather than through
+// gopsutil's net.Connections because gopsutil's ConnectionStat has neither
+// the send and receive queues nor the inode and uid of each socket, and
+// parses the lines with an allocation per field. readProcNetTable keeps the
+// columns netstat shows, filters each line before it becomes a Socket, and
+// allocates nothing per line it drops.
+
+// procNetTable is one of the kernel's socket tables in /proc/net.
+type procNetTable struct {
+	name  string // file name in /proc/net
+	proto string // Socket.Proto
+	tcp   bool   // false: UDP
+	v6    bool   // false: IPv4
+}
+
+// procNetTables are the tables ListSockets reads, in the order it lists
+// them.
+var procNetTables = []procNetTable{
+	{name: "tcp", proto: ProtoTCP, tcp: true},
+	{name: "tcp6", proto: ProtoTCP6, tcp: true, v6: true},
+	{name: "udp", proto: ProtoUDP},
+	{name: "udp6", proto: ProtoUDP6, v6: true},
+}
+
+// tcpStates maps the kernel's state numbers (the st column) to names.
+var tcpStates = [...]SocketState{
+	1: StateEstablished, 2: StateSynSent, 3: StateSynRecv, 4: StateFinWait1, 5: StateFinWait2,
+	6: StateTimeWait, 7: StateClose, 8: StateCloseWait, 9: StateLastAck, 10: StateListen, 11: StateClosing,
+	// 12 is NEW_SYN_RECV, which the kernel prints as 3.
+}
+
+// readProcNetTable appends to socks the sockets of /proc/net/<t.name> that
+// f keeps. A missing tcp6 or udp6 table means IPv6 is off: no sockets.
+func readProcNetTable(t procNetTable, f socketFilter, socks []Socket) ([]Socket, error) {
+	path := "/proc/net/" + t.name
+	file, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) && t.v6 {
+		return socks, nil
+	}
+	if err != nil {
+		return socks, fmt.Errorf("read socket table: %w", err)
+	}
+	defer file.Close()
+	socks, err = parseProcNet(file, t, f, socks)
+	if err != nil {
+		return socks, fmt.Errorf("read %s: %w", path, err)
+	}
+	return socks, nil
+}
+
+// parseProcNet appends the sockets of one /proc/net table read from r,
+// header line first, that f keeps.
+func parseProcNet(r io.Reader, t procNetTable, f socketFilter, socks []Socket) ([]Socket, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for n := 1; ; n++ {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return socks, fmt.Errorf("line %d: longer than %d bytes", n, br.Size())
+		}
+		if n > 1 && len(line) > 0 {
+			var s Socket
+			if perr := parseProcNetLine(line, t, &s); perr != nil {
+				return socks, fmt.Errorf("line %d: %w", n, perr)
+			}
+			if f.keep(&s) {
+				socks = append(socks, s)
+			}
+		}
+		if err == io.EOF {
+			return socks, nil
+		}
+		if err != nil {
+			return socks, err
+		}
+	}
+}
+
+// errProcNetLine is the error of a line that is not a socket table line.
+var errProcNetLine = errors.New("not a socket table line")
+
+// parseProcNetLine reads one line of a /proc/net/{tcp,tcp6,udp,udp6} table
+// into s:
+//
+//	sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
+//	 0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 1000 0 123456 ...
+//
+// Addresses are hex in the kernel's byte order (32-bit words in host
+// order); the columns after the inode are ignored.
+func parseProcNetLine(line []byte, t procNetTable, s *Socket) error {
+	var fields [10][]byte
+	rest := line
+	for i := range fields {
+		fields[i], rest = nextField(rest)
+		if len(fields[i]) == 0 {
+			return errProcNetLine
+		}
+	}
+	if fields[0][len(fields[0])-1] != ':' {
+		return errProcNetLine
+	}
+	var err error
+	if s.Local, err = parseProcNetAddr(fields[1], t.v6); err != nil {
+		return err
+	}
+	if s.Remote, err = parseProcNetAddr(fields[2], t.v6); err != nil {
+		return err
+	}
+	st, ok := parseHex(fields[3], 8)
+	if !ok || st == 0 || int(st) >= len(tcpStates) {
+		return errProcNetLine
+	}
+	s.State = tcpStates[st]
+	if !t.tcp && s.State == StateClose {
+		s.State = StateUnconn
+	}
+	tx, rx, ok := splitColon(fields[4])
+	if !ok {
+		return errProcNetLine
+	}
+	sendQ, ok1 := parseHex(tx, 32)
+	recvQ, ok2 := parseHex(rx, 32)
+	uid, ok3 := parseDec(fields[7], 32)
+	inode, ok4 := parseDec(fields[9], 64)
+	if !ok1 || !ok2 || !ok3 || !ok4 {
+		return errProcNetLine
+	}
+	s.SendQ, s.RecvQ, s.UID, s.Inode = int(sendQ), int(recvQ), uint32(uid), inode
+	s.Proto = t.proto
+	s.Family = "ipv4"
+	if t.v6 {
+		s.Family = "ipv6"
+	}
+	return nil
+}
+
+// nextField splits off the first run of non-blank bytes of b.
+func nextField(b []byte) (field, rest []byte) {
+	i := 0
+	for i < len(b) && isBlank(b[i]) {
+		i++
+	}
+	j := i
+	for j < len(b) && !isBlank(b[j]) {
+		j++
+	}
+	return b[i:j], b[j:]
+}
+
+func isBlank(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r'
+}
+
+// splitColon splits "a:b" at its only colon.
+func splitColon(b []byte) (a, c []byte, ok bool) {
+	for i, x := range b {
+		if x == ':' {
+			return b[:i], b[i+1:], i > 0 && i+1 < len(b)
+		}
+	}
+	return nil, nil, false
+}
+
+// parseProcNetAddr reads "0100007F:1F90" (IPv4) or 32 hex digits and a
+// port (IPv6).
+func parseProcNetAddr(b []byte, v6 bool) (netip.AddrPort, error) {
+	hexAddr, hexPort, ok := splitColon(b)
+	port, okPort := parseHex(hexPort, 16)
+	if !ok || !okPort {
+		return netip.AddrPort{}, errProcNetLine
+	}
+	words := 1
+	if v6 {
+		words = 4
+	}
+	if len(hexAddr) != 8*words {
+		return netip.AddrPort{}, errProcNetLine
+	}
+	var ip [16]byte
+	for i := range words {
+		w, ok := parseHex(hexAddr[8*i:8*i+8], 32)
+		if !ok {
+			return netip.AddrPort{}, errProcNetLine
+		}
+		binary.NativeEndian.PutUint32(ip[4*i:], uint32(w))
+	}
+	if !v6 {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte(ip[:4])), uint16(port)), nil
+	}
+	return netip.AddrPortFrom(netip.AddrFrom16(ip), uint16(port)), nil
+}
+
+// parseHex reads 1 to bits/4 hex digits.
+func parseHex(b []byte, bits int) (uint64, bool) {
+	if len(b) == 0 || len(b) > bits/4 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range b {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint64(c)
+	}
+	return v, true
+}
+
+// parseDec reads a decimal number that fits in bits.
+func parseDec(b []byte, bits int) (uint64, bool) {
+	if len(b) == 0 || len(b) > 20 {
+		return 0, false
+	}
+	limit := ^uint64(0) >> (64 - bits)
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (limit-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	return v, true
+}
