@@ -412,7 +412,7 @@ type targetRun struct {
 	tally   tally
 	pending map[int]*time.Timer // ICMP sequence -> its timeout
 	ended   bool                // no more events are reported
-	stop    func()              // ends the run early: all probes answered
+	stop    func()              // ends an ICMP run: every probe answered or timed out
 }
 
 // run pings the target and fills in its statistics.
@@ -457,6 +457,7 @@ func (r *targetRun) emit(p PingProbe) {
 	}
 	if r.o.Count > 0 && r.tally.sent >= r.o.Count && len(r.pending) == 0 && r.stop != nil {
 		r.stop()
+		r.stop = nil
 	}
 }
 

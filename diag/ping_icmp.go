@@ -111,7 +111,11 @@ func (r *targetRun) runICMP(ctx context.Context) error {
 	p.Interval, p.Size, p.TTL = o.Interval, o.Size, o.TTL
 	p.RecordRtts, p.RecordTTLs = false, false
 	r.pending = map[int]*time.Timer{}
-	r.stop = p.Stop
+	complete := make(chan struct{})
+	r.stop = func() {
+		p.Stop()
+		close(complete)
+	}
 
 	p.OnSend = func(pkt *probing.Packet) {
 		r.mu.Lock()
@@ -152,7 +156,20 @@ func (r *targetRun) runICMP(ctx context.Context) error {
 		r.tally.dups++
 		r.emit(ev)
 	}
-	return p.RunWithContext(ctx)
+	// pro-bing's receive loop notices Stop only when its read deadline
+	// expires, a random backoff that grows to about 100 ms while no packet
+	// comes, and RunWithContext waits for it. Once every probe is answered
+	// or timed out there is nothing left to wait for: return then, and let
+	// the loop end and close its socket in the background (hooks it still
+	// calls find the run ended). This saves 50 ms on average per run.
+	done := make(chan error, 1)
+	go func() { done <- p.RunWithContext(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-complete:
+		return nil
+	}
 }
 
 // expire reports a probe that got no answer within the timeout.

@@ -159,9 +159,12 @@ type echoWatcher struct {
 	data [][]byte
 }
 
-func watchEcho(t *testing.T, addr string, dup bool) *echoWatcher {
+// rawConn opens a raw IPv4 socket for network ("ip4:icmp", "ip4:tcp")
+// bound to addr: it reads the packets of that protocol sent to addr, IP
+// header included. The test closes it when it ends.
+func rawConn(t *testing.T, network, addr string) *ipv4.RawConn {
 	t.Helper()
-	c, err := net.ListenPacket("ip4:icmp", addr)
+	c, err := net.ListenPacket(network, addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,6 +172,14 @@ func watchEcho(t *testing.T, addr string, dup bool) *echoWatcher {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { rc.Close() })
+	return rc
+}
+
+// watchEcho starts an echoWatcher on addr, stopped when the test ends.
+func watchEcho(t *testing.T, addr string, dup bool) *echoWatcher {
+	t.Helper()
+	rc := rawConn(t, "ip4:icmp", addr)
 	w := &echoWatcher{conn: rc, dup: dup}
 	done := make(chan struct{})
 	go func() {
@@ -182,6 +193,8 @@ func watchEcho(t *testing.T, addr string, dup bool) *echoWatcher {
 	return w
 }
 
+// serve records echo requests, and answers them again when w.dup is set,
+// until the socket is closed.
 func (w *echoWatcher) serve() {
 	buf := make([]byte, 1<<16)
 	for {

@@ -7,8 +7,6 @@ import (
 	"net/netip"
 	"testing"
 	"time"
-
-	"golang.org/x/net/ipv4"
 )
 
 // closedPort returns a loopback address and port nothing listens on: one
@@ -33,15 +31,6 @@ func openTCPPort(t *testing.T, network, host string) netip.AddrPort {
 		t.Skipf("no %s loopback: %v", network, err)
 	}
 	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
 	return ln.Addr().(*net.TCPAddr).AddrPort()
 }
 
@@ -110,15 +99,7 @@ func TestPingTCP(t *testing.T) {
 func TestTCPPingTTL(t *testing.T) {
 	needRawICMP(t)
 	const host = "127.4.4.7"
-	c, err := net.ListenPacket("ip4:tcp", host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := ipv4.NewRawConn(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
+	rc := rawConn(t, "ip4:tcp", host)
 	addr := closedTCPPort(t, "tcp4", host)
 	if _, err := TCPPing(context.Background(), addr, TCPPingOptions{TTL: 7}); err != nil {
 		t.Fatal(err)

@@ -75,9 +75,13 @@ says which. Intervals below %s need root or CAP_NET_RAW, as in iputils ping.
 drops ICMP: a SYN answered by SYN-ACK (open) or by RST (closed) both mean the
 host is up.
 
-Exit codes: 0 if any reply (several hosts: all alive), 1 if none (several
-hosts: any unreachable, as fping), 2 on bad input or when a name does not
-resolve.`, defaultManyCount, diag.MinUnprivilegedInterval),
+--json prints the statistics and every probe of every host as one document;
+--format jsonl streams them as they happen.
+
+Exit codes, as iputils ping for one host: 0 if any reply, 1 if none, 2 on
+bad input, a name that does not resolve or a socket error. For several
+hosts, as fping: 0 if all are alive, 1 if any is unreachable, 2 if any name
+does not resolve or any socket fails.`, defaultManyCount, diag.MinUnprivilegedInterval),
 		Example: `  netkit ping -c 3 127.0.0.1
   netkit ping -6 -c 3 ::1
   netkit ping -c 3 -i 0.2 --file hosts.txt
