@@ -351,7 +351,9 @@ func Summarize(socks []Socket) SocketSummary {
 // PortHolder is one process holding a socket on a port, with the
 // descriptor it holds it by, as one line of 'lsof -i :PORT'.
 type PortHolder struct {
-	// PID is 0 when the owner could not be read (see Socket.OwnerUnreadable).
+	// PID is 0 when a descriptor holds the socket but its process could not
+	// be read (see Socket.OwnerUnreadable) or is not visible from here (it
+	// runs in another PID namespace).
 	PID     int    `json:"pid,omitempty"`
 	Program string `json:"program,omitempty"`
 	// User is the name of the process's real user.
@@ -369,13 +371,15 @@ type PortReport struct {
 	// sorted by PID.
 	Holders []PortHolder `json:"holders"`
 	// Notes say what could not be seen, such as owners unreadable without
-	// root, or connections in TIME_WAIT that no process holds any more.
+	// root or in another PID namespace, or connections in TIME_WAIT that no
+	// process holds any more.
 	Notes []string `json:"notes,omitempty"`
 }
 
 // WhoHolds finds every process holding a TCP or UDP socket on port, at
 // either end, with its command line and user: the answer to "Address
-// already in use". An empty Holders means nothing holds the port.
+// already in use". An empty Holders means no descriptor holds the port
+// (connections in TIME_WAIT may still use it; a note counts them).
 func WhoHolds(ctx context.Context, port uint16) (*PortReport, error) {
 	if port == 0 {
 		return nil, errors.New("invalid port 0: want a number from 1 to 65535")
@@ -386,13 +390,19 @@ func WhoHolds(ctx context.Context, port uint16) (*PortReport, error) {
 	}
 	rep := &PortReport{Port: port, Holders: []PortHolder{}, Notes: list.Notes}
 	procs := processCache{}
-	timeWait := 0
+	timeWait, unseen := 0, 0
 	for _, s := range list.Sockets {
 		switch {
-		case s.OwnerUnreadable:
-			rep.Holders = append(rep.Holders, PortHolder{Socket: s})
-		case s.State == StateTimeWait:
+		case len(s.holders) > 0:
+		case s.Inode == 0:
 			timeWait++
+		default:
+			// A descriptor holds it, in a process this walk could not
+			// read or cannot see: the port is held all the same.
+			rep.Holders = append(rep.Holders, PortHolder{Socket: s})
+			if !s.OwnerUnreadable {
+				unseen++
+			}
 		}
 		for _, h := range s.holders {
 			p := procs.get(ctx, h.pid)
@@ -402,10 +412,15 @@ func WhoHolds(ctx context.Context, port uint16) (*PortReport, error) {
 		}
 	}
 	slices.SortStableFunc(rep.Holders, func(a, b PortHolder) int { return a.PID - b.PID })
+	if unseen > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf(
+			"%d sockets on port %d are held by no process visible here: the holder runs in another PID namespace "+
+				"(a container) or the socket is being torn down", unseen, port))
+	}
 	if timeWait > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf(
-			"%d connections on port %d are in TIME_WAIT: no process holds them; they end by themselves within 60 s, "+
-				"and a server that sets SO_REUSEADDR can bind the port meanwhile", timeWait, port))
+			"%d connections on port %d are closing (TIME_WAIT or similar): no process holds them; they end by themselves "+
+				"within 60 s, and a server that sets SO_REUSEADDR can bind the port meanwhile", timeWait, port))
 	}
 	return rep, nil
 }

@@ -45,7 +45,16 @@ func addrPort(t *testing.T, a net.Addr) netip.AddrPort {
 func openTestSockets(t *testing.T) *testSockets {
 	t.Helper()
 	ts := &testSockets{locals: map[netip.AddrPort]bool{}}
-	keep := func(c interface{ Close() error }) { t.Cleanup(func() { c.Close() }) }
+	// keep closes c when the test ends, TCP connections with a reset, so
+	// that they leave nothing in TIME_WAIT for later tests to trip on.
+	keep := func(c interface{ Close() error }) {
+		t.Cleanup(func() {
+			if tc, ok := c.(*net.TCPConn); ok {
+				tc.SetLinger(0)
+			}
+			c.Close()
+		})
+	}
 	local := func(a net.Addr) netip.AddrPort {
 		ap := addrPort(t, a)
 		ts.locals[ap] = true

@@ -1,0 +1,284 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/netkit/netkit/diag"
+)
+
+func TestSocketsFlags(t *testing.T) {
+	io, _, _, _ := testStreams()
+	var got *SocketsOptions
+	cmd := NewCmdSockets(io, func(o *SocketsOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"-t", "-u", "-4", "-l", "--state", "LISTEN,time-wait", "--state", "Estab",
+		"--port", "http", "--pid", "42", "--program", "nginx", "-r", "--summary", "--no-header"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	want := diag.SocketQuery{TCP: true, UDP: true, IPv4: true, Listening: true,
+		States: []diag.SocketState{diag.StateListen, diag.StateTimeWait, diag.StateEstablished},
+		Port:   80, PID: 42, Program: "nginx", Names: true, SkipOwners: true}
+	q := got.Query
+	if q.TCP != want.TCP || q.UDP != want.UDP || q.IPv4 != want.IPv4 || q.IPv6 || q.Listening != want.Listening ||
+		!slices.Equal(q.States, want.States) || q.Port != want.Port || q.PID != want.PID || q.Program != want.Program ||
+		q.Names != want.Names || q.SkipOwners != want.SkipOwners || !got.Summary || !got.Output.NoHeader {
+		t.Errorf("options %+v\nwant query %+v", got, want)
+	}
+
+	var who *SocketsWhoOptions
+	wcmd := NewCmdSocketsWho(io, func(o *SocketsWhoOptions) error { who = o; return nil })
+	wcmd.SetArgs([]string{"ssh", "--json"})
+	if err := wcmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if who.Port != 22 || who.Output.Format != "json" {
+		t.Errorf("who options %+v, want port 22 and json", who)
+	}
+}
+
+func TestSocketsBadInput(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sockets", "--state", "listen,half-open"}, `unknown socket state "half-open": want one of established, syn-sent`},
+		{[]string{"sockets", "--state", ""}, `unknown socket state ""`},
+		{[]string{"sockets", "--port", "70000"}, `invalid port "70000"`},
+		{[]string{"sockets", "--port", "no-such-service"}, `"no-such-service": not a number and not a service name`},
+		{[]string{"sockets", "--pid", "-3"}, "--pid: invalid process id -3"},
+		{[]string{"sockets", "--pid", "x"}, `invalid argument "x" for "--pid"`},
+		{[]string{"sockets", "--program", ""}, "--program: empty name"},
+		{[]string{"sockets", "--format", "jsonl"}, `invalid --format "jsonl"`},
+		{[]string{"sockets", "8080"}, `unexpected argument "8080": 'netkit sockets' takes only flags (did you mean 'netkit sockets who 8080'?)`},
+		{[]string{"sockets", "who"}, "accepts 1 arg(s), received 0"},
+		{[]string{"sockets", "who", "0"}, `invalid port "0"`},
+		{[]string{"sockets", "who", "80", "81"}, "accepts 1 arg(s), received 2"},
+	} {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			assertOneLineError(t, netkit(t, tt.args...), tt.want)
+		})
+	}
+}
+
+// socketsListener opens a TCP listener on addr for the length of the test.
+func socketsListener(t *testing.T, network, addr string) (net.Listener, netip.AddrPort) {
+	t.Helper()
+	ln, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln, netip.MustParseAddrPort(ln.Addr().String())
+}
+
+// socketsConnect connects to ln and accepts, so both ends are held by
+// this process (a connection not yet accepted has no owner).
+func socketsConnect(t *testing.T, ln net.Listener) {
+	t.Helper()
+	c, err := net.Dial(ln.Addr().Network(), ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Reset rather than close, to leave nothing in TIME_WAIT.
+	t.Cleanup(func() {
+		for _, c := range []net.Conn{c, s} {
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}
+	})
+}
+
+// socketsCells splits a piped table into rows of cells (two or more spaces
+// apart).
+func socketsCells(out string) [][]string {
+	var rows [][]string
+	sep := regexp.MustCompile(`\s{2,}`)
+	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
+		rows = append(rows, sep.Split(strings.TrimSpace(line), -1))
+	}
+	return rows
+}
+
+func TestSocketsListing(t *testing.T) {
+	ln, ap := socketsListener(t, "tcp4", "127.0.0.1:0")
+	port := strconv.Itoa(int(ap.Port()))
+	socketsConnect(t, ln)
+	comm, _ := os.ReadFile("/proc/self/comm")
+	owner := strconv.Itoa(os.Getpid()) + "/" + strings.TrimSpace(string(comm))
+
+	r := netkit(t, "sockets", "-t", "-l", "--port", port)
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	rows := socketsCells(r.stdout)
+	wantHeader := []string{"Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address", "State", "PID/Program"}
+	want := []string{"tcp", "0", "0", ap.String(), "*:*", "LISTEN", owner}
+	if len(rows) != 2 || !slices.Equal(rows[0], wantHeader) || !slices.Equal(rows[1], want) {
+		t.Errorf("got %q\nwant header %q and one row %q", r.stdout, wantHeader, want)
+	}
+
+	// Both ends of the connection, and the listener, with --no-header.
+	r = netkit(t, "sockets", "--port", port, "--no-header", "--state", "estab")
+	rows = socketsCells(r.stdout)
+	if len(rows) != 2 {
+		t.Fatalf("want the two ends of the connection, got %q", r.stdout)
+	}
+	for _, row := range rows {
+		if row[0] != "tcp" || row[5] != "ESTABLISHED" || row[6] != owner || row[3] != ap.String() && row[4] != ap.String() {
+			t.Errorf("row %q", row)
+		}
+	}
+
+	// JSON: the same sockets, typed.
+	r = netkit(t, "sockets", "--port", port, "--state", "listen,estab", "--json")
+	var doc struct {
+		SchemaVersion int           `json:"schema_version"`
+		Sockets       []diag.Socket `json:"sockets"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if doc.SchemaVersion != 1 || len(doc.Sockets) != 3 {
+		t.Fatalf("want schema 1 and 3 sockets, got %s", r.stdout)
+	}
+	for _, s := range doc.Sockets {
+		if s.PID != os.Getpid() || s.Proto != "tcp" || s.Family != "ipv4" || s.Inode == 0 {
+			t.Errorf("socket %+v", s)
+		}
+	}
+	for _, field := range []string{`"recv_q"`, `"send_q"`, `"local": "` + ap.String() + `"`, `"remote": "0.0.0.0:0"`, `"state": "LISTEN"`} {
+		if !strings.Contains(r.stdout, field) {
+			t.Errorf("JSON lacks %s:\n%s", field, r.stdout)
+		}
+	}
+
+	// An empty listing is not an error.
+	r = netkit(t, "sockets", "--port", port, "--state", "syn-sent")
+	if r.code != 0 || len(socketsCells(r.stdout)) != 1 {
+		t.Errorf("empty listing: exit %d, %q", r.code, r.stdout)
+	}
+}
+
+func TestSocketsSummary(t *testing.T) {
+	ln, ap := socketsListener(t, "tcp6", "[::1]:0")
+	socketsConnect(t, ln)
+	port := strconv.Itoa(int(ap.Port()))
+	// Only listening and established sockets: an earlier listener on the
+	// same port may have left connections in TIME_WAIT.
+	r := netkit(t, "sockets", "--summary", "-t6", "--state", "listen,estab", "--port", port)
+	want := [][]string{{"Proto", "State", "Sockets"}, {"tcp6", "ESTABLISHED", "2"}, {"tcp6", "LISTEN", "1"},
+		{"tcp6", "total", "3"}, {"all", "total", "3"}}
+	if got := socketsCells(r.stdout); r.code != 0 || !slices.EqualFunc(got, want, slices.Equal) {
+		t.Errorf("exit %d, got %q, want %q", r.code, got, want)
+	}
+	r = netkit(t, "sockets", "-s", "-t6", "--state", "listen,estab", "--port", port, "--json")
+	var sum diag.SocketSummary
+	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || sum.Total != 3 || len(sum.Protocols) != 1 ||
+		sum.Protocols[0].Proto != "tcp6" || len(sum.Protocols[0].States) != 2 {
+		t.Errorf("summary JSON %v: %s", err, r.stdout)
+	}
+}
+
+func TestSocketsWho(t *testing.T) {
+	_, ap := socketsListener(t, "tcp4", "127.0.0.1:0")
+	port := strconv.Itoa(int(ap.Port()))
+	r := netkit(t, "sockets", "who", port)
+	rows := socketsCells(r.stdout)
+	exe, _ := os.Executable()
+	wantHeader := []string{"PID", "User", "Program", "FD", "Proto", "Local Address", "Foreign Address", "State", "Command"}
+	if r.code != 0 || len(rows) != 2 || !slices.Equal(rows[0], wantHeader) {
+		t.Fatalf("exit %d, stdout %q", r.code, r.stdout)
+	}
+	row := rows[1]
+	if row[0] != strconv.Itoa(os.Getpid()) || row[4] != "tcp" || row[5] != ap.String() || row[7] != "LISTEN" ||
+		!strings.HasPrefix(row[8], os.Args[0]) {
+		t.Errorf("row %q, want pid %d, the listener and command %s", row, os.Getpid(), exe)
+	}
+
+	// A port nothing holds: exit 1 and one line on stderr.
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	free := netip.MustParseAddrPort(ln.Addr().String()).Port()
+	ln.Close()
+	r = netkit(t, "sockets", "who", strconv.Itoa(int(free)))
+	if r.code != exitFailed || r.stdout != "" || !strings.HasPrefix(r.stderr, "netkit: nothing holds port "+strconv.Itoa(int(free))) {
+		t.Errorf("free port: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+}
+
+// socketsAsNobody runs the built binary as the unprivileged user nobody.
+func socketsAsNobody(t *testing.T, args ...string) result {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to switch to nobody")
+	}
+	if _, err := exec.LookPath("setpriv"); err != nil {
+		t.Skip("setpriv (util-linux) is not installed")
+	}
+	// TestMain builds the binary in a private directory; let nobody in.
+	if err := os.Chmod(filepath.Dir(binary), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("setpriv", append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", binary}, args...)...)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	code := 0
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{stdout: out.String(), stderr: errOut.String(), code: code}
+}
+
+// TestSocketsUnprivileged runs netkit as nobody against a socket this
+// root test process holds: the socket is listed with "-" and a note says
+// why, as netstat does.
+func TestSocketsUnprivileged(t *testing.T) {
+	_, ap := socketsListener(t, "tcp4", "127.0.0.1:0")
+	port := strconv.Itoa(int(ap.Port()))
+	r := socketsAsNobody(t, "sockets", "-l", "--port", port)
+	rows := socketsCells(r.stdout)
+	if r.code != 0 || len(rows) != 2 || !slices.Equal(rows[1], []string{"tcp", "0", "0", ap.String(), "*:*", "LISTEN", "-"}) {
+		t.Errorf("as nobody: exit %d, stdout %q", r.code, r.stdout)
+	}
+	notes := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+	if len(notes) != 1 || !strings.Contains(notes[0], "permission denied, uid 65534") || !strings.Contains(notes[0], "1 sockets show '-'") {
+		t.Errorf("want one note on stderr explaining the '-', got %q", r.stderr)
+	}
+
+	r = socketsAsNobody(t, "sockets", "who", port, "--json")
+	var rep diag.PortReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("%v: %s", err, r.stdout)
+	}
+	if r.code != 0 || len(rep.Holders) != 1 || rep.Holders[0].PID != 0 || !rep.Holders[0].Socket.OwnerUnreadable || len(rep.Notes) != 1 {
+		t.Errorf("who as nobody: exit %d, report %+v", r.code, rep)
+	}
+
+	// As root, the same socket has its owner.
+	list, err := diag.ListSockets(context.Background(), diag.SocketQuery{Listening: true, Port: ap.Port()})
+	if err != nil || len(list.Sockets) != 1 || list.Sockets[0].PID != os.Getpid() {
+		t.Errorf("as root: %v %+v", err, list)
+	}
+}
