@@ -1,6 +1,7 @@
 package output
 
 import (
+	"bufio"
 	"fmt"
 	"io"
 	"strings"
@@ -35,7 +36,8 @@ func (t *Table) Print(s *Streams, noHeader bool) error {
 }
 
 func (t *Table) printTerminal(w io.Writer, noHeader bool) error {
-	tbl := tablewriter.NewTable(w,
+	bw := bufio.NewWriterSize(w, 64<<10)
+	tbl := tablewriter.NewTable(bw,
 		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
 			Borders:  tw.BorderNone,
 			Symbols:  tw.NewSymbols(tw.StyleLight),
@@ -56,11 +58,15 @@ func (t *Table) printTerminal(w io.Writer, noHeader bool) error {
 	if err := tbl.Render(); err != nil {
 		return fmt.Errorf("render table: %w", err)
 	}
-	return nil
+	return bw.Flush()
 }
 
 func (t *Table) printPlain(w io.Writer, noHeader bool) error {
-	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	// tabwriter writes each cell and each run of padding separately: to an
+	// unbuffered pipe that is two write(2) calls per cell, the bulk of the
+	// time of a 40,000-row 'netkit sockets | grep ...'.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	tw := tabwriter.NewWriter(bw, 0, 8, 2, ' ', 0)
 	var line strings.Builder
 	write := func(cells []string) {
 		line.Reset()
@@ -82,5 +88,8 @@ func (t *Table) printPlain(w io.Writer, noHeader bool) error {
 	for _, r := range t.Rows {
 		write(r)
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return bw.Flush()
 }
