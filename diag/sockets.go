@@ -217,10 +217,17 @@ type SocketList struct {
 
 // ListSockets lists the TCP and UDP sockets of this machine's network
 // namespace that q selects, as 'ss -tuanp' and 'netstat -tuanp' do. It reads
-// /proc/net once per protocol, filters there, and walks /proc/*/fd only for
-// the sockets left, and only in the processes q allows. A socket whose owner
-// cannot be read is still listed (see Socket.OwnerUnreadable and the Notes).
+// /proc/net once per protocol and filters there while, on another
+// goroutine, it walks /proc/*/fd once (only the processes q allows); the
+// walk is cut short when no socket left needs an owner. A socket whose
+// owner cannot be read is still listed (see Socket.OwnerUnreadable and the
+// Notes).
 func ListSockets(ctx context.Context, q SocketQuery) (*SocketList, error) {
+	var walk *ownerWalk
+	if !q.SkipOwners || q.PID != 0 || q.Program != "" {
+		walk = startOwnerWalk(ctx, q)
+		defer walk.wait(true)
+	}
 	f := newSocketFilter(q)
 	var socks []Socket
 	for _, t := range procNetTables {
@@ -236,8 +243,8 @@ func ListSockets(ctx context.Context, q SocketQuery) (*SocketList, error) {
 		}
 	}
 	list := &SocketList{Sockets: socks}
-	if !q.SkipOwners || q.PID != 0 || q.Program != "" {
-		if err := addOwners(ctx, list, q); err != nil {
+	if walk != nil {
+		if err := walk.addOwners(ctx, list, q); err != nil {
 			return nil, err
 		}
 	}

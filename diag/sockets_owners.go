@@ -24,54 +24,81 @@ type fdRef struct {
 // be used here: its ConnectionStat has no inode to join on, it keeps one
 // process per socket, it merges distinct sockets with the same addresses and
 // state (SO_REUSEPORT listeners), it silently skips processes it may not
-// read, and it walks every process even when a filter needs one. So
-// addOwners makes one pass over /proc/*/fd itself, with readlinkat on an
-// open directory and a map from inode to socket, after the sockets are
-// filtered. gopsutil's process package supplies what is shown of each owner
-// (name, user, command line). BenchmarkSocketsAtScale in internal/cli
-// measures both ways.
+// read, and it walks every process even when a filter needs one. So netkit
+// makes one pass over /proc/*/fd itself, with readlinkat on an open
+// directory, into a map from inode to holders, while the /proc/net tables
+// are read: at 40,000 sockets each is about half of the work, all of it in
+// the kernel. gopsutil's process package supplies what is shown of each
+// owner (name, user, command line). BenchmarkSocketsAtScale in
+// internal/cli measures both ways.
 
-// addOwners fills in the processes holding list's sockets, walks only the
-// processes q allows (PID, Program), and with those filters drops the
-// sockets none of them holds.
-func addOwners(ctx context.Context, list *SocketList, q SocketQuery) error {
-	socks := list.Sockets
-	byInode := make(map[uint64]int, len(socks))
-	for i := range socks {
-		if socks[i].Inode != 0 {
-			byInode[socks[i].Inode] = i
-		}
-	}
-	filtered := q.PID != 0 || q.Program != ""
-	procs := processCache{}
-	var pids []int
-	switch {
-	case len(byInode) == 0:
-		// TIME_WAIT and the like only: nothing to walk.
-	case q.PID != 0:
-		pids = []int{q.PID}
-	default:
-		all, err := listPIDs()
-		if err != nil {
-			return err
-		}
-		for _, pid := range all {
-			if q.Program == "" || programMatches(procs.get(ctx, pid).name, q.Program) {
-				pids = append(pids, pid)
+// ownerWalk is one pass over /proc/*/fd, run on its own goroutine.
+type ownerWalk struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	// Written by the walk's goroutine, read after done is closed.
+	holders map[uint64][]fdRef // socket inode -> its holders
+	denied  int                // processes whose descriptors were unreadable
+	err     error
+	procs   processCache
+}
+
+// startOwnerWalk starts walking the descriptors of the processes q allows
+// (PID, Program) on a new goroutine.
+func startOwnerWalk(ctx context.Context, q SocketQuery) *ownerWalk {
+	ctx, cancel := context.WithCancel(ctx)
+	w := &ownerWalk{cancel: cancel, done: make(chan struct{}), holders: map[uint64][]fdRef{}, procs: processCache{}}
+	go func() {
+		defer close(w.done)
+		pids := []int{q.PID}
+		if q.PID == 0 {
+			all, err := listPIDs()
+			if err != nil {
+				w.err = err
+				return
+			}
+			pids = all[:0]
+			for _, pid := range all {
+				if q.Program == "" || programMatches(w.procs.get(ctx, pid).name, q.Program) {
+					pids = append(pids, pid)
+				}
 			}
 		}
+		w.denied, w.err = walkSocketFDs(ctx, pids, func(pid, fd int, inode uint64) {
+			w.holders[inode] = append(w.holders[inode], fdRef{pid, fd})
+		})
+	}()
+	return w
+}
+
+// wait waits for the walk to end, first stopping it when stop is true.
+func (w *ownerWalk) wait(stop bool) {
+	if stop {
+		w.cancel()
 	}
-	denied, err := walkSocketFDs(ctx, pids, func(pid, fd int, inode uint64) {
-		if i, ok := byInode[inode]; ok {
-			socks[i].holders = append(socks[i].holders, fdRef{pid, fd})
-		}
-	})
-	if err != nil {
-		return err
+	<-w.done
+	w.cancel()
+}
+
+// addOwners waits for the walk (stopping it when no socket of list needs
+// an owner), fills in the processes holding list's sockets and, when q
+// filters by PID or Program, drops the sockets none of those holds.
+func (w *ownerWalk) addOwners(ctx context.Context, list *SocketList, q SocketQuery) error {
+	socks := list.Sockets
+	needed := slices.ContainsFunc(socks, func(s Socket) bool { return s.Inode != 0 })
+	w.wait(!needed)
+	if needed && w.err != nil {
+		return w.err
 	}
+	filtered := q.PID != 0 || q.Program != ""
+	procs, denied := w.procs, w.denied
 	unowned := 0
 	kept := socks[:0]
 	for _, s := range socks {
+		if s.Inode != 0 {
+			s.holders = w.holders[s.Inode]
+		}
 		if len(s.holders) == 0 {
 			if s.Inode != 0 && denied > 0 {
 				s.OwnerUnreadable = true

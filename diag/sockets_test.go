@@ -132,6 +132,14 @@ func openTestSockets(t *testing.T) *testSockets {
 	return ts
 }
 
+// owns reports whether a socket with these addresses is one of the test's:
+// its local address is one of theirs, and so is its peer, if it has one.
+// (Another process's connection may share a local address and port with
+// a different peer.)
+func (ts *testSockets) owns(local, remote netip.AddrPort) bool {
+	return ts.locals[local] && (remote.Addr().IsUnspecified() || ts.locals[remote])
+}
+
 // ssRow is one line of ss's output, reduced to what is compared.
 type ssRow struct {
 	state         SocketState
@@ -192,8 +200,8 @@ func ssAddr(t *testing.T, s string) (string, netip.AddrPort) {
 var ssPID = regexp.MustCompile(`pid=(\d+)`)
 
 // runSS runs ss with args (-H -n -p and the protocol) and returns its rows
-// whose local address is in locals.
-func runSS(t *testing.T, locals map[netip.AddrPort]bool, args ...string) []ssRow {
+// for the test's sockets.
+func runSS(t *testing.T, ts *testSockets, args ...string) []ssRow {
 	t.Helper()
 	if _, err := exec.LookPath("ss"); err != nil {
 		t.Skip("ss (iproute2) is not installed: the comparison needs it (.ci/run installs it)")
@@ -210,15 +218,15 @@ func runSS(t *testing.T, locals map[netip.AddrPort]bool, args ...string) []ssRow
 			continue
 		}
 		local, lap := ssAddr(t, f[3])
-		if !locals[lap] {
+		remote, rap := ssAddr(t, f[4])
+		if !ts.owns(lap, rap) {
 			continue
 		}
 		st, err := ParseSocketState(f[0])
 		if err != nil {
 			t.Fatalf("ss state %q: %v", f[0], err)
 		}
-		r := ssRow{state: st, local: local}
-		r.remote, _ = ssAddr(t, f[4])
+		r := ssRow{state: st, local: local, remote: remote}
 		r.recvQ, _ = strconv.Atoi(f[1])
 		r.sendQ, _ = strconv.Atoi(f[2])
 		for _, m := range ssPID.FindAllStringSubmatch(sc.Text(), -1) {
@@ -233,9 +241,8 @@ func runSS(t *testing.T, locals map[netip.AddrPort]bool, args ...string) []ssRow
 	return rows
 }
 
-// netkitRows lists sockets with q and reduces those whose local address is
-// in locals to ssRows.
-func netkitRows(t *testing.T, q SocketQuery, locals map[netip.AddrPort]bool) []ssRow {
+// netkitRows lists sockets with q and reduces the test's to ssRows.
+func netkitRows(t *testing.T, q SocketQuery, ts *testSockets) []ssRow {
 	t.Helper()
 	list, err := ListSockets(context.Background(), q)
 	if err != nil {
@@ -243,7 +250,7 @@ func netkitRows(t *testing.T, q SocketQuery, locals map[netip.AddrPort]bool) []s
 	}
 	var rows []ssRow
 	for _, s := range list.Sockets {
-		if !locals[s.Local] {
+		if !ts.owns(s.Local, s.Remote) {
 			continue
 		}
 		r := ssRow{state: s.State, local: wildcard(s.Local), remote: wildcard(s.Remote), recvQ: s.RecvQ, sendQ: s.SendQ}
@@ -306,11 +313,11 @@ func waitTimeWait(t *testing.T, ts *testSockets) {
 func TestListSocketsMatchesSS(t *testing.T) {
 	ts := openTestSockets(t)
 	waitTimeWait(t, ts)
-	sameRows(t, "ss -tanp", netkitRows(t, SocketQuery{TCP: true}, ts.locals), runSS(t, ts.locals, "-t", "-a"))
-	sameRows(t, "ss -uanp", netkitRows(t, SocketQuery{UDP: true}, ts.locals), runSS(t, ts.locals, "-u", "-a"))
+	sameRows(t, "ss -tanp", netkitRows(t, SocketQuery{TCP: true}, ts), runSS(t, ts, "-t", "-a"))
+	sameRows(t, "ss -uanp", netkitRows(t, SocketQuery{UDP: true}, ts), runSS(t, ts, "-u", "-a"))
 
 	// The rows ss is compared on must include each kind of socket.
-	rows := netkitRows(t, SocketQuery{}, ts.locals)
+	rows := netkitRows(t, SocketQuery{}, ts)
 	want := map[string]bool{}
 	for _, r := range rows {
 		want[string(r.state)] = true
@@ -369,12 +376,12 @@ func TestListSocketsFilters(t *testing.T) {
 			}
 			var got, want []string
 			for _, s := range list.Sockets {
-				if ts.locals[s.Local] {
+				if ts.owns(s.Local, s.Remote) {
 					got = append(got, wildcard(s.Local)+" "+wildcard(s.Remote)+" "+string(s.State))
 				}
 			}
 			for _, s := range all.Sockets {
-				if ts.locals[s.Local] && tt.want(s) {
+				if ts.owns(s.Local, s.Remote) && tt.want(s) {
 					want = append(want, wildcard(s.Local)+" "+wildcard(s.Remote)+" "+string(s.State))
 				}
 			}
