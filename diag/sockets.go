@@ -386,7 +386,8 @@ type PortReport struct {
 // WhoHolds finds every process holding a TCP or UDP socket on port, at
 // either end, with its command line and user: the answer to "Address
 // already in use". An empty Holders means no descriptor holds the port
-// (connections in TIME_WAIT may still use it; a note counts them).
+// (connections closing in TIME_WAIT may still use it; a note counts them,
+// and the connections waiting in a listener's accept queue).
 func WhoHolds(ctx context.Context, port uint16) (*PortReport, error) {
 	if port == 0 {
 		return nil, errors.New("invalid port 0: want a number from 1 to 65535")
@@ -397,12 +398,14 @@ func WhoHolds(ctx context.Context, port uint16) (*PortReport, error) {
 	}
 	rep := &PortReport{Port: port, Holders: []PortHolder{}, Notes: list.Notes}
 	procs := processCache{}
-	timeWait, unseen := 0, 0
+	closing, queued, unseen := 0, 0, 0
 	for _, s := range list.Sockets {
 		switch {
 		case len(s.holders) > 0:
+		case s.Inode == 0 && (s.State == StateEstablished || s.State == StateSynRecv):
+			queued++ // not accepted yet: no descriptor, the listener holds it
 		case s.Inode == 0:
-			timeWait++
+			closing++
 		default:
 			// A descriptor holds it, in a process this walk could not
 			// read or cannot see: the port is held all the same.
@@ -424,10 +427,15 @@ func WhoHolds(ctx context.Context, port uint16) (*PortReport, error) {
 			"%d sockets on port %d are held by no process visible here: the holder runs in another PID namespace "+
 				"(a container) or the socket is being torn down", unseen, port))
 	}
-	if timeWait > 0 {
+	if queued > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf(
-			"%d connections on port %d are closing (TIME_WAIT or similar): no process holds them; they end by themselves "+
-				"within 60 s, and a server that sets SO_REUSEADDR can bind the port meanwhile", timeWait, port))
+			"%d connections to port %d wait in a listener's accept queue: the program has not accepted them yet "+
+				"(the listener's Recv-Q counts them)", queued, port))
+	}
+	if closing > 0 {
+		rep.Notes = append(rep.Notes, fmt.Sprintf(
+			"%d connections on port %d are closing (TIME_WAIT, FIN_WAIT2): no process holds them; they end by themselves "+
+				"within 60 s, and a server that sets SO_REUSEADDR can bind the port meanwhile", closing, port))
 	}
 	return rep, nil
 }

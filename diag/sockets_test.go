@@ -659,3 +659,39 @@ func TestWhoHoldsFreePort(t *testing.T) {
 		t.Errorf("lsof sees holders of the freed port %d: %v", port, got)
 	}
 }
+
+// TestWhoHoldsAcceptQueue checks a connection the server has not accepted
+// yet: no descriptor holds it, so it is not a holder of its own, but a note
+// says it waits, and the listener's Recv-Q counts it.
+func TestWhoHoldsAcceptQueue(t *testing.T) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	ap := addrPort(t, ln.Addr())
+	c, err := net.Dial("tcp4", ap.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rep, err := WhoHolds(context.Background(), ap.Port())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	for _, h := range rep.Holders {
+		states = append(states, string(h.Socket.State)+" "+strconv.Itoa(h.Socket.RecvQ))
+		if h.PID != os.Getpid() {
+			t.Errorf("holder %+v, want this process", h)
+		}
+	}
+	slices.Sort(states)
+	// The listener with one connection queued, and the client's end.
+	if want := []string{"ESTABLISHED 0", "LISTEN 1"}; !slices.Equal(states, want) {
+		t.Errorf("holders %v, want %v", states, want)
+	}
+	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "1 connections to port "+strconv.Itoa(int(ap.Port()))+" wait in a listener's accept queue") {
+		t.Errorf("notes %q, want one about the accept queue", rep.Notes)
+	}
+}
