@@ -1,0 +1,409 @@
+package echo
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+)
+
+// DefaultTimeout bounds a Dial (connect and handshake) and each round trip
+// when ClientOptions.Timeout is zero.
+const DefaultTimeout = 10 * time.Second
+
+// ClientOptions configure Dial. The zero value connects over TLS 1.2 or
+// later, verifies the server's certificate against the system's roots for the
+// host of the address, sends no client certificate and no ALPN, and gives up
+// after DefaultTimeout.
+type ClientOptions struct {
+	// Timeout bounds the connect and the handshake together, and then each
+	// round trip. Zero means DefaultTimeout.
+	Timeout time.Duration
+	// Plaintext speaks the protocol over plain TCP.
+	Plaintext bool
+	// ServerName is the name sent as SNI and checked against the
+	// certificate. Empty means the host of the address (an IP address is
+	// checked against the certificate's IP SANs and not sent as SNI).
+	ServerName string
+	// RootCAs are the authorities trusted to sign the server's certificate;
+	// nil means the system's.
+	RootCAs *x509.CertPool
+	// Pins, when not empty, replace the authorities: the server's
+	// certificate is trusted when its fingerprint is one of them, and then
+	// neither its names nor its dates are checked.
+	Pins []Fingerprint
+	// Certificates are offered to a server that asks for a client
+	// certificate (mutual TLS).
+	Certificates []tls.Certificate
+	// InsecureSkipVerify completes the handshake even when the server's
+	// certificate does not verify. The certificate is still checked and the
+	// outcome reported in TLSInfo.Verified and VerifyError, so a caller can
+	// say "not verified: expired" and carry on.
+	InsecureSkipVerify bool
+	// NextProtos are the ALPN protocols offered; nil offers none.
+	NextProtos []string
+	// MaxContentLength is the longest reply content accepted; zero means
+	// DefaultMaxContentLength.
+	MaxContentLength int
+}
+
+func (o *ClientOptions) timeout() time.Duration {
+	if o.Timeout > 0 {
+		return o.Timeout
+	}
+	return DefaultTimeout
+}
+
+// Session describes an established connection.
+type Session struct {
+	// Address is the address connected to, "ip:port".
+	Address string `json:"address"`
+	// ConnectMs is the time the TCP connect took.
+	ConnectMs float64 `json:"connect_ms"`
+	// TLS is nil for a plain TCP connection.
+	TLS *TLSInfo `json:"tls"`
+}
+
+// TLSInfo is what a TLS handshake established and what the client thinks of
+// the server's certificate.
+type TLSInfo struct {
+	// HandshakeMs is the time the handshake took.
+	HandshakeMs float64 `json:"handshake_ms"`
+	// Version is e.g. "TLS 1.3".
+	Version string `json:"version"`
+	// CipherSuite is e.g. "TLS_AES_128_GCM_SHA256".
+	CipherSuite string `json:"cipher_suite"`
+	// ServerName is the name the certificate was checked against.
+	ServerName string `json:"server_name"`
+	// ALPN is the negotiated application protocol, empty when none.
+	ALPN string `json:"alpn"`
+	// Chain is the server's certificate chain, leaf first.
+	Chain []Certificate `json:"chain"`
+	// Verified reports whether the server's certificate was trusted.
+	Verified bool `json:"verified"`
+	// VerifiedBy is "pin" or "ca" when Verified.
+	VerifiedBy string `json:"verified_by,omitempty"`
+	// VerifyError is why the certificate was not trusted, when it was
+	// not: a *tls.CertificateVerificationError wrapping an x509 error or a
+	// *PinError.
+	VerifyError error `json:"-"`
+	// VerifyErrorText is VerifyError's message, for JSON.
+	VerifyErrorText string `json:"verify_error,omitempty"`
+}
+
+// PinError is a server certificate whose fingerprint is none of the pins.
+type PinError struct {
+	Got  Fingerprint
+	Want []Fingerprint
+}
+
+func (e *PinError) Error() string {
+	want := make([]string, len(e.Want))
+	for i, f := range e.Want {
+		want[i] = f.String()
+	}
+	return fmt.Sprintf("certificate %s does not match the pinned %s", e.Got, strings.Join(want, ", "))
+}
+
+// ServerError is an error reply from the server: a text/json reply whose
+// Response carries an error code.
+type ServerError struct {
+	// Code is the Response's error code, e.g. "invalid_action" or "busy".
+	Code string
+	// Message is the result text, "Error: …".
+	Message string
+}
+
+func (e *ServerError) Error() string {
+	return "server replied " + e.Code + ": " + e.Message
+}
+
+// MismatchError is an echo that differs from what was sent.
+type MismatchError struct {
+	// Sent and Got are the lengths of the content sent and received.
+	Sent, Got int
+	// Offset is the first differing byte.
+	Offset int
+}
+
+func (e *MismatchError) Error() string {
+	return fmt.Sprintf("echo differs from what was sent: sent %d bytes, got %d, first difference at byte %d", e.Sent, e.Got, e.Offset)
+}
+
+func checkEcho(sent, got []byte) error {
+	if bytes.Equal(sent, got) {
+		return nil
+	}
+	i := 0
+	for i < len(sent) && i < len(got) && sent[i] == got[i] {
+		i++
+	}
+	return &MismatchError{Sent: len(sent), Got: len(got), Offset: i}
+}
+
+// Conn is a client connection to an echo server. It is not safe for
+// concurrent use.
+type Conn struct {
+	conn    net.Conn
+	session Session
+	r       *Reader
+	buf     []byte // the last frame sent
+	timeout time.Duration
+}
+
+// DialAddrPort is Dial to an IP address and port.
+func DialAddrPort(ctx context.Context, ap netip.AddrPort, opts ClientOptions) (*Conn, error) {
+	return Dial(ctx, ap.String(), opts)
+}
+
+// Dial connects to address ("host:port"), does the TLS handshake unless
+// opts.Plaintext, and checks the server's certificate as opts say. A refused
+// connection or a timeout is a *net.OpError; a handshake failure keeps its
+// crypto/tls type (tls.RecordHeaderError when the server does not speak TLS,
+// tls.AlertError, *tls.CertificateVerificationError wrapping the x509 error
+// or a *PinError), so errors.As classifies it.
+func Dial(ctx context.Context, address string, opts ClientOptions) (*Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, opts.timeout())
+	defer cancel()
+	var d net.Dialer
+	start := time.Now()
+	raw, err := d.DialContext(ctx, "tcp", address)
+	if err != nil {
+		return nil, err
+	}
+	c := &Conn{
+		conn:    raw,
+		session: Session{Address: raw.RemoteAddr().String(), ConnectMs: ms(time.Since(start))},
+		timeout: opts.timeout(),
+	}
+	if !opts.Plaintext {
+		name := opts.ServerName
+		if name == "" {
+			name, _, _ = net.SplitHostPort(address)
+		}
+		if name == "" {
+			name = "localhost"
+		}
+		info := &TLSInfo{ServerName: name}
+		tc := tls.Client(raw, opts.tlsConfig(name, info))
+		start = time.Now()
+		if err := tc.HandshakeContext(ctx); err != nil {
+			raw.Close()
+			return nil, fmt.Errorf("TLS handshake with %s: %w", address, err)
+		}
+		cs := tc.ConnectionState()
+		info.HandshakeMs = ms(time.Since(start))
+		info.Version = tls.VersionName(cs.Version)
+		info.CipherSuite = tls.CipherSuiteName(cs.CipherSuite)
+		info.ALPN = cs.NegotiatedProtocol
+		for _, cert := range cs.PeerCertificates {
+			info.Chain = append(info.Chain, Summarize(cert))
+		}
+		c.conn, c.session.TLS = tc, info
+	}
+	c.r = NewReader(c.conn, opts.MaxContentLength)
+	return c, nil
+}
+
+// tlsConfig returns the client configuration for a handshake with name, which
+// records the certificate check in info. Verification is done by
+// VerifyConnection rather than by crypto/tls so that with InsecureSkipVerify
+// the outcome is still known.
+func (o *ClientOptions) tlsConfig(name string, info *TLSInfo) *tls.Config {
+	return &tls.Config{
+		ServerName:         name,
+		MinVersion:         tls.VersionTLS12,
+		Certificates:       o.Certificates,
+		NextProtos:         o.NextProtos,
+		InsecureSkipVerify: true, // VerifyConnection checks, and fails unless o.InsecureSkipVerify
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			by, err := o.verify(cs.PeerCertificates, name)
+			info.Verified, info.VerifiedBy, info.VerifyError = err == nil, by, err
+			if err != nil {
+				info.VerifyErrorText = err.Error()
+				if !o.InsecureSkipVerify {
+					return err
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// verify checks the server's chain against the pins or the roots, as
+// crypto/tls would, and says which trusted it.
+func (o *ClientOptions) verify(certs []*x509.Certificate, name string) (by string, err error) {
+	if len(certs) == 0 {
+		return "", errors.New("the server sent no certificate")
+	}
+	if len(o.Pins) > 0 {
+		got := FingerprintOf(certs[0])
+		if slices.Contains(o.Pins, got) {
+			return "pin", nil
+		}
+		return "", &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: &PinError{Got: got, Want: o.Pins}}
+	}
+	opts := x509.VerifyOptions{Roots: o.RootCAs, DNSName: name, Intermediates: x509.NewCertPool()}
+	for _, c := range certs[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	if _, err := certs[0].Verify(opts); err != nil {
+		return "", &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
+	}
+	return "ca", nil
+}
+
+// Session returns what the connection established.
+func (c *Conn) Session() Session {
+	return c.session
+}
+
+// Close closes the connection.
+func (c *Conn) Close() error {
+	return c.conn.Close()
+}
+
+// RoundTrip sends m and reads the reply, within the connection's timeout and
+// ctx. It returns the reply, valid until the next round trip, and the time
+// from sending to the whole reply. An error reply is not an error here:
+// see Echo, Action and Info.
+func (c *Conn) RoundTrip(ctx context.Context, m Message) (Message, time.Duration, error) {
+	frame, err := AppendFrame(c.buf[:0], m)
+	if err != nil {
+		return Message{}, 0, err
+	}
+	c.buf = frame
+	deadline := time.Now().Add(c.timeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	c.conn.SetDeadline(deadline)
+	stop := context.AfterFunc(ctx, func() { c.conn.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	reply, rtt, err := c.exchange(frame)
+	if err != nil && ctx.Err() != nil {
+		err = ctx.Err()
+	}
+	return reply, rtt, err
+}
+
+// exchange writes an encoded frame and reads the reply.
+func (c *Conn) exchange(frame []byte) (Message, time.Duration, error) {
+	start := time.Now()
+	if _, err := c.conn.Write(frame); err != nil {
+		return Message{}, 0, fmt.Errorf("send: %w", err)
+	}
+	reply, err := c.r.Read()
+	if err != nil {
+		return Message{}, 0, fmt.Errorf("read reply: %w", err)
+	}
+	return reply, time.Since(start), nil
+}
+
+// Echo sends content with the given content type (not text/json) and checks
+// that the reply is the same bytes with the same content type. A different
+// echo is a *MismatchError, an error reply a *ServerError.
+func (c *Conn) Echo(ctx context.Context, contentType string, content []byte) (time.Duration, error) {
+	if contentType == ContentTypeJSON {
+		return 0, fmt.Errorf("echo: content type %s is for requests; use EchoValue", ContentTypeJSON)
+	}
+	reply, rtt, err := c.RoundTrip(ctx, NewMessage(contentType, "binary", content))
+	if err != nil {
+		return 0, err
+	}
+	return rtt, checkEchoReply(contentType, content, reply)
+}
+
+// checkEchoReply checks that reply echoes content of contentType.
+func checkEchoReply(contentType string, content []byte, reply Message) error {
+	if reply.ContentType != contentType {
+		if _, err := decodeResponse(reply); err != nil {
+			return err
+		}
+		return fmt.Errorf("echo came back as %q, sent as %q", reply.ContentType, contentType)
+	}
+	return checkEcho(content, reply.Content)
+}
+
+// Action sends the text/json request {"action": action, "value": value} and
+// returns the reply's result. A reply with an error code is a *ServerError.
+func (c *Conn) Action(ctx context.Context, action string, value any) (json.RawMessage, time.Duration, error) {
+	v, err := json.Marshal(value)
+	if err != nil {
+		return nil, 0, fmt.Errorf("encode value: %w", err)
+	}
+	m, err := JSONMessage(Request{Action: action, Value: v})
+	if err != nil {
+		return nil, 0, err
+	}
+	reply, rtt, err := c.RoundTrip(ctx, m)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp, err := decodeResponse(reply)
+	return resp.Result, rtt, err
+}
+
+// EchoValue sends the "echo" action with value and checks that the result is
+// the same JSON value (compared in compact form).
+func (c *Conn) EchoValue(ctx context.Context, value any) (time.Duration, error) {
+	sent, err := json.Marshal(value)
+	if err != nil {
+		return 0, fmt.Errorf("encode value: %w", err)
+	}
+	result, rtt, err := c.Action(ctx, "echo", json.RawMessage(sent))
+	if err != nil {
+		return rtt, err
+	}
+	var a, b bytes.Buffer
+	json.Compact(&a, sent)
+	if err := json.Compact(&b, result); err != nil {
+		return rtt, fmt.Errorf("echo result is not JSON: %w", err)
+	}
+	return rtt, checkEcho(a.Bytes(), b.Bytes())
+}
+
+// Info asks the server what it sees of this connection.
+func (c *Conn) Info(ctx context.Context) (PeerInfo, time.Duration, error) {
+	result, rtt, err := c.Action(ctx, "info", nil)
+	if err != nil {
+		return PeerInfo{}, rtt, err
+	}
+	var info PeerInfo
+	if err := json.Unmarshal(result, &info); err != nil {
+		return PeerInfo{}, rtt, fmt.Errorf("decode info result: %w", err)
+	}
+	return info, rtt, nil
+}
+
+// decodeResponse decodes a text/json reply; an error reply is a *ServerError.
+func decodeResponse(m Message) (Response, error) {
+	var r Response
+	if m.ContentType != ContentTypeJSON {
+		return r, fmt.Errorf("reply has content type %q, want %q", m.ContentType, ContentTypeJSON)
+	}
+	if err := json.Unmarshal(m.Content, &r); err != nil {
+		return r, fmt.Errorf("decode reply: %w", err)
+	}
+	if r.Error != "" {
+		var msg string
+		if json.Unmarshal(r.Result, &msg) != nil {
+			msg = string(r.Result)
+		}
+		return r, &ServerError{Code: r.Error, Message: msg}
+	}
+	return r, nil
+}
+
+// ms converts a duration to float milliseconds, netkit's unit in results.
+func ms(d time.Duration) float64 {
+	return float64(d) / float64(time.Millisecond)
+}

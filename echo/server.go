@@ -1,0 +1,574 @@
+package echo
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Defaults of the Server's limits, used where a field is zero.
+const (
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultIdleTimeout      = 60 * time.Second
+	DefaultMessageTimeout   = 30 * time.Second
+	DefaultDrainTimeout     = 10 * time.Second
+	DefaultMaxConns         = 10000
+)
+
+// maxRejecting bounds the connections being told "busy" at once; past it a
+// connection over the limit is closed without a word.
+const maxRejecting = 64
+
+// lingerTimeout and lingerBytes bound how long and how much the server keeps
+// reading from a connection it is closing for a protocol error, so that the
+// error reply is not lost to a TCP reset caused by unread data.
+const (
+	lingerTimeout = time.Second
+	lingerBytes   = 256 << 10
+)
+
+// ServerTLSConfig returns the TLS configuration of an echo server: TLS 1.2 or
+// later with cert, client certificates required and checked against
+// clientCAs when it is not nil (mutual TLS), and the ALPN protocols
+// nextProtos (nil negotiates none).
+func ServerTLSConfig(cert tls.Certificate, clientCAs *x509.CertPool, nextProtos []string) *tls.Config {
+	cfg := &tls.Config{
+		MinVersion:   tls.VersionTLS12,
+		Certificates: []tls.Certificate{cert},
+		NextProtos:   nextProtos,
+	}
+	if clientCAs != nil {
+		cfg.ClientCAs = clientCAs
+		cfg.ClientAuth = tls.RequireAndVerifyClientCert
+	}
+	return cfg
+}
+
+// Server echoes frames (and raw bytes) to many concurrent clients. Set its
+// fields, then call Serve once; the fields must not change afterwards. The
+// zero value serves plain TCP with the default limits and logs nothing.
+type Server struct {
+	// TLSConfig, when not nil, makes every connection TLS (see
+	// ServerTLSConfig). Nil serves plain TCP.
+	TLSConfig *tls.Config
+	// Raw echoes bytes as they come on every connection. When false each
+	// connection is looked at once: a first byte of 0x20 or more cannot
+	// start a frame (see MaxHeaderLength), so such a connection is echoed
+	// raw, and any other is read as frames.
+	Raw bool
+	// HandshakeTimeout bounds the TLS handshake; zero means
+	// DefaultHandshakeTimeout.
+	HandshakeTimeout time.Duration
+	// IdleTimeout bounds the wait for the first byte of the next message
+	// (or of raw data); a client that sends nothing for this long is
+	// dropped. Zero means DefaultIdleTimeout.
+	IdleTimeout time.Duration
+	// MessageTimeout bounds, once a message has started, receiving the
+	// rest of it and writing the reply. Zero means DefaultMessageTimeout.
+	MessageTimeout time.Duration
+	// DrainTimeout bounds how long Serve lets in-flight messages finish
+	// once its context is done; connections still busy then are closed.
+	// Zero means DefaultDrainTimeout.
+	DrainTimeout time.Duration
+	// MaxContentLength is the longest content accepted; zero means
+	// DefaultMaxContentLength.
+	MaxContentLength int
+	// MaxConns is the most connections served at once. One more is told
+	// the server is busy, logged and closed. Zero means DefaultMaxConns.
+	MaxConns int
+	// Logger gets one line when a connection opens (after its handshake)
+	// and one when it closes, with the peer, TLS version, messages, bytes,
+	// duration and the reason. Nil logs nothing.
+	Logger *slog.Logger
+
+	log       *slog.Logger
+	shutting  atomic.Bool // set once, when the context is done
+	forced    atomic.Bool // set once, when the drain deadline passed
+	rejecting chan struct{}
+	wg        sync.WaitGroup
+	mu        sync.Mutex
+	conns     map[*serverConn]struct{}
+}
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+// Serve accepts connections on ln and serves each on its own goroutine until
+// ctx is done. Then it stops accepting, closes ln, wakes the connections that
+// wait for a message, lets the messages in flight finish for up to
+// DrainTimeout, closes what is left and returns nil. It returns early, after
+// the same draining, when ln fails for good.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	s.log = s.Logger
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.conns = make(map[*serverConn]struct{})
+	s.rejecting = make(chan struct{}, maxRejecting)
+	defer context.AfterFunc(ctx, func() { ln.Close() })()
+	defer ln.Close()
+	var backoff time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				s.drain()
+				return nil
+			}
+			if !temporary(err) {
+				s.drain()
+				return fmt.Errorf("accept: %w", err)
+			}
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept failed, retrying", "error", err, "retry_in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+			}
+			continue
+		}
+		backoff = 0
+		s.accept(c)
+	}
+}
+
+// temporary reports whether an accept error is a shortage that may pass:
+// out of file descriptors or memory.
+func temporary(err error) bool {
+	for _, e := range []error{syscall.EMFILE, syscall.ENFILE, syscall.ENOBUFS, syscall.ENOMEM} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// accept starts serving c, or refuses it when MaxConns are open.
+func (s *Server) accept(c net.Conn) {
+	s.mu.Lock()
+	if open := len(s.conns); open >= orDefault(s.MaxConns, DefaultMaxConns) {
+		s.mu.Unlock()
+		s.refuse(c, open)
+		return
+	}
+	sc := &serverConn{s: s, tcp: &countingConn{Conn: c}, peer: peerString(c.RemoteAddr()), start: time.Now(), idle: true}
+	sc.conn = sc.tcp
+	s.conns[sc] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go sc.serve()
+}
+
+// refuse tells c that the server is busy and closes it, on a goroutine of its
+// own; when maxRejecting are being told already, it just closes c.
+func (s *Server) refuse(c net.Conn, open int) {
+	peer := peerString(c.RemoteAddr())
+	select {
+	case s.rejecting <- struct{}{}:
+	default:
+		c.Close()
+		s.log.Warn("refused", "peer", peer, "reason", fmt.Sprintf("too many connections (%d open) and too many refusals under way", open))
+		return
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() { <-s.rejecting }()
+		sc := &serverConn{s: s, tcp: &countingConn{Conn: c}, peer: peer, start: time.Now()}
+		sc.conn = sc.tcp
+		reason := fmt.Sprintf("too many connections (%d open, the limit)", open)
+		err := sc.tellBusy(reason)
+		sc.conn.Close()
+		s.log.Warn("refused", "peer", peer, "reason", reason, "told", err == nil)
+	}()
+}
+
+// drain stops the connections as Serve describes.
+func (s *Server) drain() {
+	s.shutting.Store(true)
+	s.mu.Lock()
+	for c := range s.conns {
+		c.wake()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(orDefault(s.DrainTimeout, DefaultDrainTimeout))
+	defer t.Stop()
+	select {
+	case <-done:
+		return
+	case <-t.C:
+	}
+	s.forced.Store(true)
+	s.mu.Lock()
+	for c := range s.conns {
+		c.tcp.Close()
+	}
+	s.mu.Unlock()
+	<-done
+}
+
+// Reasons a connection ends that are part of normal service.
+var (
+	errClosedByPeer = errors.New("closed by peer")
+	errIdleTimeout  = errors.New("idle timeout")
+	errShutdown     = errors.New("server shutting down")
+	errTLSClient    = errors.New("the client speaks TLS to a plaintext server")
+)
+
+// startsTLS reports whether what br holds already starts like a TLS record
+// of the handshake (a ClientHello): 0x16 0x03 0x0N. A frame cannot start
+// so, as its header begins with '{' or white space.
+func startsTLS(br *bufio.Reader) bool {
+	b, _ := br.Peek(min(br.Buffered(), 3))
+	return len(b) == 3 && b[0] == 0x16 && b[1] == 0x03 && b[2] <= 0x04
+}
+
+// serverConn is one client connection, served by one goroutine.
+type serverConn struct {
+	s    *Server
+	tcp  *countingConn // the accepted connection; its counters belong to the serving goroutine
+	conn net.Conn      // tcp, or the TLS connection over it
+	tls  *tls.ConnectionState
+	peer string
+	mode string // "frames" or "raw", once known
+
+	start    time.Time
+	messages int
+
+	mu   sync.Mutex // guards idle and, with it, the deadline
+	idle bool       // waiting for a message (or handshaking): wake may interrupt
+}
+
+func (c *serverConn) serve() {
+	reason := c.run()
+	c.conn.Close()
+	s := c.s
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+	level := slog.LevelInfo
+	switch {
+	case errors.Is(reason, errClosedByPeer), errors.Is(reason, errIdleTimeout), errors.Is(reason, errShutdown):
+	case s.forced.Load():
+		reason = fmt.Errorf("closed at the drain deadline: %w", reason)
+	default:
+		level = slog.LevelWarn
+	}
+	attrs := []slog.Attr{slog.String("peer", c.peer)}
+	if c.tls != nil {
+		attrs = append(attrs, slog.String("tls", tls.VersionName(c.tls.Version)))
+	}
+	attrs = append(attrs,
+		slog.String("mode", c.mode),
+		slog.Int("messages", c.messages),
+		slog.Int64("bytes_in", c.tcp.in),
+		slog.Int64("bytes_out", c.tcp.out),
+		slog.Duration("duration", time.Since(c.start).Round(time.Microsecond)),
+		slog.String("reason", reason.Error()),
+	)
+	s.log.LogAttrs(context.Background(), level, "close", attrs...)
+	s.wg.Done()
+}
+
+// run serves the connection and returns why it ended.
+func (c *serverConn) run() error {
+	s := c.s
+	if err := c.handshake(); err != nil {
+		return err
+	}
+	attrs := []slog.Attr{slog.String("peer", c.peer)}
+	if cs := c.tls; cs != nil {
+		attrs = append(attrs,
+			slog.String("tls", tls.VersionName(cs.Version)),
+			slog.String("cipher", tls.CipherSuiteName(cs.CipherSuite)),
+			slog.String("sni", cs.ServerName),
+			slog.String("alpn", cs.NegotiatedProtocol),
+		)
+		if len(cs.PeerCertificates) > 0 {
+			attrs = append(attrs, slog.String("client_cert", cs.PeerCertificates[0].Subject.String()))
+		}
+	}
+	s.log.LogAttrs(context.Background(), slog.LevelInfo, "open", attrs...)
+
+	br := bufio.NewReaderSize(c.conn, ReaderBufferSize)
+	if err := c.next(br); err != nil {
+		return err
+	}
+	if s.TLSConfig == nil && startsTLS(br) {
+		return errTLSClient
+	}
+	if first, _ := br.Peek(1); s.Raw || first[0] >= 0x20 {
+		c.mode = "raw"
+		return c.echoRaw(br)
+	}
+	c.mode = "frames"
+	return c.echoFrames(br)
+}
+
+// handshake does the TLS handshake, when the server speaks TLS.
+func (c *serverConn) handshake() error {
+	if c.s.TLSConfig == nil {
+		return nil
+	}
+	if !c.setIdle(orDefault(c.s.HandshakeTimeout, DefaultHandshakeTimeout)) {
+		return errShutdown
+	}
+	tc := tls.Server(c.tcp, c.s.TLSConfig)
+	c.conn = tc
+	if err := tc.Handshake(); err != nil {
+		if c.s.shutting.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+			return errShutdown
+		}
+		return fmt.Errorf("TLS handshake: %w", err)
+	}
+	cs := tc.ConnectionState()
+	c.tls = &cs
+	return nil
+}
+
+// next waits for the first byte of the next message, within the idle
+// timeout, and returns why it did not come.
+func (c *serverConn) next(br *bufio.Reader) error {
+	if !c.setIdle(orDefault(c.s.IdleTimeout, DefaultIdleTimeout)) {
+		return errShutdown
+	}
+	_, err := br.Peek(1)
+	switch {
+	case err == nil:
+		c.setBusy()
+		return nil
+	case err == io.EOF:
+		return errClosedByPeer
+	case errors.Is(err, os.ErrDeadlineExceeded) && c.s.shutting.Load():
+		return errShutdown
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return errIdleTimeout
+	}
+	return err
+}
+
+// setIdle marks the connection as waiting, so that wake may interrupt it,
+// and sets its deadline d from now. It reports false, setting nothing, when
+// the server is shutting down.
+func (c *serverConn) setIdle(d time.Duration) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.idle = true
+	if c.s.shutting.Load() {
+		return false
+	}
+	c.tcp.SetDeadline(time.Now().Add(d))
+	return true
+}
+
+// setBusy marks a message as in flight, which wake leaves alone, and gives
+// it MessageTimeout.
+func (c *serverConn) setBusy() {
+	c.mu.Lock()
+	c.idle = false
+	c.tcp.SetDeadline(time.Now().Add(orDefault(c.s.MessageTimeout, DefaultMessageTimeout)))
+	c.mu.Unlock()
+}
+
+// wake interrupts the connection's wait for a message, if it is waiting.
+// Called by drain after shutting is set: a connection that becomes idle later
+// sees shutting in setIdle.
+func (c *serverConn) wake() {
+	c.mu.Lock()
+	if c.idle {
+		c.tcp.SetDeadline(time.Now())
+	}
+	c.mu.Unlock()
+}
+
+// echoFrames answers frames until the connection ends.
+func (c *serverConn) echoFrames(br *bufio.Reader) error {
+	r := NewReader(br, c.s.MaxContentLength)
+	w := NewWriter(c.conn)
+	for {
+		m, err := r.Read()
+		if err != nil {
+			var pe *ProtocolError
+			if errors.As(err, &pe) {
+				c.replyError(w, pe.Code(), pe.Err.Error()+": "+pe.Detail)
+				c.linger()
+				return err
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("closed by peer in the middle of a message: %w", err)
+			}
+			return fmt.Errorf("read message: %w", err)
+		}
+		if err := w.Write(c.answer(m)); err != nil {
+			return fmt.Errorf("write reply: %w", err)
+		}
+		c.messages++
+		if err := c.next(br); err != nil {
+			return err
+		}
+	}
+}
+
+// echoRaw writes back whatever it reads until the connection ends.
+func (c *serverConn) echoRaw(br *bufio.Reader) error {
+	buf := make([]byte, 32<<10)
+	for {
+		n, _ := br.Read(buf) // next saw a byte: Read returns at once
+		if _, err := c.conn.Write(buf[:n]); err != nil {
+			return fmt.Errorf("write: %w", err)
+		}
+		if err := c.next(br); err != nil {
+			return err
+		}
+	}
+}
+
+// answer returns the reply to m.
+func (c *serverConn) answer(m Message) Message {
+	if m.ContentType != ContentTypeJSON {
+		return NewMessage(m.ContentType, m.ContentEncoding, m.Content)
+	}
+	switch strings.ToLower(m.ContentEncoding) {
+	case "utf-8", "utf8", "":
+	default:
+		return errorReply("bad_request", fmt.Sprintf("content-encoding %q: text/json content must be utf-8", m.ContentEncoding))
+	}
+	var req Request
+	if err := json.Unmarshal(m.Content, &req); err != nil {
+		return errorReply("bad_request", "content is not a JSON request object: "+err.Error())
+	}
+	switch req.Action {
+	case "echo":
+		if req.Value == nil {
+			req.Value = json.RawMessage("null")
+		}
+		return resultReply(Response{Result: req.Value})
+	case "info":
+		info, _ := json.Marshal(c.peerInfo()) // plain strings and ints: cannot fail
+		return resultReply(Response{Result: info})
+	default:
+		return errorReply("invalid_action", fmt.Sprintf("invalid action '%s'", req.Action))
+	}
+}
+
+// errorReply is the reply {"result": "Error: msg.", "error": code}.
+func errorReply(code, msg string) Message {
+	result, _ := json.Marshal("Error: " + msg + ".")
+	return resultReply(Response{Result: result, Error: code})
+}
+
+func resultReply(r Response) Message {
+	m, _ := JSONMessage(r) // valid raw JSON and a string: cannot fail
+	return m
+}
+
+// replyError sends an error reply, as far as the connection lets it.
+func (c *serverConn) replyError(w *Writer, code, msg string) error {
+	c.setBusy()
+	return w.Write(errorReply(code, msg))
+}
+
+// tellBusy completes the handshake of a connection over the limit and tells
+// it why it is closed: an error reply, or a line of text on a raw server.
+func (c *serverConn) tellBusy(reason string) error {
+	if err := c.handshake(); err != nil {
+		return err
+	}
+	c.setBusy()
+	msg := "server busy: " + reason + "; try again later"
+	if c.s.Raw {
+		_, err := io.WriteString(c.conn, "netkit echo: "+msg+"\n")
+		return err
+	}
+	err := c.replyError(NewWriter(c.conn), "busy", msg)
+	c.linger()
+	return err
+}
+
+// linger half-closes the connection and reads what the peer still sends for a
+// moment, so the last reply reaches it before the close.
+func (c *serverConn) linger() {
+	if tc, ok := c.conn.(*tls.Conn); ok && c.tls != nil {
+		tc.CloseWrite()
+	}
+	if cw, ok := c.tcp.Conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	c.tcp.SetReadDeadline(time.Now().Add(lingerTimeout))
+	io.CopyN(io.Discard, c.tcp.Conn, lingerBytes)
+}
+
+// peerInfo is the "info" result.
+func (c *serverConn) peerInfo() PeerInfo {
+	var info PeerInfo
+	info.RemoteAddr, info.RemotePort = splitAddr(c.tcp.RemoteAddr())
+	info.LocalAddr, info.LocalPort = splitAddr(c.tcp.LocalAddr())
+	if cs := c.tls; cs != nil {
+		info.TLS = true
+		info.TLSVersion = tls.VersionName(cs.Version)
+		info.CipherSuite = tls.CipherSuiteName(cs.CipherSuite)
+		info.ServerName = cs.ServerName
+		info.ALPN = cs.NegotiatedProtocol
+		if len(cs.PeerCertificates) > 0 {
+			info.ClientCertificate = cs.PeerCertificates[0].Subject.String()
+		}
+	}
+	return info
+}
+
+// splitAddr returns the IP (IPv4-mapped addresses as IPv4) and port of a.
+func splitAddr(a net.Addr) (string, int) {
+	ap, err := netip.ParseAddrPort(a.String())
+	if err != nil {
+		return a.String(), 0
+	}
+	return ap.Addr().Unmap().String(), int(ap.Port())
+}
+
+func peerString(a net.Addr) string {
+	ip, port := splitAddr(a)
+	return net.JoinHostPort(ip, fmt.Sprint(port))
+}
+
+// countingConn counts the bytes read and written on the wire. Only the
+// goroutine serving the connection reads and writes, so the counters need no
+// lock.
+type countingConn struct {
+	net.Conn
+	in, out int64
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	c.in += int64(n)
+	return n, err
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.out += int64(n)
+	return n, err
+}

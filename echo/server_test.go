@@ -1,0 +1,573 @@
+package echo
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// jsonFrame builds a text/json frame by hand.
+func jsonFrame(content string) []byte {
+	return frame(fmt.Sprintf(`{"byteorder": "little", "content-type": "text/json", "content-encoding": "utf-8", "content-length": %d}`, len(content)), content)
+}
+
+// binaryFrame builds a binary frame by hand.
+func binaryFrame(contentType, content string) []byte {
+	return frame(fmt.Sprintf(`{"byteorder": "big", "content-type": %q, "content-encoding": "binary", "content-length": %d}`, contentType, len(content)), content)
+}
+
+// TestServerHandBuiltStream drives a plaintext server with frames built by
+// hand, first one byte per write, then several frames in one write.
+func TestServerHandBuiltStream(t *testing.T) {
+	r := serve(t, &Server{})
+	c, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	bin := binaryFrame("image/x-test", "\x00\x01hello\xff")
+	echo := jsonFrame(`{"action": "echo", "value": {"a": [1, "ü"]}}`)
+	info := jsonFrame(`{"action": "info"}`)
+
+	// Byte by byte: TCP_NODELAY is on, so each write is a segment of its own.
+	for _, b := range append(append([]byte{}, bin...), echo...) {
+		if _, err := c.Write([]byte{b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Three frames in one write.
+	if _, err := c.Write(bytes.Join([][]byte{bin, echo, info}, nil)); err != nil {
+		t.Fatal(err)
+	}
+
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	rd := NewReader(c, 0)
+	for i, want := range []string{"bin", "echo", "bin", "echo", "info"} {
+		m, err := rd.Read()
+		if err != nil {
+			t.Fatalf("reply %d: %v", i, err)
+		}
+		switch want {
+		case "bin":
+			if m.ContentType != "image/x-test" || m.ContentEncoding != "binary" || string(m.Content) != "\x00\x01hello\xff" {
+				t.Errorf("reply %d: %+v %q, want the binary content back", i, m.Header, m.Content)
+			}
+		case "echo":
+			if m.ContentType != ContentTypeJSON || string(m.Content) != `{"result":{"a":[1,"ü"]}}` {
+				t.Errorf("reply %d: %+v %s", i, m.Header, m.Content)
+			}
+		case "info":
+			var resp struct{ Result PeerInfo }
+			if err := json.Unmarshal(m.Content, &resp); err != nil {
+				t.Fatal(err)
+			}
+			local := c.LocalAddr().(*net.TCPAddr)
+			if resp.Result.RemoteAddr != "127.0.0.1" || resp.Result.RemotePort != local.Port || resp.Result.TLS {
+				t.Errorf("info %+v, want 127.0.0.1:%d without TLS", resp.Result, local.Port)
+			}
+		}
+		if m.ByteOrder != NativeByteOrder {
+			t.Errorf("reply %d byteorder %q, want %q", i, m.ByteOrder, NativeByteOrder)
+		}
+	}
+}
+
+func TestServerInvalidActionKeepsConnection(t *testing.T) {
+	r := serve(t, &Server{})
+	c := dial(t, r.addr, ClientOptions{Plaintext: true})
+	ctx := context.Background()
+	_, _, err := c.Action(ctx, "search", "morpheus")
+	var se *ServerError
+	if !errors.As(err, &se) || se.Code != "invalid_action" || se.Message != "Error: invalid action 'search'." {
+		t.Fatalf("got %v, want the invalid action error reply", err)
+	}
+	for _, req := range []string{`[1,2]`, `{"action": 5}`} {
+		m := NewMessage(ContentTypeJSON, "utf-8", []byte(req))
+		reply, _, err := c.RoundTrip(ctx, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := decodeResponse(reply); !errors.As(err, &se) || se.Code != "bad_request" {
+			t.Errorf("request %s: got %v, want a bad_request reply", req, err)
+		}
+	}
+	if _, err := c.Echo(ctx, ContentTypeBinary, []byte("still here")); err != nil {
+		t.Errorf("the connection is not usable after error replies: %v", err)
+	}
+	if _, err := c.EchoValue(ctx, map[string]any{"k": []int{1, 2}}); err != nil {
+		t.Errorf("echo action: %v", err)
+	}
+}
+
+// TestServerMalformedClients sends broken frames, each on a connection of its
+// own, while a good client keeps echoing: each broken one gets an error reply
+// and is closed, the good one never notices.
+func TestServerMalformedClients(t *testing.T) {
+	pki := newTestPKI(t)
+	r := serve(t, &Server{TLSConfig: ServerTLSConfig(pki.server.Certificate, nil, nil), MaxContentLength: 1024})
+	opts := ClientOptions{RootCAs: pki.serverPool, ServerName: "localhost"}
+
+	good := dial(t, r.addr, opts)
+	stop := make(chan struct{})
+	var echoed atomic.Int64
+	goodErr := make(chan error, 1)
+	go func() {
+		defer close(goodErr)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := good.Echo(context.Background(), ContentTypeBinary, []byte("good client")); err != nil {
+				goodErr <- err
+				return
+			}
+			echoed.Add(1)
+		}
+	}()
+
+	okFrame := binaryFrame("a", "x")
+	tests := []struct {
+		name   string
+		stream []byte
+		code   string
+	}{
+		{"header not JSON", frame(`{byteorder: little}`, ""), "bad_header"},
+		{"missing key", frame(`{"byteorder":"little","content-type":"a","content-length":0}`, ""), "bad_header"},
+		{"wrong type", frame(`{"byteorder":"little","content-type":"a","content-encoding":"x","content-length":"0"}`, ""), "bad_header"},
+		{"content too long", binaryFrame("a", strings.Repeat("x", 1025)), "content_too_long"},
+		{"header too long after a good frame", append(okFrame, 0x20, 0x00), "header_too_long"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tc, err := tls.Dial("tcp", r.addr, &tls.Config{RootCAs: pki.serverPool, ServerName: "localhost"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tc.Close()
+			tc.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := tc.Write(tt.stream); err != nil {
+				t.Fatal(err)
+			}
+			rd := NewReader(tc, 0)
+			if bytes.HasPrefix(tt.stream, okFrame) {
+				if _, err := rd.Read(); err != nil {
+					t.Fatalf("reply to the good frame: %v", err)
+				}
+			}
+			m, err := rd.Read()
+			if err != nil {
+				t.Fatalf("no error reply: %v", err)
+			}
+			var se *ServerError
+			if _, err := decodeResponse(m); !errors.As(err, &se) || se.Code != tt.code || !strings.HasPrefix(se.Message, "Error: ") {
+				t.Fatalf("got %v, want an error reply with code %s", err, tt.code)
+			}
+			if _, err := rd.Read(); err != io.EOF {
+				t.Errorf("after the error reply: %v, want the connection closed (EOF)", err)
+			}
+		})
+	}
+	r.log.waitFor(t, "level=WARN msg=close", "bad header: missing key \\\"content-encoding\\\"", "content too long", "header too long")
+
+	before := echoed.Load()
+	time.Sleep(50 * time.Millisecond)
+	close(stop)
+	if err := <-goodErr; err != nil {
+		t.Fatalf("the good client failed: %v", err)
+	}
+	if echoed.Load() <= before || before == 0 {
+		t.Errorf("the good client echoed %d messages during the test and %d after; it should have kept going", before, echoed.Load()-before)
+	}
+}
+
+// TestServerTLSToPlaintext: a TLS client of a plaintext server is closed at
+// once with a reason in the log, not left waiting for its handshake.
+func TestServerTLSToPlaintext(t *testing.T) {
+	r := serve(t, &Server{})
+	start := time.Now()
+	_, err := Dial(context.Background(), r.addr, ClientOptions{InsecureSkipVerify: true, Timeout: 5 * time.Second})
+	if err == nil || !errors.Is(err, io.EOF) {
+		t.Fatalf("got %v, want the handshake to end with EOF", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("the handshake took %v to fail", d)
+	}
+	r.log.waitFor(t, "the client speaks TLS to a plaintext server")
+}
+
+func TestServerIdleClientsDropped(t *testing.T) {
+	pki := newTestPKI(t)
+	const timeout = 300 * time.Millisecond
+	r := serve(t, &Server{
+		TLSConfig:        ServerTLSConfig(pki.server.Certificate, nil, nil),
+		HandshakeTimeout: timeout,
+		IdleTimeout:      timeout,
+	})
+	// One connects and never starts the handshake; one completes it and never
+	// sends a message.
+	silent, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	idle := dial(t, r.addr, ClientOptions{RootCAs: pki.serverPool, ServerName: "localhost"})
+	start := time.Now()
+	for _, c := range []net.Conn{silent, idle.conn} {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Errorf("read %d bytes, %v; want the server to close the connection", n, err)
+		}
+	}
+	if d := time.Since(start); d < timeout || d > 3*time.Second {
+		t.Errorf("dropped after %v, want about %v", d, timeout)
+	}
+	r.log.waitFor(t, "reason=\"TLS handshake: read tcp", "i/o timeout", "reason=\"idle timeout\"")
+}
+
+func TestServerMaxConns(t *testing.T) {
+	r := serve(t, &Server{MaxConns: 2})
+	ctx := context.Background()
+	opts := ClientOptions{Plaintext: true}
+	first, second := dial(t, r.addr, opts), dial(t, r.addr, opts)
+	for _, c := range []*Conn{first, second} {
+		if _, err := c.Echo(ctx, ContentTypeBinary, []byte("in")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	third := dial(t, r.addr, opts)
+	_, err := third.Echo(ctx, ContentTypeBinary, []byte("over the limit"))
+	var se *ServerError
+	if !errors.As(err, &se) || se.Code != "busy" {
+		t.Fatalf("got %v, want a busy error reply", err)
+	}
+	r.log.waitFor(t, `msg=refused peer=127.0.0.1:`, `reason="too many connections (2 open, the limit)" told=true`)
+
+	// A place frees up: the next connection is served.
+	first.Close()
+	r.log.waitFor(t, `reason="closed by peer"`)
+	if _, err := dial(t, r.addr, opts).Echo(ctx, ContentTypeBinary, []byte("now")); err != nil {
+		t.Errorf("after a connection closed: %v", err)
+	}
+}
+
+func TestServerMutualTLS(t *testing.T) {
+	pki := newTestPKI(t)
+	r := serve(t, &Server{TLSConfig: ServerTLSConfig(pki.server.Certificate, pki.clientCA, []string{"netkit-echo"})})
+	opts := ClientOptions{RootCAs: pki.serverPool, ServerName: "localhost", NextProtos: []string{"netkit-echo"}}
+
+	t.Run("accepted", func(t *testing.T) {
+		o := opts
+		o.Certificates = []tls.Certificate{pki.client}
+		c := dial(t, r.addr, o)
+		info, _, err := c.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := PeerInfo{
+			RemoteAddr: "127.0.0.1", RemotePort: c.conn.LocalAddr().(*net.TCPAddr).Port,
+			LocalAddr: "127.0.0.1", LocalPort: c.conn.RemoteAddr().(*net.TCPAddr).Port,
+			TLS: true, TLSVersion: "TLS 1.3", CipherSuite: c.Session().TLS.CipherSuite,
+			ServerName: "localhost", ALPN: "netkit-echo", ClientCertificate: "CN=test client",
+		}
+		if info != want {
+			t.Errorf("info\n got %+v\nwant %+v", info, want)
+		}
+		if s := c.Session().TLS; s.ALPN != "netkit-echo" || !s.Verified || s.VerifiedBy != "ca" {
+			t.Errorf("session %+v", s)
+		}
+		r.log.waitFor(t, `msg=open peer=127.0.0.1:`, `tls="TLS 1.3"`, `alpn=netkit-echo client_cert="CN=test client"`)
+	})
+	for _, tt := range []struct {
+		name  string
+		certs []tls.Certificate
+		log   string
+	}{
+		{"refused without a certificate", nil, "client didn't provide a certificate"},
+		// crypto/tls offers only a certificate issued by one of the CAs the
+		// server names, so the stranger's is not even sent.
+		{"refused with an unknown certificate", []tls.Certificate{pki.stranger}, "client didn't provide a certificate"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := opts
+			o.Certificates = tt.certs
+			// In TLS 1.3 the client's handshake ends before the server has
+			// checked its certificate: the refusal comes with the first read.
+			c, err := Dial(context.Background(), r.addr, o)
+			if err == nil {
+				_, err = c.Echo(context.Background(), ContentTypeBinary, []byte("let me in"))
+				c.Close()
+			}
+			var op *net.OpError
+			if !errors.As(err, &op) || op.Op != "remote error" {
+				t.Fatalf("got %v, want a TLS alert from the server", err)
+			}
+			r.log.waitFor(t, tt.log)
+		})
+	}
+}
+
+// TestServerShutdownFinishesInFlight starts messages, shuts the server down
+// half way through them, and checks that each is answered in full while idle
+// connections are closed at once and new ones are refused.
+func TestServerShutdownFinishesInFlight(t *testing.T) {
+	pki := newTestPKI(t)
+	r := serve(t, &Server{TLSConfig: ServerTLSConfig(pki.server.Certificate, nil, nil), DrainTimeout: 10 * time.Second})
+	cfg := &tls.Config{RootCAs: pki.serverPool, ServerName: "localhost"}
+	const busy, size = 20, 64 << 10
+	content := bytes.Repeat([]byte("0123456789abcdef"), size/16)
+	msg, err := AppendFrame(nil, NewMessage(ContentTypeBinary, "binary", content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []*tls.Conn
+	for range busy {
+		c, err := tls.Dial("tcp", r.addr, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write(msg[:len(msg)/2]); err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	idle, err := tls.Dial("tcp", r.addr, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	// Wait until the server has the first halves: each connection is busy.
+	r.log.waitCount(t, "msg=open", busy+1)
+	time.Sleep(200 * time.Millisecond)
+
+	stopped := make(chan error, 1)
+	start := time.Now()
+	go func() { stopped <- r.stop() }()
+	idle.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := idle.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("idle connection: %v, want it closed by the shutdown", err)
+	}
+	if _, err := net.DialTimeout("tcp", r.addr, time.Second); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("a new connection during shutdown: %v, want connection refused", err)
+	}
+
+	var wg sync.WaitGroup
+	for i, c := range conns {
+		wg.Go(func() {
+			if _, err := c.Write(msg[len(msg)/2:]); err != nil {
+				t.Errorf("conn %d: write the second half: %v", i, err)
+				return
+			}
+			rd := NewReader(c, 0)
+			m, err := rd.Read()
+			if err != nil || !bytes.Equal(m.Content, content) {
+				t.Errorf("conn %d: reply %v, %d bytes; want the whole echo", i, err, len(m.Content))
+				return
+			}
+			if _, err := rd.Read(); err != io.EOF {
+				t.Errorf("conn %d: after the reply: %v, want the connection closed", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := <-stopped; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("shutdown took %v", d)
+	}
+	if n := strings.Count(r.log.String(), `reason="server shutting down"`); n != busy+1 {
+		t.Errorf("%d connections closed for the shutdown, want %d; log:\n%s", n, busy+1, r.log)
+	}
+}
+
+// TestServerRawOpenSSL tests raw mode with 'openssl s_client', which also
+// checks that OpenSSL accepts the self-signed certificate.
+func TestServerRawOpenSSL(t *testing.T) {
+	if _, err := exec.LookPath("openssl"); err != nil {
+		t.Skip("openssl is not installed (apt-get install openssl)")
+	}
+	pki := newTestPKI(t)
+	r := serve(t, &Server{TLSConfig: ServerTLSConfig(pki.server.Certificate, nil, nil), IdleTimeout: 500 * time.Millisecond})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "openssl", "s_client", "-connect", r.addr, "-quiet",
+		"-CAfile", pki.server.CertFile, "-verify_return_error", "-verify_hostname", "localhost", "-servername", "localhost")
+	cmd.Stdin = strings.NewReader("hello from openssl\nsecond line\n")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	// The server closes the connection after its idle timeout; s_client then
+	// ends, with status 0 or 1 depending on the OpenSSL version.
+	if string(out) != "hello from openssl\nsecond line\n" {
+		t.Fatalf("openssl s_client printed %q (%v); stderr:\n%s", out, err, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "verify return:1") {
+		t.Errorf("openssl did not verify the certificate:\n%s", stderr.String())
+	}
+	r.log.waitFor(t, "mode=raw", `reason="idle timeout"`)
+}
+
+func TestServerRawNcat(t *testing.T) {
+	if _, err := exec.LookPath("ncat"); err != nil {
+		t.Skip("ncat is not installed (apt-get install ncat)")
+	}
+	pki := newTestPKI(t)
+	r := serve(t, &Server{TLSConfig: ServerTLSConfig(pki.server.Certificate, nil, nil), IdleTimeout: 500 * time.Millisecond})
+	host, port, _ := net.SplitHostPort(r.addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ncat", "--ssl", "--ssl-trustfile", pki.server.CertFile, "--ssl-servername", "localhost", host, port)
+	// ncat ends at the end of its input without waiting for the echo: keep
+	// stdin open until the server closes after its idle timeout.
+	pr, pw := io.Pipe()
+	cmd.Stdin = pr
+	go func() {
+		io.WriteString(pw, "hello from ncat\n")
+		<-ctx.Done()
+		pw.Close()
+	}()
+	out, err := cmd.CombinedOutput()
+	if string(out) != "hello from ncat\n" {
+		t.Fatalf("ncat printed %q (%v)", out, err)
+	}
+}
+
+// TestServerForcedRaw: with Raw, bytes that would start a frame are echoed
+// as they are.
+func TestServerForcedRaw(t *testing.T) {
+	r := serve(t, &Server{Raw: true})
+	c, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	want := binaryFrame("a", "b")
+	c.Write(want)
+	got := make([]byte, len(want))
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("got %q, %v; want %q", got, err, want)
+	}
+}
+
+// TestPythonTutorialClient runs the Python tutorial's client against a
+// plaintext server.
+func TestPythonTutorialClient(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is not installed (apt-get install python3)")
+	}
+	r := serve(t, &Server{})
+	host, port, _ := net.SplitHostPort(r.addr)
+	for _, tt := range []struct{ action, value, want string }{
+		{"echo", "hello netkit", "Got result: hello netkit\n"},
+		{"search", "morpheus", "Got result: Error: invalid action 'search'.\n"},
+		{"info", "", "Got result: {'remote_addr': '127.0.0.1', 'remote_port': "},
+		{"binary", "payload", "Received binary/custom-client-binary-type response from ('127.0.0.1', " + port + ")\nGot response: b'binarypayload'\n"},
+	} {
+		t.Run(tt.action, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, "python3", filepath.Join("testdata", "python", "app-client.py"), host, port, tt.action, tt.value).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), tt.want) || strings.Contains(string(out), "Main: Error") {
+				t.Errorf("app-client.py %s %q: %v\n%s\nwant %q", tt.action, tt.value, err, out, tt.want)
+			}
+		})
+	}
+}
+
+// TestServerDualStack listens on [::] and serves IPv4 and IPv6 clients.
+func TestServerDualStack(t *testing.T) {
+	if ln, err := net.Listen("tcp6", "[::1]:0"); err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	} else {
+		ln.Close()
+	}
+	r := serveOn(t, &Server{}, "[::]:0")
+	_, port, _ := net.SplitHostPort(r.addr)
+	for _, ip := range []string{"127.0.0.1", "::1"} {
+		c := dial(t, net.JoinHostPort(ip, port), ClientOptions{Plaintext: true})
+		info, _, err := c.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.RemoteAddr != ip || info.LocalAddr != ip || strconv.Itoa(info.LocalPort) != port {
+			t.Errorf("via %s: info %+v", ip, info)
+		}
+	}
+}
+
+// TestServerCertificateFiles checks where and how the self-signed
+// certificate is written, and that it is reused.
+func TestServerCertificateFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "netkit", "echo")
+	s := &SelfSigned{Dir: dir}
+	kp, err := s.LoadOrCreate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !kp.Created {
+		t.Error("first call did not create a certificate")
+	}
+	for name, mode := range map[string]os.FileMode{dir: 0o700 | os.ModeDir, kp.KeyFile: 0o600, kp.CertFile: 0o644} {
+		st, err := os.Stat(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Mode() != mode {
+			t.Errorf("%s: mode %v, want %v", name, st.Mode(), mode)
+		}
+	}
+	host, _ := os.Hostname()
+	for _, name := range []string{"localhost", "127.0.0.1", "::1", host} {
+		if err := kp.Leaf.VerifyHostname(name); err != nil {
+			t.Errorf("certificate is not for %s: %v", name, err)
+		}
+	}
+	again, err := s.LoadOrCreate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Created || FingerprintOf(again.Leaf) != FingerprintOf(kp.Leaf) {
+		t.Error("a valid certificate was not reused")
+	}
+	// A day before it expires it is replaced.
+	s.Now = func() time.Time { return kp.Leaf.NotAfter.Add(-time.Hour) }
+	renewed, err := s.LoadOrCreate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !renewed.Created || FingerprintOf(renewed.Leaf) == FingerprintOf(kp.Leaf) {
+		t.Error("a certificate about to expire was not replaced")
+	}
+	// The fingerprint openssl computes is the one netkit prints.
+	if _, err := exec.LookPath("openssl"); err == nil {
+		out, err := exec.Command("openssl", "x509", "-in", renewed.CertFile, "-noout", "-fingerprint", "-sha256").Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, fp, _ := strings.Cut(strings.TrimSpace(string(out)), "=")
+		got, err := ParseFingerprint("sha256:" + fp)
+		if err != nil || got != FingerprintOf(renewed.Leaf) {
+			t.Errorf("openssl says %s (%v), netkit %s", fp, err, FingerprintOf(renewed.Leaf))
+		}
+	}
+}
