@@ -215,7 +215,7 @@ type SocketList struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// ListSockets lists the TCP and UDP sockets of this machine's network
+// ListSockets lists the TCP and UDP sockets of the calling thread's network
 // namespace that q selects, as 'ss -tuanp' and 'netstat -tuanp' do. It reads
 // /proc/net once per protocol and filters there while, on another
 // goroutine, it walks /proc/*/fd once (only the processes q allows); the

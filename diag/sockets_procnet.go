@@ -9,6 +9,8 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"runtime"
+	"sync"
 )
 
 // netkit reads /proc/net/{tcp,tcp6,udp,udp6} itself rather than through
@@ -45,8 +47,11 @@ var tcpStates = [...]SocketState{
 // readProcNetTable appends to socks the sockets of /proc/net/<t.name> that
 // f keeps. A missing tcp6 or udp6 table means IPv6 is off: no sockets.
 func readProcNetTable(t procNetTable, f socketFilter, socks []Socket) ([]Socket, error) {
-	path := "/proc/net/" + t.name
+	path := procNetDir() + t.name
+	// The table is the one of the opening thread's network namespace.
+	runtime.LockOSThread()
 	file, err := os.Open(path)
+	runtime.UnlockOSThread()
 	if errors.Is(err, fs.ErrNotExist) && t.v6 {
 		return socks, nil
 	}
@@ -60,6 +65,19 @@ func readProcNetTable(t procNetTable, f socketFilter, socks []Socket) ([]Socket,
 	}
 	return socks, nil
 }
+
+// procNetDir is where the socket tables of the calling thread's network
+// namespace are. /proc/net is /proc/self/net, the namespace of the
+// process's main thread, which a program may have moved into another
+// namespace (a locked thread that called setns and exited); the caller's
+// sockets are in its own thread's namespace, /proc/thread-self/net (Linux
+// 3.17 and later).
+var procNetDir = sync.OnceValue(func() string {
+	if _, err := os.Stat("/proc/thread-self/net"); err == nil {
+		return "/proc/thread-self/net/"
+	}
+	return "/proc/net/"
+})
 
 // parseProcNet appends the sockets of one /proc/net table read from r,
 // header line first, that f keeps.
