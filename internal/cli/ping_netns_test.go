@@ -86,7 +86,16 @@ func pingInNetns(t *testing.T, ns string, f func() error) {
 	t.Helper()
 	errc := make(chan error, 1)
 	go func() {
+		// The thread enters ns only for f and then goes back: a thread left
+		// in ns could be the main thread, which Go never ends, and every
+		// later read of /proc/net by this test binary would see ns.
 		runtime.LockOSThread()
+		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer unix.Close(orig)
 		fd, err := unix.Open("/run/netns/"+ns, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			errc <- err
@@ -97,7 +106,14 @@ func pingInNetns(t *testing.T, ns string, f func() error) {
 			errc <- fmt.Errorf("setns %s: %w", ns, err)
 			return
 		}
-		errc <- f()
+		ferr := f()
+		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
+			// Leave the thread locked: Go ends it when this goroutine exits.
+			errc <- fmt.Errorf("setns back from %s: %w", ns, err)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
 	}()
 	if err := <-errc; err != nil {
 		t.Fatal(err)
