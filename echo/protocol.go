@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 	"strconv"
 	"unicode/utf8"
@@ -196,10 +197,18 @@ func badHeader(format string, a ...any) error {
 // invalid (see ParseHeader), when ContentLength differs from len(Content), or
 // when the header would be longer than MaxHeaderLength.
 func AppendFrame(dst []byte, m Message) ([]byte, error) {
-	h := m.Header
-	if h.ContentLength != len(m.Content) {
-		return dst, fmt.Errorf("encode frame: content-length %d but %d content bytes", h.ContentLength, len(m.Content))
+	if m.ContentLength != len(m.Content) {
+		return dst, fmt.Errorf("encode frame: content-length %d but %d content bytes", m.ContentLength, len(m.Content))
 	}
+	dst, err := appendHeader(dst, m.Header)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, m.Content...), nil
+}
+
+// appendHeader appends the length prefix and the JSON header of h.
+func appendHeader(dst []byte, h Header) ([]byte, error) {
 	if err := h.validate(); err != nil {
 		return dst, err
 	}
@@ -219,16 +228,21 @@ func AppendFrame(dst []byte, m Message) ([]byte, error) {
 		return dst[:start], &ProtocolError{Err: ErrHeaderTooLong, Detail: fmt.Sprintf("%d bytes, the limit is %d", n, MaxHeaderLength)}
 	}
 	binary.BigEndian.PutUint16(dst[start:], uint16(n))
-	return append(dst, m.Content...), nil
+	return dst, nil
 }
 
 // appendJSONString appends s as a JSON string. Printable ASCII without quotes
-// or backslashes, the usual content type, is copied as it is.
+// or backslashes, the usual content type, is copied as it is; otherwise only
+// what JSON requires is escaped (not <, > and &, and not non-ASCII text, as
+// Python's json.dumps(ensure_ascii=False) does not).
 func appendJSONString(dst []byte, s string) []byte {
 	for i := 0; i < len(s); i++ {
 		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' {
-			b, _ := json.Marshal(s) // a string always encodes
-			return append(dst, b...)
+			var b bytes.Buffer
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false)
+			enc.Encode(s) // a string always encodes
+			return append(dst, bytes.TrimSuffix(b.Bytes(), []byte("\n"))...)
 		}
 	}
 	dst = append(dst, '"')
@@ -261,149 +275,169 @@ const (
 // requiredKeys lists the header keys in the order a missing one is reported.
 var requiredKeys = [...]string{keyByteOrder, keyContentType, keyContentEncoding, keyContentLength}
 
+// commonValues are header values returned without allocating a string.
+var commonValues = [...]string{LittleEndian, BigEndian, ContentTypeJSON, ContentTypeBinary, "utf-8", "binary"}
+
 // ParseHeader decodes a JSON header: an object holding the four required keys
 // (byteorder "little" or "big", content-type a non-empty string,
 // content-encoding a string, content-length a non-negative integer), each
 // once, matched exactly (keys are case-sensitive). Other keys are allowed and
-// ignored. Errors are *ProtocolError wrapping ErrBadHeader.
+// ignored. The header must be valid UTF-8 and at most MaxHeaderLength bytes.
+// Errors are *ProtocolError wrapping ErrBadHeader, or ErrHeaderTooLong.
 func ParseHeader(b []byte) (Header, error) {
+	return parseHeader(b, nil)
+}
+
+// parseHeader is ParseHeader; string values equal to those of prev, when not
+// nil, are taken from it rather than allocated again.
+func parseHeader(b []byte, prev *Header) (Header, error) {
+	if len(b) > MaxHeaderLength {
+		return Header{}, &ProtocolError{Err: ErrHeaderTooLong, Detail: fmt.Sprintf("%d bytes, the limit is %d", len(b), MaxHeaderLength)}
+	}
 	if !utf8.Valid(b) {
 		return Header{}, badHeader("header is not valid UTF-8")
 	}
-	if !json.Valid(b) {
-		return Header{}, badHeader("header is not JSON: %s", quoteStart(b))
-	}
-	// b is valid JSON from here on, which keeps the scanner below simple: it
-	// only has to find the top-level keys and take their values apart.
+	// One pass checks that b is JSON and finds the raw values of the
+	// required keys; they are interpreted once the whole header is known to
+	// be JSON, so a syntax error is reported before a type error.
 	s := scanner{b: b}
-	if s.skipSpace() != '{' {
-		return Header{}, badHeader("header is not a JSON object: %s", quoteStart(b))
+	var raw [len(requiredKeys)][]byte
+	dup := ""
+	s.space()
+	if s.peek() != '{' {
+		if s.value() && s.end() {
+			return Header{}, badHeader("header is not a JSON object: %s", quoteStart(b))
+		}
+		return Header{}, s.syntaxError()
 	}
 	s.i++
-	var h Header
-	var seen [len(requiredKeys)]bool
-	for s.skipSpace() != '}' {
-		if s.b[s.i] == ',' {
-			s.i++
-			s.skipSpace()
+	s.space()
+	empty := s.peek() == '}'
+	for more := !empty; more; {
+		key, ok := s.key()
+		if !ok {
+			return Header{}, s.syntaxError()
 		}
-		key := s.str()
-		s.skipSpace()
-		s.i++ // ':'
-		s.skipSpace()
-		k := slices.Index(requiredKeys[:], key)
-		if k < 0 {
-			s.skipValue()
-			continue
+		if s.space(); s.peek() != ':' {
+			return Header{}, s.syntaxError()
 		}
-		if seen[k] {
-			return Header{}, badHeader("key %q appears twice", key)
+		s.i++
+		s.space()
+		start := s.i
+		if !s.value() {
+			return Header{}, s.syntaxError()
 		}
-		seen[k] = true
-		if key == keyContentLength {
-			n, err := s.length()
-			if err != nil {
-				return Header{}, err
+		if k := keyIndex(key); k >= 0 {
+			if raw[k] != nil && dup == "" {
+				dup = requiredKeys[k]
 			}
-			h.ContentLength = n
-			continue
+			raw[k] = b[start:s.i]
 		}
-		if s.b[s.i] != '"' {
-			return Header{}, badHeader("%q must be a string, not %s", key, s.valueKind())
-		}
-		v := s.str()
-		switch key {
-		case keyByteOrder:
-			h.ByteOrder = v
-		case keyContentType:
-			h.ContentType = v
-		case keyContentEncoding:
-			h.ContentEncoding = v
+		if more, ok = s.after('}'); !ok {
+			return Header{}, s.syntaxError()
 		}
 	}
-	for k, ok := range seen {
-		if !ok {
+	if empty {
+		s.i++ // after() moved past the brace of any other object
+	}
+	if !s.end() {
+		return Header{}, s.syntaxError()
+	}
+	if dup != "" {
+		return Header{}, badHeader("key %q appears twice", dup)
+	}
+	for k, v := range raw {
+		if v == nil {
 			return Header{}, badHeader("missing key %q", requiredKeys[k])
 		}
+	}
+	var h Header
+	if prev == nil {
+		prev = &Header{}
+	}
+	var err error
+	if h.ByteOrder, err = stringValue(keyByteOrder, raw[0], prev.ByteOrder); err != nil {
+		return Header{}, err
+	}
+	if h.ContentType, err = stringValue(keyContentType, raw[1], prev.ContentType); err != nil {
+		return Header{}, err
+	}
+	if h.ContentEncoding, err = stringValue(keyContentEncoding, raw[2], prev.ContentEncoding); err != nil {
+		return Header{}, err
+	}
+	if h.ContentLength, err = lengthValue(raw[3]); err != nil {
+		return Header{}, err
 	}
 	return h, h.validate()
 }
 
-// quoteStart quotes the start of b for an error message.
-func quoteStart(b []byte) string {
-	const max = 40
-	if len(b) > max {
-		return strconv.Quote(string(b[:max])) + "…"
+// keyIndex returns the index in requiredKeys of a key as the scanner found
+// it (escapes not yet decoded), or -1.
+func keyIndex(key []byte) int {
+	if bytes.IndexByte(key, '\\') >= 0 {
+		var k string
+		json.Unmarshal(append(append([]byte{'"'}, key...), '"'), &k) // checked by the scanner: cannot fail
+		key = []byte(k)
 	}
-	return strconv.Quote(string(b))
-}
-
-// scanner walks a valid JSON document.
-type scanner struct {
-	b []byte
-	i int
-}
-
-// skipSpace skips white space and returns the next byte.
-func (s *scanner) skipSpace() byte {
-	for s.i < len(s.b) {
-		switch c := s.b[s.i]; c {
-		case ' ', '\t', '\n', '\r':
-			s.i++
-		default:
-			return c
+	for k, name := range requiredKeys {
+		if string(key) == name {
+			return k
 		}
 	}
-	return 0
+	return -1
 }
 
-// str reads the string at s.i and returns its value.
-func (s *scanner) str() string {
-	start := s.i
-	escaped := false
-	for s.i++; s.b[s.i] != '"'; s.i++ {
-		if s.b[s.i] == '\\' {
-			escaped = true
-			s.i++
+// stringValue returns the string a raw JSON value holds, prev when it is the
+// same text.
+func stringValue(key string, v []byte, prev string) (string, error) {
+	if v[0] != '"' {
+		return "", badHeader("%q must be a string, not %s", key, kindOf(v[0]))
+	}
+	text := v[1 : len(v)-1]
+	if bytes.IndexByte(text, '\\') >= 0 {
+		var out string
+		json.Unmarshal(v, &out) // checked by the scanner: cannot fail
+		return out, nil
+	}
+	if string(text) == prev {
+		return prev, nil
+	}
+	for _, c := range commonValues {
+		if string(text) == c {
+			return c, nil
 		}
 	}
-	s.i++
-	raw := s.b[start:s.i]
-	if !escaped {
-		return string(raw[1 : len(raw)-1])
-	}
-	var v string
-	json.Unmarshal(raw, &v) // valid JSON: cannot fail
-	return v
+	return string(text), nil
 }
 
-// skipValue skips the value at s.i.
-func (s *scanner) skipValue() {
-	depth := 0
-	for {
-		switch s.b[s.i] {
-		case '"':
-			s.str()
-		case '{', '[':
-			depth++
-			s.i++
-		case '}', ']':
-			depth--
-			s.i++
-		default:
-			s.i++
-		}
-		if depth == 0 {
-			if c := s.skipSpace(); c == ',' || c == '}' {
-				return
-			}
-		}
+// lengthValue returns the non-negative integer a raw JSON value holds.
+func lengthValue(v []byte) (int, error) {
+	if c := v[0]; c != '-' && (c < '0' || c > '9') {
+		return 0, badHeader("%q must be an integer, not %s", keyContentLength, kindOf(c))
 	}
+	if bytes.ContainsAny(v, ".eE") {
+		return 0, badHeader("%q must be an integer, not %s", keyContentLength, v)
+	}
+	if v[0] == '-' {
+		if string(v) == "-0" {
+			return 0, nil
+		}
+		return 0, badHeader("content-length %s is negative", v)
+	}
+	n := 0
+	for _, c := range v {
+		d := int(c - '0')
+		if n > (math.MaxInt-d)/10 {
+			return 0, &ProtocolError{Err: ErrContentTooLong, Detail: fmt.Sprintf("content-length %s", v)}
+		}
+		n = n*10 + d
+	}
+	return n, nil
 }
 
-// valueKind names the JSON type of the value at s.i for error messages.
-func (s *scanner) valueKind() string {
-	switch s.b[s.i] {
+// kindOf names the JSON type of a value by its first byte.
+func kindOf(c byte) string {
+	switch c {
 	case '"':
 		return "a string"
 	case '{':
@@ -419,32 +453,233 @@ func (s *scanner) valueKind() string {
 	}
 }
 
-// length reads the content-length value at s.i.
-func (s *scanner) length() (int, error) {
+// quoteStart quotes the start of b for an error message.
+func quoteStart(b []byte) string {
+	const max = 40
+	if len(b) > max {
+		return strconv.Quote(string(b[:max])) + "…"
+	}
+	return strconv.Quote(string(b))
+}
+
+// scanner checks JSON text (RFC 8259) as it walks it. Its methods report
+// false, leaving i where the text went wrong, when it is not JSON. Nesting is
+// bounded by the length of the text, at most MaxHeaderLength.
+type scanner struct {
+	b []byte
+	i int
+}
+
+func (s *scanner) peek() byte {
+	if s.i < len(s.b) {
+		return s.b[s.i]
+	}
+	return 0
+}
+
+// space skips white space.
+func (s *scanner) space() {
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case ' ', '\t', '\n', '\r':
+			s.i++
+		default:
+			return
+		}
+	}
+}
+
+// end reports whether only white space is left.
+func (s *scanner) end() bool {
+	s.space()
+	return s.i == len(s.b)
+}
+
+func (s *scanner) syntaxError() error {
+	return badHeader("header is not JSON (error at byte %d): %s", s.i, quoteStart(s.b))
+}
+
+// value checks the value at i and moves past it.
+func (s *scanner) value() bool {
+	switch s.peek() {
+	case '{':
+		s.i++
+		s.space()
+		for more := s.peek() != '}'; more; {
+			if _, ok := s.key(); !ok {
+				return false
+			}
+			if s.space(); s.peek() != ':' {
+				return false
+			}
+			s.i++
+			s.space()
+			if !s.value() {
+				return false
+			}
+			var ok bool
+			if more, ok = s.after('}'); !ok {
+				return false
+			}
+			if !more {
+				return true
+			}
+		}
+		s.i++
+		return true
+	case '[':
+		s.i++
+		s.space()
+		for more := s.peek() != ']'; more; {
+			if !s.value() {
+				return false
+			}
+			var ok bool
+			if more, ok = s.after(']'); !ok {
+				return false
+			}
+			if !more {
+				return true
+			}
+		}
+		s.i++
+		return true
+	case '"':
+		_, ok := s.key()
+		return ok
+	case 't':
+		return s.literal("true")
+	case 'f':
+		return s.literal("false")
+	case 'n':
+		return s.literal("null")
+	}
+	return s.number()
+}
+
+// after moves past what follows a member of an object or array: white
+// space, then a comma and the white space before the next member (more), or
+// the closing byte (no more). It reports false for anything else.
+func (s *scanner) after(closing byte) (more, ok bool) {
+	s.space()
+	switch s.peek() {
+	case ',':
+		s.i++
+		s.space()
+		return true, true
+	case closing:
+		s.i++
+		return false, true
+	}
+	return false, false
+}
+
+// key checks the string at i, moves past it and returns its raw bytes
+// between the quotes, escapes left as they are.
+func (s *scanner) key() ([]byte, bool) {
+	if s.peek() != '"' {
+		return nil, false
+	}
+	start := s.i + 1
+	for s.i++; s.i < len(s.b); {
+		switch c := s.b[s.i]; {
+		case c == '"':
+			s.i++
+			return s.b[start : s.i-1], true
+		case c < 0x20:
+			return nil, false
+		case c != '\\':
+			s.i++
+		case s.i+1 >= len(s.b):
+			return nil, false
+		default:
+			switch s.b[s.i+1] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.i += 2
+			case 'u':
+				if s.i+6 > len(s.b) || !isHex(s.b[s.i+2:s.i+6]) {
+					return nil, false
+				}
+				s.i += 6
+			default:
+				return nil, false
+			}
+		}
+	}
+	return nil, false
+}
+
+func isHex(b []byte) bool {
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *scanner) literal(word string) bool {
+	if !bytes.HasPrefix(s.b[s.i:], []byte(word)) {
+		return false
+	}
+	s.i += len(word)
+	return true
+}
+
+// number checks -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func (s *scanner) number() bool {
+	if s.peek() == '-' {
+		s.i++
+	}
+	switch c := s.peek(); {
+	case c == '0':
+		s.i++
+	case '1' <= c && c <= '9':
+		s.digits()
+	default:
+		return false
+	}
+	if s.peek() == '.' {
+		s.i++
+		if !s.digits() {
+			return false
+		}
+	}
+	if c := s.peek(); c == 'e' || c == 'E' {
+		s.i++
+		if c := s.peek(); c == '+' || c == '-' {
+			s.i++
+		}
+		if !s.digits() {
+			return false
+		}
+	}
+	return true
+}
+
+// digits moves past [0-9]+ and reports whether there was one.
+func (s *scanner) digits() bool {
 	start := s.i
-	if c := s.b[s.i]; c != '-' && (c < '0' || c > '9') {
-		return 0, badHeader("%q must be an integer, not %s", keyContentLength, s.valueKind())
+	for s.i < len(s.b) && '0' <= s.b[s.i] && s.b[s.i] <= '9' {
+		s.i++
 	}
-	s.skipValue()
-	num := bytes.TrimRight(s.b[start:s.i], " \t\r\n")
-	n, err := strconv.Atoi(string(num))
-	switch {
-	case err != nil && bytes.ContainsAny(num, ".eE"):
-		return 0, badHeader("%q must be an integer, not %s", keyContentLength, num)
-	case err != nil: // out of range
-		return 0, &ProtocolError{Err: ErrContentTooLong, Detail: fmt.Sprintf("content-length %s", num)}
-	case n < 0:
-		return 0, badHeader("content-length %d is negative", n)
-	}
-	return n, nil
+	return s.i > start
 }
 
 // Reader reads frames from a stream. It is not safe for concurrent use.
 type Reader struct {
-	br      *bufio.Reader
-	max     int
-	content []byte
+	br  *bufio.Reader
+	max int
+	// buf holds frameRoom bytes of room, then the content of the last
+	// frame, so that EchoFrame can put a header in front of it.
+	buf  []byte
+	last Header // the last header read, whose strings parseHeader reuses
+	hdr  []byte // EchoFrame's encoding of a header
 }
+
+// frameRoom is the room Reader keeps in front of content: the longest prefix
+// and header.
+const frameRoom = 2 + MaxHeaderLength
 
 // ReaderBufferSize is the size of a Reader's buffer: one TLS record, so a
 // header always fits.
@@ -484,54 +719,55 @@ func (r *Reader) Read() (Message, error) {
 	if err != nil {
 		return Message{}, unexpectedEOF(err)
 	}
-	h, err := ParseHeader(frame[2:])
+	h, err := parseHeader(frame[2:], &r.last)
 	if err != nil {
 		return Message{}, err
 	}
 	if h.ContentLength > r.max {
 		return Message{}, &ProtocolError{Err: ErrContentTooLong, Detail: fmt.Sprintf("content-length %d, the limit is %d", h.ContentLength, r.max)}
 	}
+	r.last = h
 	r.br.Discard(2 + n) // peeked: cannot fail
-	r.content = r.content[:0]
-	for len(r.content) < h.ContentLength {
-		if len(r.content) == cap(r.content) {
-			r.content = slices.Grow(r.content, min(h.ContentLength-len(r.content), max(len(r.content), 64<<10)))
+	want := frameRoom + h.ContentLength
+	if cap(r.buf) < frameRoom {
+		r.buf = make([]byte, frameRoom, frameRoom+min(h.ContentLength, 64<<10))
+	}
+	r.buf = r.buf[:frameRoom]
+	for len(r.buf) < want {
+		if len(r.buf) == cap(r.buf) {
+			got := len(r.buf) - frameRoom
+			r.buf = slices.Grow(r.buf, min(h.ContentLength-got, max(got, 64<<10)))
 		}
-		m, err := r.br.Read(r.content[len(r.content):min(cap(r.content), h.ContentLength)])
-		r.content = r.content[:len(r.content)+m]
-		if err != nil && len(r.content) < h.ContentLength {
+		m, err := r.br.Read(r.buf[len(r.buf):min(cap(r.buf), want)])
+		r.buf = r.buf[:len(r.buf)+m]
+		if err != nil && len(r.buf) < want {
 			return Message{}, unexpectedEOF(err)
 		}
 	}
-	return Message{Header: h, Content: r.content}, nil
+	return Message{Header: h, Content: r.buf[frameRoom:]}, nil
+}
+
+// EchoFrame encodes the frame of a message with header h and, as content,
+// the content of the message Read returned last. It writes the header in
+// front of that content, which is not copied. h.ContentLength must be the
+// content's length. The frame is valid until the next Read.
+func (r *Reader) EchoFrame(h Header) ([]byte, error) {
+	if len(r.buf) < frameRoom || h.ContentLength != len(r.buf)-frameRoom {
+		return nil, fmt.Errorf("encode frame: content-length %d is not that of the last message read", h.ContentLength)
+	}
+	hdr, err := appendHeader(r.hdr[:0], h)
+	if err != nil {
+		return nil, err
+	}
+	r.hdr = hdr
+	start := frameRoom - len(hdr)
+	copy(r.buf[start:], hdr)
+	return r.buf[start:], nil
 }
 
 func unexpectedEOF(err error) error {
 	if err == io.EOF {
 		return io.ErrUnexpectedEOF
 	}
-	return err
-}
-
-// Writer writes frames to a stream, each with a single Write. It is not safe
-// for concurrent use.
-type Writer struct {
-	w   io.Writer
-	buf []byte
-}
-
-// NewWriter returns a Writer on w.
-func NewWriter(w io.Writer) *Writer {
-	return &Writer{w: w}
-}
-
-// Write encodes m (see AppendFrame) and writes it.
-func (w *Writer) Write(m Message) error {
-	buf, err := AppendFrame(w.buf[:0], m)
-	if err != nil {
-		return err
-	}
-	w.buf = buf
-	_, err = w.w.Write(buf)
 	return err
 }

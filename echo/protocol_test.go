@@ -38,6 +38,17 @@ func TestFrameRoundTrip(t *testing.T) {
 		if got.Header != want.Header || !bytes.Equal(got.Content, want.Content) {
 			t.Errorf("message %d: got %+v (%d bytes), want %+v (%d bytes)", i, got.Header, len(got.Content), want.Header, len(want.Content))
 		}
+		// EchoFrame encodes in place what AppendFrame encodes.
+		echoed, err := r.EchoFrame(got.Header)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if appended, _ := AppendFrame(nil, want); !bytes.Equal(echoed, appended) {
+			t.Errorf("message %d: EchoFrame gives %q, AppendFrame %q", i, echoed[:20], appended[:20])
+		}
+	}
+	if _, err := r.EchoFrame(Header{ByteOrder: BigEndian, ContentType: "a", ContentLength: 3}); err == nil {
+		t.Error("EchoFrame with another content length succeeded")
 	}
 	if _, err := r.Read(); err != io.EOF {
 		t.Errorf("after the last frame: %v, want io.EOF", err)
@@ -111,6 +122,31 @@ func TestParseHeaderAccepts(t *testing.T) {
 	want := Header{ByteOrder: "little", ContentType: "text/json", ContentEncoding: "utf-8", ContentLength: 42}
 	if h != want {
 		t.Errorf("got %+v, want %+v", h, want)
+	}
+}
+
+// TestParseHeaderSyntax checks the scanner's view of JSON syntax against
+// encoding/json on the corners of the grammar.
+func TestParseHeaderSyntax(t *testing.T) {
+	const keys = `"byteorder":"big","content-type":"a","content-encoding":"","content-length":0`
+	for _, extra := range []string{
+		`1`, `-0`, `01`, `1.`, `.5`, `-`, `1e`, `1e+`, `1E-7`, `0.5e10`, `- 1`, `+1`, `1.5.5`,
+		`"\u00e9"`, `"\u00"`, `"\x41"`, `"\/"`, "\"tab\there\"", `"unterminated`,
+		`true`, `tru`, `nul`, `falsey`, `[]`, `[1,]`, `[,1]`, `[1 2]`, `{}`, `{"a":1,}`, `{"a" 1}`, `{1:2}`,
+		`{"a":{"b":[{"c":[]}]}}`, strings.Repeat("[", 500) + strings.Repeat("]", 500), strings.Repeat("[", 500) + strings.Repeat("]", 499),
+	} {
+		for _, doc := range []string{`{` + keys + `,"x":` + extra + `}`, `{"x":` + extra + `,` + keys + `}`} {
+			_, err := ParseHeader([]byte(doc))
+			if _, ok := oracleHeader([]byte(doc)); ok != (err == nil) {
+				t.Errorf("%s: ParseHeader says %v, encoding/json ok=%v", doc, err, ok)
+			}
+		}
+	}
+	for _, doc := range []string{`{` + keys + `}}`, `{` + keys + `} x`, `{` + keys + `,}`, ` {` + keys + "}\n", `{}`, `{` + keys + `}{}`} {
+		_, err := ParseHeader([]byte(doc))
+		if _, ok := oracleHeader([]byte(doc)); ok != (err == nil) {
+			t.Errorf("%s: ParseHeader says %v, encoding/json ok=%v", doc, err, ok)
+		}
 	}
 }
 
@@ -194,7 +230,7 @@ func FuzzParseHeader(f *testing.F) {
 
 // oracleHeader is ParseHeader's rules written with encoding/json.
 func oracleHeader(b []byte) (Header, bool) {
-	if !json.Valid(b) || !utf8.Valid(b) {
+	if len(b) > MaxHeaderLength || !json.Valid(b) || !utf8.Valid(b) {
 		return Header{}, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))

@@ -23,7 +23,7 @@ import (
 // Defaults of the Server's limits, used where a field is zero.
 const (
 	DefaultHandshakeTimeout = 10 * time.Second
-	DefaultIdleTimeout      = 60 * time.Second
+	DefaultIdleTimeout      = 30 * time.Second
 	DefaultMessageTimeout   = 30 * time.Second
 	DefaultDrainTimeout     = 10 * time.Second
 	DefaultMaxConns         = 10000
@@ -79,6 +79,12 @@ type Server struct {
 	IdleTimeout time.Duration
 	// MessageTimeout bounds, once a message has started, receiving the
 	// rest of it and writing the reply. Zero means DefaultMessageTimeout.
+	//
+	// Like HandshakeTimeout and IdleTimeout it may run over by up to an
+	// eighth: a connection keeps a deadline that is within that margin of
+	// the one it needs, so that while the two timeouts are equal (as by
+	// default) a busy connection moves its deadline once in an eighth of
+	// the timeout rather than twice per message.
 	MessageTimeout time.Duration
 	// DrainTimeout bounds how long Serve lets in-flight messages finish
 	// once its context is done; connections still busy then are closed.
@@ -257,9 +263,11 @@ type serverConn struct {
 
 	start    time.Time
 	messages int
+	out      []byte // the last reply frame encoded
 
-	mu   sync.Mutex // guards idle and, with it, the deadline
-	idle bool       // waiting for a message (or handshaking): wake may interrupt
+	mu       sync.Mutex // guards idle and deadline
+	idle     bool       // waiting for a message (or handshaking): wake may interrupt
+	deadline time.Time  // the deadline last set
 }
 
 func (c *serverConn) serve() {
@@ -371,8 +379,8 @@ func (c *serverConn) next(br *bufio.Reader) error {
 }
 
 // setIdle marks the connection as waiting, so that wake may interrupt it,
-// and sets its deadline d from now. It reports false, setting nothing, when
-// the server is shutting down.
+// and gives it d. It reports false, setting nothing, when the server is
+// shutting down.
 func (c *serverConn) setIdle(d time.Duration) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -380,7 +388,7 @@ func (c *serverConn) setIdle(d time.Duration) bool {
 	if c.s.shutting.Load() {
 		return false
 	}
-	c.tcp.SetDeadline(time.Now().Add(d))
+	c.setDeadline(d)
 	return true
 }
 
@@ -389,8 +397,19 @@ func (c *serverConn) setIdle(d time.Duration) bool {
 func (c *serverConn) setBusy() {
 	c.mu.Lock()
 	c.idle = false
-	c.tcp.SetDeadline(time.Now().Add(orDefault(c.s.MessageTimeout, DefaultMessageTimeout)))
+	c.setDeadline(orDefault(c.s.MessageTimeout, DefaultMessageTimeout))
 	c.mu.Unlock()
+}
+
+// setDeadline makes the connection's deadline d from now, give or take: a
+// deadline already between d and d+d/8 from now is kept. Called with c.mu
+// held.
+func (c *serverConn) setDeadline(d time.Duration) {
+	want := time.Now().Add(d)
+	if c.deadline.Before(want) || c.deadline.After(want.Add(d/8)) {
+		c.deadline = want.Add(d / 8)
+		c.tcp.SetDeadline(c.deadline)
+	}
 }
 
 // wake interrupts the connection's wait for a message, if it is waiting.
@@ -399,7 +418,8 @@ func (c *serverConn) setBusy() {
 func (c *serverConn) wake() {
 	c.mu.Lock()
 	if c.idle {
-		c.tcp.SetDeadline(time.Now())
+		c.deadline = time.Now()
+		c.tcp.SetDeadline(c.deadline)
 	}
 	c.mu.Unlock()
 }
@@ -407,13 +427,12 @@ func (c *serverConn) wake() {
 // echoFrames answers frames until the connection ends.
 func (c *serverConn) echoFrames(br *bufio.Reader) error {
 	r := NewReader(br, c.s.MaxContentLength)
-	w := NewWriter(c.conn)
 	for {
 		m, err := r.Read()
 		if err != nil {
 			var pe *ProtocolError
 			if errors.As(err, &pe) {
-				c.replyError(w, pe.Code(), pe.Err.Error()+": "+pe.Detail)
+				c.replyError(pe.Code(), pe.Err.Error()+": "+pe.Detail)
 				c.linger()
 				return err
 			}
@@ -422,7 +441,12 @@ func (c *serverConn) echoFrames(br *bufio.Reader) error {
 			}
 			return fmt.Errorf("read message: %w", err)
 		}
-		if err := w.Write(c.answer(m)); err != nil {
+		if m.ContentType == ContentTypeJSON {
+			err = c.write(c.answer(m))
+		} else {
+			err = c.echo(r, m)
+		}
+		if err != nil {
 			return fmt.Errorf("write reply: %w", err)
 		}
 		c.messages++
@@ -430,6 +454,29 @@ func (c *serverConn) echoFrames(br *bufio.Reader) error {
 			return err
 		}
 	}
+}
+
+// echo sends binary content back, its frame built in place by r. A reply
+// header that cannot be encoded (its escapes made it too long) gets an
+// error reply instead.
+func (c *serverConn) echo(r *Reader, m Message) error {
+	frame, err := r.EchoFrame(NewMessage(m.ContentType, m.ContentEncoding, m.Content).Header)
+	if err != nil {
+		return c.write(errorReply("bad_header", "cannot echo this message: "+err.Error()))
+	}
+	_, err = c.conn.Write(frame)
+	return err
+}
+
+// write encodes m and sends it.
+func (c *serverConn) write(m Message) error {
+	frame, err := AppendFrame(c.out[:0], m)
+	if err != nil {
+		return err
+	}
+	c.out = frame
+	_, err = c.conn.Write(frame)
+	return err
 }
 
 // echoRaw writes back whatever it reads until the connection ends.
@@ -446,11 +493,8 @@ func (c *serverConn) echoRaw(br *bufio.Reader) error {
 	}
 }
 
-// answer returns the reply to m.
+// answer returns the reply to m, a text/json request.
 func (c *serverConn) answer(m Message) Message {
-	if m.ContentType != ContentTypeJSON {
-		return NewMessage(m.ContentType, m.ContentEncoding, m.Content)
-	}
 	switch strings.ToLower(m.ContentEncoding) {
 	case "utf-8", "utf8", "":
 	default:
@@ -486,9 +530,9 @@ func resultReply(r Response) Message {
 }
 
 // replyError sends an error reply, as far as the connection lets it.
-func (c *serverConn) replyError(w *Writer, code, msg string) error {
+func (c *serverConn) replyError(code, msg string) error {
 	c.setBusy()
-	return w.Write(errorReply(code, msg))
+	return c.write(errorReply(code, msg))
 }
 
 // tellBusy completes the handshake of a connection over the limit and tells
@@ -503,7 +547,7 @@ func (c *serverConn) tellBusy(reason string) error {
 		_, err := io.WriteString(c.conn, "netkit echo: "+msg+"\n")
 		return err
 	}
-	err := c.replyError(NewWriter(c.conn), "busy", msg)
+	err := c.replyError("busy", msg)
 	c.linger()
 	return err
 }
