@@ -101,6 +101,9 @@ var table = []entry{
 	{"TLS-NOT-TLS", 0,
 		"{peer} does not speak TLS on this port: it answered in plain text",
 		"connect without TLS (--plaintext), or use the port where the service speaks TLS"},
+	{"TLS-EOF", 0,
+		"{peer} closed the connection during the TLS handshake: it does not speak TLS on this port, or it turned this client away",
+		"check that the service speaks TLS on port {port} (try without --tls), and the server's log for why it closed"},
 	{"TLS-ALERT", 0,
 		"{peer} refused the TLS handshake",
 		"check the TLS versions, cipher suites and client certificate the server wants (--cert/--key for mutual TLS)"},
@@ -122,6 +125,18 @@ var table = []entry{
 	{"ICMP-NOT-PERMITTED", 0,
 		"this process may open neither a raw ICMP socket (that needs root or CAP_NET_RAW) nor an unprivileged ICMP datagram socket (none of its groups is in net.ipv4.ping_group_range)",
 		"allow ICMP datagram sockets to every group: 'sysctl -w net.ipv4.ping_group_range=\"0 2147483647\"' (persist it in /etc/sysctl.d/); or grant the binary raw sockets: 'setcap cap_net_raw+ep ./netkit'; or run as root. 'netkit ping --tcp PORT HOST' needs neither"},
+	{"ICMP-NO-REPLY", 0,
+		"no ICMP echo reply from {host}: a firewall may drop ICMP, or the host is down",
+		"rely on the TCP connect: a host that accepts or refuses a connection is up ('netkit ping --tcp {port} {host}')"},
+	{"NOT-LISTENING", 0,
+		"no process on this machine has a listening socket on port {port}",
+		"start the service, or check the port it is configured to listen on ('netkit sockets -l' lists what listens)"},
+	{"LISTEN-ADDRESS", 0,
+		"the server is bound to other addresses than the ones {host} resolves to (the classic: bound to ::1 while localhost resolves to 127.0.0.1 only)",
+		"bind the server to the wildcard ([::] or 0.0.0.0) or to every address of the name, or make the name resolve to where it listens ('netkit hosts {host}')"},
+	{"ACCEPT-QUEUE-FULL", 0,
+		"the listener's accept queue on port {port} is full: the process does not call accept() fast enough, or is stuck",
+		"check the server process (hung? overloaded?); 'netkit sockets -l --port {port}' shows Recv-Q (waiting) against Send-Q (backlog)"},
 }
 
 // Lookup returns the explanation for an error name such as "ECONNREFUSED",
@@ -190,6 +205,17 @@ func Explain(err error) (Explanation, bool) {
 		return byCode("TIMEOUT").explain(f), true
 	}
 	return Explanation{}, false
+}
+
+// explainCode is the explanation of a code for a host and port, for
+// findings that are not Go errors (nothing listens, no ICMP reply).
+func explainCode(code, host string, port uint16) *Explanation {
+	p := ""
+	if port != 0 {
+		p = strconv.Itoa(int(port))
+	}
+	ex := byCode(code).explain(fill{host: host, port: p})
+	return &ex
 }
 
 func byCode(code string) entry {

@@ -26,6 +26,9 @@ type TCPProbe struct {
 	State PortState `json:"state"`
 	// RTTMs is the connect time in milliseconds: until the SYN-ACK or RST.
 	RTTMs float64 `json:"rtt_ms"`
+	// Refusal is the dial's error for PortClosed (ECONNREFUSED, with the
+	// address), for Explain; nil for PortOpen.
+	Refusal error `json:"-"`
 }
 
 // TCPPing makes one TCP connection attempt to addr and says what answered:
@@ -46,7 +49,7 @@ func TCPPing(ctx context.Context, addr netip.AddrPort, o TCPPingOptions) (TCPPro
 		c.Close()
 		return TCPProbe{State: PortOpen, RTTMs: rtt}, nil
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return TCPProbe{State: PortClosed, RTTMs: rtt}, nil
+		return TCPProbe{State: PortClosed, RTTMs: rtt, Refusal: err}, nil
 	}
 	return TCPProbe{}, err
 }

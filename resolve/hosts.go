@@ -102,7 +102,7 @@ func (hf *HostsFile) parseLine(n int, line []byte) {
 	addr, problem := parseHostsAddr(fields[0])
 	if problem != "" {
 		hf.syntax = append(hf.syntax, Problem{Line: n, Severity: SeverityError, Kind: KindMalformedAddress,
-			Message: problem + "; glibc ignores this line"})
+			Message: problem + "; glibc ignores this line", Names: fields[1:]})
 		return
 	}
 	if len(fields) == 1 {

@@ -36,6 +36,9 @@ type Problem struct {
 	Severity Severity `json:"severity"`
 	Kind     string   `json:"kind"`
 	Message  string   `json:"message"`
+	// Names are the names on the line, for lines glibc ignores: the names
+	// they were meant to map.
+	Names []string `json:"names,omitempty"`
 }
 
 // CheckOptions tunes Check.

@@ -22,6 +22,13 @@ func parseLiteral(s string) (a netip.Addr, note string, ok bool) {
 	return parseInetAton(s)
 }
 
+// IsNumericHost reports whether getaddrinfo takes host as an address rather
+// than a name to look up (AI_NUMERICHOST would accept it).
+func IsNumericHost(host string) bool {
+	_, _, ok := parseLiteral(host)
+	return ok
+}
+
 // parseInetAton parses the 1 to 4 part IPv4 forms of inet_aton, each part
 // decimal, octal (leading 0) or hexadecimal (0x), the last part filling the
 // remaining bytes.

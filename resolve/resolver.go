@@ -182,7 +182,7 @@ func (r *Resolver) LookupIP(ctx context.Context, host string, fam Family) ([]net
 // lookup finds the addresses of q.Name, recording steps and notes in res.
 func (r *Resolver) lookup(ctx context.Context, q Query, res *Result) ([]found, string, error) {
 	addrs, canon, err := r.lookupFamily(ctx, q.Name, q.Family, res)
-	if q.Family != IPv6 || !q.V4Mapped || len(addrs) > 0 || isInputError(err) && !isLiteral(q.Name) {
+	if q.Family != IPv6 || !q.V4Mapped || len(addrs) > 0 || isInputError(err) && !IsNumericHost(q.Name) {
 		return addrs, canon, err
 	}
 	addrs, canon, err = r.lookupFamily(ctx, q.Name, IPv4, res)
@@ -190,11 +190,6 @@ func (r *Resolver) lookup(ctx context.Context, q Query, res *Result) ([]found, s
 		addrs[i].addr = netip.AddrFrom16(addrs[i].addr.As16())
 	}
 	return addrs, canon, err
-}
-
-func isLiteral(name string) bool {
-	_, _, ok := parseLiteral(name)
-	return ok
 }
 
 // lookupFamily finds the addresses of name in one family.

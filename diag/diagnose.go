@@ -1,0 +1,739 @@
+package diag
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+	"unicode"
+
+	"github.com/netkit/netkit/echo"
+	"github.com/netkit/netkit/resolve"
+)
+
+// DefaultDiagnoseTimeout bounds each network operation of Diagnose: a
+// connect, a handshake, a reply.
+const DefaultDiagnoseTimeout = 3 * time.Second
+
+// greetingWait is how long Diagnose listens after connecting for a server
+// that speaks first (a banner) or hangs up at once.
+const greetingWait = 300 * time.Millisecond
+
+// tlsPorts are the ports on which TLS is expected without --tls: HTTPS, the
+// mail and directory protocols over TLS, DNS over TLS, 8443, and the netkit
+// echo service.
+var tlsPorts = []uint16{443, 465, 636, 853, 993, 995, 8443, echo.DefaultPort}
+
+// TLSMode says whether Diagnose checks TLS.
+type TLSMode int
+
+// TLS modes. TLSAuto (the zero value) tries TLS on the well-known TLS ports
+// and on any service that waits for the client to speak first, and reports
+// a plaintext answer as "not TLS" rather than as a failure.
+const (
+	TLSAuto TLSMode = iota
+	TLSOn
+	TLSOff
+)
+
+// DiagnoseOptions are the inputs of Diagnose. Only Host and Port are
+// required.
+type DiagnoseOptions struct {
+	// Host is a host name or IP literal.
+	Host string
+	// Port is the TCP port of the service.
+	Port uint16
+	// Family restricts the addresses tried; resolve.AnyFamily (the zero
+	// value) tries all, as happy eyeballs would.
+	Family resolve.Family
+	// Resolver looks Host up; nil means resolve.Default().
+	Resolver *resolve.Resolver
+	// TLS says whether to check TLS; see TLSMode.
+	TLS TLSMode
+	// ServerName is the name the certificate is checked against; empty
+	// means Host.
+	ServerName string
+	// RootCAs are the CAs trusted; nil means the system's.
+	RootCAs *x509.CertPool
+	// Pins, when set, trust exactly these certificates.
+	Pins []echo.Fingerprint
+	// Insecure lets the application check run over TLS whose certificate
+	// did not verify. The TLS step fails all the same.
+	Insecure bool
+	// PingCount is the number of ICMP echo requests per address; 0 means 3.
+	PingCount int
+	// Timeout bounds each connect, handshake and reply; 0 means
+	// DefaultDiagnoseTimeout.
+	Timeout time.Duration
+	// OnStep, if not nil, is called with each step as it ends, in order,
+	// from the goroutine that called Diagnose.
+	OnStep func(Step)
+}
+
+// StepName names a step of Diagnose.
+type StepName string
+
+// The steps, in the order Diagnose runs them.
+const (
+	StepHosts   StepName = "hosts"
+	StepResolve StepName = "resolve"
+	StepPing    StepName = "ping"
+	StepConnect StepName = "connect"
+	StepListen  StepName = "listen"
+	StepTLS     StepName = "tls"
+	StepApp     StepName = "echo"
+)
+
+// Status is the outcome of a step.
+type Status string
+
+// Statuses: ok, a warning (the path works but something is off), a failure
+// (the path breaks here), or skipped (not checked, and why is in Summary).
+// "Not checked" is its own state, never a pass or a fail.
+const (
+	StatusOK   Status = "ok"
+	StatusWarn Status = "warn"
+	StatusFail Status = "fail"
+	StatusSkip Status = "skip"
+)
+
+// Step is one line of the checklist.
+type Step struct {
+	Name   StepName `json:"name"`
+	Status Status   `json:"status"`
+	// Summary is the finding in one line, with its figures.
+	Summary string `json:"summary"`
+	// Details are further lines worth reading.
+	Details []string `json:"details,omitempty"`
+	// Explanation is the likely cause and next step of a failure or warning.
+	Explanation *Explanation `json:"explanation,omitempty"`
+	DurationMS  float64      `json:"duration_ms"`
+}
+
+// ConnectAttempt is the TCP connect to one address.
+type ConnectAttempt struct {
+	Address netip.AddrPort `json:"address"`
+	// State is "open", "closed" (refused) or "error" (no answer, no route).
+	State string  `json:"state"`
+	RTTMs float64 `json:"rtt_ms"`
+	Error string  `json:"error,omitempty"`
+
+	err error
+}
+
+// Report is the result of Diagnose: the checklist and the data behind it.
+type Report struct {
+	Host string `json:"host"`
+	Port uint16 `json:"port"`
+	// OK reports whether the path works end to end: no step failed.
+	OK bool `json:"ok"`
+	// FailedStep is the first step that failed, empty when none did.
+	FailedStep StepName `json:"failed_step,omitempty"`
+	Steps      []Step   `json:"steps"`
+
+	HostsLines []resolve.HostsEntry `json:"hosts_lines,omitempty"`
+	Resolution *resolve.Result      `json:"resolution,omitempty"`
+	Ping       []PingStats          `json:"ping,omitempty"`
+	Connect    []ConnectAttempt     `json:"connect,omitempty"`
+	// Greeting is what the server sent unasked right after the connect (a
+	// banner), when it did.
+	Greeting  string         `json:"greeting,omitempty"`
+	Listeners []Socket       `json:"listeners,omitempty"`
+	TLS       *echo.TLSInfo  `json:"tls,omitempty"`
+	Echo      *echo.PeerInfo `json:"echo,omitempty"`
+	ElapsedMS float64        `json:"elapsed_ms"`
+}
+
+// diagnosis is the state of one run of Diagnose.
+type diagnosis struct {
+	o        DiagnoseOptions
+	resolver *resolve.Resolver
+	rep      *Report
+	addrs    []netip.Addr
+	open     []netip.AddrPort // addresses that accepted
+	local    bool             // an address of the target is on this machine
+	isTLS    bool             // the TLS handshake succeeded
+	conn     *echo.Conn       // the TLS or plaintext connection for the app step
+}
+
+// Diagnose walks the path to Host:Port and reports, step by step, where it
+// breaks: the hosts file, resolution, ICMP reachability, the TCP connect to
+// every address (and, when the target is this machine, what listens on the
+// port), TLS, and a netkit echo round trip. A step that cannot run because
+// an earlier one failed is skipped with the reason; independent checks (the
+// hosts file, ping) run regardless. The error is only for options that
+// cannot run; everything the network does is in the Report.
+func Diagnose(ctx context.Context, o DiagnoseOptions) (*Report, error) {
+	if o.Host == "" {
+		return nil, &resolve.InputError{What: "host", Value: o.Host, Why: "empty host"}
+	}
+	if o.Port == 0 {
+		return nil, &resolve.InputError{What: "port", Value: "0", Why: "a port is a number from 1 to 65535"}
+	}
+	o.Timeout = cmp.Or(o.Timeout, DefaultDiagnoseTimeout)
+	o.PingCount = cmp.Or(o.PingCount, 3)
+	start := time.Now()
+	d := &diagnosis{o: o, resolver: o.Resolver, rep: &Report{Host: o.Host, Port: o.Port}}
+	if d.resolver == nil {
+		d.resolver = resolve.Default()
+	}
+	defer func() {
+		if d.conn != nil {
+			d.conn.Close()
+		}
+	}()
+
+	d.step(StepHosts, d.checkHosts)
+	d.step(StepResolve, func(s *Step) { d.resolve(ctx, s) })
+	// Ping runs beside the connect, which does not depend on it.
+	pingDone := make(chan Step, 1)
+	go func() {
+		s := Step{Name: StepPing}
+		t := time.Now()
+		d.ping(ctx, &s)
+		s.DurationMS = ms(time.Since(t))
+		pingDone <- s
+	}()
+	connect := d.timed(StepConnect, func(s *Step) { d.connect(ctx, s) })
+	d.emit(<-pingDone)
+	d.emit(connect)
+	d.step(StepListen, func(s *Step) { d.listeners(ctx, s) })
+	d.step(StepTLS, func(s *Step) { d.handshake(ctx, s) })
+	d.step(StepApp, func(s *Step) { d.echo(ctx, s) })
+
+	d.rep.OK = d.rep.FailedStep == ""
+	d.rep.ElapsedMS = ms(time.Since(start))
+	return d.rep, nil
+}
+
+// timed runs one step and returns it without reporting it.
+func (d *diagnosis) timed(name StepName, run func(*Step)) Step {
+	s := Step{Name: name}
+	t := time.Now()
+	run(&s)
+	s.DurationMS = ms(time.Since(t))
+	return s
+}
+
+// step runs one step and reports it.
+func (d *diagnosis) step(name StepName, run func(*Step)) {
+	d.emit(d.timed(name, run))
+}
+
+func (d *diagnosis) emit(s Step) {
+	if s.Status == StatusFail && d.rep.FailedStep == "" {
+		d.rep.FailedStep = s.Name
+	}
+	d.rep.Steps = append(d.rep.Steps, s)
+	if d.o.OnStep != nil {
+		d.o.OnStep(s)
+	}
+}
+
+func (s *Step) set(st Status, format string, a ...any) {
+	s.Status, s.Summary = st, fmt.Sprintf(format, a...)
+}
+
+// explain sets the step's explanation from err, when Explain knows it.
+func (s *Step) explain(err error) {
+	if ex, ok := Explain(err); ok {
+		s.Explanation = &ex
+	}
+}
+
+func (d *diagnosis) skipped(s *Step, why string) {
+	s.set(StatusSkip, "not checked: %s", why)
+}
+
+// checkHosts reports the hosts file lines for the name, the lines meant for
+// it that glibc ignores, and whether a line shadows what DNS says.
+func (d *diagnosis) checkHosts(s *Step) {
+	path := cmp.Or(d.resolver.HostsPath, resolve.DefaultHostsPath)
+	if resolve.IsNumericHost(d.o.Host) {
+		d.skipped(s, d.o.Host+" is an IP address")
+		return
+	}
+	hf, err := resolve.ReadHostsFile(path)
+	if err != nil {
+		s.set(StatusWarn, "cannot read %s: %v", path, err)
+		s.explain(err)
+		return
+	}
+	lines := hf.Mentions(d.o.Host)
+	d.rep.HostsLines = lines
+	for _, p := range hf.Check(resolve.CheckOptions{}) {
+		meant := slices.ContainsFunc(p.Names, func(n string) bool { return strings.EqualFold(n, d.o.Host) })
+		mentioned := slices.ContainsFunc(lines, func(e resolve.HostsEntry) bool { return e.Line == p.Line })
+		if meant || mentioned && (p.Kind == resolve.KindConflict || p.Kind == resolve.KindDuplicate || p.Kind == resolve.KindLocalhost) {
+			s.Details = append(s.Details, fmt.Sprintf("line %d: %s", p.Line, p.Message))
+			if p.Severity == resolve.SeverityError {
+				s.Status = StatusWarn
+			}
+		}
+	}
+	if len(lines) == 0 {
+		if s.Status == "" {
+			s.set(StatusOK, "no line of %s has %s: DNS decides", path, d.o.Host)
+		} else {
+			s.Summary = fmt.Sprintf("no usable line of %s has %s, but a line meant for it is broken", path, d.o.Host)
+		}
+		return
+	}
+	var where []string
+	for _, e := range lines {
+		where = append(where, fmt.Sprintf("%s (line %d)", e.Address, e.Line))
+	}
+	if s.Status == "" {
+		s.Status = StatusOK
+	}
+	s.Summary = fmt.Sprintf("%s maps %s → %s", path, d.o.Host, strings.Join(where, ", "))
+	if shadow := d.shadowedDNS(lines); shadow != "" {
+		s.Status = StatusWarn
+		s.Details = append(s.Details, shadow)
+	}
+}
+
+// shadowedDNS asks DNS for the name and says so when its addresses differ
+// from the hosts file's, which then hides them.
+func (d *diagnosis) shadowedDNS(lines []resolve.HostsEntry) string {
+	cfg, err := resolve.LoadConfig(d.resolver.Paths)
+	if err != nil {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d.o.Timeout)
+	defer cancel()
+	direct := &resolve.Resolver{Paths: d.resolver.Paths, Servers: cfg.Nameservers, Timeout: d.o.Timeout}
+	addrs, err := direct.LookupIP(ctx, d.o.Host, resolve.AnyFamily)
+	if err != nil || len(addrs) == 0 {
+		return ""
+	}
+	for _, a := range addrs {
+		if !slices.ContainsFunc(lines, func(e resolve.HostsEntry) bool { return e.Address == a }) {
+			return fmt.Sprintf("the hosts file shadows DNS: DNS (%s) has %s", joinAddrPorts(cfg.Nameservers), joinAddrs(addrs))
+		}
+	}
+	return ""
+}
+
+func (d *diagnosis) resolve(ctx context.Context, s *Step) {
+	res, err := d.resolver.Resolve(ctx, resolve.Query{Name: d.o.Host, Family: d.o.Family, SockType: resolve.Stream})
+	d.rep.Resolution = res
+	if err != nil {
+		s.set(StatusFail, "%v", err)
+		s.explain(err)
+		return
+	}
+	var where []string
+	for _, a := range res.Answers {
+		addr := a.Address.Addr()
+		if slices.Contains(d.addrs, addr) {
+			continue
+		}
+		d.addrs = append(d.addrs, addr)
+		where = append(where, fmt.Sprintf("%s (%s)", addr, a.Origin.Source))
+		if isLocalAddr(addr) {
+			d.local = true
+		}
+	}
+	s.set(StatusOK, "%d address%s: %s", len(d.addrs), plural(len(d.addrs), "es"), strings.Join(where, ", "))
+}
+
+func (d *diagnosis) ping(ctx context.Context, s *Step) {
+	if len(d.addrs) == 0 {
+		d.skipped(s, "no address")
+		return
+	}
+	targets := make([]PingTarget, len(d.addrs))
+	for i, a := range d.addrs {
+		targets[i] = PingTarget{Host: a.String(), Addr: a}
+	}
+	stats, err := Ping(ctx, PingOptions{Targets: targets, Count: d.o.PingCount,
+		Interval: MinUnprivilegedInterval, Timeout: min(d.o.Timeout, time.Second)})
+	if err != nil {
+		d.skipped(s, "ICMP is not permitted to this process")
+		s.explain(err)
+		return
+	}
+	d.rep.Ping = stats
+	var parts []string
+	replied := 0
+	for _, st := range stats {
+		if st.Received > 0 {
+			replied++
+			parts = append(parts, fmt.Sprintf("%s %d/%d, avg %.3f ms", st.Addr, st.Received, st.Sent, st.AvgMs))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s no reply (%d sent)", st.Addr, st.Sent))
+		}
+	}
+	switch replied {
+	case len(stats):
+		s.set(StatusOK, "%s", strings.Join(parts, "; "))
+	case 0:
+		s.set(StatusWarn, "%s", strings.Join(parts, "; "))
+		s.Explanation = explainCode("ICMP-NO-REPLY", d.o.Host, d.o.Port)
+	default:
+		s.set(StatusWarn, "%s", strings.Join(parts, "; "))
+	}
+}
+
+// connect tries every address at once, as happy eyeballs would, then listens
+// briefly on the first open one for a banner or a reset.
+func (d *diagnosis) connect(ctx context.Context, s *Step) {
+	if len(d.addrs) == 0 {
+		d.skipped(s, "no address")
+		return
+	}
+	attempts := make([]ConnectAttempt, len(d.addrs))
+	done := make(chan struct{}, len(d.addrs))
+	for i, a := range d.addrs {
+		go func() {
+			ap := netip.AddrPortFrom(a, d.o.Port)
+			p, err := TCPPing(ctx, ap, TCPPingOptions{Timeout: d.o.Timeout})
+			at := ConnectAttempt{Address: ap, State: string(p.State), RTTMs: p.RTTMs, err: cmp.Or(err, p.Refusal)}
+			if err != nil {
+				at.State = "error"
+			}
+			if at.err != nil {
+				at.Error = at.err.Error()
+			}
+			attempts[i] = at
+			done <- struct{}{}
+		}()
+	}
+	for range d.addrs {
+		<-done
+	}
+	d.rep.Connect = attempts
+	var parts []string
+	var firstErr error
+	for _, at := range attempts {
+		switch {
+		case at.State == string(PortOpen):
+			d.open = append(d.open, at.Address)
+			parts = append(parts, fmt.Sprintf("%s open (%.3f ms)", at.Address, at.RTTMs))
+		case at.State == string(PortClosed):
+			parts = append(parts, fmt.Sprintf("%s refused", at.Address))
+		case errors.Is(at.err, syscall.ECONNRESET):
+			parts = append(parts, fmt.Sprintf("%s accepted the connection, then reset it", at.Address))
+		default:
+			parts = append(parts, fmt.Sprintf("%s %s", at.Address, shortError(at.err)))
+		}
+		if at.err != nil && firstErr == nil {
+			firstErr = at.err
+		}
+	}
+	summary := strings.Join(parts, "; ")
+	switch {
+	case len(d.open) == 0:
+		s.set(StatusFail, "%s", summary)
+		s.explain(firstErr)
+		return
+	case len(d.open) < len(attempts):
+		s.set(StatusWarn, "%s", summary)
+		s.Details = append(s.Details, "clients that try a failing address first wait or fall back: fix or remove it")
+		s.explain(firstErr)
+	default:
+		s.set(StatusOK, "%s", summary)
+	}
+	d.greet(ctx, s)
+}
+
+// greet connects once more and waits greetingWait for the server to speak
+// first or hang up: a banner says what the service is; a reset or an
+// immediate close says it turns clients away.
+func (d *diagnosis) greet(ctx context.Context, s *Step) {
+	dialer := net.Dialer{Timeout: d.o.Timeout}
+	c, err := dialer.DialContext(ctx, "tcp", d.open[0].String())
+	if err != nil {
+		// On loopback the reset can beat the end of connect().
+		if errors.Is(err, syscall.ECONNRESET) {
+			s.set(StatusFail, "%s accepted the connection, then reset it", d.open[0])
+			s.explain(err)
+		}
+		return
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(greetingWait))
+	buf := make([]byte, 256)
+	n, err := c.Read(buf)
+	switch {
+	case n > 0:
+		d.rep.Greeting = printable(buf[:n])
+		s.Details = append(s.Details, fmt.Sprintf("the server speaks first: %q", d.rep.Greeting))
+	case errors.Is(err, syscall.ECONNRESET):
+		s.set(StatusFail, "%s accepted the connection, then reset it", d.open[0])
+		s.explain(err)
+	case errors.Is(err, io.EOF):
+		s.Status = StatusWarn
+		s.Details = append(s.Details, fmt.Sprintf("%s accepted the connection and closed it at once: the service turns clients away (a full server, an access rule)", d.open[0]))
+	}
+}
+
+// listeners looks at the local sockets when the target is this machine:
+// what listens on the port, on which addresses, and whether those cover
+// the addresses the name resolves to.
+func (d *diagnosis) listeners(ctx context.Context, s *Step) {
+	if !d.local {
+		d.skipped(s, "the target is not this machine")
+		return
+	}
+	list, err := ListSockets(ctx, SocketQuery{TCP: true, Listening: true, Port: d.o.Port})
+	if err != nil {
+		s.set(StatusWarn, "cannot list the sockets: %v", err)
+		return
+	}
+	d.rep.Listeners = list.Sockets
+	if len(list.Sockets) == 0 {
+		s.set(StatusFail, "nothing on this machine listens on TCP port %d", d.o.Port)
+		s.Explanation = explainCode("NOT-LISTENING", d.o.Host, d.o.Port)
+		if len(d.open) > 0 {
+			// Something accepted: a listener in another network namespace
+			// (a container) or a NAT rule.
+			s.set(StatusWarn, "no socket of this namespace listens on port %d, yet the connect succeeded (a container or a NAT rule answers)", d.o.Port)
+			s.Explanation = nil
+		}
+		return
+	}
+	var where []string
+	for _, l := range list.Sockets {
+		owner := "-"
+		if l.PID != 0 {
+			owner = fmt.Sprintf("%d/%s", l.PID, l.Program)
+		}
+		where = append(where, fmt.Sprintf("%s by %s", l.Local, owner))
+	}
+	s.set(StatusOK, "listening: %s", strings.Join(where, ", "))
+	for _, l := range list.Sockets {
+		// Recv-Q of a listener is its accept queue: connections the kernel
+		// completed that the process has not accepted yet. (/proc does not
+		// show the backlog limit; ss gets it over netlink.)
+		if l.RecvQ == 0 {
+			continue
+		}
+		if len(d.open) == 0 {
+			s.set(StatusFail, "%s has %d connections waiting to be accepted and takes no more: its accept queue is full", l.Local, l.RecvQ)
+			s.Explanation = explainCode("ACCEPT-QUEUE-FULL", d.o.Host, d.o.Port)
+		} else {
+			s.Status = StatusWarn
+			s.Details = append(s.Details, fmt.Sprintf("%s has %d connections waiting to be accepted: the server is slow to accept", l.Local, l.RecvQ))
+		}
+	}
+	var uncovered []netip.Addr
+	for _, a := range d.addrs {
+		if !slices.ContainsFunc(list.Sockets, func(l Socket) bool { return listenCovers(l.Local.Addr(), a) }) {
+			uncovered = append(uncovered, a)
+		}
+	}
+	if len(uncovered) > 0 {
+		if s.Status == StatusOK {
+			s.Status = StatusWarn
+		}
+		if len(uncovered) == len(d.addrs) {
+			s.Status = StatusFail
+		}
+		s.Details = append(s.Details, fmt.Sprintf("%s resolves to %s, where nothing listens: the server listens on %s only",
+			d.o.Host, joinAddrs(uncovered), joinListenAddrs(list.Sockets)))
+		s.Explanation = explainCode("LISTEN-ADDRESS", d.o.Host, d.o.Port)
+	}
+	if onlyLoopback(list.Sockets) {
+		s.Details = append(s.Details, "every listener is on a loopback address: other hosts cannot reach this service")
+	}
+}
+
+// listenCovers reports whether a listener on l accepts connections to a.
+func listenCovers(l, a netip.Addr) bool {
+	if l.IsUnspecified() {
+		// [::] also takes IPv4 unless IPV6_V6ONLY; 0.0.0.0 takes IPv4 only.
+		return l.Is6() || a.Unmap().Is4()
+	}
+	return l.Unmap() == a.Unmap()
+}
+
+func onlyLoopback(socks []Socket) bool {
+	for _, l := range socks {
+		if !l.Local.Addr().IsLoopback() {
+			return false
+		}
+	}
+	return true
+}
+
+// handshake checks TLS on the first open address and keeps the connection
+// for the application check.
+func (d *diagnosis) handshake(ctx context.Context, s *Step) {
+	if len(d.open) == 0 {
+		d.skipped(s, "no open connection")
+		return
+	}
+	wanted := d.o.TLS == TLSOn || d.o.TLS == TLSAuto && slices.Contains(tlsPorts, d.o.Port)
+	switch {
+	case d.o.TLS == TLSOff:
+		d.skipped(s, "TLS not asked for (--no-tls)")
+		return
+	case !wanted && d.rep.Greeting != "":
+		d.skipped(s, "the server speaks first, so it does not speak TLS (--tls to check anyway)")
+		return
+	}
+	name := cmp.Or(d.o.ServerName, d.o.Host)
+	c, err := echo.DialAddrPort(ctx, d.open[0], echo.ClientOptions{Timeout: d.o.Timeout, ServerName: name,
+		RootCAs: d.o.RootCAs, Pins: d.o.Pins, InsecureSkipVerify: true})
+	if err != nil {
+		var rec tls.RecordHeaderError
+		notTLS := errors.As(err, &rec) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
+		if !wanted && (notTLS || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)) {
+			d.skipped(s, "the service does not answer TLS (--tls to require it)")
+			return
+		}
+		s.set(StatusFail, "%v", err)
+		s.explain(err)
+		if s.Explanation == nil && errors.Is(err, io.EOF) {
+			s.Explanation = explainCode("TLS-EOF", d.o.Host, d.o.Port)
+		}
+		return
+	}
+	info := c.Session().TLS
+	d.rep.TLS = info
+	d.isTLS = true
+	leaf := ""
+	if len(info.Chain) > 0 {
+		leaf = fmt.Sprintf(", certificate for %s, expires %s", strings.Join(info.Chain[0].SANs, ", "), info.Chain[0].NotAfter.Format("2006-01-02"))
+	}
+	if !info.Verified {
+		s.set(StatusFail, "%s %s in %.3f ms%s: NOT verified: %v", info.Version, info.CipherSuite, info.HandshakeMs, leaf, info.VerifyError)
+		s.explain(info.VerifyError)
+		if d.o.Insecure {
+			d.conn = c
+		} else {
+			c.Close()
+		}
+		return
+	}
+	s.set(StatusOK, "%s %s in %.3f ms%s, verified (%s)", info.Version, info.CipherSuite, info.HandshakeMs, leaf, info.VerifiedBy)
+	d.conn = c
+}
+
+// echo tries an info round trip: does a netkit echo server answer, and what
+// does it see of this client?
+func (d *diagnosis) echo(ctx context.Context, s *Step) {
+	switch {
+	case len(d.open) == 0:
+		d.skipped(s, "no open connection")
+		return
+	case d.isTLS && d.conn == nil:
+		d.skipped(s, "not tried over a TLS connection whose certificate did not verify (--insecure to try)")
+		return
+	case d.rep.Greeting != "":
+		d.skipped(s, "the server speaks first: not a netkit echo server")
+		return
+	case d.conn == nil:
+		c, err := echo.DialAddrPort(ctx, d.open[0], echo.ClientOptions{Timeout: d.o.Timeout, Plaintext: true})
+		if err != nil {
+			s.set(StatusFail, "%v", err)
+			s.explain(err)
+			return
+		}
+		d.conn = c
+	}
+	rctx, cancel := context.WithTimeout(ctx, min(d.o.Timeout, time.Second))
+	defer cancel()
+	info, rtt, err := d.conn.Info(rctx)
+	if err != nil {
+		d.skipped(s, fmt.Sprintf("no netkit echo reply (%s): another kind of service", shortError(err)))
+		return
+	}
+	d.rep.Echo = &info
+	seen := fmt.Sprintf("%s:%d", info.RemoteAddr, info.RemotePort)
+	if info.TLS {
+		seen += " over " + info.TLSVersion
+	}
+	s.set(StatusOK, "netkit echo server answered info in %.3f ms; it sees this client as %s", ms(rtt), seen)
+}
+
+// isLocalAddr reports whether a is an address of this machine.
+func isLocalAddr(a netip.Addr) bool {
+	if a.IsLoopback() {
+		return true
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, ia := range addrs {
+		if n, ok := ia.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap() == a.Unmap().WithZone("") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// shortError is the innermost, most specific text of err: "connection
+// refused" rather than the whole dial chain.
+func shortError(err error) string {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		var sys *os.SyscallError
+		if errors.As(op.Err, &sys) {
+			return sys.Err.Error()
+		}
+		return op.Err.Error()
+	}
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// printable makes a banner safe to print on one line.
+func printable(b []byte) string {
+	b = bytes.TrimRight(b, "\r\n")
+	return strings.Map(func(r rune) rune {
+		if unicode.IsPrint(r) {
+			return r
+		}
+		return '?'
+	}, string(b))
+}
+
+func joinAddrs(as []netip.Addr) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+func joinAddrPorts(as []netip.AddrPort) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+func joinListenAddrs(socks []Socket) string {
+	s := make([]string, len(socks))
+	for i, l := range socks {
+		s[i] = l.Local.Addr().String()
+	}
+	return strings.Join(s, ", ")
+}
+
+func plural(n int, suffix string) string {
+	if n == 1 {
+		return ""
+	}
+	return suffix
+}

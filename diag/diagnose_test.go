@@ -1,0 +1,279 @@
+package diag
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/netkit/netkit/echo"
+	"github.com/netkit/netkit/internal/dnstest"
+	"github.com/netkit/netkit/internal/testcert"
+	"github.com/netkit/netkit/resolve"
+)
+
+// diagResolver returns a resolver over a test hosts file and an in-process
+// DNS server, with nsswitch "files dns".
+func diagResolver(t *testing.T, hosts string, zone ...string) *resolve.Resolver {
+	t.Helper()
+	srv := dnstest.Start(t, zone...)
+	dir := t.TempDir()
+	hp := filepath.Join(dir, "hosts")
+	np := filepath.Join(dir, "nsswitch.conf")
+	os.WriteFile(hp, []byte(hosts), 0o644)
+	os.WriteFile(np, []byte("hosts: files dns\n"), 0o644)
+	return &resolve.Resolver{HostsPath: hp, Paths: resolve.ConfigPaths{
+		ResolvConf: srv.ResolvConf(t, "options timeout:1 attempts:1"), NSSwitch: np,
+		Env: func(string) string { return "" }}}
+}
+
+const diagHosts = "127.0.0.1 localhost\n127.0.0.61 svc.test\n127.0.0.62 shadow.test\n127.0.0.300 broken.test\n"
+
+func diagnose(t *testing.T, r *resolve.Resolver, host string, port int, mod func(*DiagnoseOptions)) *Report {
+	t.Helper()
+	o := DiagnoseOptions{Host: host, Port: uint16(port), Resolver: r, PingCount: 1, Timeout: time.Second}
+	if mod != nil {
+		mod(&o)
+	}
+	var seen []StepName
+	o.OnStep = func(s Step) { seen = append(seen, s.Name) }
+	rep, err := Diagnose(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []StepName{StepHosts, StepResolve, StepPing, StepConnect, StepListen, StepTLS, StepApp}
+	if strings.Join(stepNames(seen), ",") != strings.Join(stepNames(want), ",") {
+		t.Errorf("OnStep saw %v, want %v", seen, want)
+	}
+	return rep
+}
+
+func stepNames(ns []StepName) []string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = string(n)
+	}
+	return out
+}
+
+func stepOf(t *testing.T, rep *Report, name StepName) Step {
+	t.Helper()
+	for _, s := range rep.Steps {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no step %s in %+v", name, rep.Steps)
+	return Step{}
+}
+
+// expect checks a step's status, that its summary mentions want, and, for
+// a non-empty code, its explanation.
+func expect(t *testing.T, rep *Report, name StepName, st Status, want, code string) {
+	t.Helper()
+	s := stepOf(t, rep, name)
+	text := s.Summary + " " + strings.Join(s.Details, " ")
+	if s.Status != st || !strings.Contains(text, want) {
+		t.Errorf("%s: %s %q %v, want %s mentioning %q", name, s.Status, s.Summary, s.Details, st, want)
+	}
+	if code != "" && (s.Explanation == nil || s.Explanation.Code != code) {
+		t.Errorf("%s: explanation %+v, want %s", name, s.Explanation, code)
+	}
+}
+
+func listen(t *testing.T, addr string) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func portOf(l net.Listener) int { return l.Addr().(*net.TCPAddr).Port }
+
+// serveEcho runs a netkit echo server on l until the test ends.
+func serveEcho(t *testing.T, l net.Listener, cfg *tls.Config) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { (&echo.Server{TLSConfig: cfg}).Serve(ctx, l) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+func TestDiagnoseClosedPort(t *testing.T) {
+	r := diagResolver(t, diagHosts)
+	l := listen(t, "127.0.0.61:0")
+	port := portOf(l)
+	l.Close()
+	rep := diagnose(t, r, "svc.test", port, nil)
+	expect(t, rep, StepHosts, StatusOK, "svc.test → 127.0.0.61 (line 2)", "")
+	expect(t, rep, StepResolve, StatusOK, "127.0.0.61 (hosts)", "")
+	expect(t, rep, StepPing, StatusOK, "127.0.0.61 1/1", "")
+	expect(t, rep, StepConnect, StatusFail, "refused", "ECONNREFUSED")
+	expect(t, rep, StepListen, StatusFail, "nothing on this machine listens", "NOT-LISTENING")
+	expect(t, rep, StepTLS, StatusSkip, "no open connection", "")
+	if rep.OK || rep.FailedStep != StepConnect {
+		t.Errorf("ok %v, failed step %s", rep.OK, rep.FailedStep)
+	}
+}
+
+func TestDiagnoseEchoServer(t *testing.T) {
+	ca := testcert.NewCA(t)
+	r := diagResolver(t, diagHosts)
+	l := listen(t, "127.0.0.61:0")
+	serveEcho(t, l, echo.ServerTLSConfig(ca.Issue(t, testcert.Leaf{Names: []string{"svc.test"}}), nil, nil))
+	rep := diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) {
+		o.TLS, o.RootCAs = TLSOn, ca.Pool()
+	})
+	expect(t, rep, StepConnect, StatusOK, "open", "")
+	expect(t, rep, StepListen, StatusOK, "127.0.0.61", "")
+	expect(t, rep, StepTLS, StatusOK, "TLS 1.3", "")
+	expect(t, rep, StepApp, StatusOK, "it sees this client as 127.0.0.", "")
+	if !rep.OK || rep.Echo == nil || !rep.Echo.TLS || rep.TLS == nil || !rep.TLS.Verified {
+		t.Errorf("report %+v", rep)
+	}
+}
+
+func TestDiagnosePlaintextEchoServer(t *testing.T) {
+	r := diagResolver(t, diagHosts)
+	l := listen(t, "127.0.0.61:0")
+	serveEcho(t, l, nil)
+	rep := diagnose(t, r, "svc.test", portOf(l), nil)
+	expect(t, rep, StepTLS, StatusSkip, "does not answer TLS", "")
+	expect(t, rep, StepApp, StatusOK, "netkit echo server answered", "")
+	if !rep.OK || rep.Echo.TLS {
+		t.Errorf("report %+v", rep)
+	}
+	// The same with --tls: a plaintext service where TLS is required.
+	rep = diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.TLS = TLSOn })
+	expect(t, rep, StepTLS, StatusFail, "EOF", "TLS-EOF")
+}
+
+func TestDiagnoseCertificateProblems(t *testing.T) {
+	ca := testcert.NewCA(t)
+	r := diagResolver(t, diagHosts)
+	now := time.Now()
+	for _, tc := range []struct {
+		name, code, mention string
+		leaf                testcert.Leaf
+	}{
+		{"other name", "X509-HOSTNAME", "other.test", testcert.Leaf{Names: []string{"other.test"}}},
+		{"expired", "X509-EXPIRED", "expired", testcert.Leaf{Names: []string{"svc.test"}, NotBefore: now.Add(-72 * time.Hour), NotAfter: now.Add(-24 * time.Hour)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l := listen(t, "127.0.0.61:0")
+			serveEcho(t, l, echo.ServerTLSConfig(ca.Issue(t, tc.leaf), nil, nil))
+			rep := diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.RootCAs = ca.Pool(); o.TLS = TLSOn })
+			expect(t, rep, StepTLS, StatusFail, "NOT verified", tc.code)
+			if s := stepOf(t, rep, StepTLS); !strings.Contains(s.Explanation.Cause, tc.mention) {
+				t.Errorf("cause %q does not mention %q", s.Explanation.Cause, tc.mention)
+			}
+			expect(t, rep, StepApp, StatusSkip, "did not verify", "")
+			// --insecure runs the echo check anyway; the TLS step still fails.
+			rep = diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.RootCAs = ca.Pool(); o.TLS = TLSOn; o.Insecure = true })
+			expect(t, rep, StepTLS, StatusFail, "NOT verified", tc.code)
+			expect(t, rep, StepApp, StatusOK, "netkit echo server answered", "")
+		})
+	}
+}
+
+func TestDiagnoseResetAfterAccept(t *testing.T) {
+	r := diagResolver(t, diagHosts)
+	l := listen(t, "127.0.0.61:0")
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}
+	}()
+	rep := diagnose(t, r, "svc.test", portOf(l), nil)
+	expect(t, rep, StepConnect, StatusFail, "accepted the connection, then reset it", "ECONNRESET")
+}
+
+func TestDiagnoseFullBacklog(t *testing.T) {
+	r := diagResolver(t, diagHosts)
+	// A listener with a backlog of 1 that never accepts: once its queue is
+	// full, the kernel drops new SYNs and connects time out.
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 61}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 1); err != nil {
+		t.Fatal(err)
+	}
+	f := os.NewFile(uintptr(fd), "backlog")
+	l, err := net.FileListener(f) // a duplicate of fd
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	addr := l.Addr().String()
+	full := false
+	for i := 0; i < 8 && !full; i++ { // bounded: the queue holds backlog+1
+		c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond)
+		if err != nil {
+			full = true
+			break
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	if !full {
+		t.Fatal("the accept queue never filled")
+	}
+	rep := diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.Timeout = 500 * time.Millisecond })
+	expect(t, rep, StepConnect, StatusFail, "i/o timeout", "TIMEOUT")
+	expect(t, rep, StepListen, StatusFail, "its accept queue is full", "ACCEPT-QUEUE-FULL")
+}
+
+func TestDiagnoseListenAddressMismatch(t *testing.T) {
+	r := diagResolver(t, "127.0.0.1 localhost\n127.0.0.63 mismatch.test\n")
+	l := listen(t, "[::1]:0")
+	rep := diagnose(t, r, "mismatch.test", portOf(l), nil)
+	expect(t, rep, StepConnect, StatusFail, "refused", "ECONNREFUSED")
+	expect(t, rep, StepListen, StatusFail, "the server listens on ::1 only", "LISTEN-ADDRESS")
+}
+
+func TestDiagnoseNames(t *testing.T) {
+	r := diagResolver(t, diagHosts, "shadow.test. 60 IN A 127.0.0.99")
+	l := listen(t, "127.0.0.1:0")
+	port := portOf(l)
+
+	rep := diagnose(t, r, "nosuch.test", port, nil)
+	expect(t, rep, StepHosts, StatusOK, "DNS decides", "")
+	expect(t, rep, StepResolve, StatusFail, "nosuch.test: no such host", "NXDOMAIN")
+	expect(t, rep, StepPing, StatusSkip, "no address", "")
+	expect(t, rep, StepConnect, StatusSkip, "no address", "")
+	if rep.FailedStep != StepResolve {
+		t.Errorf("failed step %s", rep.FailedStep)
+	}
+
+	rep = diagnose(t, r, "shadow.test", port, nil)
+	expect(t, rep, StepHosts, StatusWarn, "the hosts file shadows DNS", "")
+
+	rep = diagnose(t, r, "broken.test", port, nil)
+	expect(t, rep, StepHosts, StatusWarn, "127.0.0.300", "")
+}
+
+func TestDiagnoseBadOptions(t *testing.T) {
+	for _, o := range []DiagnoseOptions{{Port: 1}, {Host: "x"}} {
+		if _, err := Diagnose(context.Background(), o); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+}
