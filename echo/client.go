@@ -165,11 +165,12 @@ func DialAddrPort(ctx context.Context, ap netip.AddrPort, opts ClientOptions) (*
 }
 
 // Dial connects to address ("host:port"), does the TLS handshake unless
-// opts.Plaintext, and checks the server's certificate as opts say. A refused
-// connection or a timeout is a *net.OpError; a handshake failure keeps its
-// crypto/tls type (tls.RecordHeaderError when the server does not speak TLS,
-// tls.AlertError, *tls.CertificateVerificationError wrapping the x509 error
-// or a *PinError), so errors.As classifies it.
+// opts.Plaintext, and checks the server's certificate as opts say. Errors
+// are *net.OpError, naming the server's address: "dial" for the connection
+// (refused, timeout) and "TLS handshake" for the handshake, which wraps the
+// crypto/tls error (tls.RecordHeaderError when the server does not speak
+// TLS, a remote alert, *tls.CertificateVerificationError wrapping the x509
+// error or a *PinError), so errors.As classifies it.
 func Dial(ctx context.Context, address string, opts ClientOptions) (*Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout())
 	defer cancel()
@@ -197,7 +198,7 @@ func Dial(ctx context.Context, address string, opts ClientOptions) (*Conn, error
 		start = time.Now()
 		if err := tc.HandshakeContext(ctx); err != nil {
 			raw.Close()
-			return nil, fmt.Errorf("TLS handshake with %s: %w", address, err)
+			return nil, &net.OpError{Op: "TLS handshake", Net: "tcp", Addr: raw.RemoteAddr(), Err: err}
 		}
 		cs := tc.ConnectionState()
 		info.HandshakeMs = ms(time.Since(start))

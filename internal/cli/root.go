@@ -70,6 +70,7 @@ func NewRootCmd(io *output.Streams) *cobra.Command {
 		NewCmdResolve(io, nil),
 		NewCmdPing(io, nil),
 		NewCmdSockets(io, nil),
+		NewCmdEcho(io),
 	)
 	return root
 }
