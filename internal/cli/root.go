@@ -71,6 +71,7 @@ func NewRootCmd(io *output.Streams) *cobra.Command {
 		NewCmdPing(io, nil),
 		NewCmdSockets(io, nil),
 		NewCmdEcho(io),
+		NewCmdDiagnose(io, nil),
 	)
 	return root
 }

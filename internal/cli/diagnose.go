@@ -1,0 +1,244 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/netkit/netkit/diag"
+	"github.com/netkit/netkit/echo"
+	"github.com/netkit/netkit/internal/output"
+	"github.com/netkit/netkit/resolve"
+)
+
+// DiagnoseOptions are the inputs of 'netkit diagnose'.
+type DiagnoseOptions struct {
+	IO     *output.Streams
+	Output output.Options
+
+	Diagnose diag.DiagnoseOptions
+	IPv4     bool
+	IPv6     bool
+	TLS      bool
+	NoTLS    bool
+	CAFile   string
+	Pin      string
+}
+
+// NewCmdDiagnose returns 'netkit diagnose'.
+func NewCmdDiagnose(io *output.Streams, runF func(context.Context, *DiagnoseOptions) error) *cobra.Command {
+	opts := &DiagnoseOptions{IO: io}
+	cmd := &cobra.Command{
+		Use:   "diagnose HOST:PORT",
+		Short: "Walk the whole path to a service and say where it breaks",
+		Long: `Diagnose checks, in order and each step timed:
+
+  hosts    does a hosts file line map the name (which), is a line meant for it
+           broken, does it shadow DNS?
+  resolve  every address of the name, and where each came from
+  ping     ICMP to each address (no reply is a warning: firewalls drop ICMP)
+  connect  a TCP connect to every address at once, IPv6 and IPv4, as happy
+           eyeballs would; a banner or an immediate reset right after it
+  listen   when the target is this machine: what listens on the port, on
+           which addresses, and is its accept queue full?
+  tls      the handshake (with --tls, on the usual TLS ports, or when the
+           service waits for the client): version, cipher, and whether the
+           certificate verified, or exactly why not
+  echo     with a netkit echo server: an info round trip and what it sees
+
+It stops at the first hard failure, runs the independent checks anyway, and
+prints one line per step (✓ ok, ! warning, ✗ failure, - not checked) with the
+likely cause and the next thing to try under each failure. It exits 0 when the
+path works end to end and 1 when a step fails.`,
+		Example: `  netkit diagnose localhost:65432
+  netkit diagnose --tls --ca ./ca.pem db.internal:5432
+  netkit diagnose 127.0.0.1 8080 --json`,
+		Args: rangeArgs(1, 2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := opts.Output.Resolve(); err != nil {
+				return usageError(err)
+			}
+			if err := opts.parse(cmd.Context(), args); err != nil {
+				return err
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return diagnoseRun(cmd.Context(), opts)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&opts.IPv4, "ipv4", "4", false, "IPv4 addresses only")
+	f.BoolVarP(&opts.IPv6, "ipv6", "6", false, "IPv6 addresses only")
+	f.BoolVar(&opts.TLS, "tls", false, "require TLS on this port")
+	f.BoolVar(&opts.NoTLS, "no-tls", false, "do not try TLS")
+	f.StringVar(&opts.CAFile, "ca", "", "trust the CA certificates in this PEM file instead of the system's")
+	f.StringVar(&opts.Pin, "pin", "", "trust exactly the certificate with this fingerprint (sha256:…)")
+	f.StringVar(&opts.Diagnose.ServerName, "servername", "", "name to send (SNI) and check the certificate against (default: HOST)")
+	f.BoolVar(&opts.Diagnose.Insecure, "insecure", false, "run the echo check even over TLS whose certificate did not verify (the tls step still fails)")
+	f.DurationVar(&opts.Diagnose.Timeout, "timeout", diag.DefaultDiagnoseTimeout, "limit for each connect, handshake and reply")
+	f.IntVarP(&opts.Diagnose.PingCount, "count", "c", 3, "ICMP echo requests per address")
+	opts.Output.AddFlags(f, true)
+	return cmd
+}
+
+// parse reads HOST:PORT (or HOST PORT) and the flags.
+func (opts *DiagnoseOptions) parse(ctx context.Context, args []string) error {
+	host, port := args[0], ""
+	if len(args) == 2 {
+		port = args[1]
+	} else {
+		h, p, err := net.SplitHostPort(args[0])
+		if err != nil {
+			return usageErrorf("invalid target %q: want HOST:PORT ([::1]:443 for IPv6) or HOST PORT", args[0])
+		}
+		host, port = h, p
+	}
+	if host == "" {
+		return usageErrorf("invalid target %q: the host is empty", args[0])
+	}
+	if err := resolve.CheckName(host); err != nil && !resolve.IsNumericHost(host) {
+		return usageError(err)
+	}
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		// A service name, as in /etc/services.
+		if n, err = net.DefaultResolver.LookupPort(ctx, "tcp", port); err != nil {
+			return usageErrorf("invalid port %q: not a number from 1 to 65535 nor a TCP service in /etc/services", port)
+		}
+	}
+	if n < 1 || n > 65535 {
+		return usageErrorf("invalid port %q: a port is a number from 1 to 65535", port)
+	}
+	d := &opts.Diagnose
+	d.Host, d.Port = host, uint16(n)
+	switch {
+	case opts.IPv4 && opts.IPv6:
+		return usageErrorf("-4 and -6 cannot be used together")
+	case opts.IPv4:
+		d.Family = resolve.IPv4
+	case opts.IPv6:
+		d.Family = resolve.IPv6
+	}
+	switch {
+	case opts.TLS && opts.NoTLS:
+		return usageErrorf("--tls and --no-tls cannot be used together")
+	case opts.TLS:
+		d.TLS = diag.TLSOn
+	case opts.NoTLS:
+		d.TLS = diag.TLSOff
+	}
+	if opts.CAFile != "" {
+		pool, err := echo.LoadCertPool(opts.CAFile)
+		if err != nil {
+			return usageError(err)
+		}
+		d.RootCAs = pool
+	}
+	if opts.Pin != "" {
+		fp, err := echo.ParseFingerprint(opts.Pin)
+		if err != nil {
+			return usageError(err)
+		}
+		d.Pins = append(d.Pins, fp)
+	}
+	if d.Timeout <= 0 {
+		return usageErrorf("invalid --timeout %v: must be positive", d.Timeout)
+	}
+	if d.PingCount < 1 || d.PingCount > 100 {
+		return usageErrorf("invalid --count %d: from 1 to 100", d.PingCount)
+	}
+	return nil
+}
+
+func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
+	out := opts.IO.Out
+	target := net.JoinHostPort(opts.Diagnose.Host, strconv.Itoa(int(opts.Diagnose.Port)))
+	switch opts.Output.Format {
+	case output.FormatJSONL:
+		lines := output.NewLines(out)
+		opts.Diagnose.OnStep = func(s diag.Step) { lines.Emit("step", s) }
+	case output.FormatTable:
+		fmt.Fprintf(out, "netkit diagnose %s\n", target)
+		opts.Diagnose.OnStep = func(s diag.Step) { printStep(opts.IO, s) }
+	}
+	rep, err := diag.Diagnose(ctx, opts.Diagnose)
+	if err != nil {
+		var ie *resolve.InputError
+		if errors.As(err, &ie) {
+			return usageError(err)
+		}
+		return err
+	}
+	switch opts.Output.Format {
+	case output.FormatJSON:
+		if err := output.PrintJSON(out, rep); err != nil {
+			return err
+		}
+	case output.FormatJSONL:
+		if err := output.NewLines(out).Emit("report", struct {
+			Target     string        `json:"target"`
+			OK         bool          `json:"ok"`
+			FailedStep diag.StepName `json:"failed_step,omitempty"`
+			ElapsedMS  float64       `json:"elapsed_ms"`
+		}{target, rep.OK, rep.FailedStep, rep.ElapsedMS}); err != nil {
+			return err
+		}
+	default:
+		fmt.Fprintln(out, verdict(rep))
+	}
+	if !rep.OK {
+		return checkFailed(nil)
+	}
+	return nil
+}
+
+// marks are the checklist symbols and their terminal colours.
+var marks = map[diag.Status]struct{ sym, color string }{
+	diag.StatusOK:   {"✓", "\x1b[32m"},
+	diag.StatusWarn: {"!", "\x1b[33m"},
+	diag.StatusFail: {"✗", "\x1b[31m"},
+	diag.StatusSkip: {"-", "\x1b[2m"},
+}
+
+// printStep writes one checklist line, its details, and for a failure or
+// warning the cause and next step.
+func printStep(io *output.Streams, s diag.Step) {
+	m := marks[s.Status]
+	sym := m.sym
+	if io.OutTTY {
+		sym = m.color + sym + "\x1b[0m"
+	}
+	fmt.Fprintf(io.Out, "%s %-8s %s  (%s)\n", sym, s.Name, s.Summary, formatDuration(s.DurationMS))
+	const indent = "           "
+	for _, d := range s.Details {
+		fmt.Fprintf(io.Out, "%s%s\n", indent, d)
+	}
+	if ex := s.Explanation; ex != nil && (s.Status == diag.StatusFail || s.Status == diag.StatusWarn) {
+		fmt.Fprintf(io.Out, "%scause: %s\n%snext:  %s\n", indent, ex.Cause, indent, ex.Next)
+	}
+}
+
+func verdict(rep *diag.Report) string {
+	if rep.OK {
+		return fmt.Sprintf("The path works end to end (%s).", formatDuration(rep.ElapsedMS))
+	}
+	for _, s := range rep.Steps {
+		if s.Name == rep.FailedStep {
+			return fmt.Sprintf("The path breaks at %s: %s", s.Name, strings.TrimSuffix(s.Summary, "."))
+		}
+	}
+	return "The path breaks."
+}
+
+func formatDuration(ms float64) string {
+	if ms >= 1000 {
+		return fmt.Sprintf("%.2f s", ms/1000)
+	}
+	return formatMS(ms)
+}

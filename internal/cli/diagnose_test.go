@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/netkit/netkit/echo"
+)
+
+func TestDiagnoseCommand(t *testing.T) {
+	resolveEnv(t)
+	l, err := net.Listen("tcp", "127.0.0.5:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { (&echo.Server{}).Serve(ctx, l) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+
+	r := netkit(t, "diagnose", "web.test:"+port, "-c", "1")
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if lines[0] != "netkit diagnose web.test:"+port || !strings.HasPrefix(lines[len(lines)-1], "The path works end to end") {
+		t.Errorf("output:\n%s", r.stdout)
+	}
+	for _, want := range []string{"✓ hosts ", "✓ resolve  1 address: 127.0.0.5 (hosts)", "✓ connect  127.0.0.5:" + port + " open", "- tls ", "✓ echo     netkit echo server answered"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	r = netkit(t, "diagnose", "web.test", port, "-c", "1", "--format", "jsonl")
+	var types []string
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var ev struct {
+			Type   string `json:"type"`
+			Name   string `json:"name"`
+			Status string `json:"status"`
+			OK     bool   `json:"ok"`
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		types = append(types, ev.Type+":"+ev.Name)
+		if ev.Type == "report" && !ev.OK {
+			t.Errorf("report not ok: %s", line)
+		}
+	}
+	if got := strings.Join(types, ","); got != "step:hosts,step:resolve,step:ping,step:connect,step:listen,step:tls,step:echo,report:" {
+		t.Errorf("events %s", got)
+	}
+}
+
+func TestDiagnoseCommandFailure(t *testing.T) {
+	resolveEnv(t)
+	l, err := net.Listen("tcp", "127.0.0.5:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	r := netkit(t, "diagnose", "web.test:"+port, "-c", "1", "--json")
+	var rep struct {
+		OK         bool   `json:"ok"`
+		FailedStep string `json:"failed_step"`
+		Steps      []struct {
+			Name        string `json:"name"`
+			Status      string `json:"status"`
+			Explanation struct {
+				Code string `json:"code"`
+			} `json:"explanation"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, r.stdout)
+	}
+	if r.code != exitFailed || rep.OK || rep.FailedStep != "connect" || rep.Steps[3].Explanation.Code != "ECONNREFUSED" {
+		t.Errorf("exit %d, report %+v", r.code, rep)
+	}
+	r = netkit(t, "diagnose", "web.test:"+port, "-c", "1")
+	if !strings.Contains(r.stdout, "✗ connect") || !strings.Contains(r.stdout, "cause: nothing is listening on 127.0.0.5:"+port) ||
+		!strings.Contains(r.stdout, "The path breaks at connect") {
+		t.Errorf("output:\n%s", r.stdout)
+	}
+}
+
+func TestDiagnoseBadInput(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"diagnose", "localhost"}, "want HOST:PORT"},
+		{[]string{"diagnose", "localhost:0"}, `invalid port "0"`},
+		{[]string{"diagnose", "localhost:nosuchservice"}, `invalid port "nosuchservice"`},
+		{[]string{"diagnose", ":443"}, "the host is empty"},
+		{[]string{"diagnose", "a..b:443"}, "empty label"},
+		{[]string{"diagnose", "--tls", "--no-tls", "localhost:443"}, "cannot be used together"},
+		{[]string{"diagnose", "--pin", "md5:00", "localhost:443"}, "md5:00"},
+		{[]string{"diagnose", "--ca", "/nonexistent.pem", "localhost:443"}, "/nonexistent.pem"},
+		{[]string{"diagnose", "--count", "0", "localhost:443"}, "invalid --count 0"},
+	} {
+		assertOneLineError(t, netkit(t, tc.args...), tc.want)
+	}
+}
