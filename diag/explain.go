@@ -218,6 +218,37 @@ func explainCode(code, host string, port uint16) *Explanation {
 	return &ex
 }
 
+// ExplainHere is Explain plus what only this machine can tell: for
+// EADDRINUSE, which processes hold the port (as 'netkit sockets who PORT'
+// would say). It may read /proc; ctx bounds that.
+func ExplainHere(ctx context.Context, err error) (Explanation, bool) {
+	ex, ok := Explain(err)
+	if !ok || ex.Code != "EADDRINUSE" {
+		return ex, ok
+	}
+	f := fillFrom(err)
+	port, perr := strconv.ParseUint(f.port, 10, 16)
+	if perr != nil || port == 0 {
+		return ex, ok
+	}
+	rep, werr := WhoHolds(ctx, uint16(port))
+	if werr != nil || len(rep.Holders) == 0 {
+		return ex, ok
+	}
+	var holders []string
+	for _, h := range rep.Holders {
+		who := "a process this user cannot see"
+		if h.PID != 0 {
+			who = fmt.Sprintf("%d/%s (%s)", h.PID, h.Program, h.User)
+		}
+		if !slices.Contains(holders, who) {
+			holders = append(holders, who)
+		}
+	}
+	ex.Cause += ": held by " + strings.Join(holders, ", ")
+	return ex, ok
+}
+
 func byCode(code string) entry {
 	i := slices.IndexFunc(table, func(e entry) bool { return e.code == code })
 	return table[i]

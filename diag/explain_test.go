@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -52,6 +53,11 @@ func TestExplainAddressInUse(t *testing.T) {
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	if !ok || ex.Code != "EADDRINUSE" || !strings.Contains(ex.Next, "netkit sockets who "+port) {
 		t.Errorf("%v → %+v", err, ex)
+	}
+	// On this machine the holder is known: this test process.
+	ex, ok = ExplainHere(context.Background(), err)
+	if want := fmt.Sprintf("held by %d/", os.Getpid()); !ok || !strings.Contains(ex.Cause, want) {
+		t.Errorf("ExplainHere: %+v, want %q", ex, want)
 	}
 }
 

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/netkit/netkit/diag"
 )
@@ -73,7 +75,9 @@ func exitCode(err error, w io.Writer) int {
 	if usage {
 		return code
 	}
-	if ex, ok := diag.Explain(err); ok {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if ex, ok := diag.ExplainHere(ctx, err); ok {
 		fmt.Fprintf(w, "  cause: %s\n  next:  %s\n", ex.Cause, ex.Next)
 	}
 	return code
