@@ -597,7 +597,7 @@ func (d *diagnosis) handshake(ctx context.Context, s *Step) {
 		}
 		s.set(StatusFail, "%v", err)
 		s.explain(err)
-		if s.Explanation == nil && errors.Is(err, io.EOF) {
+		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
 			s.Explanation = explainCode("TLS-EOF", d.o.Host, d.o.Port)
 		}
 		return

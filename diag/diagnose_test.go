@@ -154,7 +154,7 @@ func TestDiagnosePlaintextEchoServer(t *testing.T) {
 	}
 	// The same with --tls: a plaintext service where TLS is required.
 	rep = diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.TLS = TLSOn })
-	expect(t, rep, StepTLS, StatusFail, "EOF", "TLS-EOF")
+	expect(t, rep, StepTLS, StatusFail, "TLS handshake", "TLS-EOF")
 }
 
 func TestDiagnoseCertificateProblems(t *testing.T) {

@@ -102,7 +102,7 @@ var table = []entry{
 		"{peer} does not speak TLS on this port: it answered in plain text",
 		"connect without TLS (--plaintext), or use the port where the service speaks TLS"},
 	{"TLS-EOF", 0,
-		"{peer} closed the connection during the TLS handshake: it does not speak TLS on this port, or it turned this client away",
+		"{peer} closed or reset the connection during the TLS handshake: it does not speak TLS on this port, or it turned this client away",
 		"check that the service speaks TLS on port {port} (try without --tls), and the server's log for why it closed"},
 	{"TLS-ALERT", 0,
 		"{peer} refused the TLS handshake",
