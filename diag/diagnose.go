@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -206,6 +207,7 @@ func Diagnose(ctx context.Context, o DiagnoseOptions) (*Report, error) {
 		pingDone <- s
 	}()
 	connect := d.timed(StepConnect, func(s *Step) { d.connect(ctx, s) })
+	d.greet(ctx, &connect)
 	d.emit(<-pingDone)
 	d.emit(connect)
 	d.step(StepListen, func(s *Step) { d.listeners(ctx, s) })
@@ -245,9 +247,10 @@ func (s *Step) set(st Status, format string, a ...any) {
 	s.Status, s.Summary = st, fmt.Sprintf(format, a...)
 }
 
-// explain sets the step's explanation from err, when Explain knows it.
-func (s *Step) explain(err error) {
-	if ex, ok := Explain(err); ok {
+// explain sets the step's explanation from err, when Explain knows it,
+// about the target unless err names another address.
+func (d *diagnosis) explain(s *Step, err error) {
+	if ex, ok := explainAt(err, fill{host: d.o.Host, port: strconv.Itoa(int(d.o.Port))}); ok {
 		s.Explanation = &ex
 	}
 }
@@ -267,7 +270,7 @@ func (d *diagnosis) checkHosts(s *Step) {
 	hf, err := resolve.ReadHostsFile(path)
 	if err != nil {
 		s.set(StatusWarn, "cannot read %s: %v", path, err)
-		s.explain(err)
+		d.explain(s, err)
 		return
 	}
 	lines := hf.Mentions(d.o.Host)
@@ -331,7 +334,7 @@ func (d *diagnosis) resolve(ctx context.Context, s *Step) {
 	d.rep.Resolution = res
 	if err != nil {
 		s.set(StatusFail, "%v", err)
-		s.explain(err)
+		d.explain(s, err)
 		return
 	}
 	var where []string
@@ -362,7 +365,7 @@ func (d *diagnosis) ping(ctx context.Context, s *Step) {
 		Interval: MinUnprivilegedInterval, Timeout: min(d.o.Timeout, time.Second)})
 	if err != nil {
 		d.skipped(s, "ICMP is not permitted to this process")
-		s.explain(err)
+		d.explain(s, err)
 		return
 	}
 	d.rep.Ping = stats
@@ -387,8 +390,7 @@ func (d *diagnosis) ping(ctx context.Context, s *Step) {
 	}
 }
 
-// connect tries every address at once, as happy eyeballs would, then listens
-// briefly on the first open one for a banner or a reset.
+// connect tries every address at once, as happy eyeballs would.
 func (d *diagnosis) connect(ctx context.Context, s *Step) {
 	if len(d.addrs) == 0 {
 		d.skipped(s, "no address")
@@ -437,29 +439,32 @@ func (d *diagnosis) connect(ctx context.Context, s *Step) {
 	switch {
 	case len(d.open) == 0:
 		s.set(StatusFail, "%s", summary)
-		s.explain(firstErr)
+		d.explain(s, firstErr)
 		return
 	case len(d.open) < len(attempts):
 		s.set(StatusWarn, "%s", summary)
 		s.Details = append(s.Details, "clients that try a failing address first wait or fall back: fix or remove it")
-		s.explain(firstErr)
+		d.explain(s, firstErr)
 	default:
 		s.set(StatusOK, "%s", summary)
 	}
-	d.greet(ctx, s)
 }
 
-// greet connects once more and waits greetingWait for the server to speak
-// first or hang up: a banner says what the service is; a reset or an
+// greet connects once more to the first open address and waits
+// greetingWait (not counted in the connect step's time) for the server to
+// speak first or hang up: a banner says what the service is; a reset or an
 // immediate close says it turns clients away.
 func (d *diagnosis) greet(ctx context.Context, s *Step) {
+	if len(d.open) == 0 {
+		return
+	}
 	dialer := net.Dialer{Timeout: d.o.Timeout}
 	c, err := dialer.DialContext(ctx, "tcp", d.open[0].String())
 	if err != nil {
 		// On loopback the reset can beat the end of connect().
 		if errors.Is(err, syscall.ECONNRESET) {
 			s.set(StatusFail, "%s accepted the connection, then reset it", d.open[0])
-			s.explain(err)
+			d.explain(s, err)
 		}
 		return
 	}
@@ -473,7 +478,7 @@ func (d *diagnosis) greet(ctx context.Context, s *Step) {
 		s.Details = append(s.Details, fmt.Sprintf("the server speaks first: %q", d.rep.Greeting))
 	case errors.Is(err, syscall.ECONNRESET):
 		s.set(StatusFail, "%s accepted the connection, then reset it", d.open[0])
-		s.explain(err)
+		d.explain(s, err)
 	case errors.Is(err, io.EOF):
 		s.Status = StatusWarn
 		s.Details = append(s.Details, fmt.Sprintf("%s accepted the connection and closed it at once: the service turns clients away (a full server, an access rule)", d.open[0]))
@@ -596,7 +601,7 @@ func (d *diagnosis) handshake(ctx context.Context, s *Step) {
 			return
 		}
 		s.set(StatusFail, "%v", err)
-		s.explain(err)
+		d.explain(s, err)
 		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
 			s.Explanation = explainCode("TLS-EOF", d.o.Host, d.o.Port)
 		}
@@ -611,7 +616,7 @@ func (d *diagnosis) handshake(ctx context.Context, s *Step) {
 	}
 	if !info.Verified {
 		s.set(StatusFail, "%s %s in %.3f ms%s: NOT verified: %v", info.Version, info.CipherSuite, info.HandshakeMs, leaf, info.VerifyError)
-		s.explain(info.VerifyError)
+		d.explain(s, info.VerifyError)
 		if d.o.Insecure {
 			d.conn = c
 		} else {
@@ -640,7 +645,7 @@ func (d *diagnosis) echo(ctx context.Context, s *Step) {
 		c, err := echo.DialAddrPort(ctx, d.open[0], echo.ClientOptions{Timeout: d.o.Timeout, Plaintext: true})
 		if err != nil {
 			s.set(StatusFail, "%v", err)
-			s.explain(err)
+			d.explain(s, err)
 			return
 		}
 		d.conn = c

@@ -1,6 +1,7 @@
 package diag
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -177,10 +178,19 @@ func Codes() []string {
 // add to the error's own text. It classifies by type (errors.As, errors.Is),
 // never by matching message strings.
 func Explain(err error) (Explanation, bool) {
+	return explainAt(err, fill{})
+}
+
+// explainAt is Explain with a default host and port for errors that do not
+// carry them (a certificate signed by an unknown authority says nothing of
+// the host it was presented for).
+func explainAt(err error, def fill) (Explanation, bool) {
 	if err == nil {
 		return Explanation{}, false
 	}
 	f := fillFrom(err)
+	f.host = cmp.Or(f.host, def.host)
+	f.port = cmp.Or(f.port, def.port)
 	if ex, ok := explainTLS(err, f); ok {
 		return ex, true
 	}

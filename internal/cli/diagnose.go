@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -228,12 +227,7 @@ func verdict(rep *diag.Report) string {
 	if rep.OK {
 		return fmt.Sprintf("The path works end to end (%s).", formatDuration(rep.ElapsedMS))
 	}
-	for _, s := range rep.Steps {
-		if s.Name == rep.FailedStep {
-			return fmt.Sprintf("The path breaks at %s: %s", s.Name, strings.TrimSuffix(s.Summary, "."))
-		}
-	}
-	return "The path breaks."
+	return fmt.Sprintf("The path breaks at the %s step.", rep.FailedStep)
 }
 
 func formatDuration(ms float64) string {

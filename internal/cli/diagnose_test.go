@@ -88,7 +88,7 @@ func TestDiagnoseCommandFailure(t *testing.T) {
 	}
 	r = netkit(t, "diagnose", "web.test:"+port, "-c", "1")
 	if !strings.Contains(r.stdout, "✗ connect") || !strings.Contains(r.stdout, "cause: nothing is listening on 127.0.0.5:"+port) ||
-		!strings.Contains(r.stdout, "The path breaks at connect") {
+		!strings.Contains(r.stdout, "The path breaks at the connect step.") {
 		t.Errorf("output:\n%s", r.stdout)
 	}
 }
