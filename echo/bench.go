@@ -270,13 +270,8 @@ func (w *benchWorker) run(ctx context.Context, c *Conn) {
 			start := time.Now()
 			c, err := Dial(ctx, r.address, r.b.Client)
 			if err != nil {
-				if !w.fail(err) {
+				if !w.fail(ctx, err, &backoff) {
 					return
-				}
-				backoff = min(max(2*backoff, 10*time.Millisecond), time.Second)
-				select {
-				case <-time.After(backoff):
-				case <-r.stopped:
 				}
 				continue
 			}
@@ -297,7 +292,7 @@ func (w *benchWorker) run(ctx context.Context, c *Conn) {
 		}
 		if err != nil {
 			w.setConn(nil)
-			if !w.fail(err) {
+			if !w.fail(ctx, err, &backoff) {
 				return
 			}
 			continue
@@ -325,10 +320,17 @@ func (w *benchWorker) setConn(c *Conn) {
 	w.conn = c
 }
 
-// fail counts err, unless the run was stopped (its connections closed under
-// it), and reports whether to go on.
-func (w *benchWorker) fail(err error) bool {
-	if w.r.halted.Load() {
+// fail counts err, unless the run is over (its end cut the message short),
+// and waits before the worker tries again: 10 ms after the first failure in
+// a row, twice as long after each further one, at most 1 s, so a server
+// that refuses is not hammered. It reports whether to go on.
+func (w *benchWorker) fail(ctx context.Context, err error, backoff *time.Duration) bool {
+	if w.r.halted.Load() || ctx.Err() != nil {
+		return false
+	}
+	// A dial's own timer can fire at the context's deadline just before
+	// the context says it is done.
+	if end, ok := ctx.Deadline(); ok && !time.Now().Before(end) {
 		return false
 	}
 	if w.kinds == nil {
@@ -337,7 +339,15 @@ func (w *benchWorker) fail(err error) bool {
 	}
 	w.kinds[errorKind(err)]++
 	w.failed.Add(1)
-	return true
+	*backoff = min(max(2**backoff, 10*time.Millisecond), time.Second)
+	t := time.NewTimer(*backoff)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-w.r.stopped:
+		return false
+	}
 }
 
 // errorKind classifies a failed message for BenchResult.Errors.

@@ -39,7 +39,8 @@ func perfOnly(t *testing.T) {
 	}
 }
 
-// raiseFileLimit lets the process hold n descriptors.
+// raiseFileLimit lets the process hold n descriptors: it raises the soft
+// limit, and the hard one when it must (which needs CAP_SYS_RESOURCE).
 func raiseFileLimit(t *testing.T, n uint64) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
@@ -50,7 +51,7 @@ func raiseFileLimit(t *testing.T, n uint64) {
 	}
 	lim.Cur, lim.Max = n, max(lim.Max, n)
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		t.Fatalf("raise RLIMIT_NOFILE to %d: %v", n, err)
+		t.Fatalf("raise RLIMIT_NOFILE to %d: %v (the hard limit is %d; raising it needs CAP_SYS_RESOURCE)", n, err, lim.Max)
 	}
 }
 
@@ -129,7 +130,7 @@ func bareBench(t *testing.T, addr string, cfg *tls.Config, conns, size int, d ti
 
 func TestPerfMatrix(t *testing.T) {
 	perfOnly(t)
-	raiseFileLimit(t, 20000)
+	raiseFileLimit(t, 4000) // 500 connections, both ends
 	pki := newTestPKI(t)
 	const maxSize = 64 << 10
 
@@ -208,7 +209,7 @@ func sizeName(n int) string {
 func TestPerfIdleConns(t *testing.T) {
 	perfOnly(t)
 	const n = 10000
-	raiseFileLimit(t, 2*n+1000)
+	raiseFileLimit(t, n+1000) // the client ends; the server's are in the child
 	pki := newTestPKI(t)
 	for _, kind := range []string{"bare", "netkit"} {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestPerfHelperServer$")
@@ -290,6 +291,7 @@ func TestPerfHelperServer(t *testing.T) {
 		bareServe(tls.NewListener(ln, cfg), 64<<10)
 		return
 	}
+	raiseFileLimit(t, 10000+1000)
 	s := &Server{TLSConfig: cfg, IdleTimeout: time.Hour, MaxConns: 20000, DrainTimeout: time.Second}
 	s.Serve(ctx, ln)
 }

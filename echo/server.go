@@ -321,13 +321,17 @@ func (c *serverConn) run() error {
 	}
 	s.log.LogAttrs(context.Background(), slog.LevelInfo, "open", attrs...)
 
-	br := bufio.NewReaderSize(c.conn, ReaderBufferSize)
-	if err := c.next(br); err != nil {
+	// The first byte is awaited with a small buffer, so that an idle
+	// connection holds no ReaderBufferSize one. The large buffer reads from
+	// the small one, which passes large reads straight through once empty.
+	small := bufio.NewReaderSize(c.conn, 16)
+	if err := c.next(small); err != nil {
 		return err
 	}
-	if s.TLSConfig == nil && startsTLS(br) {
+	if s.TLSConfig == nil && startsTLS(small) {
 		return errTLSClient
 	}
+	br := bufio.NewReaderSize(small, ReaderBufferSize)
 	if first, _ := br.Peek(1); s.Raw || first[0] >= 0x20 {
 		c.mode = "raw"
 		return c.echoRaw(br)
