@@ -29,7 +29,10 @@ The protocol is the one of the Python sockets tutorial (a 2-byte length, a
 JSON header, the content), so the tutorial's client works against
 'serve --plaintext'; raw clients such as 'openssl s_client' and 'ncat --ssl'
 are echoed byte for byte. docs/protocol.md describes it.`, echo.DefaultPort),
+		// Runnable, so that cobra checks its arguments: an unknown
+		// subcommand is a usage error, not a help page with exit 0.
 		Args: wrapArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(
 		NewCmdEchoServe(io, nil),

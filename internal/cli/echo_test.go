@@ -38,6 +38,7 @@ func TestEchoUsageErrors(t *testing.T) {
 		{[]string{"echo", "send", "--max-size", "3", "127.0.0.1", "hello"}, "longer than --max-size 3"},
 		{[]string{"echo", "send", "--timeout", "0s", "127.0.0.1", "x"}, "invalid --timeout"},
 		{[]string{"echo", "send"}, "accepts between 1 and 2 arg(s)"},
+		{[]string{"echo", "sned", "127.0.0.1"}, `unknown command "sned" for "netkit echo"`},
 		{[]string{"echo", "bench", "-c", "0", "127.0.0.1"}, "invalid -c 0"},
 		{[]string{"echo", "bench", "--size", "2000000", "127.0.0.1"}, "larger than --max-size"},
 		{[]string{"echo", "bench", "--format", "yaml", "127.0.0.1"}, `invalid --format "yaml"`},
