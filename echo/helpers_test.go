@@ -3,23 +3,20 @@ package echo
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"log/slog"
-	"math/big"
 	"net"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/netkit/netkit/internal/testcert"
 )
 
 // testPKI is a server certificate made by SelfSigned, and a client CA with one
-// client certificate it signed, for mutual TLS.
+// client certificate it signed, for mutual TLS, and one from another CA.
 type testPKI struct {
 	server     *KeyPair
 	serverPool *x509.CertPool // trusts the server certificate
@@ -34,47 +31,13 @@ func newTestPKI(t *testing.T) *testPKI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &testPKI{server: kp, serverPool: x509.NewCertPool(), clientCA: x509.NewCertPool()}
+	p := &testPKI{server: kp, serverPool: x509.NewCertPool()}
 	p.serverPool.AddCert(kp.Leaf)
-	caKey, ca := newCert(t, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "test client CA"}, IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign,
-	}, nil, nil)
-	p.clientCA.AddCert(ca)
-	clientKey, client := newCert(t, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "test client"}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}, ca, caKey)
-	p.client = tls.Certificate{Certificate: [][]byte{client.Raw}, PrivateKey: clientKey, Leaf: client}
-	strangerKey, stranger := newCert(t, &x509.Certificate{
-		Subject: pkix.Name{CommonName: "stranger"}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}, nil, nil)
-	p.stranger = tls.Certificate{Certificate: [][]byte{stranger.Raw}, PrivateKey: strangerKey, Leaf: stranger}
+	ca := testcert.NewCA(t)
+	p.clientCA = ca.Pool()
+	p.client = ca.Issue(t, testcert.Leaf{Names: []string{"test client"}, Client: true})
+	p.stranger = testcert.NewCA(t).Issue(t, testcert.Leaf{Names: []string{"stranger"}, Client: true})
 	return p
-}
-
-// newCert signs tmpl with parent's key, or self-signs it when parent is nil.
-func newCert(t *testing.T, tmpl, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*ecdsa.PrivateKey, *x509.Certificate) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl.SerialNumber = big.NewInt(time.Now().UnixNano())
-	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, c
 }
 
 // syncBuffer is a log destination safe for the server's goroutines.

@@ -310,22 +310,14 @@ func parseHeader(b []byte, prev *Header) (Header, error) {
 		}
 		return Header{}, s.syntaxError()
 	}
-	s.i++
-	s.space()
-	empty := s.peek() == '}'
-	for more := !empty; more; {
+	member := func() bool {
 		key, ok := s.key()
-		if !ok {
-			return Header{}, s.syntaxError()
+		if !ok || !s.colon() {
+			return false
 		}
-		if s.space(); s.peek() != ':' {
-			return Header{}, s.syntaxError()
-		}
-		s.i++
-		s.space()
 		start := s.i
 		if !s.value() {
-			return Header{}, s.syntaxError()
+			return false
 		}
 		if k := keyIndex(key); k >= 0 {
 			if raw[k] != nil && dup == "" {
@@ -333,14 +325,9 @@ func parseHeader(b []byte, prev *Header) (Header, error) {
 			}
 			raw[k] = b[start:s.i]
 		}
-		if more, ok = s.after('}'); !ok {
-			return Header{}, s.syntaxError()
-		}
+		return true
 	}
-	if empty {
-		s.i++ // after() moved past the brace of any other object
-	}
-	if !s.end() {
+	if !s.members('}', member) || !s.end() {
 		return Header{}, s.syntaxError()
 	}
 	if dup != "" {
@@ -503,47 +490,9 @@ func (s *scanner) syntaxError() error {
 func (s *scanner) value() bool {
 	switch s.peek() {
 	case '{':
-		s.i++
-		s.space()
-		for more := s.peek() != '}'; more; {
-			if _, ok := s.key(); !ok {
-				return false
-			}
-			if s.space(); s.peek() != ':' {
-				return false
-			}
-			s.i++
-			s.space()
-			if !s.value() {
-				return false
-			}
-			var ok bool
-			if more, ok = s.after('}'); !ok {
-				return false
-			}
-			if !more {
-				return true
-			}
-		}
-		s.i++
-		return true
+		return s.members('}', s.pair)
 	case '[':
-		s.i++
-		s.space()
-		for more := s.peek() != ']'; more; {
-			if !s.value() {
-				return false
-			}
-			var ok bool
-			if more, ok = s.after(']'); !ok {
-				return false
-			}
-			if !more {
-				return true
-			}
-		}
-		s.i++
-		return true
+		return s.members(']', s.value)
 	case '"':
 		_, ok := s.key()
 		return ok
@@ -557,21 +506,50 @@ func (s *scanner) value() bool {
 	return s.number()
 }
 
-// after moves past what follows a member of an object or array: white
-// space, then a comma and the white space before the next member (more), or
-// the closing byte (no more). It reports false for anything else.
-func (s *scanner) after(closing byte) (more, ok bool) {
+// members checks an object or array from its opening byte at i to its
+// closing byte, each member with member, and moves past it.
+func (s *scanner) members(closing byte, member func() bool) bool {
+	s.i++
 	s.space()
-	switch s.peek() {
-	case ',':
+	if s.peek() == closing {
 		s.i++
-		s.space()
-		return true, true
-	case closing:
-		s.i++
-		return false, true
+		return true
 	}
-	return false, false
+	for {
+		if !member() {
+			return false
+		}
+		s.space()
+		switch s.peek() {
+		case ',':
+			s.i++
+			s.space()
+		case closing:
+			s.i++
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// pair checks a "key": value member of an object.
+func (s *scanner) pair() bool {
+	if _, ok := s.key(); !ok || !s.colon() {
+		return false
+	}
+	return s.value()
+}
+
+// colon moves past the white space, colon and white space after a key.
+func (s *scanner) colon() bool {
+	s.space()
+	if s.peek() != ':' {
+		return false
+	}
+	s.i++
+	s.space()
+	return true
 }
 
 // key checks the string at i, moves past it and returns its raw bytes

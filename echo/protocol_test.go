@@ -101,6 +101,31 @@ func TestReadErrors(t *testing.T) {
 	}
 }
 
+// TestReadAllocs: reading a steady stream of frames of one shape allocates
+// nothing per frame (the header's strings are reused).
+func TestReadAllocs(t *testing.T) {
+	one, err := AppendFrame(nil, NewMessage("binary/custom-client-binary-type", "binary", bytes.Repeat([]byte("x"), 1000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	stream := bytes.Repeat(one, n+1)
+	r := NewReader(bytes.NewReader(stream), 0)
+	r.Read() // the first frame allocates the buffers
+	allocs := testing.AllocsPerRun(n-1, func() {
+		m, err := r.Read()
+		if err != nil || len(m.Content) != 1000 {
+			t.Fatal(m.Header, err)
+		}
+		if _, err := r.EchoFrame(m.Header); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per frame, want 0", allocs)
+	}
+}
+
 func TestReadTruncated(t *testing.T) {
 	full := frame(`{"byteorder":"big","content-type":"a","content-encoding":"","content-length":5}`, "hello")
 	for n := 1; n < len(full); n++ {

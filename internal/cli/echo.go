@@ -3,6 +3,7 @@ package cli
 import (
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -62,6 +63,15 @@ func echoAddress(arg string) (string, error) {
 	return net.JoinHostPort(host, port), nil
 }
 
+// echoTarget checks the output flags and the HOST[:PORT] argument of 'echo
+// send' and 'echo bench', and returns the address.
+func echoTarget(out *output.Options, arg string) (string, error) {
+	if err := out.Resolve(); err != nil {
+		return "", usageError(err)
+	}
+	return echoAddress(arg)
+}
+
 // echoClientFlags are the connection flags of 'echo send' and 'echo bench'.
 type echoClientFlags struct {
 	CA         string
@@ -88,8 +98,9 @@ func (f *echoClientFlags) addFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&f.MaxSize, "max-size", echo.DefaultMaxContentLength, "longest reply content accepted, in bytes")
 }
 
-// options checks the flags and loads the files they name.
-func (f *echoClientFlags) options() (echo.ClientOptions, error) {
+// options checks the flags and loads the files they name. With --insecure
+// it writes a warning to errOut.
+func (f *echoClientFlags) options(errOut io.Writer) (echo.ClientOptions, error) {
 	opts := echo.ClientOptions{
 		Timeout:            f.Timeout,
 		Plaintext:          f.Plaintext,
@@ -130,6 +141,9 @@ func (f *echoClientFlags) options() (echo.ClientOptions, error) {
 			return opts, usageErrorf("--cert/--key: %v", err)
 		}
 		opts.Certificates = []tls.Certificate{kp.Certificate}
+	}
+	if f.Insecure {
+		io.WriteString(errOut, insecureWarning)
 	}
 	return opts, nil
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -80,10 +79,7 @@ any message failed, 2 bad usage.`, echo.DefaultPort),
 }
 
 func (o *EchoBenchOptions) check(args []string) error {
-	if err := o.Output.Resolve(); err != nil {
-		return usageError(err)
-	}
-	addr, err := echoAddress(args[0])
+	addr, err := echoTarget(&o.Output, args[0])
 	if err != nil {
 		return err
 	}
@@ -106,12 +102,9 @@ func (o *EchoBenchOptions) check(args []string) error {
 }
 
 func echoBenchRun(ctx context.Context, o *EchoBenchOptions) error {
-	opts, err := o.Client.options()
+	opts, err := o.Client.options(o.IO.ErrOut)
 	if err != nil {
 		return err
-	}
-	if opts.InsecureSkipVerify {
-		io.WriteString(o.IO.ErrOut, insecureWarning)
 	}
 	b := &echo.Bench{
 		Conns: o.Conns, Messages: o.Messages, Duration: o.Duration, Size: o.Size, PerConn: o.PerConn,

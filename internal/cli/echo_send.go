@@ -85,10 +85,7 @@ different echo, 2 bad usage.`, echo.DefaultPort),
 }
 
 func (o *EchoSendOptions) check(args []string) error {
-	if err := o.Output.Resolve(); err != nil {
-		return usageError(err)
-	}
-	addr, err := echoAddress(args[0])
+	addr, err := echoTarget(&o.Output, args[0])
 	if err != nil {
 		return err
 	}
@@ -145,12 +142,9 @@ type echoSendResult struct {
 }
 
 func echoSendRun(ctx context.Context, o *EchoSendOptions) error {
-	opts, err := o.Client.options()
+	opts, err := o.Client.options(o.IO.ErrOut)
 	if err != nil {
 		return err
-	}
-	if opts.InsecureSkipVerify {
-		io.WriteString(o.IO.ErrOut, insecureWarning)
 	}
 	conn, err := echo.Dial(ctx, o.Address, opts)
 	if err != nil {
