@@ -101,15 +101,16 @@ type Server struct {
 	// duration and the reason. Nil logs nothing.
 	Logger *slog.Logger
 
-	log       *slog.Logger
-	shutting  atomic.Bool // set once, when the context is done
-	forced    atomic.Bool // set once, when the drain deadline passed
-	rejecting chan struct{}
-	wg        sync.WaitGroup
-	mu        sync.Mutex
-	conns     map[*serverConn]struct{}
+	log      *slog.Logger
+	shutting atomic.Bool // set once, when the context is done
+	forced   atomic.Bool // set once, when the drain deadline passed
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	conns    map[*serverConn]struct{} // served
+	refusing map[*serverConn]struct{} // over MaxConns, being told so
 }
 
+// orDefault returns v, or def when v is zero (or negative).
 func orDefault[T int | time.Duration](v, def T) T {
 	if v > 0 {
 		return v
@@ -128,7 +129,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.conns = make(map[*serverConn]struct{})
-	s.rejecting = make(chan struct{}, maxRejecting)
+	s.refusing = make(map[*serverConn]struct{})
 	defer context.AfterFunc(ctx, func() { ln.Close() })()
 	defer ln.Close()
 	var backoff time.Duration
@@ -169,52 +170,30 @@ func temporary(err error) bool {
 
 // accept starts serving c, or refuses it when MaxConns are open.
 func (s *Server) accept(c net.Conn) {
-	s.mu.Lock()
-	if open := len(s.conns); open >= orDefault(s.MaxConns, DefaultMaxConns) {
-		s.mu.Unlock()
-		s.refuse(c, open)
-		return
-	}
 	sc := &serverConn{s: s, tcp: &countingConn{Conn: c}, peer: peerString(c.RemoteAddr()), start: time.Now(), idle: true}
 	sc.conn = sc.tcp
-	s.conns[sc] = struct{}{}
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go sc.serve()
-}
-
-// refuse tells c that the server is busy and closes it, on a goroutine of its
-// own; when maxRejecting are being told already, it just closes c.
-func (s *Server) refuse(c net.Conn, open int) {
-	peer := peerString(c.RemoteAddr())
-	select {
-	case s.rejecting <- struct{}{}:
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	open := len(s.conns)
+	switch {
+	case open < orDefault(s.MaxConns, DefaultMaxConns):
+		s.conns[sc] = struct{}{}
+		s.wg.Add(1)
+		go sc.serve()
+	case len(s.refusing) < maxRejecting:
+		s.refusing[sc] = struct{}{}
+		s.wg.Add(1)
+		go sc.refuse(fmt.Sprintf("too many connections (%d open, the limit)", open))
 	default:
 		c.Close()
-		s.log.Warn("refused", "peer", peer, "reason", fmt.Sprintf("too many connections (%d open) and too many refusals under way", open))
-		return
+		s.log.Warn("refused", "peer", sc.peer, "reason", fmt.Sprintf("too many connections (%d open) and too many refusals under way", open))
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		defer func() { <-s.rejecting }()
-		sc := &serverConn{s: s, tcp: &countingConn{Conn: c}, peer: peer, start: time.Now()}
-		sc.conn = sc.tcp
-		reason := fmt.Sprintf("too many connections (%d open, the limit)", open)
-		err := sc.tellBusy(reason)
-		sc.conn.Close()
-		s.log.Warn("refused", "peer", peer, "reason", reason, "told", err == nil)
-	}()
 }
 
 // drain stops the connections as Serve describes.
 func (s *Server) drain() {
 	s.shutting.Store(true)
-	s.mu.Lock()
-	for c := range s.conns {
-		c.wake()
-	}
-	s.mu.Unlock()
+	s.each(func(c *serverConn) { c.wake() })
 	done := make(chan struct{})
 	go func() {
 		s.wg.Wait()
@@ -228,12 +207,20 @@ func (s *Server) drain() {
 	case <-t.C:
 	}
 	s.forced.Store(true)
-	s.mu.Lock()
-	for c := range s.conns {
-		c.tcp.Close()
-	}
-	s.mu.Unlock()
+	s.each(func(c *serverConn) { c.tcp.Close() })
 	<-done
+}
+
+// each calls f for every connection, served or being refused, with s.mu held.
+func (s *Server) each(f func(*serverConn)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		f(c)
+	}
+	for c := range s.refusing {
+		f(c)
+	}
 }
 
 // Reasons a connection ends that are part of normal service.
@@ -539,8 +526,20 @@ func (c *serverConn) replyError(code, msg string) error {
 	return c.write(errorReply(code, msg))
 }
 
-// tellBusy completes the handshake of a connection over the limit and tells
-// it why it is closed: an error reply, or a line of text on a raw server.
+// refuse completes the handshake of a connection over the limit, tells it
+// why it is closed (an error reply, or a line of text on a raw server), and
+// closes it.
+func (c *serverConn) refuse(reason string) {
+	err := c.tellBusy(reason)
+	c.conn.Close()
+	s := c.s
+	s.mu.Lock()
+	delete(s.refusing, c)
+	s.mu.Unlock()
+	s.log.Warn("refused", "peer", c.peer, "reason", reason, "told", err == nil)
+	s.wg.Done()
+}
+
 func (c *serverConn) tellBusy(reason string) error {
 	if err := c.handshake(); err != nil {
 		return err
