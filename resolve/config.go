@@ -135,6 +135,13 @@ func LoadConfig(p ConfigPaths) (*Config, error) {
 	if err := readOptional(p.NSSwitch, c.parseNSSwitch); err != nil {
 		return nil, err
 	}
+	// Empty lists stay lists in JSON.
+	if c.Search == nil {
+		c.Search = []string{}
+	}
+	if c.Options == nil {
+		c.Options = []string{}
+	}
 	if c.HostsOrder == nil {
 		c.HostsOrder = defaultHostsOrder()
 		c.Notes = append(c.Notes, "no hosts line in "+p.NSSwitch+": glibc's default 'dns [!UNAVAIL=return] files' applies")
