@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -62,21 +61,15 @@ type DiagnoseOptions struct {
 	Resolver *resolve.Resolver
 	// TLS says whether to check TLS; see TLSMode.
 	TLS TLSMode
-	// ServerName is the name the certificate is checked against; empty
-	// means Host.
-	ServerName string
-	// RootCAs are the CAs trusted; nil means the system's.
-	RootCAs *x509.CertPool
-	// Pins, when set, trust exactly these certificates.
-	Pins []echo.Fingerprint
-	// Insecure lets the application check run over TLS whose certificate
-	// did not verify. The TLS step fails all the same.
-	Insecure bool
+	// Client configures the TLS check and the echo round trip: the trusted
+	// CAs or pins, the server name (empty means Host), a client
+	// certificate, ALPN, and the limit on each connect, handshake and reply
+	// (0 means DefaultDiagnoseTimeout). With InsecureSkipVerify the echo
+	// check also runs over TLS whose certificate did not verify; the TLS
+	// step fails all the same. Plaintext means TLSOff.
+	Client echo.ClientOptions
 	// PingCount is the number of ICMP echo requests per address; 0 means 3.
 	PingCount int
-	// Timeout bounds each connect, handshake and reply; 0 means
-	// DefaultDiagnoseTimeout.
-	Timeout time.Duration
 	// OnStep, if not nil, is called with each step as it ends, in order,
 	// from the goroutine that called Diagnose.
 	OnStep func(Step)
@@ -182,8 +175,12 @@ func Diagnose(ctx context.Context, o DiagnoseOptions) (*Report, error) {
 	if o.Port == 0 {
 		return nil, &resolve.InputError{What: "port", Value: "0", Why: "a port is a number from 1 to 65535"}
 	}
-	o.Timeout = cmp.Or(o.Timeout, DefaultDiagnoseTimeout)
+	o.Client.Timeout = cmp.Or(o.Client.Timeout, DefaultDiagnoseTimeout)
+	o.Client.ServerName = cmp.Or(o.Client.ServerName, o.Host)
 	o.PingCount = cmp.Or(o.PingCount, 3)
+	if o.Client.Plaintext {
+		o.TLS = TLSOff
+	}
 	start := time.Now()
 	d := &diagnosis{o: o, resolver: o.Resolver, rep: &Report{Host: o.Host, Port: o.Port}}
 	if d.resolver == nil {
@@ -314,9 +311,9 @@ func (d *diagnosis) shadowedDNS(lines []resolve.HostsEntry) string {
 	if err != nil {
 		return ""
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d.o.Timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), d.o.Client.Timeout)
 	defer cancel()
-	direct := &resolve.Resolver{Paths: d.resolver.Paths, Servers: cfg.Nameservers, Timeout: d.o.Timeout}
+	direct := &resolve.Resolver{Paths: d.resolver.Paths, Servers: cfg.Nameservers, Timeout: d.o.Client.Timeout}
 	addrs, err := direct.LookupIP(ctx, d.o.Host, resolve.AnyFamily)
 	if err != nil || len(addrs) == 0 {
 		return ""
@@ -362,7 +359,7 @@ func (d *diagnosis) ping(ctx context.Context, s *Step) {
 		targets[i] = PingTarget{Host: a.String(), Addr: a}
 	}
 	stats, err := Ping(ctx, PingOptions{Targets: targets, Count: d.o.PingCount,
-		Interval: MinUnprivilegedInterval, Timeout: min(d.o.Timeout, time.Second)})
+		Interval: MinUnprivilegedInterval, Timeout: min(d.o.Client.Timeout, time.Second)})
 	if err != nil {
 		d.skipped(s, "ICMP is not permitted to this process")
 		d.explain(s, err)
@@ -401,7 +398,7 @@ func (d *diagnosis) connect(ctx context.Context, s *Step) {
 	for i, a := range d.addrs {
 		go func() {
 			ap := netip.AddrPortFrom(a, d.o.Port)
-			p, err := TCPPing(ctx, ap, TCPPingOptions{Timeout: d.o.Timeout})
+			p, err := TCPPing(ctx, ap, TCPPingOptions{Timeout: d.o.Client.Timeout})
 			at := ConnectAttempt{Address: ap, State: string(p.State), RTTMs: p.RTTMs, err: cmp.Or(err, p.Refusal)}
 			if err != nil {
 				at.State = "error"
@@ -458,7 +455,7 @@ func (d *diagnosis) greet(ctx context.Context, s *Step) {
 	if len(d.open) == 0 {
 		return
 	}
-	dialer := net.Dialer{Timeout: d.o.Timeout}
+	dialer := net.Dialer{Timeout: d.o.Client.Timeout}
 	c, err := dialer.DialContext(ctx, "tcp", d.open[0].String())
 	if err != nil {
 		// On loopback the reset can beat the end of connect().
@@ -590,9 +587,12 @@ func (d *diagnosis) handshake(ctx context.Context, s *Step) {
 		d.skipped(s, "the server speaks first, so it does not speak TLS (--tls to check anyway)")
 		return
 	}
-	name := cmp.Or(d.o.ServerName, d.o.Host)
-	c, err := echo.DialAddrPort(ctx, d.open[0], echo.ClientOptions{Timeout: d.o.Timeout, ServerName: name,
-		RootCAs: d.o.RootCAs, Pins: d.o.Pins, InsecureSkipVerify: true})
+	// Verification is observed, not enforced, so that the step can say
+	// exactly why a certificate fails; Client.InsecureSkipVerify decides
+	// whether the echo check may use the connection anyway.
+	cfg := d.o.Client
+	cfg.InsecureSkipVerify = true
+	c, err := echo.DialAddrPort(ctx, d.open[0], cfg)
 	if err != nil {
 		var rec tls.RecordHeaderError
 		notTLS := errors.As(err, &rec) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
@@ -617,7 +617,7 @@ func (d *diagnosis) handshake(ctx context.Context, s *Step) {
 	if !info.Verified {
 		s.set(StatusFail, "%s %s in %.3f ms%s: NOT verified: %v", info.Version, info.CipherSuite, info.HandshakeMs, leaf, info.VerifyError)
 		d.explain(s, info.VerifyError)
-		if d.o.Insecure {
+		if d.o.Client.InsecureSkipVerify {
 			d.conn = c
 		} else {
 			c.Close()
@@ -642,7 +642,9 @@ func (d *diagnosis) echo(ctx context.Context, s *Step) {
 		d.skipped(s, "the server speaks first: not a netkit echo server")
 		return
 	case d.conn == nil:
-		c, err := echo.DialAddrPort(ctx, d.open[0], echo.ClientOptions{Timeout: d.o.Timeout, Plaintext: true})
+		cfg := d.o.Client
+		cfg.Plaintext = true
+		c, err := echo.DialAddrPort(ctx, d.open[0], cfg)
 		if err != nil {
 			s.set(StatusFail, "%v", err)
 			d.explain(s, err)
@@ -650,7 +652,7 @@ func (d *diagnosis) echo(ctx context.Context, s *Step) {
 		}
 		d.conn = c
 	}
-	rctx, cancel := context.WithTimeout(ctx, min(d.o.Timeout, time.Second))
+	rctx, cancel := context.WithTimeout(ctx, min(d.o.Client.Timeout, time.Second))
 	defer cancel()
 	info, rtt, err := d.conn.Info(rctx)
 	if err != nil {

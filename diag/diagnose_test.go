@@ -37,7 +37,7 @@ const diagHosts = "127.0.0.1 localhost\n127.0.0.61 svc.test\n127.0.0.62 shadow.t
 
 func diagnose(t *testing.T, r *resolve.Resolver, host string, port int, mod func(*DiagnoseOptions)) *Report {
 	t.Helper()
-	o := DiagnoseOptions{Host: host, Port: uint16(port), Resolver: r, PingCount: 1, Timeout: time.Second}
+	o := DiagnoseOptions{Host: host, Port: uint16(port), Resolver: r, PingCount: 1, Client: echo.ClientOptions{Timeout: time.Second}}
 	if mod != nil {
 		mod(&o)
 	}
@@ -131,7 +131,7 @@ func TestDiagnoseEchoServer(t *testing.T) {
 	l := listen(t, "127.0.0.61:0")
 	serveEcho(t, l, echo.ServerTLSConfig(ca.Issue(t, testcert.Leaf{Names: []string{"svc.test"}}), nil, nil))
 	rep := diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) {
-		o.TLS, o.RootCAs = TLSOn, ca.Pool()
+		o.TLS, o.Client.RootCAs = TLSOn, ca.Pool()
 	})
 	expect(t, rep, StepConnect, StatusOK, "open", "")
 	expect(t, rep, StepListen, StatusOK, "127.0.0.61", "")
@@ -171,14 +171,18 @@ func TestDiagnoseCertificateProblems(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			l := listen(t, "127.0.0.61:0")
 			serveEcho(t, l, echo.ServerTLSConfig(ca.Issue(t, tc.leaf), nil, nil))
-			rep := diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.RootCAs = ca.Pool(); o.TLS = TLSOn })
+			rep := diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.Client.RootCAs = ca.Pool(); o.TLS = TLSOn })
 			expect(t, rep, StepTLS, StatusFail, "NOT verified", tc.code)
 			if s := stepOf(t, rep, StepTLS); !strings.Contains(s.Explanation.Cause, tc.mention) {
 				t.Errorf("cause %q does not mention %q", s.Explanation.Cause, tc.mention)
 			}
 			expect(t, rep, StepApp, StatusSkip, "did not verify", "")
 			// --insecure runs the echo check anyway; the TLS step still fails.
-			rep = diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.RootCAs = ca.Pool(); o.TLS = TLSOn; o.Insecure = true })
+			rep = diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) {
+				o.Client.RootCAs = ca.Pool()
+				o.TLS = TLSOn
+				o.Client.InsecureSkipVerify = true
+			})
 			expect(t, rep, StepTLS, StatusFail, "NOT verified", tc.code)
 			expect(t, rep, StepApp, StatusOK, "netkit echo server answered", "")
 		})
@@ -236,7 +240,7 @@ func TestDiagnoseFullBacklog(t *testing.T) {
 	if !full {
 		t.Fatal("the accept queue never filled")
 	}
-	rep := diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.Timeout = 500 * time.Millisecond })
+	rep := diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.Client.Timeout = 500 * time.Millisecond })
 	expect(t, rep, StepConnect, StatusFail, "i/o timeout", "TIMEOUT")
 	expect(t, rep, StepListen, StatusFail, "its accept queue is full", "ACCEPT-QUEUE-FULL")
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/netkit/netkit/diag"
-	"github.com/netkit/netkit/echo"
 	"github.com/netkit/netkit/internal/output"
 	"github.com/netkit/netkit/resolve"
 )
@@ -21,12 +20,10 @@ type DiagnoseOptions struct {
 	Output output.Options
 
 	Diagnose diag.DiagnoseOptions
-	IPv4     bool
-	IPv6     bool
-	TLS      bool
-	NoTLS    bool
-	CAFile   string
-	Pin      string
+	Family   familyFlags
+	Client   echoClientFlags
+	// TLS is --tls: require TLS whatever the port.
+	TLS bool
 }
 
 // NewCmdDiagnose returns 'netkit diagnose'.
@@ -55,7 +52,7 @@ prints one line per step (✓ ok, ! warning, ✗ failure, - not checked) with th
 likely cause and the next thing to try under each failure. It exits 0 when the
 path works end to end and 1 when a step fails.`,
 		Example: `  netkit diagnose localhost:65432
-  netkit diagnose --tls --ca ./ca.pem db.internal:5432
+  netkit diagnose --tls --ca ./ca.pem --cert me.pem --key me-key.pem db.internal:5432
   netkit diagnose 127.0.0.1 8080 --json`,
 		Args: rangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -72,15 +69,9 @@ path works end to end and 1 when a step fails.`,
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVarP(&opts.IPv4, "ipv4", "4", false, "IPv4 addresses only")
-	f.BoolVarP(&opts.IPv6, "ipv6", "6", false, "IPv6 addresses only")
+	opts.Family.addFlags(f)
 	f.BoolVar(&opts.TLS, "tls", false, "require TLS on this port")
-	f.BoolVar(&opts.NoTLS, "no-tls", false, "do not try TLS")
-	f.StringVar(&opts.CAFile, "ca", "", "trust the CA certificates in this PEM file instead of the system's")
-	f.StringVar(&opts.Pin, "pin", "", "trust exactly the certificate with this fingerprint (sha256:…)")
-	f.StringVar(&opts.Diagnose.ServerName, "servername", "", "name to send (SNI) and check the certificate against (default: HOST)")
-	f.BoolVar(&opts.Diagnose.Insecure, "insecure", false, "run the echo check even over TLS whose certificate did not verify (the tls step still fails)")
-	f.DurationVar(&opts.Diagnose.Timeout, "timeout", diag.DefaultDiagnoseTimeout, "limit for each connect, handshake and reply")
+	opts.Client.addFlags(f, diag.DefaultDiagnoseTimeout)
 	f.IntVarP(&opts.Diagnose.PingCount, "count", "c", 3, "ICMP echo requests per address")
 	opts.Output.AddFlags(f, true)
 	return cmd
@@ -116,38 +107,17 @@ func (opts *DiagnoseOptions) parse(ctx context.Context, args []string) error {
 	}
 	d := &opts.Diagnose
 	d.Host, d.Port = host, uint16(n)
-	switch {
-	case opts.IPv4 && opts.IPv6:
-		return usageErrorf("-4 and -6 cannot be used together")
-	case opts.IPv4:
-		d.Family = resolve.IPv4
-	case opts.IPv6:
-		d.Family = resolve.IPv6
+	if d.Family, err = opts.Family.family(); err != nil {
+		return err
+	}
+	if d.Client, err = opts.Client.options(opts.IO.ErrOut); err != nil {
+		return err
 	}
 	switch {
-	case opts.TLS && opts.NoTLS:
-		return usageErrorf("--tls and --no-tls cannot be used together")
+	case opts.TLS && opts.Client.Plaintext:
+		return usageErrorf("--tls and --plaintext cannot be used together")
 	case opts.TLS:
 		d.TLS = diag.TLSOn
-	case opts.NoTLS:
-		d.TLS = diag.TLSOff
-	}
-	if opts.CAFile != "" {
-		pool, err := echo.LoadCertPool(opts.CAFile)
-		if err != nil {
-			return usageError(err)
-		}
-		d.RootCAs = pool
-	}
-	if opts.Pin != "" {
-		fp, err := echo.ParseFingerprint(opts.Pin)
-		if err != nil {
-			return usageError(err)
-		}
-		d.Pins = append(d.Pins, fp)
-	}
-	if d.Timeout <= 0 {
-		return usageErrorf("invalid --timeout %v: must be positive", d.Timeout)
 	}
 	if d.PingCount < 1 || d.PingCount > 100 {
 		return usageErrorf("invalid --count %d: from 1 to 100", d.PingCount)

@@ -72,7 +72,8 @@ func echoTarget(out *output.Options, arg string) (string, error) {
 	return echoAddress(arg)
 }
 
-// echoClientFlags are the connection flags of 'echo send' and 'echo bench'.
+// echoClientFlags are the connection flags of 'echo send', 'echo bench' and
+// 'diagnose'.
 type echoClientFlags struct {
 	CA         string
 	Pins       []string
@@ -85,7 +86,8 @@ type echoClientFlags struct {
 	MaxSize    int
 }
 
-func (f *echoClientFlags) addFlags(fs *pflag.FlagSet) {
+// addFlags registers the flags; timeout is the default of --timeout.
+func (f *echoClientFlags) addFlags(fs *pflag.FlagSet, timeout time.Duration) {
 	fs.StringVar(&f.CA, "ca", "", "trust the authorities in this PEM `FILE` instead of the system's (e.g. the server's cert.pem)")
 	fs.StringArrayVar(&f.Pins, "pin", nil, "trust exactly the certificate with this fingerprint (`sha256:HEX`, as 'echo serve' prints it); repeatable")
 	fs.StringVar(&f.ServerName, "servername", "", "name to send as SNI and check the certificate against (default: the host of the address)")
@@ -94,7 +96,7 @@ func (f *echoClientFlags) addFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.Insecure, "insecure", false, "go on when the server's certificate does not verify (it is still checked and reported)")
 	fs.BoolVar(&f.Plaintext, "plaintext", false, "speak plain TCP, no TLS")
 	fs.StringSliceVar(&f.ALPN, "alpn", nil, "ALPN protocols to offer, comma-separated")
-	fs.DurationVar(&f.Timeout, "timeout", echo.DefaultTimeout, "give up on the connection, and on each reply, after this long")
+	fs.DurationVar(&f.Timeout, "timeout", timeout, "give up on the connection, and on each reply, after this long")
 	fs.IntVar(&f.MaxSize, "max-size", echo.DefaultMaxContentLength, "longest reply content accepted, in bytes")
 }
 

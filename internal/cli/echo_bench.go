@@ -73,7 +73,7 @@ any message failed, 2 bad usage.`, echo.DefaultPort),
 	fs.DurationVarP(&opts.Duration, "duration", "d", 0, "stop after this long (e.g. 10s)")
 	fs.IntVar(&opts.Size, "size", 64, "content bytes per message")
 	fs.IntVar(&opts.PerConn, "per-conn", 0, "open a new connection every this many messages (0: keep each connection)")
-	opts.Client.addFlags(fs)
+	opts.Client.addFlags(fs, echo.DefaultTimeout)
 	opts.Output.AddFlags(fs, true)
 	return cmd
 }

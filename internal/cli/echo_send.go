@@ -77,7 +77,7 @@ different echo, 2 bad usage.`, echo.DefaultPort),
 		},
 	}
 	fs := cmd.Flags()
-	opts.Client.addFlags(fs)
+	opts.Client.addFlags(fs, echo.DefaultTimeout)
 	fs.StringVar(&opts.Action, "action", "", "send a text/json request with this action (echo, info) instead of a binary echo")
 	fs.StringVar(&opts.ContentType, "content-type", echo.ContentTypeBinary, "content type of the binary echo")
 	opts.Output.AddFlags(fs, false)

@@ -35,8 +35,10 @@ type PingOptions struct {
 	// means none.
 	Interval, Timeout, Deadline time.Duration
 	Size, TTL                   int
-	IPv4, IPv6                  bool
-	Quiet, Verbose              bool
+	Family                      familyFlags
+	// family is what Family selects, set by check.
+	family         resolve.Family
+	Quiet, Verbose bool
 	// TCPPort is --tcp; 0 means ICMP.
 	TCPPort int
 	// countSet, sizeSet and tcpSet say whether -c, -s and --tcp were given.
@@ -109,8 +111,7 @@ does not resolve or any socket fails.`, defaultManyCount, diag.MinUnprivilegedIn
 	fs.VarP(secondsValue{&opts.Deadline}, "deadline", "w", "stop after this many seconds in all (0: no deadline)")
 	fs.IntVarP(&opts.Size, "size", "s", diag.DefaultPingSize, "ICMP payload bytes")
 	fs.IntVarP(&opts.TTL, "ttl", "t", 0, fmt.Sprintf("TTL (IPv6 hop limit) of the probes (default %d for ICMP, the system's for TCP)", diag.DefaultPingTTL))
-	fs.BoolVarP(&opts.IPv4, "ipv4", "4", false, "use IPv4 only")
-	fs.BoolVarP(&opts.IPv6, "ipv6", "6", false, "use IPv6 only")
+	opts.Family.addFlags(fs)
 	fs.BoolVarP(&opts.Quiet, "quiet", "q", false, "print only the summary")
 	fs.BoolVarP(&opts.Verbose, "verbose", "v", false, "say how probes are sent (raw or datagram ICMP socket, TCP)")
 	fs.IntVar(&opts.TCPPort, "tcp", 0, "measure TCP connect time to this `PORT` instead of ICMP echo")
@@ -125,9 +126,11 @@ func (o *PingOptions) check() error {
 	if err := o.Output.Resolve(); err != nil {
 		return usageError(err)
 	}
+	var err error
+	if o.family, err = o.Family.family(); err != nil {
+		return err
+	}
 	switch {
-	case o.IPv4 && o.IPv6:
-		return usageErrorf("-4 and -6 cannot be used together")
 	case o.countSet && o.Count < 1:
 		return usageErrorf("invalid -c %d: want at least 1 probe", o.Count)
 	case o.tcpSet && (o.TCPPort < 1 || o.TCPPort > 65535):
@@ -186,13 +189,7 @@ func pingRun(ctx context.Context, o *PingOptions) error {
 	if many && !o.countSet && o.Deadline == 0 {
 		count = defaultManyCount
 	}
-	fam := resolve.AnyFamily
-	switch {
-	case o.IPv4:
-		fam = resolve.IPv4
-	case o.IPv6:
-		fam = resolve.IPv6
-	}
+	fam := o.family
 	targets := make([]diag.PingTarget, len(o.Hosts))
 	for i, h := range o.Hosts {
 		targets[i].Host = h

@@ -17,6 +17,7 @@ import (
 
 	"github.com/netkit/netkit/diag"
 	"github.com/netkit/netkit/internal/output"
+	"github.com/netkit/netkit/resolve"
 )
 
 // TestPingFlags checks how the command line lands in PingOptions.
@@ -36,7 +37,7 @@ func TestPingFlags(t *testing.T) {
 		t.Errorf("hosts %q, want %q", got.Hosts, want)
 	}
 	if got.Count != 3 || got.Interval != 200*time.Millisecond || got.Timeout != 500*time.Millisecond || got.Deadline != 2*time.Second ||
-		got.TTL != 9 || !got.IPv4 || got.IPv6 || !got.Quiet || !got.Verbose || got.TCPPort != 443 || got.Output.Format != output.FormatJSON {
+		got.TTL != 9 || got.family != resolve.IPv4 || !got.Quiet || !got.Verbose || got.TCPPort != 443 || got.Output.Format != output.FormatJSON {
 		t.Errorf("options %+v", got)
 	}
 	got = nil

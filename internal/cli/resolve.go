@@ -23,8 +23,7 @@ type ResolveOptions struct {
 	Resolver *resolve.Resolver
 
 	Query   resolve.Query
-	IPv4    bool
-	IPv6    bool
+	Family  familyFlags
 	Type    string
 	Proto   string
 	Canon   bool
@@ -76,8 +75,7 @@ before installing it.`,
 		},
 	}
 	f := cmd.Flags()
-	f.BoolVarP(&opts.IPv4, "ipv4", "4", false, "IPv4 addresses only (AF_INET)")
-	f.BoolVarP(&opts.IPv6, "ipv6", "6", false, "IPv6 addresses only (AF_INET6)")
+	opts.Family.addFlags(f)
 	f.StringVar(&opts.Type, "type", "", "socket type: stream, dgram or raw (default: all the service has)")
 	f.StringVar(&opts.Proto, "proto", "", "protocol: tcp or udp")
 	f.BoolVar(&opts.Canon, "canon", false, "show the canonical name (AI_CANONNAME)")
@@ -105,16 +103,10 @@ func (opts *ResolveOptions) parse(args []string) error {
 	if len(args) == 2 {
 		q.Service = args[1]
 	}
-	if opts.IPv4 && opts.IPv6 {
-		return usageErrorf("-4 and -6 cannot be used together")
-	}
-	switch {
-	case opts.IPv4:
-		q.Family = resolve.IPv4
-	case opts.IPv6:
-		q.Family = resolve.IPv6
-	}
 	var err error
+	if q.Family, err = opts.Family.family(); err != nil {
+		return err
+	}
 	if q.SockType, err = resolve.ParseSockType(opts.Type); err != nil {
 		return usageError(err)
 	}
