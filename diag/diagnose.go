@@ -581,7 +581,7 @@ func (d *diagnosis) handshake(ctx context.Context, s *Step) {
 	wanted := d.o.TLS == TLSOn || d.o.TLS == TLSAuto && slices.Contains(tlsPorts, d.o.Port)
 	switch {
 	case d.o.TLS == TLSOff:
-		d.skipped(s, "TLS not asked for (--no-tls)")
+		d.skipped(s, "TLS not asked for (--plaintext)")
 		return
 	case !wanted && d.rep.Greeting != "":
 		d.skipped(s, "the server speaks first, so it does not speak TLS (--tls to check anyway)")
