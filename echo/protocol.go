@@ -650,9 +650,10 @@ type Reader struct {
 	max int
 	// buf holds frameRoom bytes of room, then the content of the last
 	// frame, so that EchoFrame can put a header in front of it.
-	buf  []byte
-	last Header // the last header read, whose strings parseHeader reuses
-	hdr  []byte // EchoFrame's encoding of a header
+	buf    []byte
+	last   Header // the last header read, whose strings parseHeader reuses
+	echoed Header // the header EchoFrame encoded last, in hdr
+	hdr    []byte
 }
 
 // frameRoom is the room Reader keeps in front of content: the longest prefix
@@ -733,13 +734,15 @@ func (r *Reader) EchoFrame(h Header) ([]byte, error) {
 	if len(r.buf) < frameRoom || h.ContentLength != len(r.buf)-frameRoom {
 		return nil, fmt.Errorf("encode frame: content-length %d is not that of the last message read", h.ContentLength)
 	}
-	hdr, err := appendHeader(r.hdr[:0], h)
-	if err != nil {
-		return nil, err
+	if len(r.hdr) == 0 || h != r.echoed {
+		hdr, err := appendHeader(r.hdr[:0], h)
+		if err != nil {
+			return nil, err
+		}
+		r.hdr, r.echoed = hdr, h
 	}
-	r.hdr = hdr
-	start := frameRoom - len(hdr)
-	copy(r.buf[start:], hdr)
+	start := frameRoom - len(r.hdr)
+	copy(r.buf[start:], r.hdr)
 	return r.buf[start:], nil
 }
 
