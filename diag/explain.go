@@ -373,6 +373,14 @@ func explainTLS(err error, f fill) (Explanation, bool) {
 		ex.Cause += fmt.Sprintf(" (alert: %s)", alert.Error())
 		return ex, true
 	}
+	// Over TCP, crypto/tls reports an alert from the peer as a *net.OpError
+	// whose Op is "remote error", around an unexported alert type.
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "remote error" && op.Err != nil {
+		ex := byCode("TLS-ALERT").explain(f)
+		ex.Cause += fmt.Sprintf(" (alert: %s)", op.Err.Error())
+		return ex, true
+	}
 	var unknown x509.UnknownAuthorityError
 	if errors.As(err, &unknown) {
 		ex := byCode("X509-UNKNOWN-AUTHORITY").explain(f)

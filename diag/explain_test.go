@@ -124,6 +124,36 @@ func TestExplainTLSFailures(t *testing.T) {
 	}
 }
 
+func TestExplainRemoteAlert(t *testing.T) {
+	// A server that requires a client certificate the client does not have
+	// answers with an alert.
+	ca := testcert.NewCA(t)
+	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+		Certificates: []tls.Certificate{ca.Issue(t, testcert.Leaf{})},
+		ClientAuth:   tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			c.(*tls.Conn).Handshake()
+			c.Close()
+		}
+	}()
+	c, err := tls.Dial("tcp", l.Addr().String(), &tls.Config{ServerName: "localhost", RootCAs: ca.Pool()})
+	if err == nil {
+		// TLS 1.3: the alert comes with the first read.
+		_, err = c.Read(make([]byte, 1))
+		c.Close()
+	}
+	if ex, ok := Explain(err); !ok || ex.Code != "TLS-ALERT" || !strings.Contains(ex.Cause, "certificate required") {
+		t.Errorf("%v → %+v", err, ex)
+	}
+}
+
 func TestExplainPlaintextPeer(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
