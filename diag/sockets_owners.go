@@ -45,7 +45,7 @@ type ownerWalk struct {
 }
 
 // startOwnerWalk starts walking the descriptors of the processes q allows
-// (PID, Program) on a new goroutine.
+// (PID and Program, both when both are set) on a new goroutine.
 func startOwnerWalk(ctx context.Context, q SocketQuery) *ownerWalk {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &ownerWalk{cancel: cancel, done: make(chan struct{}), holders: map[uint64][]fdRef{}, procs: processCache{}}
@@ -58,12 +58,12 @@ func startOwnerWalk(ctx context.Context, q SocketQuery) *ownerWalk {
 				w.err = err
 				return
 			}
-			pids = all[:0]
-			for _, pid := range all {
-				if q.Program == "" || programMatches(w.procs.get(ctx, pid).name, q.Program) {
-					pids = append(pids, pid)
-				}
-			}
+			pids = all
+		}
+		if q.Program != "" {
+			pids = slices.DeleteFunc(pids, func(pid int) bool {
+				return !programMatches(w.procs.get(ctx, pid).name, q.Program)
+			})
 		}
 		w.denied, w.err = walkSocketFDs(ctx, pids, func(pid, fd int, inode uint64) {
 			w.holders[inode] = append(w.holders[inode], fdRef{pid, fd})

@@ -363,6 +363,8 @@ func TestListSocketsFilters(t *testing.T) {
 		{"pid", SocketQuery{PID: self}, 10, held},
 		{"program", SocketQuery{Program: strings.TrimSpace(string(comm))}, 10, held},
 		{"other program", SocketQuery{Program: "no-such-program"}, 0, func(Socket) bool { return false }},
+		{"pid and its program", SocketQuery{PID: self, Program: strings.TrimSpace(string(comm))}, 10, held},
+		{"pid and another program", SocketQuery{PID: self, Program: "no-such-program"}, 0, func(Socket) bool { return false }},
 	}
 	all, err := ListSockets(ctx, SocketQuery{})
 	if err != nil {
