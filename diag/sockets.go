@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"os/user"
@@ -25,7 +26,8 @@ const (
 
 // SocketState is the state of a socket, named as netstat names it. A UDP
 // socket is either StateUnconn (no fixed peer, what ss calls UNCONN) or
-// StateEstablished (connected).
+// StateEstablished (connected). A state number netkit does not know, from a
+// newer kernel, is "UNKNOWN(0xNN)", NN the number in hex.
 type SocketState string
 
 // The socket states, in the kernel's order (include/net/tcp_states.h).
@@ -315,7 +317,7 @@ type ProtoSummary struct {
 	Proto string `json:"proto"`
 	Total int    `json:"total"`
 	// States has one entry per state that has sockets, in the kernel's
-	// order.
+	// order, then the unknown states by name.
 	States []StateCount `json:"states"`
 }
 
@@ -334,12 +336,18 @@ func Summarize(socks []Socket) SocketSummary {
 	sum := SocketSummary{Total: len(socks), Protocols: []ProtoSummary{}}
 	for _, t := range procNetTables {
 		counts := make([]int, len(states))
+		unknown := map[SocketState]int{}
 		total := 0
 		for i := range socks {
-			if socks[i].Proto == t.proto {
-				counts[slices.Index(states, socks[i].State)]++
-				total++
+			if socks[i].Proto != t.proto {
+				continue
 			}
+			if j := slices.Index(states, socks[i].State); j >= 0 {
+				counts[j]++
+			} else {
+				unknown[socks[i].State]++
+			}
+			total++
 		}
 		if total == 0 {
 			continue
@@ -349,6 +357,9 @@ func Summarize(socks []Socket) SocketSummary {
 			if n > 0 {
 				ps.States = append(ps.States, StateCount{State: states[i], Count: n})
 			}
+		}
+		for _, st := range slices.Sorted(maps.Keys(unknown)) {
+			ps.States = append(ps.States, StateCount{State: st, Count: unknown[st]})
 		}
 		sum.Protocols = append(sum.Protocols, ps)
 	}

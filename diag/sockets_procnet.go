@@ -44,6 +44,16 @@ var tcpStates = [...]SocketState{
 	// 12 is NEW_SYN_RECV, which the kernel prints as 3.
 }
 
+// kernelState names the kernel's state number st. A number netkit does not
+// know (one a newer kernel added) is "UNKNOWN(0xNN)" rather than an error
+// that would hide every other socket of the table.
+func kernelState(st uint64) SocketState {
+	if st == 0 || st >= uint64(len(tcpStates)) {
+		return SocketState(fmt.Sprintf("UNKNOWN(0x%02X)", st))
+	}
+	return tcpStates[st]
+}
+
 // readProcNetTable appends to socks the sockets of /proc/net/<t.name> that
 // f keeps. A missing tcp6 or udp6 table means IPv6 is off: no sockets.
 func readProcNetTable(t procNetTable, f socketFilter, socks []Socket) ([]Socket, error) {
@@ -137,10 +147,10 @@ func parseProcNetLine(line []byte, t procNetTable, s *Socket) error {
 		return err
 	}
 	st, ok := parseHex(fields[3], 8)
-	if !ok || st == 0 || int(st) >= len(tcpStates) {
+	if !ok {
 		return errProcNetLine
 	}
-	s.State = tcpStates[st]
+	s.State = kernelState(st)
 	if !t.tcp && s.State == StateClose {
 		s.State = StateUnconn
 	}

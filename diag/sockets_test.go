@@ -525,6 +525,45 @@ func TestParsePort(t *testing.T) {
 	}
 }
 
+// TestParseProcNetUnknownState reads a table with a state number netkit
+// does not know (0x0D) between two it knows: that socket is listed as
+// UNKNOWN(0x0D), the others as usual, and the summary counts it.
+func TestParseProcNetUnknownState(t *testing.T) {
+	f, err := os.Open("testdata/procnet/tcp_unknown_state")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	socks, err := parseProcNet(f, procNetTables[0], newSocketFilter(SocketQuery{}), nil)
+	if err != nil {
+		t.Fatalf("one unknown state broke the table: %v", err)
+	}
+	var got []string
+	for _, s := range socks {
+		got = append(got, fmt.Sprintf("%s %s %s %d", s.Local, s.Remote, s.State, s.Inode))
+	}
+	want := []string{
+		"127.0.0.1:8080 0.0.0.0:0 LISTEN 1050",
+		"127.0.0.1:8081 0.0.0.0:0 UNKNOWN(0x0D) 1051",
+		"127.0.0.1:8080 127.0.0.1:54321 ESTABLISHED 1052",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	sum := Summarize(socks)
+	wantSum := []StateCount{{StateEstablished, 1}, {StateListen, 1}, {"UNKNOWN(0x0D)", 1}}
+	if len(sum.Protocols) != 1 || sum.Protocols[0].Total != 3 || !slices.Equal(sum.Protocols[0].States, wantSum) {
+		t.Errorf("summary %+v, want %v", sum, wantSum)
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	listening, err := parseProcNet(f, procNetTables[0], newSocketFilter(SocketQuery{Listening: true}), nil)
+	if err != nil || len(listening) != 1 || listening[0].State != StateListen {
+		t.Errorf("listening: %v %+v, want the one LISTEN socket", err, listening)
+	}
+}
+
 func TestSummarize(t *testing.T) {
 	ts := openTestSockets(t)
 	waitTimeWait(t, ts)
