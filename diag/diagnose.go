@@ -655,6 +655,13 @@ func (d *diagnosis) echo(ctx context.Context, s *Step) {
 	rctx, cancel := context.WithTimeout(ctx, min(d.o.Client.Timeout, time.Second))
 	defer cancel()
 	info, rtt, err := d.conn.Info(rctx)
+	if alert, ok := peerAlert(err); ok {
+		// TLS 1.3: the server checks the client's certificate after the
+		// client's side of the handshake ended, and refuses on first use.
+		s.set(StatusFail, "the server refused this client after the TLS handshake, with the alert %q", alert)
+		d.explain(s, err)
+		return
+	}
 	if err != nil {
 		d.skipped(s, fmt.Sprintf("no netkit echo reply (%s): another kind of service", shortError(err)))
 		return

@@ -189,6 +189,34 @@ func TestDiagnoseCertificateProblems(t *testing.T) {
 	}
 }
 
+// TestDiagnoseClientCertificateRequired diagnoses a mutual-TLS echo server
+// without a client certificate: with TLS 1.3 the handshake looks complete
+// and the refusal comes as an alert on the first read.
+func TestDiagnoseClientCertificateRequired(t *testing.T) {
+	ca := testcert.NewCA(t)
+	r := diagResolver(t, diagHosts)
+	l := listen(t, "127.0.0.61:0")
+	serveEcho(t, l, echo.ServerTLSConfig(ca.Issue(t, testcert.Leaf{Names: []string{"svc.test"}}), ca.Pool(), nil))
+	rep := diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.Client.RootCAs = ca.Pool() })
+	expect(t, rep, StepTLS, StatusOK, "TLS 1.3", "")
+	expect(t, rep, StepApp, StatusFail, "certificate required", "TLS-ALERT")
+	if s := stepOf(t, rep, StepApp); s.Explanation == nil || !strings.Contains(s.Explanation.Cause, "certificate required") {
+		t.Errorf("explanation %+v does not name the alert", s.Explanation)
+	}
+	if rep.OK || rep.FailedStep != StepApp {
+		t.Errorf("ok %v, failed step %s", rep.OK, rep.FailedStep)
+	}
+	// With a client certificate the CA trusts, the round trip works.
+	rep = diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) {
+		o.Client.RootCAs = ca.Pool()
+		o.Client.Certificates = []tls.Certificate{ca.Issue(t, testcert.Leaf{Names: []string{"client.test"}, Client: true})}
+	})
+	expect(t, rep, StepApp, StatusOK, "netkit echo server answered", "")
+	if !rep.OK || rep.Echo.ClientCertificate == "" {
+		t.Errorf("ok %v, echo %+v", rep.OK, rep.Echo)
+	}
+}
+
 func TestDiagnoseResetAfterAccept(t *testing.T) {
 	r := diagResolver(t, diagHosts)
 	l := listen(t, "127.0.0.61:0")

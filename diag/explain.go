@@ -367,18 +367,9 @@ func explainTLS(err error, f fill) (Explanation, bool) {
 	if errors.As(err, &rec) {
 		return byCode("TLS-NOT-TLS").explain(f), true
 	}
-	var alert tls.AlertError
-	if errors.As(err, &alert) {
+	if alert, ok := peerAlert(err); ok {
 		ex := byCode("TLS-ALERT").explain(f)
-		ex.Cause += fmt.Sprintf(" (alert: %s)", alert.Error())
-		return ex, true
-	}
-	// Over TCP, crypto/tls reports an alert from the peer as a *net.OpError
-	// whose Op is "remote error", around an unexported alert type.
-	var op *net.OpError
-	if errors.As(err, &op) && op.Op == "remote error" && op.Err != nil {
-		ex := byCode("TLS-ALERT").explain(f)
-		ex.Cause += fmt.Sprintf(" (alert: %s)", op.Err.Error())
+		ex.Cause += fmt.Sprintf(" (alert: %s)", alert)
 		return ex, true
 	}
 	var unknown x509.UnknownAuthorityError
@@ -418,6 +409,23 @@ func explainTLS(err error, f fill) (Explanation, bool) {
 		}
 	}
 	return Explanation{}, false
+}
+
+// peerAlert returns the text of the TLS alert err carries, when it is one: a
+// tls.AlertError, or, over TCP, the *net.OpError with Op "remote error" that
+// crypto/tls makes of an alert from the peer (around an unexported type).
+// With TLS 1.3 a server's refusal of the client's certificate arrives this
+// way on the first read, after a handshake that looked complete.
+func peerAlert(err error) (string, bool) {
+	var alert tls.AlertError
+	if errors.As(err, &alert) {
+		return alert.Error(), true
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "remote error" && op.Err != nil {
+		return op.Err.Error(), true
+	}
+	return "", false
 }
 
 // CertificateNames lists the names a certificate is valid for: its DNS and
