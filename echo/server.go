@@ -34,12 +34,17 @@ const (
 const maxRejecting = 64
 
 // lingerTimeout and lingerBytes bound how long and how much the server keeps
-// reading from a connection it is closing for a protocol error, so that the
-// error reply is not lost to a TCP reset caused by unread data.
+// reading from a connection it is closing for a protocol error or a shutdown,
+// so that its last reply is not lost to a TCP reset caused by unread data.
 const (
 	lingerTimeout = time.Second
 	lingerBytes   = 256 << 10
 )
+
+// drainPeek is how long a connection of a server shutting down looks for the
+// start of another message before it closes: a message whose first bytes
+// have already arrived is in flight, and is answered.
+const drainPeek = 10 * time.Millisecond
 
 // ServerTLSConfig returns the TLS configuration of an echo server: TLS 1.2 or
 // later with cert, client certificates required and checked against
@@ -121,8 +126,12 @@ func orDefault[T int | time.Duration](v, def T) T {
 // Serve accepts connections on ln and serves each on its own goroutine until
 // ctx is done. Then it stops accepting, closes ln, wakes the connections that
 // wait for a message, lets the messages in flight finish for up to
-// DrainTimeout, closes what is left and returns nil. It returns early, after
-// the same draining, when ln fails for good.
+// DrainTimeout, closes what is left and returns nil. A message is in flight
+// once its first bytes have arrived, so messages a client sent one after the
+// other are all answered. A connection closed by the shutdown is half-closed
+// first and read for up to a second, so that its last replies are not lost
+// to a TCP reset. Serve returns early, after the same draining, when ln fails
+// for good.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log = s.Logger
 	if s.log == nil {
@@ -259,6 +268,9 @@ type serverConn struct {
 
 func (c *serverConn) serve() {
 	reason := c.run()
+	if errors.Is(reason, errShutdown) {
+		c.linger()
+	}
 	c.conn.Close()
 	s := c.s
 	s.mu.Lock()
@@ -349,24 +361,47 @@ func (c *serverConn) handshake() error {
 }
 
 // next waits for the first byte of the next message, within the idle
-// timeout, and returns why it did not come.
+// timeout, and returns why it did not come. Once the server is shutting
+// down it waits no more: a message whose first bytes have already arrived
+// (within drainPeek) is in flight and is served; otherwise the connection
+// ends with errShutdown.
 func (c *serverConn) next(br *bufio.Reader) error {
-	if !c.setIdle(orDefault(c.s.IdleTimeout, DefaultIdleTimeout)) {
+	if c.setIdle(orDefault(c.s.IdleTimeout, DefaultIdleTimeout)) {
+		_, err := br.Peek(1)
+		switch {
+		case err == nil:
+			c.setBusy()
+			return nil
+		case err == io.EOF:
+			return errClosedByPeer
+		case errors.Is(err, os.ErrDeadlineExceeded) && c.s.shutting.Load():
+			// Woken by drain: see below.
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return errIdleTimeout
+		default:
+			return err
+		}
+	}
+	if len(c.peek(br, 1, drainPeek)) == 0 {
 		return errShutdown
 	}
-	_, err := br.Peek(1)
-	switch {
-	case err == nil:
-		c.setBusy()
-		return nil
-	case err == io.EOF:
-		return errClosedByPeer
-	case errors.Is(err, os.ErrDeadlineExceeded) && c.s.shutting.Load():
-		return errShutdown
-	case errors.Is(err, os.ErrDeadlineExceeded):
-		return errIdleTimeout
+	c.setBusy()
+	return nil
+}
+
+// peek returns up to n bytes of what br holds, reading for at most d when it
+// holds fewer, and leaves the connection busy. Its caller then sets the
+// deadline it needs (setBusy).
+func (c *serverConn) peek(br *bufio.Reader, n int, d time.Duration) []byte {
+	if br.Buffered() < n {
+		c.mu.Lock()
+		c.idle = false
+		c.deadline = time.Now().Add(d)
+		c.tcp.SetDeadline(c.deadline)
+		c.mu.Unlock()
 	}
-	return err
+	b, _ := br.Peek(n)
+	return b
 }
 
 // setIdle marks the connection as waiting, so that wake may interrupt it,
@@ -558,13 +593,13 @@ func (c *serverConn) tellBusy(reason string) error {
 // linger half-closes the connection and reads what the peer still sends for a
 // moment, so the last reply reaches it before the close.
 func (c *serverConn) linger() {
+	c.tcp.SetDeadline(time.Now().Add(lingerTimeout))
 	if tc, ok := c.conn.(*tls.Conn); ok && c.tls != nil {
 		tc.CloseWrite()
 	}
 	if cw, ok := c.tcp.Conn.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
-	c.tcp.SetReadDeadline(time.Now().Add(lingerTimeout))
 	io.CopyN(io.Discard, c.tcp.Conn, lingerBytes)
 }
 

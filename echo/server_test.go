@@ -356,7 +356,10 @@ func TestServerMutualTLSOpenSSL(t *testing.T) {
 
 // TestServerShutdownFinishesInFlight starts messages, shuts the server down
 // half way through them, and checks that each is answered in full while idle
-// connections are closed at once and new ones are refused.
+// connections are closed at once and new ones are refused. The rest of each
+// message comes in one write with a whole second message: that one has
+// arrived too, so it is answered as well, and the connection then ends with
+// a clean close, not a reset.
 func TestServerShutdownFinishesInFlight(t *testing.T) {
 	pki := newTestPKI(t)
 	r := serve(t, &Server{TLSConfig: ServerTLSConfig(pki.server.Certificate, nil, nil), DrainTimeout: 10 * time.Second})
@@ -400,11 +403,13 @@ func TestServerShutdownFinishesInFlight(t *testing.T) {
 		t.Errorf("a new connection during shutdown: %v, want connection refused", err)
 	}
 
+	value := strings.Repeat("pipelined ", 5000)
+	second := jsonFrame(`{"action": "echo", "value": "` + value + `"}`)
 	var wg sync.WaitGroup
 	for i, c := range conns {
 		wg.Go(func() {
-			if _, err := c.Write(msg[len(msg)/2:]); err != nil {
-				t.Errorf("conn %d: write the second half: %v", i, err)
+			if _, err := c.Write(append(msg[len(msg)/2:len(msg):len(msg)], second...)); err != nil {
+				t.Errorf("conn %d: write the second half and a second message: %v", i, err)
 				return
 			}
 			rd := NewReader(c, 0)
@@ -413,8 +418,12 @@ func TestServerShutdownFinishesInFlight(t *testing.T) {
 				t.Errorf("conn %d: reply %v, %d bytes; want the whole echo", i, err, len(m.Content))
 				return
 			}
+			if m, err = rd.Read(); err != nil || string(m.Content) != `{"result":"`+value+`"}` {
+				t.Errorf("conn %d: reply to the second message: %v, %d bytes; want it answered", i, err, len(m.Content))
+				return
+			}
 			if _, err := rd.Read(); err != io.EOF {
-				t.Errorf("conn %d: after the reply: %v, want the connection closed", i, err)
+				t.Errorf("conn %d: after the replies: %v, want the connection closed", i, err)
 			}
 		})
 	}
