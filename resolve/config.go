@@ -1,7 +1,6 @@
 package resolve
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -112,6 +111,9 @@ type ConfigPaths struct {
 
 // LoadConfig reads resolv.conf and nsswitch.conf. A missing file is not an
 // error: glibc then uses its defaults, and so does LoadConfig, with a note.
+// A file that exists but cannot be read (a directory, no permission) is a
+// *FileError: glibc would silently use its defaults there too, and answer
+// differently from what the file says.
 func LoadConfig(p ConfigPaths) (*Config, error) {
 	if p.ResolvConf == "" {
 		p.ResolvConf = DefaultResolvConfPath
@@ -126,13 +128,15 @@ func LoadConfig(p ConfigPaths) (*Config, error) {
 		p.Hostname, _ = os.Hostname()
 	}
 	c := &Config{ResolvConf: p.ResolvConf, NSSwitch: p.NSSwitch}
-	if err := readOptional(p.ResolvConf, c.parseResolvConf); err != nil {
+	found, err := readOptional("resolv.conf", p.ResolvConf, c.parseResolvConf)
+	if err != nil {
 		return nil, err
-	} else if missing(p.ResolvConf) {
+	}
+	if !found {
 		c.Notes = append(c.Notes, p.ResolvConf+" does not exist: glibc's defaults apply")
 	}
 	c.applyDefaults(p)
-	if err := readOptional(p.NSSwitch, c.parseNSSwitch); err != nil {
+	if _, err := readOptional("nsswitch.conf", p.NSSwitch, c.parseNSSwitch); err != nil {
 		return nil, err
 	}
 	// Empty lists stay lists in JSON.
@@ -149,48 +153,46 @@ func LoadConfig(p ConfigPaths) (*Config, error) {
 	return c, nil
 }
 
-func missing(path string) bool {
-	_, err := os.Stat(path)
-	return errors.Is(err, fs.ErrNotExist)
-}
-
-// readOptional calls parse with the file's content; a missing file is
-// skipped.
-func readOptional(path string, parse func(io.Reader)) error {
+// readOptional calls parse with the file's content and reports whether the
+// file exists; a file that exists but cannot be read is a *FileError naming
+// it as what.
+func readOptional(what, path string, parse func(io.Reader) error) (bool, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return false, nil
+	}
+	if err == nil {
+		defer f.Close()
+		err = parse(io.LimitReader(f, 1<<20))
 	}
 	if err != nil {
-		return fmt.Errorf("read resolver configuration: %w", err)
+		return true, &FileError{What: what, Path: path, Err: err}
 	}
-	defer f.Close()
-	parse(io.LimitReader(f, 1<<20))
-	return nil
+	return true, nil
 }
 
 // ParseResolvConf parses resolv.conf content alone, with no environment,
-// defaults or nsswitch.conf: for tests and fuzzing.
-func ParseResolvConf(r io.Reader) *Config {
+// defaults or nsswitch.conf: for tests and fuzzing. The error is the
+// reader's.
+func ParseResolvConf(r io.Reader) (*Config, error) {
 	c := &Config{}
-	c.parseResolvConf(r)
-	return c
+	return c, c.parseResolvConf(r)
 }
 
-func (c *Config) parseResolvConf(r io.Reader) {
+func (c *Config) parseResolvConf(r io.Reader) error {
 	c.Ndots, c.TimeoutMS, c.Attempts = defaultNdots, float64(defaultTimeout/time.Millisecond), defaultAttempts
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 4096), 64<<10)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := sc.Text()
+	return eachLine(r, func(n int, b []byte, tooLong bool) {
+		if tooLong {
+			c.Notes = append(c.Notes, fmt.Sprintf("line %d: longer than %d bytes; netkit skipped it", n, maxHostsLine))
+			return
+		}
+		line := string(b)
 		if i := strings.IndexAny(line, "#;"); i >= 0 {
 			line = line[:i]
 		}
 		f := strings.Fields(line)
 		if len(f) == 0 {
-			continue
+			return
 		}
 		switch f[0] {
 		case "nameserver":
@@ -208,7 +210,7 @@ func (c *Config) parseResolvConf(r io.Reader) {
 		default:
 			c.Notes = append(c.Notes, fmt.Sprintf("line %d: unknown keyword %q is ignored", n, f[0]))
 		}
-	}
+	})
 }
 
 func (c *Config) addNameserver(line int, args []string) {
@@ -291,20 +293,22 @@ func (c *Config) applyDefaults(p ConfigPaths) {
 	}
 }
 
-func (c *Config) parseNSSwitch(r io.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 4096), 64<<10)
-	for sc.Scan() {
-		line := sc.Text()
+func (c *Config) parseNSSwitch(r io.Reader) error {
+	return eachLine(r, func(n int, b []byte, tooLong bool) {
+		if tooLong {
+			c.Notes = append(c.Notes, fmt.Sprintf("%s line %d: longer than %d bytes; netkit skipped it", c.NSSwitch, n, maxHostsLine))
+			return
+		}
+		line := string(b)
 		if i := strings.IndexByte(line, '#'); i >= 0 {
 			line = line[:i]
 		}
 		db, rest, ok := strings.Cut(line, ":")
 		if !ok || strings.TrimSpace(db) != "hosts" {
-			continue
+			return
 		}
 		c.HostsOrder = ParseNSSwitchSources(rest)
-	}
+	})
 }
 
 // ParseNSSwitchSources parses the sources of one nsswitch.conf line, such

@@ -2,6 +2,7 @@ package resolve
 
 import (
 	"bytes"
+	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -105,7 +106,10 @@ func FuzzParseResolvConf(f *testing.F) {
 	f.Add([]byte("nameserver 127.0.0.53\noptions edns0 trust-ad ndots:5\nsearch a b\n"))
 	f.Add([]byte("domain x\nnameserver ::1%lo\noptions timeout:0 attempts:99\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c := ParseResolvConf(bytes.NewReader(data))
+		c, err := ParseResolvConf(bytes.NewReader(data))
+		if err != nil {
+			t.Fatal(err)
+		}
 		if len(c.Nameservers) > maxNameservers || c.Ndots < 0 || c.Ndots > maxNdots ||
 			c.Attempts < 1 || c.Attempts > maxAttempts || c.TimeoutMS < 1000 || c.TimeoutMS > 30000 {
 			t.Fatalf("out of limits: %+v", c)
@@ -146,4 +150,31 @@ func FuzzParseLiteral(f *testing.F) {
 			t.Fatalf("%q: %v, netip says %v", s, a, p)
 		}
 	})
+}
+
+// TestLoadConfigUnreadable checks that a resolv.conf or nsswitch.conf that
+// exists but cannot be read is an error naming the file, not glibc's
+// defaults in silence (a missing file gives the defaults:
+// TestLoadConfigDefaults).
+func TestLoadConfigUnreadable(t *testing.T) {
+	dir := t.TempDir()
+	ok := filepath.Join(dir, "ok")
+	os.WriteFile(ok, []byte("hosts: files\n"), 0o644)
+	for _, tc := range []struct {
+		paths ConfigPaths
+		what  string
+	}{
+		{ConfigPaths{ResolvConf: dir, NSSwitch: ok}, "resolv.conf"},
+		{ConfigPaths{ResolvConf: ok, NSSwitch: dir}, "nsswitch.conf"},
+	} {
+		tc.paths.Env = func(string) string { return "" }
+		c, err := LoadConfig(tc.paths)
+		var fe *FileError
+		if !errors.As(err, &fe) || fe.What != tc.what || fe.Path != dir {
+			t.Fatalf("%s a directory: config %+v, error %v; want a FileError", tc.what, c, err)
+		}
+		if want := "cannot read " + tc.what + " " + dir + ": is a directory"; err.Error() != want {
+			t.Errorf("error %q, want %q", err, want)
+		}
+	}
 }

@@ -3,6 +3,7 @@ package resolve
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 )
 
@@ -61,3 +62,28 @@ type InputError struct {
 func (e *InputError) Error() string {
 	return fmt.Sprintf("invalid %s %q: %s", e.What, e.Value, e.Why)
 }
+
+// FileError is a file the resolver reads (the hosts file, resolv.conf,
+// nsswitch.conf) that could not be read: a directory, no permission, an I/O
+// error. A missing file is a FileError only where glibc needs the file
+// (ReadHostsFile); LoadConfig and Resolve treat a missing file as glibc
+// does. glibc silently skips a file it cannot read, so its answers then
+// differ from what the file says: netkit reports it instead.
+type FileError struct {
+	// What names the file's role: "hosts file", "resolv.conf" or
+	// "nsswitch.conf".
+	What string
+	Path string
+	Err  error
+}
+
+func (e *FileError) Error() string {
+	why := e.Err
+	var pe *fs.PathError
+	if errors.As(why, &pe) {
+		why = pe.Err // the path is already in the message
+	}
+	return fmt.Sprintf("cannot read %s %s: %v", e.What, e.Path, why)
+}
+
+func (e *FileError) Unwrap() error { return e.Err }

@@ -41,7 +41,7 @@ type HostsFile struct {
 func ReadHostsFile(path string) (*HostsFile, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("read hosts file: %w", err)
+		return nil, &FileError{What: "hosts file", Path: path, Err: err}
 	}
 	defer f.Close()
 	return ParseHosts(f, path)
@@ -50,26 +50,40 @@ func ReadHostsFile(path string) (*HostsFile, error) {
 // ParseHosts parses a hosts file the way glibc's files backend does: a '#'
 // starts a comment, fields are separated by white space, the first field is
 // an IPv4 or IPv6 address and the rest are names. Lines glibc would ignore
-// are kept as problems for Check. The error is only for a failed read.
+// are kept as problems for Check. The error, a *FileError, is only for a
+// failed read.
 func ParseHosts(r io.Reader, path string) (*HostsFile, error) {
 	hf := &HostsFile{Path: path, byName: map[string][]int{}}
+	err := eachLine(r, func(n int, line []byte, tooLong bool) {
+		hf.Lines = n
+		if tooLong {
+			hf.syntax = append(hf.syntax, Problem{Line: n, Severity: SeverityError, Kind: KindTooLong,
+				Message: fmt.Sprintf("line is longer than %d bytes and was skipped", maxHostsLine)})
+			return
+		}
+		hf.parseLine(n, line)
+	})
+	if err != nil {
+		return nil, &FileError{What: "hosts file", Path: path, Err: err}
+	}
+	return hf, nil
+}
+
+// eachLine calls fn with each line of r, numbered from 1, without its line
+// end. A line longer than maxHostsLine is passed as tooLong, with no
+// content. The error is the reader's.
+func eachLine(r io.Reader, fn func(n int, line []byte, tooLong bool)) error {
 	br := bufio.NewReaderSize(r, 64<<10)
-	for {
+	for n := 1; ; n++ {
 		line, tooLong, err := readLine(br)
 		if len(line) > 0 || tooLong || err == nil {
-			hf.Lines++
-			if tooLong {
-				hf.syntax = append(hf.syntax, Problem{Line: hf.Lines, Severity: SeverityError, Kind: KindTooLong,
-					Message: fmt.Sprintf("line is longer than %d bytes and was skipped", maxHostsLine)})
-			} else {
-				hf.parseLine(hf.Lines, line)
-			}
+			fn(n, line, tooLong)
 		}
 		if err == io.EOF {
-			return hf, nil
+			return nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("read hosts file %s: %w", path, err)
+			return err
 		}
 	}
 }

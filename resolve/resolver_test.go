@@ -270,3 +270,20 @@ func TestResolveLiterals(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveUnreadableHostsFile checks that a hosts file that exists but
+// cannot be read ends the lookup with an error naming it, while a missing
+// one is skipped as glibc skips it.
+func TestResolveUnreadableHostsFile(t *testing.T) {
+	r, _ := setup(t, zone)
+	r.HostsPath = t.TempDir()
+	_, err := r.Resolve(context.Background(), Query{Name: "db.test"})
+	var fe *FileError
+	if !errors.As(err, &fe) || err.Error() != "cannot read hosts file "+r.HostsPath+": is a directory" {
+		t.Errorf("hosts file a directory: error %v, want a FileError", err)
+	}
+	r.HostsPath = filepath.Join(r.HostsPath, "missing")
+	if res, err := r.Resolve(context.Background(), Query{Name: "db.test", Family: IPv4}); err != nil || len(res.Answers) == 0 {
+		t.Errorf("missing hosts file: %v, want the DNS answer", err)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"strconv"
 	"strings"
@@ -78,13 +77,23 @@ lookup uses; it exits 1 when no line has it.`,
 	return cmd
 }
 
+// fileError reports a file netkit could not read (a *resolve.FileError: the
+// hosts file, resolv.conf or nsswitch.conf is missing where it is needed, a
+// directory, or unreadable) as bad input: exit 2 and one line naming the file
+// and why, with no explanation appended (diag's explanations of EACCES are
+// about sockets, not files). Other errors are returned unchanged.
+func fileError(err error) error {
+	var fe *resolve.FileError
+	if errors.As(err, &fe) {
+		return usageError(err)
+	}
+	return err
+}
+
 func hostsRun(opts *HostsOptions) error {
 	hf, err := resolve.ReadHostsFile(opts.File)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
-			return usageError(err)
-		}
-		return err
+		return fileError(err)
 	}
 	if opts.Name != "" {
 		return hostsMatches(opts, hf)

@@ -172,12 +172,14 @@ func resolveRun(ctx context.Context, opts *ResolveOptions) error {
 }
 
 // resolveError maps a lookup error to an exit code: an answer that the name
-// has no address is exit 1; bad input, an unreachable --server or another
-// system error is exit 2.
+// has no address is exit 1; bad input, a file that cannot be read (one line,
+// as 'netkit hosts' says it), an unreachable --server or another system error
+// is exit 2.
 func resolveError(err error, direct bool) error {
 	var ie *resolve.InputError
+	var fe *resolve.FileError
 	switch {
-	case errors.As(err, &ie):
+	case errors.As(err, &ie), errors.As(err, &fe):
 		return usageError(err)
 	case errors.Is(err, resolve.ErrNoSuchHost), errors.Is(err, resolve.ErrNoData),
 		errors.Is(err, resolve.ErrServerFailure), errors.Is(err, resolve.ErrRefused):
@@ -242,7 +244,7 @@ func dnsServerAddr(ctx context.Context, s string) (netip.AddrPort, error) {
 func printResolverConfig(opts *ResolveOptions) error {
 	cfg, err := resolve.LoadConfig(opts.Resolver.Paths)
 	if err != nil {
-		return err
+		return fileError(err)
 	}
 	hosts := opts.Resolver.HostsPath
 	if hosts == "" {

@@ -201,3 +201,32 @@ func TestResolveBinary(t *testing.T) {
 		t.Errorf("exit %d, stdout %q", r.code, r.stdout)
 	}
 }
+
+// TestResolveUnreadableFiles checks that a hosts file, resolv.conf or
+// nsswitch.conf that exists but cannot be read (here a directory) is one
+// line naming the file and why, exit 2, for resolve as for hosts: not
+// glibc's defaults in silence, nor an explanation about sockets.
+func TestResolveUnreadableFiles(t *testing.T) {
+	resolveEnv(t)
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		env  string
+		args []string
+		want string
+	}{
+		{"NETKIT_RESOLV_CONF", []string{"resolve", "--config"}, "netkit: cannot read resolv.conf " + dir + ": is a directory"},
+		{"NETKIT_RESOLV_CONF", []string{"resolve", "web.test"}, "netkit: cannot read resolv.conf " + dir + ": is a directory"},
+		{"NETKIT_NSSWITCH_CONF", []string{"resolve", "web.test"}, "netkit: cannot read nsswitch.conf " + dir + ": is a directory"},
+		{"NETKIT_HOSTS_FILE", []string{"resolve", "web.test"}, "netkit: cannot read hosts file " + dir + ": is a directory"},
+		{"NETKIT_HOSTS_FILE", []string{"hosts"}, "netkit: cannot read hosts file " + dir + ": is a directory"},
+	} {
+		t.Run(tc.env+" "+strings.Join(tc.args, " "), func(t *testing.T) {
+			t.Setenv(tc.env, dir)
+			r := netkit(t, tc.args...)
+			assertOneLineError(t, r, tc.want)
+			if r.stderr != tc.want+"\n" {
+				t.Errorf("stderr %q, want %q", r.stderr, tc.want)
+			}
+		})
+	}
+}
