@@ -118,12 +118,14 @@ type Step struct {
 // ConnectAttempt is the TCP connect to one address.
 type ConnectAttempt struct {
 	Address netip.AddrPort `json:"address"`
-	// State is "open", "closed" (refused) or "error" (no answer, no route).
+	// State is "open", "closed" (refused) or "error" (no answer, no route,
+	// or a reset right after the server accepted).
 	State string  `json:"state"`
 	RTTMs float64 `json:"rtt_ms"`
 	Error string  `json:"error,omitempty"`
 
-	err error
+	err    error
+	hungUp bool // it accepted a second connection and closed it at once
 }
 
 // Report is the result of Diagnose: the checklist and the data behind it.
@@ -204,7 +206,8 @@ func Diagnose(ctx context.Context, o DiagnoseOptions) (*Report, error) {
 		pingDone <- s
 	}()
 	connect := d.timed(StepConnect, func(s *Step) { d.connect(ctx, s) })
-	d.greet(ctx, &connect)
+	d.greet(ctx)
+	d.judgeConnect(&connect)
 	d.emit(<-pingDone)
 	d.emit(connect)
 	d.step(StepListen, func(s *Step) { d.listeners(ctx, s) })
@@ -387,7 +390,8 @@ func (d *diagnosis) ping(ctx context.Context, s *Step) {
 	}
 }
 
-// connect tries every address at once, as happy eyeballs would.
+// connect tries every address at once, as happy eyeballs would. The
+// attempts are judged by judgeConnect, once greet has listened to them.
 func (d *diagnosis) connect(ctx context.Context, s *Step) {
 	if len(d.addrs) == 0 {
 		d.skipped(s, "no address")
@@ -414,9 +418,62 @@ func (d *diagnosis) connect(ctx context.Context, s *Step) {
 		<-done
 	}
 	d.rep.Connect = attempts
+}
+
+// greet connects once more to every address that accepted, at once, and
+// waits greetingWait (not counted in the connect step's time) for the
+// server to speak first or hang up: a banner says what the service is; a
+// reset says it turns clients away, and the attempt becomes an error, as
+// when the reset beats the end of the first connect.
+func (d *diagnosis) greet(ctx context.Context) {
+	greetings := make([]string, len(d.rep.Connect))
+	done := make(chan struct{}, len(d.rep.Connect))
+	for i := range d.rep.Connect {
+		at := &d.rep.Connect[i]
+		if at.State != string(PortOpen) {
+			done <- struct{}{}
+			continue
+		}
+		go func() {
+			defer func() { done <- struct{}{} }()
+			dialer := net.Dialer{Timeout: d.o.Client.Timeout}
+			c, err := dialer.DialContext(ctx, "tcp", at.Address.String())
+			if err == nil {
+				defer c.Close()
+				c.SetReadDeadline(time.Now().Add(greetingWait))
+				buf := make([]byte, 256)
+				var n int
+				n, err = c.Read(buf)
+				greetings[i] = printable(buf[:n])
+			}
+			switch {
+			case errors.Is(err, syscall.ECONNRESET):
+				at.State, at.err, at.Error = "error", err, err.Error()
+			case errors.Is(err, io.EOF) && greetings[i] == "":
+				at.hungUp = true
+			}
+		}()
+	}
+	for range d.rep.Connect {
+		<-done
+	}
+	for _, g := range greetings {
+		if g != "" {
+			d.rep.Greeting = g
+			break
+		}
+	}
+}
+
+// judgeConnect sums the attempts up in the connect step and keeps the
+// addresses that accepted for the later steps.
+func (d *diagnosis) judgeConnect(s *Step) {
+	if s.Status == StatusSkip {
+		return
+	}
 	var parts []string
 	var firstErr error
-	for _, at := range attempts {
+	for _, at := range d.rep.Connect {
 		switch {
 		case at.State == string(PortOpen):
 			d.open = append(d.open, at.Address)
@@ -438,47 +495,21 @@ func (d *diagnosis) connect(ctx context.Context, s *Step) {
 		s.set(StatusFail, "%s", summary)
 		d.explain(s, firstErr)
 		return
-	case len(d.open) < len(attempts):
+	case len(d.open) < len(d.rep.Connect):
 		s.set(StatusWarn, "%s", summary)
 		s.Details = append(s.Details, "clients that try a failing address first wait or fall back: fix or remove it")
 		d.explain(s, firstErr)
 	default:
 		s.set(StatusOK, "%s", summary)
 	}
-}
-
-// greet connects once more to the first open address and waits
-// greetingWait (not counted in the connect step's time) for the server to
-// speak first or hang up: a banner says what the service is; a reset or an
-// immediate close says it turns clients away.
-func (d *diagnosis) greet(ctx context.Context, s *Step) {
-	if len(d.open) == 0 {
-		return
-	}
-	dialer := net.Dialer{Timeout: d.o.Client.Timeout}
-	c, err := dialer.DialContext(ctx, "tcp", d.open[0].String())
-	if err != nil {
-		// On loopback the reset can beat the end of connect().
-		if errors.Is(err, syscall.ECONNRESET) {
-			s.set(StatusFail, "%s accepted the connection, then reset it", d.open[0])
-			d.explain(s, err)
-		}
-		return
-	}
-	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(greetingWait))
-	buf := make([]byte, 256)
-	n, err := c.Read(buf)
-	switch {
-	case n > 0:
-		d.rep.Greeting = printable(buf[:n])
+	if d.rep.Greeting != "" {
 		s.Details = append(s.Details, fmt.Sprintf("the server speaks first: %q", d.rep.Greeting))
-	case errors.Is(err, syscall.ECONNRESET):
-		s.set(StatusFail, "%s accepted the connection, then reset it", d.open[0])
-		d.explain(s, err)
-	case errors.Is(err, io.EOF):
-		s.Status = StatusWarn
-		s.Details = append(s.Details, fmt.Sprintf("%s accepted the connection and closed it at once: the service turns clients away (a full server, an access rule)", d.open[0]))
+	}
+	for _, at := range d.rep.Connect {
+		if at.hungUp {
+			s.Status = StatusWarn
+			s.Details = append(s.Details, fmt.Sprintf("%s accepted the connection and closed it at once: the service turns clients away (a full server, an access rule)", at.Address))
+		}
 	}
 }
 

@@ -230,8 +230,15 @@ func TestDiagnoseResetAfterAccept(t *testing.T) {
 			c.Close()
 		}
 	}()
+	// The reset beats the end of the connect or comes after it, from run
+	// to run: the report must be the same either way.
 	rep := diagnose(t, r, "svc.test", portOf(l), nil)
 	expect(t, rep, StepConnect, StatusFail, "accepted the connection, then reset it", "ECONNRESET")
+	expect(t, rep, StepTLS, StatusSkip, "no open connection", "")
+	expect(t, rep, StepApp, StatusSkip, "no open connection", "")
+	if rep.FailedStep != StepConnect || len(rep.Connect) != 1 || rep.Connect[0].State != "error" {
+		t.Errorf("failed step %s, connect %+v", rep.FailedStep, rep.Connect)
+	}
 }
 
 func TestDiagnoseFullBacklog(t *testing.T) {
