@@ -213,7 +213,7 @@ type SocketList struct {
 	// udp, udp6.
 	Sockets []Socket `json:"sockets"`
 	// Notes say what the listing could not show and why, such as owners
-	// that could not be read without root.
+	// that could not be read without root or run in another PID namespace.
 	Notes []string `json:"notes,omitempty"`
 }
 
@@ -222,8 +222,9 @@ type SocketList struct {
 // /proc/net once per protocol and filters there while, on another
 // goroutine, it walks /proc/*/fd once (only the processes q allows); the
 // walk is cut short when no socket left needs an owner. A socket whose
-// owner cannot be read is still listed (see Socket.OwnerUnreadable and the
-// Notes).
+// owner cannot be read, or is not visible from this PID namespace, is
+// still listed without one (see Socket.OwnerUnreadable), and a note says
+// why.
 func ListSockets(ctx context.Context, q SocketQuery) (*SocketList, error) {
 	var walk *ownerWalk
 	if !q.SkipOwners || q.PID != 0 || q.Program != "" {
@@ -409,7 +410,7 @@ func WhoHolds(ctx context.Context, port uint16) (*PortReport, error) {
 	}
 	rep := &PortReport{Port: port, Holders: []PortHolder{}, Notes: list.Notes}
 	procs := processCache{}
-	closing, queued, unseen := 0, 0, 0
+	closing, queued := 0, 0
 	for _, s := range list.Sockets {
 		switch {
 		case len(s.holders) > 0:
@@ -419,11 +420,9 @@ func WhoHolds(ctx context.Context, port uint16) (*PortReport, error) {
 			closing++
 		default:
 			// A descriptor holds it, in a process this walk could not
-			// read or cannot see: the port is held all the same.
+			// read or cannot see (list.Notes says which): the port is
+			// held all the same.
 			rep.Holders = append(rep.Holders, PortHolder{Socket: s})
-			if !s.OwnerUnreadable {
-				unseen++
-			}
 		}
 		for _, h := range s.holders {
 			p := procs.get(ctx, h.pid)
@@ -433,11 +432,6 @@ func WhoHolds(ctx context.Context, port uint16) (*PortReport, error) {
 		}
 	}
 	slices.SortStableFunc(rep.Holders, func(a, b PortHolder) int { return a.PID - b.PID })
-	if unseen > 0 {
-		rep.Notes = append(rep.Notes, fmt.Sprintf(
-			"%d sockets on port %d are held by no process visible here: the holder runs in another PID namespace "+
-				"(a container) or the socket is being torn down", unseen, port))
-	}
 	if queued > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf(
 			"%d connections to port %d wait in a listener's accept queue: the program has not accepted them yet "+

@@ -93,16 +93,24 @@ func (w *ownerWalk) addOwners(ctx context.Context, list *SocketList, q SocketQue
 	}
 	filtered := q.PID != 0 || q.Program != ""
 	procs, denied := w.procs, w.denied
-	unowned := 0
+	// unowned sockets have their owner among the processes that could not
+	// be read; hidden ones have none, although every process could be.
+	unowned, hidden := 0, 0
 	kept := socks[:0]
 	for _, s := range socks {
 		if s.Inode != 0 {
 			s.holders = w.holders[s.Inode]
 		}
 		if len(s.holders) == 0 {
-			if s.Inode != 0 && denied > 0 {
+			// Inode 0 is a socket no file holds (TIME_WAIT, an orphan
+			// closing, a connection not yet accepted): no owner is normal.
+			switch {
+			case s.Inode == 0:
+			case denied > 0:
 				s.OwnerUnreadable = true
 				unowned++
+			case !filtered:
+				hidden++
 			}
 			if !filtered {
 				kept = append(kept, s)
@@ -136,6 +144,12 @@ func (w *ownerWalk) addOwners(ctx context.Context, list *SocketList, q SocketQue
 		list.Notes = append(list.Notes, fmt.Sprintf(
 			"the file descriptors of %d processes could not be read (permission denied, uid %d): %s; run as root to see every owner",
 			denied, os.Geteuid(), what))
+	}
+	if hidden > 0 {
+		list.Notes = append(list.Notes, fmt.Sprintf(
+			"%d sockets are open but no process visible here holds them, so their owner shows as '-': "+
+				"they belong to a process in another PID namespace (a container) or to the kernel, "+
+				"or were opened or closed while netkit was listing", hidden))
 	}
 	return nil
 }

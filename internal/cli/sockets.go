@@ -44,8 +44,10 @@ dashes: listen, established (estab), syn-sent, syn-recv, fin-wait-1,
 fin-wait-2, time-wait, close, close-wait, last-ack, closing, and unconn for
 UDP sockets with no peer.
 
-Sockets whose owner cannot be read (other users' processes, when not run
-as root) are listed with "-" as PID/Program, and a note says why.
+Sockets whose owner cannot be seen are listed with "-" as PID/Program, and
+a note says why: other users' processes when not run as root, a process in
+another PID namespace (a container), or the kernel. Connections in
+TIME_WAIT are held by no process: they show "-" without a note.
 
 'netkit sockets --summary' counts sockets per protocol and state, like
 'ss -s'. 'netkit sockets who PORT' answers "Address already in use".`,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -280,5 +281,85 @@ func TestSocketsUnprivileged(t *testing.T) {
 	list, err := diag.ListSockets(context.Background(), diag.SocketQuery{Listening: true, Port: ap.Port()})
 	if err != nil || len(list.Sockets) != 1 || list.Sockets[0].PID != os.Getpid() {
 		t.Errorf("as root: %v %+v", err, list)
+	}
+}
+
+// TestSocketsOtherPIDNamespace runs netkit as root in a PID namespace of
+// its own (with its own /proc), where this test process, which holds a
+// listener, is not visible: the listener is listed with "-" and one note
+// says why. A connection closed on the same port (TIME_WAIT, held by no
+// process anywhere) is not counted in the note.
+func TestSocketsOtherPIDNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a new PID namespace")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare (util-linux) is not installed")
+	}
+	ln, ap := socketsListener(t, "tcp4", "127.0.0.1:0")
+	port := strconv.Itoa(int(ap.Port()))
+	c, err := net.Dial("tcp4", ap.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	s.Close()
+
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", binary, "sockets", "--port", port)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		t.Skipf("unshare --pid --fork --mount-proc: %v: %s", err, errOut.String())
+	}
+	var listener []string
+	closed := 0
+	for _, row := range socketsCells(out.String())[1:] {
+		if row[5] == "LISTEN" {
+			listener = row
+		} else {
+			closed++
+		}
+	}
+	if closed == 0 {
+		t.Errorf("the closed connection's end is not listed:\n%s", out.String())
+	}
+	if !slices.Equal(listener, []string{"tcp", "0", "0", ap.String(), "*:*", "LISTEN", "-"}) {
+		t.Errorf("listener row %q, want it without an owner:\n%s", listener, out.String())
+	}
+	notes := strings.Split(strings.TrimRight(errOut.String(), "\n"), "\n")
+	if len(notes) != 1 || !strings.HasPrefix(notes[0], "netkit: note: 1 sockets are open but no process visible here holds them") ||
+		!strings.Contains(notes[0], "another PID namespace") {
+		t.Errorf("want one note counting the listener, got %q", errOut.String())
+	}
+
+	// 'who' lists the listener as held, by a process it cannot name.
+	cmd = exec.Command("unshare", "--pid", "--fork", "--mount-proc", binary, "sockets", "who", port, "--json")
+	cmd.Stderr = io.Discard
+	b, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("sockets who in a new PID namespace: %v", err)
+	}
+	var rep diag.PortReport
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("%v: %s", err, b)
+	}
+	hidden := 0
+	for _, n := range rep.Notes {
+		if strings.Contains(n, "another PID namespace") {
+			hidden++
+		}
+	}
+	if len(rep.Holders) != 1 || rep.Holders[0].PID != 0 || rep.Holders[0].Socket.State != diag.StateListen || hidden != 1 {
+		t.Errorf("who: holders %+v, notes %q; want the listener without a PID and one note about it", rep.Holders, rep.Notes)
+	}
+
+	// In this PID namespace the owner is found, and nothing needs a note.
+	r := netkit(t, "sockets", "--port", port)
+	if r.code != 0 || r.stderr != "" || !strings.Contains(r.stdout, strconv.Itoa(os.Getpid())+"/") {
+		t.Errorf("here: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
