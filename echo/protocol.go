@@ -29,9 +29,7 @@ import (
 const DefaultPort = 65432
 
 // MaxHeaderLength is the longest JSON header netkit reads or writes, 8191
-// bytes. The 2-byte prefix could announce up to 65535; with this cap the first
-// byte of every frame is below 0x20, which is how the server tells a frame
-// from raw text (see Server.Raw).
+// bytes. The 2-byte prefix could announce up to 65535.
 const MaxHeaderLength = 0x1FFF
 
 // DefaultMaxContentLength is the content limit of a Reader whose limit is

@@ -41,6 +41,11 @@ const (
 	lingerBytes   = 256 << 10
 )
 
+// detectTimeout is how long the server waits for the first three bytes of a
+// connection, which tell frames from text, once the first has come. A client
+// that sends fewer (an empty line is one byte) is taken for text.
+const detectTimeout = 250 * time.Millisecond
+
 // drainPeek is how long a connection of a server shutting down looks for the
 // start of another message before it closes: a message whose first bytes
 // have already arrived is in flight, and is answered.
@@ -71,9 +76,9 @@ type Server struct {
 	// ServerTLSConfig). Nil serves plain TCP.
 	TLSConfig *tls.Config
 	// Raw echoes bytes as they come on every connection. When false each
-	// connection is looked at once: a first byte of 0x20 or more cannot
-	// start a frame (see MaxHeaderLength), so such a connection is echoed
-	// raw, and any other is read as frames.
+	// connection is looked at once, on its first three bytes (see
+	// startsFrame): a connection whose third byte is '{' is read as frames,
+	// any other is echoed raw.
 	Raw bool
 	// HandshakeTimeout bounds the TLS handshake; zero means
 	// DefaultHandshakeTimeout.
@@ -240,12 +245,19 @@ var (
 	errTLSClient    = errors.New("the client speaks TLS to a plaintext server")
 )
 
-// startsTLS reports whether what br holds already starts like a TLS record
-// of the handshake (a ClientHello): 0x16 0x03 0x0N. A frame cannot start
-// so, as its header begins with '{' or white space.
-func startsTLS(br *bufio.Reader) bool {
-	b, _ := br.Peek(min(br.Buffered(), 3))
-	return len(b) == 3 && b[0] == 0x16 && b[1] == 0x03 && b[2] <= 0x04
+// startsTLS reports whether the first bytes of a connection are those of a
+// TLS handshake record (a ClientHello): 0x16 0x03 0x0N.
+func startsTLS(first []byte) bool {
+	return len(first) == 3 && first[0] == 0x16 && first[1] == 0x03 && first[2] <= 0x04
+}
+
+// startsFrame reports whether the first bytes of a connection start a frame
+// rather than text: a frame is a 2-byte header length (any two bytes: a
+// length over the limit is refused as a frame, not echoed as text) followed
+// by the JSON header, which starts with '{' as netkit and the Python
+// tutorial write it. Text is anything else, fewer than three bytes included.
+func startsFrame(first []byte) bool {
+	return len(first) == 3 && first[2] == '{'
 }
 
 // serverConn is one client connection, served by one goroutine.
@@ -327,11 +339,17 @@ func (c *serverConn) run() error {
 	if err := c.next(small); err != nil {
 		return err
 	}
-	if s.TLSConfig == nil && startsTLS(small) {
+	wait := detectTimeout
+	if s.Raw {
+		wait = 0 // nothing to decide: look only at what has come
+	}
+	first := c.peek(small, 3, wait)
+	c.setBusy()
+	if s.TLSConfig == nil && startsTLS(first) {
 		return errTLSClient
 	}
 	br := bufio.NewReaderSize(small, ReaderBufferSize)
-	if first, _ := br.Peek(1); s.Raw || first[0] >= 0x20 {
+	if s.Raw || !startsFrame(first) {
 		c.mode = "raw"
 		return c.echoRaw(br)
 	}

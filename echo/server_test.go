@@ -440,7 +440,8 @@ func TestServerShutdownFinishesInFlight(t *testing.T) {
 }
 
 // TestServerRawOpenSSL tests raw mode with 'openssl s_client', which also
-// checks that OpenSSL accepts the self-signed certificate.
+// checks that OpenSSL accepts the self-signed certificate. The first line is
+// empty and sent on its own: one byte, "\n", which is text.
 func TestServerRawOpenSSL(t *testing.T) {
 	if _, err := exec.LookPath("openssl"); err != nil {
 		t.Skip("openssl is not installed (apt-get install openssl)")
@@ -451,12 +452,31 @@ func TestServerRawOpenSSL(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "openssl", "s_client", "-connect", r.addr, "-quiet",
 		"-CAfile", pki.server.CertFile, "-verify_return_error", "-verify_hostname", "localhost", "-servername", "localhost")
-	cmd.Stdin = strings.NewReader("hello from openssl\nsecond line\n")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(stdin, "\n")
+	first := make([]byte, 1)
+	if _, err := io.ReadFull(stdout, first); err != nil || first[0] != '\n' {
+		cmd.Wait()
+		t.Fatalf("openssl s_client printed %q (%v) for an empty line; stderr:\n%s", first, err, stderr.String())
+	}
+	io.WriteString(stdin, "hello from openssl\nsecond line\n")
 	// The server closes the connection after its idle timeout; s_client then
 	// ends, with status 0 or 1 depending on the OpenSSL version.
+	out, _ := io.ReadAll(stdout)
+	err = cmd.Wait()
 	if string(out) != "hello from openssl\nsecond line\n" {
 		t.Fatalf("openssl s_client printed %q (%v); stderr:\n%s", out, err, stderr.String())
 	}
@@ -488,6 +508,67 @@ func TestServerRawNcat(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if string(out) != "hello from ncat\n" {
 		t.Fatalf("ncat printed %q (%v)", out, err)
+	}
+}
+
+// TestServerTellsTextFromFrames: in auto mode a connection whose third byte
+// is '{' is read as frames, whatever its first two bytes; anything else,
+// including fewer than three bytes, is text and is echoed raw.
+func TestServerTellsTextFromFrames(t *testing.T) {
+	r := serve(t, &Server{})
+	// A header of 0x207b bytes: its prefix, 20 7b, is printable text.
+	long := `{"byteorder":"big","content-type":"","content-encoding":"","content-length":0}`
+	long = strings.Replace(long, `"content-type":""`, `"content-type":"`+strings.Repeat("x", 0x207b-len(long))+`"`, 1)
+	tests := []struct {
+		name string
+		send []byte
+		code string // the error reply wanted; empty: the bytes echoed back
+	}{
+		{"leading newline", []byte("\nhello\n"), ""},
+		{"leading tab", []byte("\thello\n"), ""},
+		{"leading CRLF", []byte("\r\nhello\r\n"), ""},
+		{"an empty line alone", []byte("\n"), ""},
+		{"two bytes alone", []byte("a\n"), ""},
+		{"text", []byte("hello\n"), ""},
+		{"JSON text", []byte(`{"a": 1}` + "\n"), ""},
+		{"header length with a printable high byte", frame(long, ""), "header_too_long"},
+		{"header length 0x2000", frame(long[:0x2000-1]+"}", ""), "header_too_long"},
+		{"text whose third byte is {", []byte(`  {"a": 1}` + "\n"), "header_too_long"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", r.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(3 * time.Second))
+			if _, err := c.Write(tt.send); err != nil {
+				t.Fatal(err)
+			}
+			if tt.code == "" {
+				got := make([]byte, len(tt.send))
+				if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, tt.send) {
+					t.Fatalf("got %q, %v; want %q echoed", got, err, tt.send)
+				}
+				return
+			}
+			m, err := NewReader(c, 0).Read()
+			var se *ServerError
+			if err != nil {
+				t.Fatalf("no reply: %v", err)
+			}
+			if _, err := decodeResponse(m); !errors.As(err, &se) || se.Code != tt.code {
+				t.Fatalf("got %v, want an error reply %s", err, tt.code)
+			}
+		})
+	}
+	// Frames, some with a header length whose low byte is '{' or text.
+	c := dial(t, r.addr, ClientOptions{Plaintext: true})
+	for size := 1; size <= 300; size++ {
+		if _, err := c.Echo(context.Background(), strings.Repeat("t", size), []byte("frame")); err != nil {
+			t.Errorf("content type of %d bytes: %v", size, err)
+		}
 	}
 }
 

@@ -48,9 +48,10 @@ func NewCmdEchoServe(io *output.Streams, runF func(context.Context, *EchoServeOp
 --plaintext. Binary content comes back byte for byte; text/json requests
 {"action": "echo"|"info", "value": …} are answered {"result": …}; "info"
 says what the server sees of the client (address, TLS version, cipher, SNI,
-ALPN, client certificate). A client whose first byte is printable text (0x20
-or more) is echoed raw, so 'openssl s_client' and 'ncat --ssl' work; --raw
-echoes every client raw.
+ALPN, client certificate). A client is read as frames when its third byte
+is '{' (two bytes of header length, then the JSON header); any other client,
+and one that sends fewer than three bytes, is text and is echoed raw, so
+'openssl s_client' and 'ncat --ssl' work; --raw echoes every client raw.
 
 Without --cert/--key it makes a self-signed ECDSA certificate for localhost,
 127.0.0.1, ::1 and the host name, keeps it in --cert-dir (default
