@@ -94,9 +94,19 @@ func ParseSocketState(s string) (SocketState, error) {
 	}
 	names := make([]string, 0, len(SocketStates()))
 	for _, st := range SocketStates() {
-		names = append(names, strings.ToLower(strings.ReplaceAll(string(st), "_", "-")))
+		names = append(names, stateFlagName(st))
 	}
 	return "", fmt.Errorf("unknown socket state %q: want one of %s", s, strings.Join(names, ", "))
+}
+
+// stateFlagName spells st as ss does and as --state is documented:
+// "time-wait", "fin-wait-1".
+func stateFlagName(st SocketState) string {
+	name := strings.ToLower(strings.ReplaceAll(string(st), "_", "-"))
+	if last := name[len(name)-1]; last >= '0' && last <= '9' {
+		name = name[:len(name)-1] + "-" + name[len(name)-1:]
+	}
+	return name
 }
 
 // ParsePort reads a port as a number from 1 to 65535 or as a service name
