@@ -627,15 +627,12 @@ func (d *diagnosis) handshake(ctx context.Context, s *Step) {
 	if err != nil {
 		var rec tls.RecordHeaderError
 		notTLS := errors.As(err, &rec) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
-		if !wanted && (notTLS || errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded)) {
+		if !wanted && (notTLS || isTimeout(err)) {
 			d.skipped(s, "the service does not answer TLS (--tls to require it)")
 			return
 		}
 		s.set(StatusFail, "%v", err)
 		d.explain(s, err)
-		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
-			s.Explanation = explainCode("TLS-EOF", d.o.Host, d.o.Port)
-		}
 		return
 	}
 	info := c.Session().TLS

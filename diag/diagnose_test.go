@@ -3,6 +3,7 @@ package diag
 import (
 	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -155,6 +156,71 @@ func TestDiagnosePlaintextEchoServer(t *testing.T) {
 	// The same with --tls: a plaintext service where TLS is required.
 	rep = diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.TLS = TLSOn })
 	expect(t, rep, StepTLS, StatusFail, "TLS handshake", "TLS-EOF")
+}
+
+// serveConns runs handle on each connection l accepts until the test
+// ends, and closes the connections then.
+func serveConns(t *testing.T, l net.Listener, handle func(net.Conn)) {
+	t.Helper()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				handle(c)
+			})
+		}
+	})
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+}
+
+// hold keeps a connection open, reading and discarding, until the client
+// closes it or the test ends.
+func hold(t *testing.T) func(net.Conn) {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	return func(c net.Conn) {
+		stop := context.AfterFunc(ctx, func() { c.Close() })
+		defer stop()
+		io.Copy(io.Discard, c)
+	}
+}
+
+// TestDiagnoseTLSOnPlaintext requires TLS from plaintext services: one
+// that waits for the client to speak (the handshake gets no answer) and
+// one that sends a banner first (the answer is not TLS).
+func TestDiagnoseTLSOnPlaintext(t *testing.T) {
+	r := diagResolver(t, diagHosts)
+	tlsOn := func(o *DiagnoseOptions) { o.TLS, o.Client.Timeout = TLSOn, 500*time.Millisecond }
+
+	silent := listen(t, "127.0.0.61:0")
+	serveConns(t, silent, hold(t))
+	rep := diagnose(t, r, "svc.test", portOf(silent), tlsOn)
+	expect(t, rep, StepConnect, StatusOK, "open", "")
+	expect(t, rep, StepTLS, StatusFail, "TLS handshake", "TLS-NO-ANSWER")
+	if s := stepOf(t, rep, StepTLS); s.Explanation == nil || !strings.Contains(s.Explanation.Cause, "did not answer the TLS handshake") {
+		t.Errorf("tls explanation %+v", s.Explanation)
+	}
+	if rep.FailedStep != StepTLS {
+		t.Errorf("failed step %s", rep.FailedStep)
+	}
+
+	banner := listen(t, "127.0.0.61:0")
+	greet := hold(t)
+	serveConns(t, banner, func(c net.Conn) {
+		c.Write([]byte("220 smtp.test ESMTP ready\r\n"))
+		greet(c)
+	})
+	rep = diagnose(t, r, "svc.test", portOf(banner), tlsOn)
+	expect(t, rep, StepConnect, StatusOK, "the server speaks first: \"220 smtp.test ESMTP ready\"", "")
+	expect(t, rep, StepTLS, StatusFail, "TLS handshake", "TLS-NOT-TLS")
+	if rep.FailedStep != StepTLS {
+		t.Errorf("failed step %s", rep.FailedStep)
+	}
 }
 
 func TestDiagnoseCertificateProblems(t *testing.T) {

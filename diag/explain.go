@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"slices"
@@ -102,6 +103,9 @@ var table = []entry{
 	{"TLS-NOT-TLS", 0,
 		"{peer} does not speak TLS on this port: it answered in plain text",
 		"connect without TLS (--plaintext), or use the port where the service speaks TLS"},
+	{"TLS-NO-ANSWER", 0,
+		"the server at {addr} accepted the TCP connection but did not answer the TLS handshake: it probably does not speak TLS on this port (it waits for the client to speak first, in its own protocol)",
+		"connect without TLS (--plaintext), or use the port where the service speaks TLS; if it should speak TLS here, check that the server is not stuck"},
 	{"TLS-EOF", 0,
 		"{peer} closed or reset the connection during the TLS handshake: it does not speak TLS on this port, or it turned this client away",
 		"check that the service speaks TLS on port {port} (try without --tls), and the server's log for why it closed"},
@@ -209,12 +213,18 @@ func explainAt(err error, def fill) (Explanation, bool) {
 			}
 		}
 	}
-	var ne net.Error
-	if errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
-		(errors.As(err, &ne) && ne.Timeout()) {
+	if isTimeout(err) {
 		return byCode("TIMEOUT").explain(f), true
 	}
 	return Explanation{}, false
+}
+
+// isTimeout reports whether err is a deadline that passed: a socket's, a
+// context's, or any net.Error that says it timed out.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
+		(errors.As(err, &ne) && ne.Timeout())
 }
 
 // explainCode is the explanation of a code for a host and port, for
@@ -371,6 +381,20 @@ func explainTLS(err error, f fill) (Explanation, bool) {
 		ex := byCode("TLS-ALERT").explain(f)
 		ex.Cause += fmt.Sprintf(" (alert: %s)", alert)
 		return ex, true
+	}
+	// echo.Dial wraps a failed handshake in a *net.OpError with Op "TLS
+	// handshake": the TCP connect worked, so silence is a server waiting
+	// for another protocol rather than packets lost on the way, and a
+	// close or reset is a server that does not speak TLS or turned the
+	// client away.
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "TLS handshake" {
+		switch {
+		case isTimeout(op.Err):
+			return byCode("TLS-NO-ANSWER").explain(f), true
+		case errors.Is(op.Err, io.EOF) || errors.Is(op.Err, syscall.ECONNRESET):
+			return byCode("TLS-EOF").explain(f), true
+		}
 	}
 	var unknown x509.UnknownAuthorityError
 	if errors.As(err, &unknown) {

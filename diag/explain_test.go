@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netkit/netkit/echo"
 	"github.com/netkit/netkit/internal/dnstest"
 	"github.com/netkit/netkit/internal/testcert"
 	"github.com/netkit/netkit/resolve"
@@ -170,6 +172,40 @@ func TestExplainPlaintextPeer(t *testing.T) {
 	_, err = tls.Dial("tcp", l.Addr().String(), &tls.Config{ServerName: "localhost"})
 	if ex, ok := Explain(err); !ok || ex.Code != "TLS-NOT-TLS" {
 		t.Errorf("%v → %+v", err, ex)
+	}
+}
+
+// TestExplainTLSHandshake dials TLS, as 'netkit echo send' does, to
+// plaintext servers that accepted TCP: one waits for the client to speak,
+// one hangs up.
+func TestExplainTLSHandshake(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		handle func(net.Conn)
+		code   string
+	}{
+		{"silent", func(c net.Conn) { io.Copy(io.Discard, c) }, "TLS-NO-ANSWER"},
+		{"hangs up", func(net.Conn) {}, "TLS-EOF"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close()
+			go func() {
+				c, err := l.Accept()
+				if err == nil {
+					tc.handle(c)
+					c.Close()
+				}
+			}()
+			_, err = echo.Dial(context.Background(), l.Addr().String(), echo.ClientOptions{Timeout: 200 * time.Millisecond})
+			ex, ok := Explain(fmt.Errorf("echo send: %w", err))
+			if !ok || ex.Code != tc.code || !strings.Contains(ex.Cause, l.Addr().String()) {
+				t.Errorf("%v → %+v", err, ex)
+			}
+		})
 	}
 }
 
