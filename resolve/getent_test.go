@@ -164,3 +164,38 @@ except socket.gaierror as e:
 		}
 	}
 }
+
+// TestHostsOrderAgreesWithGlibc checks what 'netkit hosts NAME' says about
+// a name on several lines against glibc: gethostbyname returns every IPv4
+// line in file order (glibc >= 2.26 reads the hosts file with "multi on"),
+// and Python's socket.gethostbyname is the first address of getaddrinfo
+// for AF_INET.
+func TestHostsOrderAgreesWithGlibc(t *testing.T) {
+	if _, err := exec.LookPath("python3"); err != nil {
+		t.Skip("python3 is not installed")
+	}
+	r := comparisonResolver(t)
+	hf, err := ReadHostsFile(r.HostsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const py = `import json, socket, sys
+print(json.dumps([socket.gethostbyname_ex(sys.argv[1])[2], socket.gethostbyname(sys.argv[1])]))`
+	for _, name := range []string{"multi.test", "web.test", "localhost", "ip6-loopback"} {
+		var want []any
+		out := sysResolve(t, r, "python3", "-c", py, name)
+		if err := json.Unmarshal([]byte(out), &want); err != nil {
+			t.Fatalf("%s: python said %s", name, out)
+		}
+		var all []any
+		for _, m := range hf.Lookup(name, IPv4) {
+			all = append(all, m.Address.String())
+		}
+		got := []any{all, hf.LookupSorted(name, IPv4)[0].Address.String()}
+		gj, _ := json.Marshal(got)
+		wj, _ := json.Marshal(want)
+		if string(gj) != string(wj) {
+			t.Errorf("%s: [gethostbyname_ex, gethostbyname]\npython %s\nnetkit %s", name, wj, gj)
+		}
+	}
+}

@@ -157,9 +157,11 @@ type HostsMatch struct {
 }
 
 // Lookup returns the addresses the hosts file gives name for the family, in
-// file order, as glibc's getaddrinfo sees them (every matching line counts,
-// as with glibc's "multi on"). Names match case-insensitively and exactly
-// otherwise: "localhost." does not match "localhost", as in glibc.
+// file order: what glibc's gethostbyname returns (with IPv4), and what its
+// getaddrinfo returns before sorting. Every matching line counts: glibc reads
+// the hosts file as with "multi on", the default since glibc 2.26. Names
+// match case-insensitively and exactly otherwise: "localhost." does not
+// match "localhost", as in glibc.
 func (hf *HostsFile) Lookup(name string, fam Family) []HostsMatch {
 	var out []HostsMatch
 	for _, i := range hf.byName[strings.ToLower(name)] {
@@ -171,6 +173,15 @@ func (hf *HostsFile) Lookup(name string, fam Family) []HostsMatch {
 		out = append(out, HostsMatch{Line: e.Line, Address: a, Canonical: e.Names[0]})
 	}
 	return out
+}
+
+// LookupSorted returns Lookup's matches in the order getaddrinfo returns
+// them on this machine: sorted by the destination address selection rules
+// of RFC 6724 (file order where no rule prefers one).
+func (hf *HostsFile) LookupSorted(name string, fam Family) []HostsMatch {
+	matches := hf.Lookup(name, fam)
+	sortByAddress(matches, func(m HostsMatch) netip.Addr { return m.Address })
+	return matches
 }
 
 // addrForFamily applies glibc's family rules for hosts file addresses.

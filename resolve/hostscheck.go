@@ -50,8 +50,8 @@ type CheckOptions struct {
 
 // Check reports the problems of a hosts file, sorted by line: lines glibc
 // ignores, names that are not valid host names (often trailing junk such as a
-// ';' comment), a name mapped to two addresses of one family (glibc's
-// gethostbyname uses the first, getaddrinfo returns all), repeated lines,
+// ';' comment), a name mapped to two addresses of one family (glibc returns
+// both, so a program that uses one address may get either), repeated lines,
 // localhost mapped elsewhere than 127.0.0.0/8 or ::1, and this machine's host
 // name missing. It runs in time linear in the file's size.
 func (hf *HostsFile) Check(opts CheckOptions) []Problem {
@@ -85,8 +85,9 @@ func (hf *HostsFile) Check(opts CheckOptions) []Problem {
 					Message: fmt.Sprintf("%s → %s repeats line %d", name, e.Address, prev.Line)})
 			default:
 				problems = append(problems, Problem{Line: e.Line, Severity: SeverityWarning, Kind: KindConflict,
-					Message: fmt.Sprintf("%s maps to %s here and to %s on line %d; gethostbyname (ping, older tools) uses line %d, getaddrinfo returns both",
-						name, e.Address, prev.Address, prev.Line, prev.Line)})
+					Message: fmt.Sprintf("%s maps to %s here and to %s on line %d; glibc returns both: gethostbyname in file order (line %d first), "+
+						"getaddrinfo sorted by RFC 6724 (either may come first; 'netkit hosts %s' shows which)",
+						name, e.Address, prev.Address, prev.Line, prev.Line, name)})
 			}
 		}
 	}

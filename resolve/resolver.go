@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -294,7 +295,7 @@ func (r *Resolver) fromHosts(name string, fam Family, res *Result) ([]found, str
 		}
 		return nil, "", "", err
 	}
-	matches := hf.Lookup(name, fam)
+	matches := hf.LookupSorted(name, fam)
 	took := ms(time.Since(start))
 	st := Step{Source: "hosts", Name: path, Status: StatusNotFound, Answers: len(matches), DurationMS: took}
 	if len(matches) == 0 {
@@ -307,8 +308,9 @@ func (r *Resolver) fromHosts(name string, fam Family, res *Result) ([]found, str
 	for i, m := range matches {
 		out[i] = found{addr: m.Address, origin: Origin{Source: "hosts", HostsFile: path, Line: m.Line, DurationMS: took}}
 	}
-	sortFound(out)
-	return out, matches[0].Canonical, "SUCCESS", nil
+	// The canonical name is the first name of the first line in file order.
+	canonical := slices.MinFunc(matches, func(a, b HostsMatch) int { return a.Line - b.Line }).Canonical
+	return out, canonical, "SUCCESS", nil
 }
 
 // fromDNS asks the servers for each candidate name in turn, A and AAAA in
@@ -370,7 +372,7 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 			}
 		}
 		if len(out) > 0 {
-			sortFound(out)
+			sortByAddress(out, func(f found) netip.Addr { return f.addr })
 			return out, canon, nil
 		}
 	}
@@ -379,19 +381,6 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 		err = transport
 	}
 	return nil, "", &LookupError{Name: name, Asked: asked, Err: err}
-}
-
-// sortFound sorts addresses with their origins in getaddrinfo's order.
-func sortFound(fs []found) {
-	addrs := make([]netip.Addr, len(fs))
-	for i, f := range fs {
-		addrs[i] = f.addr
-	}
-	sorted := make([]found, len(fs))
-	for i, j := range sortOrder(addrs) {
-		sorted[i] = fs[j]
-	}
-	copy(fs, sorted)
 }
 
 func joinAddrPorts(aps []netip.AddrPort) string {

@@ -74,6 +74,19 @@ func sortOrder(addrs []netip.Addr) []int {
 	return order
 }
 
+// sortByAddress sorts items in getaddrinfo's order of their addresses.
+func sortByAddress[T any](items []T, addr func(T) netip.Addr) {
+	addrs := make([]netip.Addr, len(items))
+	for i, it := range items {
+		addrs[i] = addr(it)
+	}
+	sorted := make([]T, len(items))
+	for i, j := range sortOrder(addrs) {
+		sorted[i] = items[j]
+	}
+	copy(items, sorted)
+}
+
 func boolOrder(first bool) int {
 	if first {
 		return -1

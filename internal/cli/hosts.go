@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -36,12 +37,17 @@ func NewCmdHosts(io *output.Streams, runF func(context.Context, *HostsOptions) e
 		Long: `Hosts checks a hosts file the way glibc reads it and reports, per line:
 addresses glibc cannot parse (the line is then ignored), names that are not
 valid host names (often trailing junk such as a ';' comment), a name mapped to
-two addresses of one family (gethostbyname uses the first line, getaddrinfo
-returns both), repeated lines, localhost mapped anywhere but 127.0.0.0/8 or
-::1, and this machine's host name missing. It exits 1 when it finds problems.
+two addresses of one family, repeated lines, localhost mapped anywhere but
+127.0.0.0/8 or ::1, and this machine's host name missing. It exits 1 when it
+finds problems.
 
-With NAME it lists the lines that map that name, and which one each kind of
-lookup uses; it exits 1 when no line has it.`,
+With NAME it lists the lines that map that name, which lookups return each
+line, and whose first address it is. Since glibc 2.26 every line counts:
+gethostbyname returns every IPv4 line in file order (getent hosts shows the
+IPv6 lines instead when there are any), getaddrinfo (getent ahosts, most
+programs) returns every line sorted by RFC 6724, and a program that uses one
+address gets the first. Python's socket.gethostbyname is the first address of
+getaddrinfo for IPv4 only. It exits 1 when no line has the name.`,
 		Example: `  netkit hosts
   netkit hosts --file ./hosts.new
   netkit hosts localhost`,
@@ -133,21 +139,41 @@ type hostsMatch struct {
 	Line    int      `json:"line"`
 	Address string   `json:"address"`
 	Names   []string `json:"names"`
-	// UsedBy says which lookups return this line: "getaddrinfo" for every
-	// line, and "gethostbyname" for the first line of each family.
+	// UsedBy lists the lookups that return this line's address: glibc
+	// (since 2.26) returns every matching line, so "getaddrinfo" is on
+	// every line and "gethostbyname" on every line with an IPv4 answer
+	// (IPv4, IPv4-mapped, and ::1, which it returns as 127.0.0.1).
 	UsedBy []string `json:"used_by"`
+	// FirstFor lists the lookups whose first address is this line's, the one
+	// a program that uses a single address gets: "gethostbyname" (file
+	// order), "getaddrinfo" (any family, RFC 6724 order on this machine) and
+	// "getaddrinfo(AF_INET)" (IPv4 only, as Python's socket.gethostbyname
+	// asks).
+	FirstFor []string `json:"first_for"`
 }
 
 func hostsMatches(opts *HostsOptions, hf *resolve.HostsFile) error {
 	entries := hf.Mentions(opts.Name)
+	byHostname := hf.Lookup(opts.Name, resolve.IPv4)
+	// The order each lookup returns the lines in.
+	orders := []struct {
+		call    string
+		matches []resolve.HostsMatch
+	}{
+		{"gethostbyname", byHostname},
+		{"getaddrinfo", hf.LookupSorted(opts.Name, resolve.AnyFamily)},
+		{"getaddrinfo(AF_INET)", hf.LookupSorted(opts.Name, resolve.IPv4)},
+	}
 	matches := make([]hostsMatch, 0, len(entries))
-	firstOf := map[bool]bool{}
 	for _, e := range entries {
-		m := hostsMatch{Line: e.Line, Address: e.Address.String(), Names: e.Names, UsedBy: []string{"getaddrinfo"}}
-		v4 := e.Address.Unmap().Is4()
-		if !firstOf[v4] {
-			firstOf[v4] = true
+		m := hostsMatch{Line: e.Line, Address: e.Address.String(), Names: e.Names, UsedBy: []string{"getaddrinfo"}, FirstFor: []string{}}
+		if slices.ContainsFunc(byHostname, func(h resolve.HostsMatch) bool { return h.Line == e.Line }) {
 			m.UsedBy = append(m.UsedBy, "gethostbyname")
+		}
+		for _, o := range orders {
+			if len(o.matches) > 0 && o.matches[0].Line == e.Line {
+				m.FirstFor = append(m.FirstFor, o.call)
+			}
 		}
 		matches = append(matches, m)
 	}
@@ -160,9 +186,9 @@ func hostsMatches(opts *HostsOptions, hf *resolve.HostsFile) error {
 			return err
 		}
 	} else if len(matches) > 0 {
-		t := output.Table{Header: []string{"Line", "Address", "Names", "Used by"}}
+		t := output.Table{Header: []string{"Line", "Address", "Names", "Used by", "First for"}}
 		for _, m := range matches {
-			t.Append(strconv.Itoa(m.Line), m.Address, strings.Join(m.Names, " "), strings.Join(m.UsedBy, ","))
+			t.Append(strconv.Itoa(m.Line), m.Address, strings.Join(m.Names, " "), strings.Join(m.UsedBy, ","), strings.Join(m.FirstFor, ","))
 		}
 		if err := t.Print(opts.IO, opts.Output.NoHeader); err != nil {
 			return err

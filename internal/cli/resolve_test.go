@@ -166,13 +166,21 @@ func TestHostsCommand(t *testing.T) {
 	r = netkit(t, "hosts", "--file", "testdata/hosts.lint", "--hostname", "box", "--json")
 	golden(t, "hosts_lint.json", r.stdout)
 
-	r = netkit(t, "hosts", "--file", "testdata/hosts.lint", "DB.internal")
+	// Every line counts for gethostbyname too (glibc >= 2.26): the first
+	// line is its first answer; getaddrinfo puts ::1 first (RFC 6724
+	// precedence) and, for IPv4 only, ::1 as 127.0.0.1 (longest prefix
+	// with the source 127.0.0.1), which is what Python's gethostbyname
+	// returns.
+	multi := filepath.Join(t.TempDir(), "hosts")
+	os.WriteFile(multi, []byte("127.0.0.7 b.test\n::1 B.test ip6-b\n127.0.0.8 b.test\n"), 0o644)
+	r = netkit(t, "hosts", "--file", multi, "b.test")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
-	want := "Line  Address   Names           Used by\n" +
-		"3     10.0.0.5  db.internal db  getaddrinfo,gethostbyname\n" +
-		"4     10.0.0.6  db.internal     getaddrinfo\n"
+	want := "Line  Address    Names         Used by                    First for\n" +
+		"1     127.0.0.7  b.test        getaddrinfo,gethostbyname  gethostbyname\n" +
+		"2     ::1        B.test ip6-b  getaddrinfo,gethostbyname  getaddrinfo,getaddrinfo(AF_INET)\n" +
+		"3     127.0.0.8  b.test        getaddrinfo,gethostbyname  -\n"
 	if r.stdout != want {
 		t.Errorf("matches\n got %q\nwant %q", r.stdout, want)
 	}
