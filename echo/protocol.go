@@ -724,6 +724,21 @@ func (r *Reader) Read() (Message, error) {
 	return Message{Header: h, Content: r.buf[frameRoom:]}, nil
 }
 
+// keepContent is the most content a Reader keeps room for between messages
+// (see Release), and the most a server keeps of its last reply.
+const keepContent = 64 << 10
+
+// Release gives up the Reader's buffer when it is larger than a message of
+// 64 KiB needs, so that a connection waiting for its next message does not
+// hold the memory of a large one it read before; a stream of messages of up
+// to 64 KiB keeps reusing one buffer. The Content and EchoFrame frame of the
+// last message are not valid after Release.
+func (r *Reader) Release() {
+	if cap(r.buf) > frameRoom+keepContent {
+		r.buf = nil
+	}
+}
+
 // EchoFrame encodes the frame of a message with header h and, as content,
 // the content of the message Read returned last. It writes the header in
 // front of that content, which is not copied. h.ContentLength must be the

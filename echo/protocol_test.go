@@ -126,6 +126,44 @@ func TestReadAllocs(t *testing.T) {
 	}
 }
 
+// TestReaderRelease: after a large message Release gives the buffer up, and
+// a steady stream of messages up to keepContent bytes, released between
+// messages, still reuses one buffer.
+func TestReaderRelease(t *testing.T) {
+	big, err := AppendFrame(nil, NewMessage(ContentTypeBinary, "binary", make([]byte, DefaultMaxContentLength)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	one, err := AppendFrame(nil, NewMessage(ContentTypeBinary, "binary", make([]byte, keepContent)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 50
+	r := NewReader(bytes.NewReader(append(big, bytes.Repeat(one, n+1)...)), 0)
+	if _, err := r.Read(); err != nil {
+		t.Fatal(err)
+	}
+	r.Release()
+	if c := cap(r.buf); c > frameRoom+keepContent {
+		t.Errorf("after a %d-byte message and Release the Reader holds %d bytes", DefaultMaxContentLength, c)
+	}
+	r.Read()
+	r.Release()
+	allocs := testing.AllocsPerRun(n-1, func() {
+		m, err := r.Read()
+		if err != nil || len(m.Content) != keepContent {
+			t.Fatal(m.Header, err)
+		}
+		if _, err := r.EchoFrame(m.Header); err != nil {
+			t.Fatal(err)
+		}
+		r.Release()
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per %d-byte frame, want 0", allocs, keepContent)
+	}
+}
+
 func TestReadTruncated(t *testing.T) {
 	full := frame(`{"byteorder":"big","content-type":"a","content-encoding":"","content-length":5}`, "hello")
 	for n := 1; n < len(full); n++ {

@@ -494,6 +494,11 @@ func (c *serverConn) echoFrames(br *bufio.Reader) error {
 			return fmt.Errorf("write reply: %w", err)
 		}
 		c.messages++
+		// The connection may now wait long: keep no large buffer meanwhile.
+		r.Release()
+		if cap(c.out) > keepContent {
+			c.out = nil
+		}
 		if err := c.next(br); err != nil {
 			return err
 		}

@@ -1,10 +1,12 @@
 package echo
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/binary"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -14,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -243,6 +246,60 @@ func TestServerIdleClientsDropped(t *testing.T) {
 		t.Errorf("dropped after %v, want about %v", d, timeout)
 	}
 	r.log.waitFor(t, "reason=\"TLS handshake: read tcp", "i/o timeout", "reason=\"idle timeout\"")
+}
+
+// TestServerIdleMemory: connections that sent a large message and went idle
+// do not keep its memory, neither the buffer it was read into nor the reply.
+func TestServerIdleMemory(t *testing.T) {
+	r := serve(t, &Server{})
+	const conns = 16
+	value := strings.Repeat("v", DefaultMaxContentLength-100)
+	requests := [][]byte{
+		binaryFrame("a", strings.Repeat("b", DefaultMaxContentLength)),
+		jsonFrame(`{"action":"echo","value":"` + value + `"}`),
+	}
+	heap := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := heap()
+	for i := range conns {
+		c, err := net.Dial("tcp", r.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write(requests[i%2]); err != nil {
+			t.Fatal(err)
+		}
+		// Read the reply without keeping it: its prefix, header and content.
+		br := bufio.NewReader(c)
+		var n uint16
+		if err := binary.Read(br, binary.BigEndian, &n); err != nil {
+			t.Fatal(err)
+		}
+		h := make([]byte, n)
+		if _, err := io.ReadFull(br, h); err != nil {
+			t.Fatal(err)
+		}
+		hdr, err := ParseHeader(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.CopyN(io.Discard, br, int64(hdr.ContentLength)); err != nil || hdr.ContentLength < DefaultMaxContentLength-100 {
+			t.Fatalf("reply of %d bytes: %v", hdr.ContentLength, err)
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // the last connection goes idle
+	grown := int64(heap()) - int64(before)
+	t.Logf("%d idle connections: heap grew by %d KiB", conns, grown>>10)
+	if grown > conns*DefaultMaxContentLength/4 {
+		t.Errorf("%d idle connections hold %d KiB more heap (%d KiB each) after a %d KiB message",
+			conns, grown>>10, grown/conns>>10, DefaultMaxContentLength>>10)
+	}
 }
 
 func TestServerMaxConns(t *testing.T) {
