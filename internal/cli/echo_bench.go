@@ -71,7 +71,7 @@ any message failed, 2 bad usage.`, echo.DefaultPort),
 	fs.IntVarP(&opts.Conns, "connections", "c", 1, "connections at once")
 	fs.IntVarP(&opts.Messages, "messages", "n", 0, "messages to send in all (default 1000 when -d is not given)")
 	fs.DurationVarP(&opts.Duration, "duration", "d", 0, "stop after this long (e.g. 10s)")
-	fs.IntVar(&opts.Size, "size", 64, "content bytes per message")
+	fs.IntVar(&opts.Size, "size", 64, "content bytes per message, at least 1")
 	fs.IntVar(&opts.PerConn, "per-conn", 0, "open a new connection every this many messages (0: keep each connection)")
 	opts.Client.addFlags(fs, echo.DefaultTimeout)
 	opts.Output.AddFlags(fs, true)
@@ -91,8 +91,8 @@ func (o *EchoBenchOptions) check(args []string) error {
 		return usageErrorf("invalid -n %d: want a positive number of messages", o.Messages)
 	case o.Duration < 0:
 		return usageErrorf("invalid -d %v: want a positive duration", o.Duration)
-	case o.Size < 0:
-		return usageErrorf("invalid --size %d: want 0 or more bytes", o.Size)
+	case o.Size < 1:
+		return usageErrorf("invalid --size %d: want at least 1 content byte per message", o.Size)
 	case o.Size > o.Client.MaxSize:
 		return usageErrorf("--size %d is larger than --max-size %d", o.Size, o.Client.MaxSize)
 	case o.PerConn < 0:

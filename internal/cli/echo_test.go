@@ -41,6 +41,7 @@ func TestEchoUsageErrors(t *testing.T) {
 		{[]string{"echo", "sned", "127.0.0.1"}, `unknown command "sned" for "netkit echo"`},
 		{[]string{"echo", "bench", "-c", "0", "127.0.0.1"}, "invalid -c 0"},
 		{[]string{"echo", "bench", "--size", "2000000", "127.0.0.1"}, "larger than --max-size"},
+		{[]string{"echo", "bench", "--size", "0", "127.0.0.1"}, "invalid --size 0: want at least 1 content byte"},
 		{[]string{"echo", "bench", "--format", "yaml", "127.0.0.1"}, `invalid --format "yaml"`},
 		{[]string{"echo", "bench", "-d", "soon", "127.0.0.1"}, `invalid argument "soon"`},
 		{[]string{"echo", "serve", "--listen", "65432"}, "invalid --listen"},
