@@ -48,16 +48,25 @@ func sysResolve(t *testing.T, r *Resolver, cmd ...string) string {
 	return string(out)
 }
 
-// netkitAhosts formats a Result as getent ahosts prints it: address,
-// socket type, and the canonical name on the first line.
-func netkitAhosts(res *Result) string {
+// netkitAhosts formats a Result as getent ahosts prints it: address (with
+// its scope ID when not 0), socket type, and the canonical name on the first
+// line.
+func netkitAhosts(t *testing.T, res *Result) string {
 	var b strings.Builder
 	for i, a := range res.Answers {
 		canon := ""
 		if i == 0 {
 			canon = res.Canonical
 		}
-		fmt.Fprintf(&b, "%-15s %-6s %s\n", a.Address.Addr().WithZone(""), a.SockType, canon)
+		addr := a.Address.Addr().WithZone("").String()
+		scope, err := scopeID(a.Address.Addr())
+		if err != nil {
+			t.Errorf("answer %v: %v", a.Address, err)
+		}
+		if scope != 0 {
+			addr += fmt.Sprintf("%%%d", scope)
+		}
+		fmt.Fprintf(&b, "%-15s %-6s %s\n", addr, a.SockType, canon)
 	}
 	return b.String()
 }
@@ -85,7 +94,9 @@ func TestAgreesWithGetent(t *testing.T) {
 	r := comparisonResolver(t)
 	names := []string{"localhost", "web.test", "www.test", "multi.test", "MULTI.TEST", "ip6-loopback",
 		"db.test", "alias.test", "v4only.test", "txtonly.test", "nosuch.test",
-		"127.0.0.1", "127.1", "0x7f.0.0.1", "::1", "::ffff:127.0.0.1"}
+		"127.0.0.1", "127.1", "0x7f.0.0.1", "::1", "::ffff:127.0.0.1",
+		"0x", "0x.1", "1.0x", "0x0.1", "1.0x0",
+		"fe80::1%lo", "fe80::1%1", "ff02::1%lo", "::1%lo", "::1%0", "::1%1", "fec0::1%lo", "::1%4294967296"}
 	for _, db := range []struct {
 		getent string
 		fam    Family
@@ -96,7 +107,7 @@ func TestAgreesWithGetent(t *testing.T) {
 			res, err := r.Resolve(context.Background(), Query{Name: name, Family: db.fam, V4Mapped: db.fam == IPv6})
 			got := ""
 			if err == nil {
-				got = netkitAhosts(res)
+				got = netkitAhosts(t, res)
 			}
 			if normalize(got) != normalize(want) {
 				t.Errorf("getent %s %s:\n%s\nnetkit (err %v):\n%s", db.getent, name, want, err, got)
@@ -116,7 +127,7 @@ func TestAgreesWithPython(t *testing.T) {
 name, svc, fam, typ = sys.argv[1], sys.argv[2] or None, int(sys.argv[3]), int(sys.argv[4])
 try:
     res = socket.getaddrinfo(name, svc, fam, typ, 0, socket.AI_CANONNAME)
-    print(json.dumps([[int(f), int(t), p, c, a[0], a[1]] for f, t, p, c, a in res]))
+    print(json.dumps([[int(f), int(t), p, c, a[0], a[1], a[3] if len(a) > 3 else 0] for f, t, p, c, a in res]))
 except socket.gaierror as e:
     print(json.dumps({"error": e.errno}))`
 	type q struct {
@@ -133,6 +144,11 @@ except socket.gaierror as e:
 		{"web.test", "8080", IPv4, Dgram},
 		{"alias.test", "domain", AnyFamily, Stream},
 		{"127.1", "443", AnyFamily, AnySockType},
+		{"fe80::1%lo", "", AnyFamily, Stream},
+		{"ff02::1%lo", "", AnyFamily, Stream},
+		{"::1%0", "", AnyFamily, Stream},
+		{"::1%7", "", AnyFamily, Stream},
+		{"::ffff:127.0.0.1%1", "", IPv4, Stream},
 	} {
 		out := sysResolve(t, r, "python3", "-c", py, c.name, c.svc, fmt.Sprint(afs[c.fam]), fmt.Sprint(types[c.typ]))
 		var want [][]any
@@ -155,7 +171,12 @@ except socket.gaierror as e:
 				fam = 10
 			}
 			proto := map[Protocol]int{TCP: 6, UDP: 17, AnyProtocol: 0}[a.Protocol]
-			got = append(got, []any{float64(fam), float64(types[a.SockType]), float64(proto), canon, a.Address.Addr().String(), float64(a.Address.Port())})
+			scope, err := scopeID(a.Address.Addr())
+			if err != nil {
+				t.Errorf("%+v: answer %v: %v", c, a.Address, err)
+			}
+			got = append(got, []any{float64(fam), float64(types[a.SockType]), float64(proto), canon,
+				a.Address.Addr().WithZone("").String(), float64(a.Address.Port()), float64(scope)})
 		}
 		gj, _ := json.Marshal(got)
 		wj, _ := json.Marshal(want)

@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
@@ -8,9 +9,9 @@ import (
 )
 
 // parseLiteral recognises what getaddrinfo takes as a numeric host: an IPv6
-// address (with a zone naming an interface or its index), or an IPv4 address
-// in any form inet_aton accepts: "127.1", "0x7f.1", "010.0.0.1" (octal 8).
-// note explains a surprising reading, such as octal parts.
+// address (with a zone, which scopeID checks), or an IPv4 address in any
+// form inet_aton accepts: "127.1", "0x7f.1", "010.0.0.1" (octal 8). note
+// explains a surprising reading, such as octal parts.
 func parseLiteral(s string) (a netip.Addr, note string, ok bool) {
 	if strings.Contains(s, ":") {
 		a, err := netip.ParseAddr(s)
@@ -25,8 +26,12 @@ func parseLiteral(s string) (a netip.Addr, note string, ok bool) {
 // IsNumericHost reports whether getaddrinfo takes host as an address rather
 // than a name to look up (AI_NUMERICHOST would accept it).
 func IsNumericHost(host string) bool {
-	_, _, ok := parseLiteral(host)
-	return ok
+	a, _, ok := parseLiteral(host)
+	if !ok {
+		return false
+	}
+	_, err := scopeID(a)
+	return err == nil
 }
 
 // parseInetAton parses the 1 to 4 part IPv4 forms of inet_aton, each part
@@ -52,13 +57,9 @@ func parseInetAton(s string) (netip.Addr, string, bool) {
 			base, digits = 8, p[1:]
 			unusual = true
 		}
-		if digits == "" {
-			if base != 16 {
-				return netip.Addr{}, "", false
-			}
-			digits = "0" // "0x" alone is 0 for inet_aton
-		}
-		if digits[0] == '+' || digits[0] == '-' {
+		if digits == "" || digits[0] == '+' || digits[0] == '-' {
+			// "0x" with no digits after it is not a number for glibc's
+			// inet_aton ("0x", "0x.1" and "1.0x" are names).
 			return netip.Addr{}, "", false
 		}
 		v, err := strconv.ParseUint(digits, base, 32)
@@ -87,15 +88,33 @@ func parseInetAton(s string) (netip.Addr, string, bool) {
 	return a, note, true
 }
 
-// zoneIndex returns the interface index of an IPv6 zone, which may be an
-// interface name or a number, and whether it names an interface.
-func zoneIndex(zone string) (int, bool) {
-	if n, err := strconv.Atoi(zone); err == nil {
-		return n, n > 0
+// scopeID returns the scope ID getaddrinfo gives the zone of an IPv6
+// literal, by glibc's rules (__inet6_scopeid_pton): an interface name names
+// a zone only for a link-local unicast (fe80::/10) or an interface- or
+// link-local multicast address (ffx1::, ffx2::); any address takes a
+// decimal number up to 2^32-1, which need not name an interface. An address
+// without a zone has scope ID 0. The error says why glibc refuses a zone.
+func scopeID(a netip.Addr) (uint32, error) {
+	zone := a.Zone()
+	if zone == "" {
+		return 0, nil
 	}
-	ifi, err := net.InterfaceByName(zone)
-	if err != nil {
-		return 0, false
+	b := a.As16()
+	linkScoped := b[0] == 0xfe && b[1]&0xc0 == 0x80 || b[0] == 0xff && (b[1]&0xf == 1 || b[1]&0xf == 2)
+	if linkScoped {
+		if ifi, err := net.InterfaceByName(zone); err == nil {
+			return uint32(ifi.Index), nil
+		}
 	}
-	return ifi.Index, true
+	if zone[0] >= '0' && zone[0] <= '9' {
+		n, err := strconv.ParseUint(zone, 10, 32)
+		if err != nil {
+			return 0, fmt.Errorf("zone %q is not an interface index from 0 to 4294967295", zone)
+		}
+		return uint32(n), nil
+	}
+	if linkScoped {
+		return 0, fmt.Errorf("zone %q is not an interface of this machine", zone)
+	}
+	return 0, fmt.Errorf("zone %q: an interface name is a zone only for link-local addresses (fe80::/10, ff01::/16, ff02::/16); glibc takes an interface index here, such as %s", zone, a.WithZone("1"))
 }

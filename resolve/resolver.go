@@ -266,10 +266,8 @@ func isInputError(err error) bool {
 }
 
 func literal(name string, a netip.Addr, note string, fam Family, res *Result) ([]found, string, error) {
-	if a.Zone() != "" {
-		if _, ok := zoneIndex(a.Zone()); !ok {
-			return nil, "", &InputError{What: "address", Value: name, Why: fmt.Sprintf("zone %q is not an interface of this machine", a.Zone())}
-		}
+	if _, err := scopeID(a); err != nil {
+		return nil, "", &InputError{What: "address", Value: name, Why: err.Error()}
 	}
 	if fam == IPv4 && a.Is4In6() {
 		a = a.Unmap() // as glibc does for AF_INET

@@ -239,6 +239,9 @@ func TestResolveLiterals(t *testing.T) {
 		{"2130706433", "127.0.0.1"},
 		{"::1", "::1"},
 		{"fe80::1%lo", "fe80::1%lo"},
+		{"ff02::1%lo", "ff02::1%lo"},
+		{"::1%0", "::1%0"}, // any address takes a numeric zone, 0 too
+		{"::1%4294967295", "::1%4294967295"},
 		{"::ffff:127.0.0.1", "::ffff:127.0.0.1"},
 	} {
 		res, err := r.Resolve(context.Background(), Query{Name: tc.in})
@@ -256,6 +259,10 @@ func TestResolveLiterals(t *testing.T) {
 	for _, bad := range []Query{
 		{Name: "127.0.0.1", Family: IPv6},
 		{Name: "fe80::1%nosuchif0"},
+		{Name: "::1%lo"}, // an interface name is a zone only for link-local addresses
+		{Name: "fec0::1%lo"},
+		{Name: "::1%4294967296"},
+		{Name: "fe80::1%1x"},
 		{Name: "localhost", Service: "70000"},
 		{Name: "localhost", Service: "nosuchservice"},
 		{Name: ""},
@@ -267,6 +274,12 @@ func TestResolveLiterals(t *testing.T) {
 		var ie *InputError
 		if !errors.As(err, &ie) {
 			t.Errorf("%+v: error %v, want an input error", bad, err)
+		}
+	}
+	// "0x" with no digits is no number for inet_aton: these are names.
+	for _, name := range []string{"0x", "0x.1", "1.0x", "0X"} {
+		if res, err := r.Resolve(context.Background(), Query{Name: name}); !errors.Is(err, ErrNoSuchHost) {
+			t.Errorf("%s: %v, error %v; want no such host from DNS", name, res, err)
 		}
 	}
 }
