@@ -3,6 +3,7 @@ package output
 import (
 	"bytes"
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -137,5 +138,74 @@ func TestStatusOnlyOnTerminal(t *testing.T) {
 	s.Status("")
 	if got := errOut.String(); got != "\r\x1b[Ksending 10/100\r\x1b[K" {
 		t.Errorf("status %q", got)
+	}
+}
+
+// TestAlignedMatchesTablewriter checks that the layout used for long tables
+// on a terminal is the one tablewriter draws for short ones.
+func TestAlignedMatchesTablewriter(t *testing.T) {
+	sockets := Table{Header: []string{"Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address", "State", "PID/Program"}}
+	sockets.Append("tcp", "0", "0", "127.0.0.1:22", "*:*", "LISTEN", "812/sshd")
+	sockets.Append("tcp6", "1000", "0", "[::ffff:127.0.0.1]:8080", "[::ffff:127.0.0.1]:51234", "ESTABLISHED", "-")
+	sockets.Append("udp", "", "", "*:53", "*:*", "UNCONN", "")
+	wide := Table{Header: []string{"PID", "Program", "Command"}}
+	wide.Append("1", "日本語", "café  (e + U+0301: cafe\u0301)")
+	wide.Append("22", "🙂 smile", " leading and trailing spaces ")
+	wide.Append("333", "Ωmega", "cafe\u0301")
+	headerOnly := Table{Header: []string{"A", "Bb"}}
+	for name, tbl := range map[string]Table{"sockets": sockets, "wide": wide, "header only": headerOnly} {
+		for _, noHeader := range []bool{false, true} {
+			var got, want bytes.Buffer
+			if err := tbl.printAligned(&got, noHeader); err != nil {
+				t.Fatal(err)
+			}
+			if err := tbl.printTablewriter(&want, noHeader); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want.String() {
+				t.Errorf("%s, no header %v:\ngot\n%s\nwant (tablewriter)\n%s", name, noHeader, got.String(), want.String())
+			}
+		}
+	}
+}
+
+// TestLongTableOnTerminal checks that a long table on a terminal is laid
+// out without tablewriter's cost per cell (a few allocations in all, not
+// tens per row), and that a cell tablewriter must handle itself (a line
+// break) keeps the table with tablewriter.
+func TestLongTableOnTerminal(t *testing.T) {
+	tbl := Table{Header: []string{"Proto", "Local Address", "State"}}
+	for i := range alignedMinRows {
+		tbl.Append("tcp", "127.0.0.1:"+strconv.Itoa(1024+i), "ESTABLISHED")
+	}
+	s, _, out, _ := Test()
+	s.OutTTY = true
+	if allocs := testing.AllocsPerRun(3, func() {
+		out.Reset()
+		if err := tbl.Print(s, false); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs > 50 {
+		t.Errorf("%d rows on a terminal: %.0f allocations, want a handful", len(tbl.Rows), allocs)
+	}
+	var want bytes.Buffer
+	if err := tbl.printTablewriter(&want, false); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != want.String() {
+		t.Errorf("a long table does not look like a short one")
+	}
+
+	tbl.Rows[0][2] = "two\nlines"
+	out.Reset()
+	want.Reset()
+	if err := tbl.Print(s, false); err != nil {
+		t.Fatal(err)
+	}
+	if err := tbl.printTablewriter(&want, false); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != want.String() {
+		t.Errorf("a cell with a line break was not left to tablewriter")
 	}
 }
