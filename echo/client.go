@@ -126,6 +126,10 @@ func (e *ServerError) Error() string {
 	return "server replied " + e.Code + ": " + e.Message
 }
 
+// ErrEchoedRequest is a reply to a text/json request that is the request
+// itself: the peer echoes bytes rather than answering frames.
+var ErrEchoedRequest = errors.New("the server echoed the request back: it is not a netkit echo server in frame mode, or is in raw mode")
+
 // MismatchError is an echo that differs from what was sent.
 type MismatchError struct {
 	// Sent and Got are the lengths of the content sent and received.
@@ -382,10 +386,14 @@ func (c *Conn) Info(ctx context.Context) (PeerInfo, time.Duration, error) {
 	if err := json.Unmarshal(result, &info); err != nil {
 		return PeerInfo{}, rtt, fmt.Errorf("decode info result: %w", err)
 	}
+	if info.RemoteAddr == "" || info.LocalAddr == "" {
+		return PeerInfo{}, rtt, fmt.Errorf("info result %s has no remote_addr or local_addr: not a netkit echo server's answer", result)
+	}
 	return info, rtt, nil
 }
 
-// decodeResponse decodes a text/json reply; an error reply is a *ServerError.
+// decodeResponse decodes a text/json reply, which must have a "result"; an
+// error reply is a *ServerError, the request sent back ErrEchoedRequest.
 func decodeResponse(m Message) (Response, error) {
 	var r Response
 	if m.ContentType != ContentTypeJSON {
@@ -393,6 +401,13 @@ func decodeResponse(m Message) (Response, error) {
 	}
 	if err := json.Unmarshal(m.Content, &r); err != nil {
 		return r, fmt.Errorf("decode reply: %w", err)
+	}
+	if r.Result == nil { // absent: "result": null is json.RawMessage("null")
+		var req Request
+		if json.Unmarshal(m.Content, &req) == nil && req.Action != "" {
+			return r, ErrEchoedRequest
+		}
+		return r, fmt.Errorf("reply has no \"result\": %s", quoteStart(m.Content))
 	}
 	if r.Error != "" {
 		var msg string

@@ -8,6 +8,8 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -159,5 +161,72 @@ func TestRoundTripHonoursContext(t *testing.T) {
 	}
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("returned after %v", d)
+	}
+}
+
+// TestRepliesMustBeWellFormed: a reply to a text/json request needs a
+// "result", and an info result the fields of one; a peer that echoes bytes
+// sends the request back, which is named as such.
+func TestRepliesMustBeWellFormed(t *testing.T) {
+	ctx := context.Background()
+	raw := serve(t, &Server{Raw: true})
+	c := dial(t, raw.addr, ClientOptions{Plaintext: true})
+	if _, _, err := c.Action(ctx, "foo", "x"); !errors.Is(err, ErrEchoedRequest) {
+		t.Errorf("action foo to a raw server: %v, want ErrEchoedRequest", err)
+	}
+	if _, _, err := c.Info(ctx); !errors.Is(err, ErrEchoedRequest) {
+		t.Errorf("info from a raw server: %v, want ErrEchoedRequest", err)
+	}
+	if _, err := c.EchoValue(ctx, "x"); !errors.Is(err, ErrEchoedRequest) {
+		t.Errorf("echo action to a raw server: %v, want ErrEchoedRequest", err)
+	}
+
+	// A server that answers every request with the same content.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var reply atomic.Value
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer conn.Close()
+				r := NewReader(conn, 0)
+				for {
+					if _, err := r.Read(); err != nil {
+						return
+					}
+					frame, _ := AppendFrame(nil, NewMessage(ContentTypeJSON, "utf-8", []byte(reply.Load().(string))))
+					conn.Write(frame)
+				}
+			}()
+		}
+	}()
+	c = dial(t, ln.Addr().String(), ClientOptions{Plaintext: true})
+	for _, tt := range []struct {
+		reply string
+		info  bool
+		want  string
+	}{
+		{`{"ok": true}`, false, `reply has no "result": "{\"ok\": true}"`},
+		{`{"result": null}`, false, ""},
+		{`{"result": "x"}`, true, "decode info result: json: cannot unmarshal string"},
+		{`{"result": {"tls": false}}`, true, `info result {"tls": false} has no remote_addr or local_addr`},
+		{`{"result": {"remote_addr": "127.0.0.1", "remote_port": 1, "local_addr": "127.0.0.1", "local_port": 2}}`, true, ""},
+	} {
+		reply.Store(tt.reply)
+		if tt.info {
+			_, _, err = c.Info(ctx)
+		} else {
+			_, _, err = c.Action(ctx, "x", nil)
+		}
+		if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
+			t.Errorf("reply %s: %v, want %q", tt.reply, err, tt.want)
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -259,5 +260,28 @@ func TestEchoServePlaintextHuman(t *testing.T) {
 		"  try          netkit echo send --plaintext 127.0.0.1:65432 hello\n"
 	if out.String() != want {
 		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+// TestEchoSendToRawServer: a server that echoes bytes sends a request back;
+// send says so and fails rather than reporting "check ok".
+func TestEchoSendToRawServer(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { (&echo.Server{Raw: true}).Serve(ctx, l) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	for _, action := range []string{"foo", "info", "echo"} {
+		args := []string{"echo", "send", "--plaintext", "--action", action, l.Addr().String()}
+		if action != "info" {
+			args = append(args, "x")
+		}
+		res := netkit(t, args...)
+		if res.code != 1 || !strings.Contains(res.stderr, "the server echoed the request back: it is not a netkit echo server in frame mode, or is in raw mode") {
+			t.Errorf("--action %s: exit %d\n%s%s", action, res.code, res.stdout, res.stderr)
+		}
 	}
 }
