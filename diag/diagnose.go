@@ -71,7 +71,8 @@ type DiagnoseOptions struct {
 	// PingCount is the number of ICMP echo requests per address; 0 means 3.
 	PingCount int
 	// OnStep, if not nil, is called with each step as it ends, in order,
-	// from the goroutine that called Diagnose.
+	// from the goroutine that called Diagnose. Once ctx ends, the steps
+	// not yet done are reported as not checked.
 	OnStep func(Step)
 }
 
@@ -113,6 +114,8 @@ type Step struct {
 	// Explanation is the likely cause and next step of a failure or warning.
 	Explanation *Explanation `json:"explanation,omitempty"`
 	DurationMS  float64      `json:"duration_ms"`
+
+	stopped string // why the context ended before the step did, if it did
 }
 
 // ConnectAttempt is the TCP connect to one address.
@@ -132,11 +135,15 @@ type ConnectAttempt struct {
 type Report struct {
 	Host string `json:"host"`
 	Port uint16 `json:"port"`
-	// OK reports whether the path works end to end: no step failed.
+	// OK reports whether the path works end to end: every step ran and
+	// none failed.
 	OK bool `json:"ok"`
 	// FailedStep is the first step that failed, empty when none did.
 	FailedStep StepName `json:"failed_step,omitempty"`
-	Steps      []Step   `json:"steps"`
+	// Interrupted reports that ctx ended (Ctrl-C) before every step ran:
+	// the step running then and the later ones are not checked.
+	Interrupted bool   `json:"interrupted,omitempty"`
+	Steps       []Step `json:"steps"`
 
 	HostsLines []resolve.HostsEntry `json:"hosts_lines,omitempty"`
 	Resolution *resolve.Result      `json:"resolution,omitempty"`
@@ -194,46 +201,66 @@ func Diagnose(ctx context.Context, o DiagnoseOptions) (*Report, error) {
 		}
 	}()
 
-	d.step(StepHosts, d.checkHosts)
-	d.step(StepResolve, func(s *Step) { d.resolve(ctx, s) })
+	d.step(ctx, StepHosts, d.checkHosts)
+	d.step(ctx, StepResolve, func(s *Step) { d.resolve(ctx, s) })
 	// Ping runs beside the connect, which does not depend on it.
 	pingDone := make(chan Step, 1)
-	go func() {
-		s := Step{Name: StepPing}
-		t := time.Now()
-		d.ping(ctx, &s)
-		s.DurationMS = ms(time.Since(t))
-		pingDone <- s
-	}()
-	connect := d.timed(StepConnect, func(s *Step) { d.connect(ctx, s) })
+	go func() { pingDone <- d.timed(ctx, StepPing, func(s *Step) { d.ping(ctx, s) }) }()
+	connect := d.timed(ctx, StepConnect, func(s *Step) { d.connect(ctx, s) })
 	d.greet(ctx)
 	d.judgeConnect(&connect)
+	connect.stopped = stopReason(ctx)
 	d.emit(<-pingDone)
 	d.emit(connect)
-	d.step(StepListen, func(s *Step) { d.listeners(ctx, s) })
-	d.step(StepTLS, func(s *Step) { d.handshake(ctx, s) })
-	d.step(StepApp, func(s *Step) { d.echo(ctx, s) })
+	d.step(ctx, StepListen, func(s *Step) { d.listeners(ctx, s) })
+	d.step(ctx, StepTLS, func(s *Step) { d.handshake(ctx, s) })
+	d.step(ctx, StepApp, func(s *Step) { d.echo(ctx, s) })
 
-	d.rep.OK = d.rep.FailedStep == ""
+	d.rep.OK = d.rep.FailedStep == "" && !d.rep.Interrupted
 	d.rep.ElapsedMS = ms(time.Since(start))
 	return d.rep, nil
 }
 
-// timed runs one step and returns it without reporting it.
-func (d *diagnosis) timed(name StepName, run func(*Step)) Step {
+// timed runs one step, unless ctx is done, and returns it without
+// reporting it. It touches no state shared with other steps.
+func (d *diagnosis) timed(ctx context.Context, name StepName, run func(*Step)) Step {
 	s := Step{Name: name}
 	t := time.Now()
-	run(&s)
+	if ctx.Err() == nil {
+		run(&s)
+	}
 	s.DurationMS = ms(time.Since(t))
+	s.stopped = stopReason(ctx)
 	return s
 }
 
-// step runs one step and reports it.
-func (d *diagnosis) step(name StepName, run func(*Step)) {
-	d.emit(d.timed(name, run))
+// stopReason says why ctx ended, empty while it has not.
+func stopReason(ctx context.Context) string {
+	switch err := context.Cause(ctx); {
+	case err == nil:
+		return ""
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
+	default:
+		return "stopped: " + err.Error()
+	}
 }
 
+// step runs one step and reports it.
+func (d *diagnosis) step(ctx context.Context, name StepName, run func(*Step)) {
+	d.emit(d.timed(ctx, name, run))
+}
+
+// emit reports a step. A step that did not pass while the diagnosis was
+// being stopped is not checked: what it found may be the interruption
+// rather than the network, and it gets no cause.
 func (d *diagnosis) emit(s Step) {
+	if s.stopped != "" && s.Status != StatusOK {
+		why := s.stopped
+		s = Step{Name: s.Name, DurationMS: s.DurationMS}
+		d.skipped(&s, why)
+		d.rep.Interrupted = true
+	}
 	if s.Status == StatusFail && d.rep.FailedStep == "" {
 		d.rep.FailedStep = s.Name
 	}

@@ -38,13 +38,26 @@ const diagHosts = "127.0.0.1 localhost\n127.0.0.61 svc.test\n127.0.0.62 shadow.t
 
 func diagnose(t *testing.T, r *resolve.Resolver, host string, port int, mod func(*DiagnoseOptions)) *Report {
 	t.Helper()
+	return diagnoseCtx(t, context.Background(), r, host, port, mod)
+}
+
+// diagnoseCtx runs Diagnose with ctx and checks that OnStep saw every step
+// in order (calling mod's OnStep too, when it sets one).
+func diagnoseCtx(t *testing.T, ctx context.Context, r *resolve.Resolver, host string, port int, mod func(*DiagnoseOptions)) *Report {
+	t.Helper()
 	o := DiagnoseOptions{Host: host, Port: uint16(port), Resolver: r, PingCount: 1, Client: echo.ClientOptions{Timeout: time.Second}}
 	if mod != nil {
 		mod(&o)
 	}
 	var seen []StepName
-	o.OnStep = func(s Step) { seen = append(seen, s.Name) }
-	rep, err := Diagnose(context.Background(), o)
+	onStep := o.OnStep
+	o.OnStep = func(s Step) {
+		seen = append(seen, s.Name)
+		if onStep != nil {
+			onStep(s)
+		}
+	}
+	rep, err := Diagnose(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,6 +233,51 @@ func TestDiagnoseTLSOnPlaintext(t *testing.T) {
 	expect(t, rep, StepTLS, StatusFail, "TLS handshake", "TLS-NOT-TLS")
 	if rep.FailedStep != StepTLS {
 		t.Errorf("failed step %s", rep.FailedStep)
+	}
+}
+
+// TestDiagnoseInterrupted cancels the context, as Ctrl-C does: before the
+// walk, and during a TLS handshake that would wait for its timeout. The
+// steps not run are not checked, with no cause, and no step fails.
+func TestDiagnoseInterrupted(t *testing.T) {
+	r := diagResolver(t, diagHosts)
+	l := listen(t, "127.0.0.61:0")
+	serveConns(t, l, hold(t))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	rep := diagnoseCtx(t, ctx, r, "svc.test", portOf(l), nil)
+	for _, s := range rep.Steps {
+		if s.Status != StatusSkip || s.Summary != "not checked: interrupted" || s.Explanation != nil {
+			t.Errorf("%s: %s %q %+v", s.Name, s.Status, s.Summary, s.Explanation)
+		}
+	}
+	if rep.OK || !rep.Interrupted || rep.FailedStep != "" {
+		t.Errorf("ok %v, interrupted %v, failed step %q", rep.OK, rep.Interrupted, rep.FailedStep)
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	start := time.Now()
+	rep = diagnoseCtx(t, ctx, r, "svc.test", portOf(l), func(o *DiagnoseOptions) {
+		o.TLS, o.Client.Timeout = TLSOn, 10*time.Second
+		o.OnStep = func(s Step) {
+			if s.Name == StepListen {
+				time.AfterFunc(200*time.Millisecond, cancel) // during the handshake
+			}
+		}
+	})
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the cancel took %v to end the walk", took)
+	}
+	expect(t, rep, StepConnect, StatusOK, "open", "")
+	for _, name := range []StepName{StepTLS, StepApp} {
+		if s := stepOf(t, rep, name); s.Status != StatusSkip || s.Summary != "not checked: interrupted" || s.Explanation != nil {
+			t.Errorf("%s: %s %q %+v", name, s.Status, s.Summary, s.Explanation)
+		}
+	}
+	if rep.OK || !rep.Interrupted || rep.FailedStep != "" {
+		t.Errorf("ok %v, interrupted %v, failed step %q", rep.OK, rep.Interrupted, rep.FailedStep)
 	}
 }
 

@@ -50,7 +50,8 @@ func NewCmdDiagnose(io *output.Streams, runF func(context.Context, *DiagnoseOpti
 It stops at the first hard failure, runs the independent checks anyway, and
 prints one line per step (✓ ok, ! warning, ✗ failure, - not checked) with the
 likely cause and the next thing to try under each failure. It exits 0 when the
-path works end to end and 1 when a step fails.`,
+path works end to end and 1 when a step fails. Ctrl-C ends the walk: the steps
+not run are not checked, and it exits 1 if a step had failed, else 2.`,
 		Example: `  netkit diagnose localhost:65432
   netkit diagnose --tls --ca ./ca.pem --cert me.pem --key me-key.pem db.internal:5432
   netkit diagnose 127.0.0.1 8080 --json`,
@@ -151,18 +152,23 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 		}
 	case output.FormatJSONL:
 		if err := output.NewLines(out).Emit("report", struct {
-			Target     string        `json:"target"`
-			OK         bool          `json:"ok"`
-			FailedStep diag.StepName `json:"failed_step,omitempty"`
-			ElapsedMS  float64       `json:"elapsed_ms"`
-		}{target, rep.OK, rep.FailedStep, rep.ElapsedMS}); err != nil {
+			Target      string        `json:"target"`
+			OK          bool          `json:"ok"`
+			FailedStep  diag.StepName `json:"failed_step,omitempty"`
+			Interrupted bool          `json:"interrupted,omitempty"`
+			ElapsedMS   float64       `json:"elapsed_ms"`
+		}{target, rep.OK, rep.FailedStep, rep.Interrupted, rep.ElapsedMS}); err != nil {
 			return err
 		}
 	default:
 		fmt.Fprintln(out, verdict(rep))
 	}
-	if !rep.OK {
+	switch {
+	case rep.FailedStep != "":
 		return checkFailed(nil)
+	case rep.Interrupted:
+		// Stopped before any step failed: nothing was found, nothing proven.
+		return &cliError{code: exitError}
 	}
 	return nil
 }
@@ -194,10 +200,15 @@ func printStep(io *output.Streams, s diag.Step) {
 }
 
 func verdict(rep *diag.Report) string {
-	if rep.OK {
-		return fmt.Sprintf("The path works end to end (%s).", formatDuration(rep.ElapsedMS))
+	switch {
+	case rep.FailedStep != "" && rep.Interrupted:
+		return fmt.Sprintf("The path breaks at the %s step (interrupted before the later steps ran).", rep.FailedStep)
+	case rep.FailedStep != "":
+		return fmt.Sprintf("The path breaks at the %s step.", rep.FailedStep)
+	case rep.Interrupted:
+		return "Interrupted: the path was not checked to the end."
 	}
-	return fmt.Sprintf("The path breaks at the %s step.", rep.FailedStep)
+	return fmt.Sprintf("The path works end to end (%s).", formatDuration(rep.ElapsedMS))
 }
 
 func formatDuration(ms float64) string {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/netkit/netkit/echo"
 )
@@ -90,6 +91,36 @@ func TestDiagnoseCommandFailure(t *testing.T) {
 	if !strings.Contains(r.stdout, "✗ connect") || !strings.Contains(r.stdout, "cause: nothing is listening on 127.0.0.5:"+port) ||
 		!strings.Contains(r.stdout, "The path breaks at the connect step.") {
 		t.Errorf("output:\n%s", r.stdout)
+	}
+}
+
+// TestDiagnoseCommandInterrupted cancels the command's context, as Ctrl-C
+// does, while the TLS handshake waits on a server that never answers.
+func TestDiagnoseCommandInterrupted(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.5:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // silent until the test ends
+		}
+	}()
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(1500*time.Millisecond, cancel)
+	io, _, out, errOut := testStreams()
+	code := run(ctx, io, []string{"diagnose", "--tls", "--timeout", "30s", "-c", "1", "127.0.0.5:" + port})
+	stdout := out.String()
+	if code != exitError || strings.Contains(stdout, "✗") || errOut.Len() != 0 ||
+		!strings.Contains(stdout, "- tls      not checked: interrupted") || !strings.HasSuffix(stdout, "Interrupted: the path was not checked to the end.\n") {
+		t.Errorf("exit %d\n%s%s", code, stdout, errOut)
 	}
 }
 
