@@ -166,7 +166,7 @@ type diagnosis struct {
 	addrs    []netip.Addr
 	open     []netip.AddrPort // addresses that accepted
 	local    bool             // an address of the target is on this machine
-	isTLS    bool             // the TLS handshake succeeded
+	noEcho   string           // why the echo step may not run, when an earlier step says
 	conn     *echo.Conn       // the TLS or plaintext connection for the app step
 }
 
@@ -660,11 +660,11 @@ func (d *diagnosis) handshake(ctx context.Context, s *Step) {
 		}
 		s.set(StatusFail, "%v", err)
 		d.explain(s, err)
+		d.noEcho = "the TLS handshake failed"
 		return
 	}
 	info := c.Session().TLS
 	d.rep.TLS = info
-	d.isTLS = true
 	leaf := ""
 	if len(info.Chain) > 0 {
 		leaf = fmt.Sprintf(", certificate for %s, expires %s", strings.Join(info.Chain[0].SANs, ", "), info.Chain[0].NotAfter.Format("2006-01-02"))
@@ -676,6 +676,7 @@ func (d *diagnosis) handshake(ctx context.Context, s *Step) {
 			d.conn = c
 		} else {
 			c.Close()
+			d.noEcho = "not tried over a TLS connection whose certificate did not verify (--insecure to try)"
 		}
 		return
 	}
@@ -684,14 +685,16 @@ func (d *diagnosis) handshake(ctx context.Context, s *Step) {
 }
 
 // echo tries an info round trip: does a netkit echo server answer, and what
-// does it see of this client?
+// does it see of this client? It runs over the TLS connection of the TLS
+// step, or over plain TCP when TLS was not tried or the service does not
+// speak it; never over plain TCP after a failed TLS handshake.
 func (d *diagnosis) echo(ctx context.Context, s *Step) {
 	switch {
 	case len(d.open) == 0:
 		d.skipped(s, "no open connection")
 		return
-	case d.isTLS && d.conn == nil:
-		d.skipped(s, "not tried over a TLS connection whose certificate did not verify (--insecure to try)")
+	case d.noEcho != "":
+		d.skipped(s, d.noEcho)
 		return
 	case d.rep.Greeting != "":
 		d.skipped(s, "the server speaks first: not a netkit echo server")

@@ -169,6 +169,11 @@ func TestDiagnosePlaintextEchoServer(t *testing.T) {
 	// The same with --tls: a plaintext service where TLS is required.
 	rep = diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.TLS = TLSOn })
 	expect(t, rep, StepTLS, StatusFail, "TLS handshake", "TLS-EOF")
+	// The echo check does not fall back to plain TCP.
+	expect(t, rep, StepApp, StatusSkip, "the TLS handshake failed", "")
+	if rep.Echo != nil || rep.FailedStep != StepTLS {
+		t.Errorf("echo %+v, failed step %s", rep.Echo, rep.FailedStep)
+	}
 }
 
 // serveConns runs handle on each connection l accepts until the test
@@ -218,6 +223,7 @@ func TestDiagnoseTLSOnPlaintext(t *testing.T) {
 	if s := stepOf(t, rep, StepTLS); s.Explanation == nil || !strings.Contains(s.Explanation.Cause, "did not answer the TLS handshake") {
 		t.Errorf("tls explanation %+v", s.Explanation)
 	}
+	expect(t, rep, StepApp, StatusSkip, "the TLS handshake failed", "")
 	if rep.FailedStep != StepTLS {
 		t.Errorf("failed step %s", rep.FailedStep)
 	}
