@@ -293,6 +293,7 @@ func (c *serverConn) serve() {
 	case errors.Is(reason, errClosedByPeer), errors.Is(reason, errIdleTimeout), errors.Is(reason, errShutdown):
 	case s.forced.Load():
 		reason = fmt.Errorf("closed at the drain deadline: %w", reason)
+		level = slog.LevelWarn
 	default:
 		level = slog.LevelWarn
 	}

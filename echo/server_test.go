@@ -496,6 +496,75 @@ func TestServerShutdownFinishesInFlight(t *testing.T) {
 	}
 }
 
+// TestServerMessageTimeout: a client that starts a message and stalls is
+// dropped after MessageTimeout, long before its idle timeout.
+func TestServerMessageTimeout(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	r := serve(t, &Server{MessageTimeout: timeout, IdleTimeout: time.Minute})
+	c, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := binaryFrame("a", "half of this is never sent")
+	if _, err := c.Write(msg[:len(msg)/2]); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read %d bytes, %v; want the server to close the connection", n, err)
+	}
+	if d := time.Since(start); d < timeout || d > 3*time.Second {
+		t.Errorf("dropped after %v, want about %v", d, timeout)
+	}
+	r.log.waitFor(t, "level=WARN msg=close", `reason="read message: read tcp`, "i/o timeout")
+}
+
+// TestServerDrainDeadline: a message that does not finish by DrainTimeout is
+// cut off; Serve returns in time and logs the forced close as a warning.
+func TestServerDrainDeadline(t *testing.T) {
+	const drain = 300 * time.Millisecond
+	r := serve(t, &Server{DrainTimeout: drain})
+	c, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := binaryFrame("a", "half of this is never sent")
+	if _, err := c.Write(msg[:len(msg)/2]); err != nil {
+		t.Fatal(err)
+	}
+	r.log.waitFor(t, "msg=open")
+	time.Sleep(100 * time.Millisecond) // the server has the first half
+	start := time.Now()
+	if err := r.stop(); err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if d := time.Since(start); d < drain || d > drain+time.Second {
+		t.Errorf("Serve returned %v after the shutdown began, want about %v", d, drain)
+	}
+	r.log.waitFor(t, "level=WARN msg=close", `reason="closed at the drain deadline: read message:`)
+}
+
+// TestServerALPN: a client offering only protocols the server does not
+// accept is refused; one offering none is served without ALPN.
+func TestServerALPN(t *testing.T) {
+	pki := newTestPKI(t)
+	r := serve(t, &Server{TLSConfig: ServerTLSConfig(pki.server.Certificate, nil, []string{"netkit-echo"})})
+	opts := ClientOptions{RootCAs: pki.serverPool, ServerName: "localhost", NextProtos: []string{"h2", "http/1.1"}}
+	_, err := Dial(context.Background(), r.addr, opts)
+	if err == nil || !strings.Contains(err.Error(), "remote error: tls: no application protocol") {
+		t.Errorf("offering h2 and http/1.1: %v, want a no_application_protocol alert", err)
+	}
+	r.log.waitFor(t, "level=WARN msg=close", "client requested unsupported application protocols")
+	opts.NextProtos = nil
+	c := dial(t, r.addr, opts)
+	if _, err := c.Echo(context.Background(), ContentTypeBinary, []byte("no ALPN")); err != nil || c.Session().TLS.ALPN != "" {
+		t.Errorf("offering no ALPN: %v, negotiated %q; want served without ALPN", err, c.Session().TLS.ALPN)
+	}
+}
+
 // TestServerRawOpenSSL tests raw mode with 'openssl s_client', which also
 // checks that OpenSSL accepts the self-signed certificate. The first line is
 // empty and sent on its own: one byte, "\n", which is text.
