@@ -160,14 +160,15 @@ type Report struct {
 
 // diagnosis is the state of one run of Diagnose.
 type diagnosis struct {
-	o        DiagnoseOptions
-	resolver *resolve.Resolver
-	rep      *Report
-	addrs    []netip.Addr
-	open     []netip.AddrPort // addresses that accepted
-	local    bool             // an address of the target is on this machine
-	noEcho   string           // why the echo step may not run, when an earlier step says
-	conn     *echo.Conn       // the TLS or plaintext connection for the app step
+	o         DiagnoseOptions
+	resolver  *resolve.Resolver
+	rep       *Report
+	addrs     []netip.Addr
+	open      []netip.AddrPort // addresses that accepted
+	local     bool             // an address of the target is on this machine
+	noEcho    string           // why the echo step may not run, when an earlier step says
+	queueFull bool             // a listener on the port has a full accept queue
+	conn      *echo.Conn       // the TLS or plaintext connection for the app step
 }
 
 // Diagnose walks the path to Host:Port and reports, step by step, where it
@@ -210,9 +211,15 @@ func Diagnose(ctx context.Context, o DiagnoseOptions) (*Report, error) {
 	d.greet(ctx)
 	d.judgeConnect(&connect)
 	connect.stopped = stopReason(ctx)
+	// The listen step runs before the connect step is reported: a full
+	// accept queue it finds is why the connect failed.
+	listen := d.timed(ctx, StepListen, func(s *Step) { d.listeners(ctx, s) })
+	if connect.Status == StatusFail && d.queueFull {
+		connect.Explanation = explainCode("ACCEPT-QUEUE-FULL", d.o.Host, d.o.Port)
+	}
 	d.emit(<-pingDone)
 	d.emit(connect)
-	d.step(ctx, StepListen, func(s *Step) { d.listeners(ctx, s) })
+	d.emit(listen)
 	d.step(ctx, StepTLS, func(s *Step) { d.handshake(ctx, s) })
 	d.step(ctx, StepApp, func(s *Step) { d.echo(ctx, s) })
 
@@ -584,6 +591,7 @@ func (d *diagnosis) listeners(ctx context.Context, s *Step) {
 		if len(d.open) == 0 {
 			s.set(StatusFail, "%s has %d connections waiting to be accepted and takes no more: its accept queue is full", l.Local, l.RecvQ)
 			s.Explanation = explainCode("ACCEPT-QUEUE-FULL", d.o.Host, d.o.Port)
+			d.queueFull = true
 		} else {
 			s.Status = StatusWarn
 			s.Details = append(s.Details, fmt.Sprintf("%s has %d connections waiting to be accepted: the server is slow to accept", l.Local, l.RecvQ))

@@ -406,7 +406,7 @@ func TestDiagnoseFullBacklog(t *testing.T) {
 		t.Fatal("the accept queue never filled")
 	}
 	rep := diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.Client.Timeout = 500 * time.Millisecond })
-	expect(t, rep, StepConnect, StatusFail, "i/o timeout", "TIMEOUT")
+	expect(t, rep, StepConnect, StatusFail, "i/o timeout", "ACCEPT-QUEUE-FULL")
 	expect(t, rep, StepListen, StatusFail, "its accept queue is full", "ACCEPT-QUEUE-FULL")
 }
 
