@@ -363,3 +363,145 @@ func TestSocketsOtherPIDNamespace(t *testing.T) {
 		t.Errorf("here: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestSocketsAddressesMatchSS lists, with netkit and with ss, a listener on
+// [::1], a dual-stack listener on [::] (which ss writes "*:PORT") and a
+// connection from 127.0.0.1 to it, whose accepted end is an IPv6 socket
+// with IPv4-mapped addresses ("[::ffff:127.0.0.1]:PORT"). Addresses must
+// read as ss writes them, except a listener's peer, which netkit writes
+// "*:*" for every family (ss: "[::]:*", "0.0.0.0:*" or "*:*").
+func TestSocketsAddressesMatchSS(t *testing.T) {
+	if _, err := exec.LookPath("ss"); err != nil {
+		t.Skip("ss (iproute2) is not installed: the comparison needs it (.ci/run installs it)")
+	}
+	ln6, ap6 := socketsListener(t, "tcp6", "[::1]:0")
+	socketsConnect(t, ln6)
+	// "tcp" on the unspecified address is one IPv6 socket that also takes
+	// IPv4 connections (IPV6_V6ONLY off).
+	dual, apDual := socketsListener(t, "tcp", "[::]:0")
+	c, err := net.Dial("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(apDual.Port()))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := dual.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		for _, c := range []net.Conn{c, s} {
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}
+	})
+	port := func(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
+	ours := map[string]bool{}
+	for _, a := range []net.Addr{ln6.Addr(), dual.Addr(), c.LocalAddr()} {
+		ours[port(a.String())] = true
+	}
+	// rows keeps the lines of the test's sockets as "state local remote":
+	// a local port of theirs, and a peer port of theirs or none.
+	rows := func(lines [][]string, state, local, remote int) []string {
+		var out []string
+		for _, f := range lines {
+			if len(f) <= max(state, local, remote) || !ours[port(f[local])] || !ours[port(f[remote])] && port(f[remote]) != "*" {
+				continue
+			}
+			st, err := diag.ParseSocketState(f[state])
+			if err != nil {
+				t.Fatalf("state %q: %v", f[state], err)
+			}
+			peer := f[remote]
+			if st == diag.StateListen {
+				peer = "*:*"
+			}
+			out = append(out, string(st)+" "+f[local]+" "+peer)
+		}
+		return out
+	}
+	var got, want []string
+	for p := range ours {
+		r := netkit(t, "sockets", "-t", "--no-header", "--port", p)
+		if r.code != 0 {
+			t.Fatalf("netkit sockets --port %s: exit %d, %s", p, r.code, r.stderr)
+		}
+		got = append(got, rows(socketsCells(r.stdout), 5, 3, 4)...)
+		out, err := exec.Command("ss", "-H", "-t", "-a", "-n", "( sport = :"+p+" or dport = :"+p+" )").Output()
+		if err != nil {
+			t.Fatalf("ss: %v", err)
+		}
+		var lines [][]string
+		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			lines = append(lines, strings.Fields(l))
+		}
+		want = append(want, rows(lines, 0, 3, 4)...)
+	}
+	// Listing by each port lists a connection twice, once per end's port.
+	slices.Sort(got)
+	slices.Sort(want)
+	got, want = slices.Compact(got), slices.Compact(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("netkit and ss differ\nnetkit:\n  %s\nss:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	dualPort := strconv.Itoa(int(apDual.Port()))
+	for _, addr := range []string{ap6.String(), "*:" + dualPort, "[::ffff:127.0.0.1]:" + dualPort} {
+		if !slices.ContainsFunc(got, func(r string) bool { return strings.Fields(r)[1] == addr }) {
+			t.Errorf("no socket with the local address %s among\n  %s", addr, strings.Join(got, "\n  "))
+		}
+	}
+}
+
+// TestSocketsJSONGolden compares 'sockets --json' with
+// testdata/sockets.json, in a network namespace of its own where the only
+// sockets are the test's, on fixed ports: a dual-stack TCP listener, a
+// connection to it from 127.0.0.1 (one IPv4 end, one IPv4-mapped IPv6
+// end), an unconnected UDP socket and a connected UDP6 one. Tables are
+// listed in order tcp, tcp6, udp, udp6, and listeners before connections
+// within one, so the document's order is fixed; inodes and the PID are
+// replaced by placeholders.
+func TestSocketsJSONGolden(t *testing.T) {
+	ns := pingNetns(t)
+	var r result
+	pingInNetns(t, ns, func() error {
+		ln, err := net.Listen("tcp", "[::]:8080")
+		if err != nil {
+			return err
+		}
+		defer ln.Close()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 40000}}
+		c, err := d.Dial("tcp4", "127.0.0.1:8080")
+		if err != nil {
+			return err
+		}
+		s, err := ln.Accept()
+		if err != nil {
+			return err
+		}
+		for _, c := range []net.Conn{c, s} {
+			defer c.Close()
+			defer c.(*net.TCPConn).SetLinger(0)
+		}
+		u4, err := net.ListenPacket("udp4", "127.0.0.1:53")
+		if err != nil {
+			return err
+		}
+		defer u4.Close()
+		u6, err := net.DialUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback, Port: 101}, &net.UDPAddr{IP: net.IPv6loopback, Port: 100})
+		if err != nil {
+			return err
+		}
+		defer u6.Close()
+		r = netkit(t, "sockets", "--json")
+		return nil
+	})
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+	}
+	comm, err := os.ReadFile("/proc/self/comm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := regexp.MustCompile(`"inode": [1-9][0-9]*`).ReplaceAllString(r.stdout, `"inode": "INODE"`)
+	doc = strings.ReplaceAll(doc, `"pid": `+strconv.Itoa(os.Getpid())+`,`, `"pid": "PID",`)
+	doc = strings.ReplaceAll(doc, `"program": "`+strings.TrimSpace(string(comm))+`"`, `"program": "PROGRAM"`)
+	golden(t, "sockets.json", doc)
+}
