@@ -124,9 +124,9 @@ func TestAgreesWithPython(t *testing.T) {
 	}
 	r := comparisonResolver(t)
 	const py = `import json, socket, sys
-name, svc, fam, typ = sys.argv[1], sys.argv[2] or None, int(sys.argv[3]), int(sys.argv[4])
+name, svc, fam, typ, proto = sys.argv[1], sys.argv[2] or None, int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 try:
-    res = socket.getaddrinfo(name, svc, fam, typ, 0, socket.AI_CANONNAME)
+    res = socket.getaddrinfo(name, svc, fam, typ, proto, socket.AI_CANONNAME)
     print(json.dumps([[int(f), int(t), p, c, a[0], a[1], a[3] if len(a) > 3 else 0] for f, t, p, c, a in res]))
 except socket.gaierror as e:
     print(json.dumps({"error": e.errno}))`
@@ -134,30 +134,49 @@ except socket.gaierror as e:
 		name, svc string
 		fam       Family
 		typ       SockType
+		proto     Protocol
 	}
 	afs := map[Family]int{AnyFamily: 0, IPv4: 2, IPv6: 10}
 	types := map[SockType]int{AnySockType: 0, Stream: 1, Dgram: 2, Raw: 3}
+	protos := map[Protocol]int{TCP: 6, UDP: 17, AnyProtocol: 0}
 	for _, c := range []q{
-		{"localhost", "", AnyFamily, AnySockType},
-		{"multi.test", "https", AnyFamily, AnySockType},
-		{"multi.test", "ssh", IPv6, AnySockType},
-		{"web.test", "8080", IPv4, Dgram},
-		{"alias.test", "domain", AnyFamily, Stream},
-		{"127.1", "443", AnyFamily, AnySockType},
-		{"fe80::1%lo", "", AnyFamily, Stream},
-		{"ff02::1%lo", "", AnyFamily, Stream},
-		{"::1%0", "", AnyFamily, Stream},
-		{"::1%7", "", AnyFamily, Stream},
-		{"::ffff:127.0.0.1%1", "", IPv4, Stream},
+		{"localhost", "", AnyFamily, AnySockType, AnyProtocol},
+		{"multi.test", "https", AnyFamily, AnySockType, AnyProtocol},
+		{"multi.test", "ssh", IPv6, AnySockType, AnyProtocol},
+		{"web.test", "8080", IPv4, Dgram, AnyProtocol},
+		{"alias.test", "domain", AnyFamily, Stream, AnyProtocol},
+		{"127.1", "443", AnyFamily, AnySockType, AnyProtocol},
+		{"fe80::1%lo", "", AnyFamily, Stream, AnyProtocol},
+		{"ff02::1%lo", "", AnyFamily, Stream, AnyProtocol},
+		{"::1%0", "", AnyFamily, Stream, AnyProtocol},
+		{"::1%7", "", AnyFamily, Stream, AnyProtocol},
+		{"::ffff:127.0.0.1%1", "", IPv4, Stream, AnyProtocol},
+		// Service names are case-sensitive for glibc.
+		{"localhost", "HTTPS", AnyFamily, AnySockType, AnyProtocol},
+		{"localhost", "Domain", AnyFamily, AnySockType, AnyProtocol},
+		// RAW: no service, not even a port; any protocol goes.
+		{"localhost", "443", AnyFamily, Raw, AnyProtocol},
+		{"localhost", "0", AnyFamily, Raw, AnyProtocol},
+		{"localhost", "https", AnyFamily, Raw, AnyProtocol},
+		{"localhost", "", AnyFamily, Raw, AnyProtocol},
+		{"localhost", "", AnyFamily, Raw, TCP},
+		{"localhost", "", AnyFamily, Raw, UDP},
+		// A protocol or socket type asked: one result, the first that fits.
+		{"localhost", "", AnyFamily, AnySockType, TCP},
+		{"localhost", "443", AnyFamily, AnySockType, UDP},
+		{"localhost", "domain", AnyFamily, AnySockType, UDP},
+		{"localhost", "443", AnyFamily, Stream, UDP},
 	} {
-		out := sysResolve(t, r, "python3", "-c", py, c.name, c.svc, fmt.Sprint(afs[c.fam]), fmt.Sprint(types[c.typ]))
-		var want [][]any
+		out := sysResolve(t, r, "python3", "-c", py, c.name, c.svc, fmt.Sprint(afs[c.fam]), fmt.Sprint(types[c.typ]), fmt.Sprint(protos[c.proto]))
+		var want any
 		if err := json.Unmarshal([]byte(out), &want); err != nil {
 			t.Fatalf("%+v: python said %s", c, out)
 		}
-		res, err := r.Resolve(context.Background(), Query{Name: c.name, Service: c.svc, Family: c.fam, SockType: c.typ})
-		if err != nil {
-			t.Errorf("%+v: %v; python: %s", c, err, out)
+		res, err := r.Resolve(context.Background(), Query{Name: c.name, Service: c.svc, Family: c.fam, SockType: c.typ, Protocol: c.proto})
+		if _, failed := want.(map[string]any); failed || err != nil {
+			if !failed || err == nil {
+				t.Errorf("%+v: python %s; netkit error %v", c, out, err)
+			}
 			continue
 		}
 		var got [][]any
@@ -170,12 +189,11 @@ except socket.gaierror as e:
 			if a.Family == IPv6 {
 				fam = 10
 			}
-			proto := map[Protocol]int{TCP: 6, UDP: 17, AnyProtocol: 0}[a.Protocol]
 			scope, err := scopeID(a.Address.Addr())
 			if err != nil {
 				t.Errorf("%+v: answer %v: %v", c, a.Address, err)
 			}
-			got = append(got, []any{float64(fam), float64(types[a.SockType]), float64(proto), canon,
+			got = append(got, []any{float64(fam), float64(types[a.SockType]), float64(protos[a.Protocol]), canon,
 				a.Address.Addr().WithZone("").String(), float64(a.Address.Port()), float64(scope)})
 		}
 		gj, _ := json.Marshal(got)

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -58,8 +58,9 @@ type Query struct {
 	// Name is a host name or a numeric address (IPv4 in any inet_aton form,
 	// IPv6 with an optional %zone).
 	Name string
-	// Service is a service name from /etc/services ("https") or a port
-	// number; empty means port 0.
+	// Service is a service name from /etc/services ("https", matched
+	// case-sensitively as glibc does) or a port number; empty means port 0.
+	// A RAW socket type takes no service.
 	Service  string
 	Family   Family
 	SockType SockType
@@ -141,7 +142,7 @@ type found struct {
 func (r *Resolver) Resolve(ctx context.Context, q Query) (*Result, error) {
 	start := time.Now()
 	res := &Result{Name: q.Name, Service: q.Service}
-	types, port, err := serviceTypes(ctx, q)
+	types, port, err := serviceTypes(q)
 	if err != nil {
 		return nil, err
 	}
@@ -399,51 +400,56 @@ type sockProto struct {
 }
 
 // serviceTypes returns the socket types and port a query's service gives,
-// as getaddrinfo does: a port number is valid for every type, a service name
-// for the protocols /etc/services lists it under, and never for RAW.
-func serviceTypes(ctx context.Context, q Query) ([]sockProto, int, error) {
-	all := []sockProto{{Stream, TCP}, {Dgram, UDP}, {Raw, AnyProtocol}}
-	want := func(t sockProto) bool {
-		return (q.SockType == AnySockType || q.SockType == t.sock) && (q.Protocol == AnyProtocol || q.Protocol == t.proto)
+// as glibc's getaddrinfo does. Its table is STREAM/tcp, DGRAM/udp, then RAW
+// with whatever protocol is asked. With no socket type or protocol asked,
+// every type the service exists for: all three for a port number or no
+// service, STREAM and DGRAM as the services file lists a name. With one
+// asked, only the first type that matches. RAW sockets have no ports, so
+// RAW with any service is refused (EAI_SERVICE).
+func serviceTypes(q Query) ([]sockProto, int, error) {
+	if q.SockType == Raw && q.Service != "" {
+		return nil, 0, &InputError{What: "service", Value: q.Service, Why: "RAW sockets have no ports; getaddrinfo refuses a service with SOCK_RAW"}
+	}
+	var types []sockProto
+	for _, t := range []sockProto{{Stream, TCP}, {Dgram, UDP}, {Raw, q.Protocol}} {
+		if (q.SockType == AnySockType || q.SockType == t.sock) && (q.Protocol == AnyProtocol || q.Protocol == t.proto) {
+			types = append(types, t)
+		}
+	}
+	if len(types) == 0 {
+		return nil, 0, &InputError{What: "socket type", Value: q.SockType.String(), Why: "does not go with protocol " + q.Protocol.String()}
+	}
+	if q.SockType != AnySockType || q.Protocol != AnyProtocol {
+		types = types[:1]
 	}
 	if q.Service == "" {
-		types, err := filterTypes(all, want, q)
-		return types, 0, err
+		return types, 0, nil
 	}
 	if n, err := strconv.Atoi(q.Service); err == nil {
 		if n < 0 || n > 65535 {
 			return nil, 0, &InputError{What: "port", Value: q.Service, Why: "a port is a number from 0 to 65535"}
 		}
-		types, err := filterTypes(all, want, q)
-		return types, n, err
+		return types, n, nil
+	}
+	ports, err := servicePorts(DefaultServicesPath, q.Service)
+	if err != nil {
+		return nil, 0, err
 	}
 	var out []sockProto
-	port := -1
-	for _, t := range all[:2] {
-		if !want(t) {
-			continue
+	port := 0
+	for _, t := range types {
+		if p, ok := ports[t.proto.String()]; ok && t.sock != Raw {
+			out, port = append(out, t), p
 		}
-		p, err := net.DefaultResolver.LookupPort(ctx, t.proto.String(), q.Service)
-		if err != nil {
-			continue
-		}
-		out, port = append(out, t), p
 	}
 	if len(out) == 0 {
-		return nil, 0, &InputError{What: "service", Value: q.Service, Why: "not in /etc/services for the requested socket type (use a port number)"}
+		why := "not in " + DefaultServicesPath + " for the requested socket type (use a port number)"
+		if lower := strings.ToLower(q.Service); lower != q.Service {
+			if ports, _ := servicePorts(DefaultServicesPath, lower); len(ports) > 0 {
+				why = "service names are case-sensitive; " + DefaultServicesPath + " has " + lower
+			}
+		}
+		return nil, 0, &InputError{What: "service", Value: q.Service, Why: why}
 	}
 	return out, port, nil
-}
-
-func filterTypes(all []sockProto, want func(sockProto) bool, q Query) ([]sockProto, error) {
-	var out []sockProto
-	for _, t := range all {
-		if want(t) {
-			out = append(out, t)
-		}
-	}
-	if len(out) == 0 {
-		return nil, &InputError{What: "socket type", Value: q.SockType.String(), Why: "does not go with protocol " + q.Protocol.String()}
-	}
-	return out, nil
 }

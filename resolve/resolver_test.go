@@ -3,6 +3,7 @@ package resolve
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -298,5 +299,39 @@ func TestResolveUnreadableHostsFile(t *testing.T) {
 	r.HostsPath = filepath.Join(r.HostsPath, "missing")
 	if res, err := r.Resolve(context.Background(), Query{Name: "db.test", Family: IPv4}); err != nil || len(res.Answers) == 0 {
 		t.Errorf("missing hosts file: %v, want the DNS answer", err)
+	}
+}
+
+// TestResolveServices checks services and socket types as glibc's
+// getaddrinfo treats them: service names are case-sensitive, RAW takes no
+// service but any protocol, and a protocol or type asked gives one result.
+func TestResolveServices(t *testing.T) {
+	r, _ := setup(t, zone)
+	for _, tc := range []struct {
+		q    Query
+		want string // "TYPE/proto:port ..." or "error: ..."
+	}{
+		{Query{Service: "https"}, "STREAM/tcp:443 DGRAM/udp:443"},
+		{Query{Service: "HTTPS"}, `error: invalid service "HTTPS": service names are case-sensitive; /etc/services has https`},
+		{Query{Service: "443"}, "STREAM/tcp:443 DGRAM/udp:443 RAW/ip:443"},
+		{Query{Service: "443", SockType: Raw}, `error: invalid service "443": RAW sockets have no ports; getaddrinfo refuses a service with SOCK_RAW`},
+		{Query{SockType: Raw, Protocol: TCP}, "RAW/tcp:0"},
+		{Query{Protocol: TCP}, "STREAM/tcp:0"},
+		{Query{Service: "domain", Protocol: UDP}, "DGRAM/udp:53"},
+		{Query{SockType: Stream, Protocol: UDP}, `error: invalid socket type "STREAM": does not go with protocol udp`},
+	} {
+		tc.q.Name = "web.test"
+		res, err := r.Resolve(context.Background(), tc.q)
+		var got []string
+		if err != nil {
+			got = append(got, "error: "+err.Error())
+		} else {
+			for _, a := range res.Answers {
+				got = append(got, fmt.Sprintf("%s/%s:%d", a.SockType, a.Protocol, a.Address.Port()))
+			}
+		}
+		if g := strings.Join(got, " "); g != tc.want {
+			t.Errorf("%+v:\n got %s\nwant %s", tc.q, g, tc.want)
+		}
 	}
 }

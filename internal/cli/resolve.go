@@ -47,8 +47,11 @@ address, and where the address came from (the hosts file line, or the DNS
 server, record type and CNAME chain) with how long that lookup took.
 
 IP literals pass through as getaddrinfo passes them, including the inet_aton
-forms (127.1, 0x7f.1) and IPv6 zones (fe80::1%eth0). A service is a name from
-/etc/services (https) or a port number.
+forms (127.1, 0x7f.1) and IPv6 zones (fe80::1%eth0; an interface name only
+for link-local addresses, an index for any). A service is a name from
+/etc/services (https; case-sensitive, as in glibc) or a port number. As in
+getaddrinfo, --type or --proto picks one socket type, and raw takes any
+--proto but no service.
 
 --server asks one DNS server directly, like dig @server: the hosts file and the
 search list are skipped. --config shows the configuration instead.

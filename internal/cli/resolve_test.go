@@ -238,3 +238,15 @@ func TestResolveUnreadableFiles(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveSocketTypes checks services and socket types as getaddrinfo
+// has them: RAW with a protocol, and no service for RAW or in capitals.
+func TestResolveSocketTypes(t *testing.T) {
+	resolveEnv(t)
+	r := netkit(t, "resolve", "localhost", "--type", "raw", "--proto", "tcp", "--no-header")
+	if got := strings.Fields(r.stdout); r.code != 0 || len(got) < 4 || strings.Join(got[:4], " ") != "AF_INET RAW tcp 127.0.0.1:0" {
+		t.Errorf("--type raw --proto tcp: exit %d, %q %s", r.code, r.stdout, r.stderr)
+	}
+	assertOneLineError(t, netkit(t, "resolve", "localhost", "443", "--type", "raw"), "RAW sockets have no ports")
+	assertOneLineError(t, netkit(t, "resolve", "localhost", "HTTPS"), `invalid service "HTTPS": service names are case-sensitive; /etc/services has https`)
+}
