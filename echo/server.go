@@ -46,6 +46,10 @@ const (
 // that sends fewer (an empty line is one byte) is taken for text.
 const detectTimeout = 250 * time.Millisecond
 
+// busyWait bounds the wait for the first byte of a connection refused for
+// MaxConns, whose first bytes decide the form of the busy answer.
+const busyWait = time.Second
+
 // drainPeek is how long a connection of a server shutting down looks for the
 // start of another message before it closes: a message whose first bytes
 // have already arrived is in flight, and is answered.
@@ -586,8 +590,7 @@ func (c *serverConn) replyError(code, msg string) error {
 }
 
 // refuse completes the handshake of a connection over the limit, tells it
-// why it is closed (an error reply, or a line of text on a raw server), and
-// closes it.
+// why it is closed, and closes it.
 func (c *serverConn) refuse(reason string) {
 	err := c.tellBusy(reason)
 	c.conn.Close()
@@ -599,17 +602,28 @@ func (c *serverConn) refuse(reason string) {
 	s.wg.Done()
 }
 
+// tellBusy sends the busy answer in the form the client understands: an
+// error reply to a frame client, a line of text to any other (on a raw
+// server, to every client), told apart by its first bytes as run does; a
+// client that sends nothing within busyWait gets the text. The connection is
+// then closed gracefully (linger), since the client's input is left unread.
 func (c *serverConn) tellBusy(reason string) error {
 	if err := c.handshake(); err != nil {
 		return err
 	}
-	c.setBusy()
 	msg := "server busy: " + reason + "; try again later"
-	if c.s.Raw {
-		_, err := io.WriteString(c.conn, "netkit echo: "+msg+"\n")
-		return err
+	frames := false
+	if !c.s.Raw {
+		br := bufio.NewReaderSize(c.conn, 16)
+		frames = len(c.peek(br, 1, busyWait)) == 1 && startsFrame(c.peek(br, 3, detectTimeout))
 	}
-	err := c.replyError("busy", msg)
+	var err error
+	if frames {
+		err = c.replyError("busy", msg)
+	} else {
+		c.setBusy()
+		_, err = io.WriteString(c.conn, "netkit echo: "+msg+"\n")
+	}
 	c.linger()
 	return err
 }

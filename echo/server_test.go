@@ -318,6 +318,7 @@ func TestServerMaxConns(t *testing.T) {
 	if !errors.As(err, &se) || se.Code != "busy" {
 		t.Fatalf("got %v, want a busy error reply", err)
 	}
+	third.Close() // ends the server's linger
 	r.log.waitFor(t, `msg=refused peer=127.0.0.1:`, `reason="too many connections (2 open, the limit)" told=true`)
 
 	// A place frees up: the next connection is served.
@@ -325,6 +326,43 @@ func TestServerMaxConns(t *testing.T) {
 	r.log.waitFor(t, `reason="closed by peer"`)
 	if _, err := dial(t, r.addr, opts).Echo(ctx, ContentTypeBinary, []byte("now")); err != nil {
 		t.Errorf("after a connection closed: %v", err)
+	}
+}
+
+// TestServerBusyText: a text client over MaxConns, on a raw server or one
+// that tells it by its first bytes, gets the busy line as text, and then a
+// clean close even though it sent data the server never read.
+func TestServerBusyText(t *testing.T) {
+	const busy = "netkit echo: server busy: too many connections (1 open, the limit); try again later\n"
+	for _, raw := range []bool{true, false} {
+		t.Run(fmt.Sprintf("raw=%v", raw), func(t *testing.T) {
+			r := serve(t, &Server{Raw: raw, MaxConns: 1})
+			first, err := net.Dial("tcp", r.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer first.Close()
+			first.SetDeadline(time.Now().Add(5 * time.Second))
+			first.Write([]byte("in\n"))
+			if _, err := io.ReadFull(first, make([]byte, 3)); err != nil {
+				t.Fatal(err)
+			}
+			c, err := net.Dial("tcp", r.addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.Write([]byte("hello, anyone?\n")); err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(c)
+			if string(got) != busy || err != nil {
+				t.Errorf("got %q, %v; want %q and a clean close", got, err, busy)
+			}
+			c.Close() // ends the server's linger
+			r.log.waitFor(t, `msg=refused`, `told=true`)
+		})
 	}
 }
 
