@@ -122,13 +122,15 @@ type Step struct {
 type ConnectAttempt struct {
 	Address netip.AddrPort `json:"address"`
 	// State is "open", "closed" (refused) or "error" (no answer, no route,
-	// or a reset right after the server accepted).
+	// or a reset or close right after the server accepted).
 	State string  `json:"state"`
 	RTTMs float64 `json:"rtt_ms"`
 	Error string  `json:"error,omitempty"`
 
-	err    error
-	hungUp bool // it accepted a second connection and closed it at once
+	err error
+	// closedAtOnce: the server accepted and closed the connection before
+	// any data was exchanged.
+	closedAtOnce bool
 }
 
 // Report is the result of Diagnose: the checklist and the data behind it.
@@ -457,8 +459,8 @@ func (d *diagnosis) connect(ctx context.Context, s *Step) {
 // greet connects once more to every address that accepted, at once, and
 // waits greetingWait (not counted in the connect step's time) for the
 // server to speak first or hang up: a banner says what the service is; a
-// reset says it turns clients away, and the attempt becomes an error, as
-// when the reset beats the end of the first connect.
+// reset or a close says it turns clients away, and the attempt becomes an
+// error, as when the reset beats the end of the first connect.
 func (d *diagnosis) greet(ctx context.Context) {
 	greetings := make([]string, len(d.rep.Connect))
 	done := make(chan struct{}, len(d.rep.Connect))
@@ -484,7 +486,8 @@ func (d *diagnosis) greet(ctx context.Context) {
 			case errors.Is(err, syscall.ECONNRESET):
 				at.State, at.err, at.Error = "error", err, err.Error()
 			case errors.Is(err, io.EOF) && greetings[i] == "":
-				at.hungUp = true
+				at.State, at.err, at.Error = "error", err, "the server closed the connection at once"
+				at.closedAtOnce = true
 			}
 		}()
 	}
@@ -502,49 +505,54 @@ func (d *diagnosis) greet(ctx context.Context) {
 // judgeConnect sums the attempts up in the connect step and keeps the
 // addresses that accepted for the later steps.
 func (d *diagnosis) judgeConnect(s *Step) {
-	if s.Status == StatusSkip {
+	if len(d.rep.Connect) == 0 { // skipped, or not run
 		return
 	}
 	var parts []string
-	var firstErr error
-	for _, at := range d.rep.Connect {
+	var failed *ConnectAttempt // the first attempt that failed
+	for i, at := range d.rep.Connect {
 		switch {
 		case at.State == string(PortOpen):
 			d.open = append(d.open, at.Address)
 			parts = append(parts, fmt.Sprintf("%s open (%.3f ms)", at.Address, at.RTTMs))
 		case at.State == string(PortClosed):
 			parts = append(parts, fmt.Sprintf("%s refused", at.Address))
+		case at.closedAtOnce:
+			parts = append(parts, fmt.Sprintf("%s accepted the connection, then closed it at once", at.Address))
 		case errors.Is(at.err, syscall.ECONNRESET):
 			parts = append(parts, fmt.Sprintf("%s accepted the connection, then reset it", at.Address))
 		default:
 			parts = append(parts, fmt.Sprintf("%s %s", at.Address, shortError(at.err)))
 		}
-		if at.err != nil && firstErr == nil {
-			firstErr = at.err
+		if at.State != string(PortOpen) && failed == nil {
+			failed = &d.rep.Connect[i]
 		}
 	}
 	summary := strings.Join(parts, "; ")
 	switch {
 	case len(d.open) == 0:
 		s.set(StatusFail, "%s", summary)
-		d.explain(s, firstErr)
+		d.explainAttempt(s, failed)
 		return
 	case len(d.open) < len(d.rep.Connect):
 		s.set(StatusWarn, "%s", summary)
 		s.Details = append(s.Details, "clients that try a failing address first wait or fall back: fix or remove it")
-		d.explain(s, firstErr)
+		d.explainAttempt(s, failed)
 	default:
 		s.set(StatusOK, "%s", summary)
 	}
 	if d.rep.Greeting != "" {
 		s.Details = append(s.Details, fmt.Sprintf("the server speaks first: %q", d.rep.Greeting))
 	}
-	for _, at := range d.rep.Connect {
-		if at.hungUp {
-			s.Status = StatusWarn
-			s.Details = append(s.Details, fmt.Sprintf("%s accepted the connection and closed it at once: the service turns clients away (a full server, an access rule)", at.Address))
-		}
+}
+
+// explainAttempt explains why a connect attempt failed.
+func (d *diagnosis) explainAttempt(s *Step, at *ConnectAttempt) {
+	if at.closedAtOnce {
+		s.Explanation = explainCode("TURNED-AWAY", at.Address.Addr().String(), d.o.Port)
+		return
 	}
+	d.explain(s, at.err)
 }
 
 // listeners looks at the local sockets when the target is this machine:

@@ -371,6 +371,24 @@ func TestDiagnoseResetAfterAccept(t *testing.T) {
 	}
 }
 
+// TestDiagnoseClosedAtOnce diagnoses a server that accepts and closes
+// every connection: no client can use it.
+func TestDiagnoseClosedAtOnce(t *testing.T) {
+	r := diagResolver(t, diagHosts)
+	l := listen(t, "127.0.0.61:0")
+	serveConns(t, l, func(net.Conn) {})
+	rep := diagnose(t, r, "svc.test", portOf(l), nil)
+	expect(t, rep, StepConnect, StatusFail, "accepted the connection, then closed it at once", "TURNED-AWAY")
+	if s := stepOf(t, rep, StepConnect); s.Explanation == nil || !strings.Contains(s.Explanation.Cause, "127.0.0.61:") {
+		t.Errorf("explanation %+v does not name the address", s.Explanation)
+	}
+	expect(t, rep, StepTLS, StatusSkip, "no open connection", "")
+	expect(t, rep, StepApp, StatusSkip, "no open connection", "")
+	if rep.OK || rep.FailedStep != StepConnect || rep.Connect[0].State != "error" {
+		t.Errorf("ok %v, failed step %s, connect %+v", rep.OK, rep.FailedStep, rep.Connect)
+	}
+}
+
 func TestDiagnoseFullBacklog(t *testing.T) {
 	r := diagResolver(t, diagHosts)
 	// A listener with a backlog of 1 that never accepts: once its queue is
