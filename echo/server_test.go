@@ -655,24 +655,37 @@ func TestServerRawNcat(t *testing.T) {
 		t.Skip("ncat is not installed (apt-get install ncat)")
 	}
 	pki := newTestPKI(t)
-	r := serve(t, &Server{TLSConfig: ServerTLSConfig(pki.server.Certificate, nil, nil), IdleTimeout: 500 * time.Millisecond})
+	r := serve(t, &Server{TLSConfig: ServerTLSConfig(pki.server.Certificate, nil, nil)})
 	host, port, _ := net.SplitHostPort(r.addr)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "ncat", "--ssl", "--ssl-trustfile", pki.server.CertFile, "--ssl-servername", "localhost", host, port)
-	// ncat ends at the end of its input without waiting for the echo: keep
-	// stdin open until the server closes after its idle timeout.
-	pr, pw := io.Pipe()
-	cmd.Stdin = pr
-	go func() {
-		io.WriteString(pw, "hello from ncat\n")
-		<-ctx.Done()
-		pw.Close()
-	}()
-	out, err := cmd.CombinedOutput()
-	if string(out) != "hello from ncat\n" {
-		t.Fatalf("ncat printed %q (%v)", out, err)
+	// ncat ends at the end of its input without waiting for the echo: close
+	// its stdin once the echo is back, and it ends at once.
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
 	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	const line = "hello from ncat\n"
+	io.WriteString(stdin, line)
+	got := make([]byte, len(line))
+	_, readErr := io.ReadFull(stdout, got)
+	stdin.Close()
+	rest, _ := io.ReadAll(stdout)
+	err = cmd.Wait()
+	if string(got) != line || len(rest) > 0 || err != nil {
+		t.Fatalf("ncat printed %q then %q (%v), exit %v; want %q; stderr:\n%s", got, rest, readErr, err, line, stderr.String())
+	}
+	r.log.waitFor(t, "mode=raw", `reason="closed by peer"`)
 }
 
 // TestServerTellsTextFromFrames: in auto mode a connection whose third byte
