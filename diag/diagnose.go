@@ -559,6 +559,10 @@ func (d *diagnosis) explainAttempt(s *Step, at *ConnectAttempt) {
 // what listens on the port, on which addresses, and whether those cover
 // the addresses the name resolves to.
 func (d *diagnosis) listeners(ctx context.Context, s *Step) {
+	if len(d.addrs) == 0 {
+		d.skipped(s, "no address to check")
+		return
+	}
 	if !d.local {
 		d.skipped(s, "the target is not this machine")
 		return

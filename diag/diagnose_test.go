@@ -446,6 +446,7 @@ func TestDiagnoseNames(t *testing.T) {
 	expect(t, rep, StepResolve, StatusFail, "nosuch.test: no such host", "NXDOMAIN")
 	expect(t, rep, StepPing, StatusSkip, "no address", "")
 	expect(t, rep, StepConnect, StatusSkip, "no address", "")
+	expect(t, rep, StepListen, StatusSkip, "no address to check", "")
 	if rep.FailedStep != StepResolve {
 		t.Errorf("failed step %s", rep.FailedStep)
 	}
