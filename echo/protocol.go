@@ -7,8 +7,9 @@
 // unsigned big-endian length, a UTF-8 JSON header of that length with the keys
 // byteorder, content-type, content-encoding and content-length, then exactly
 // content-length bytes of content. It is the application protocol of the
-// classic Python sockets tutorial (libclient.py/libserver.py), so clients
-// written for that tutorial talk to a plaintext netkit server unchanged.
+// classic Python sockets tutorial (libclient.py/libserver.py), so that
+// tutorial's client talks to a plaintext netkit server as it is (its
+// "search" action gets an error reply, binary content is echoed).
 package echo
 
 import (

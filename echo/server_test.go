@@ -768,7 +768,9 @@ func TestServerForcedRaw(t *testing.T) {
 }
 
 // TestPythonTutorialClient runs the Python tutorial's client against a
-// plaintext server.
+// plaintext server. The "search" and "binary" cases take the guide's code as
+// it is; "echo" and "info" take the one line testdata/python/app-client.py
+// changes (they go as text/json there, as binary in the guide).
 func TestPythonTutorialClient(t *testing.T) {
 	if _, err := exec.LookPath("python3"); err != nil {
 		t.Skip("python3 is not installed (apt-get install python3)")

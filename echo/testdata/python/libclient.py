@@ -1,7 +1,7 @@
 # libclient.py from the "Socket Programming in Python" guide (Real Python),
 # the application client of its multi-connection example, kept as the guide
-# has it so that netkit is tested against the protocol exactly as that
-# client speaks it: a 2-byte big-endian header length, a JSON header with
+# has it (but for two long lines wrapped) so that netkit is tested against the
+# protocol exactly as that client speaks it: a 2-byte big-endian header length, a JSON header with
 # byteorder, content-type, content-encoding and content-length, then content.
 import io
 import json
