@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -31,6 +30,10 @@ type ResolveOptions struct {
 	Timeout time.Duration
 	Trace   bool
 	Config  bool
+
+	// serverSet is whether --server was given, so that an empty one is an
+	// error rather than no --server.
+	serverSet bool
 }
 
 // NewCmdResolve returns 'netkit resolve'.
@@ -68,6 +71,7 @@ before installing it.`,
 			if err := opts.Output.Resolve(); err != nil {
 				return usageError(err)
 			}
+			opts.serverSet = cmd.Flags().Changed("server")
 			if err := opts.parse(args); err != nil {
 				return err
 			}
@@ -82,7 +86,7 @@ before installing it.`,
 	f.StringVar(&opts.Type, "type", "", "socket type: stream, dgram or raw (default: all the service has)")
 	f.StringVar(&opts.Proto, "proto", "", "protocol: tcp or udp")
 	f.BoolVar(&opts.Canon, "canon", false, "show the canonical name (AI_CANONNAME)")
-	f.StringVar(&opts.Server, "server", "", "ask this DNS server directly, as HOST or HOST:PORT (like dig @server)")
+	f.StringVar(&opts.Server, "server", "", "ask this DNS server directly (like dig @server): IP, [IPv6]:PORT, IPv4:PORT or NAME[:PORT]")
 	f.DurationVar(&opts.Timeout, "timeout", 0, "per-query DNS timeout (default: resolv.conf's, 5s)")
 	f.BoolVar(&opts.Trace, "trace", false, "also list every lookup step: hosts file, each DNS question and answer")
 	f.BoolVar(&opts.Config, "config", false, "show the resolver configuration: nameservers, search, options, nsswitch order")
@@ -115,6 +119,9 @@ func (opts *ResolveOptions) parse(args []string) error {
 	}
 	if q.Protocol, err = resolve.ParseProtocol(opts.Proto); err != nil {
 		return usageError(err)
+	}
+	if opts.serverSet && opts.Server == "" {
+		return usageErrorf("invalid --server \"\": want an IP address or host name, with an optional :PORT")
 	}
 	if opts.Timeout < 0 {
 		return usageErrorf("invalid --timeout %v: must be positive", opts.Timeout)
@@ -223,23 +230,47 @@ func formatMS(ms float64) string {
 	return strconv.FormatFloat(ms, 'f', 3, 64) + " ms"
 }
 
-// dnsServerAddr reads --server: an IP address or host name, with an
-// optional port (53 by default).
+// dnsServerAddr reads --server: an IPv4 address, an IPv6 address (bare, or
+// in brackets to take a port), or a host name, with an optional :PORT (53
+// by default). Only a host name is looked up, never a malformed address.
 func dnsServerAddr(ctx context.Context, s string) (netip.AddrPort, error) {
-	host, port := s, "53"
-	if h, p, err := net.SplitHostPort(s); err == nil {
-		host, port = h, p
+	bad := func(format string, a ...any) error {
+		return usageErrorf("invalid --server %q: %s", s, fmt.Sprintf(format, a...))
 	}
-	n, err := strconv.Atoi(port)
-	if err != nil || n < 1 || n > 65535 {
-		return netip.AddrPort{}, usageErrorf("invalid --server %q: port %q is not a number from 1 to 65535", s, port)
+	host, port, bracketed := s, "53", strings.HasPrefix(s, "[")
+	switch {
+	case bracketed:
+		end := strings.IndexByte(s, ']')
+		if end < 0 {
+			return netip.AddrPort{}, bad("no ] after the IPv6 address")
+		}
+		host = s[1:end]
+		if rest := s[end+1:]; rest != "" {
+			p, ok := strings.CutPrefix(rest, ":")
+			if !ok {
+				return netip.AddrPort{}, bad("want [IPv6] or [IPv6]:PORT")
+			}
+			port = p
+		}
+	case strings.Count(s, ":") == 1:
+		host, port, _ = strings.Cut(s, ":")
 	}
-	if a, err := netip.ParseAddr(host); err == nil {
+	n, err := strconv.ParseUint(port, 10, 16)
+	if err != nil || n == 0 {
+		return netip.AddrPort{}, bad("port %q is not a number from 1 to 65535", port)
+	}
+	if a, err := netip.ParseAddr(host); err == nil && (a.Is6() || !bracketed) {
 		return netip.AddrPortFrom(a, uint16(n)), nil
+	}
+	if bracketed || strings.Contains(host, ":") {
+		return netip.AddrPort{}, bad("%q is not an IPv6 address", host)
+	}
+	if why := resolve.HostNameProblem(host); why != "" {
+		return netip.AddrPort{}, bad("not an IP address, and not a host name: %s", why)
 	}
 	addrs, err := resolve.Default().LookupIP(ctx, host, resolve.AnyFamily)
 	if err != nil {
-		return netip.AddrPort{}, usageErrorf("invalid --server %q: %v", s, err)
+		return netip.AddrPort{}, bad("%v", err)
 	}
 	return netip.AddrPortFrom(addrs[0], uint16(n)), nil
 }

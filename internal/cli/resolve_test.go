@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"net"
 	"os"
@@ -249,4 +250,46 @@ func TestResolveSocketTypes(t *testing.T) {
 	}
 	assertOneLineError(t, netkit(t, "resolve", "localhost", "443", "--type", "raw"), "RAW sockets have no ports")
 	assertOneLineError(t, netkit(t, "resolve", "localhost", "HTTPS"), `invalid service "HTTPS": service names are case-sensitive; /etc/services has https`)
+}
+
+// TestDNSServerAddr checks the forms --server takes, and that a malformed
+// one is refused before anything is asked: '[::1]' was sent as a DNS query
+// for "[::1]." to the configured server.
+func TestDNSServerAddr(t *testing.T) {
+	srv := resolveEnv(t)
+	for _, tc := range []struct{ in, want string }{
+		{"[::1]", "[::1]:53"},
+		{"[::1]:5353", "[::1]:5353"},
+		{"::1", "[::1]:53"},
+		{"fe80::1%lo", "[fe80::1%lo]:53"},
+		{"127.0.0.53", "127.0.0.53:53"},
+		{"127.0.0.53:5353", "127.0.0.53:5353"},
+		{"localhost", "127.0.0.1:53"},
+		{"localhost:54", "127.0.0.1:54"},
+		{"[::1", `invalid --server "[::1": no ] after the IPv6 address`},
+		{"[::1]x", `invalid --server "[::1]x": want [IPv6] or [IPv6]:PORT`},
+		{"[127.0.0.1]", `invalid --server "[127.0.0.1]": "127.0.0.1" is not an IPv6 address`},
+		{"[db.test]:53", `invalid --server "[db.test]:53": "db.test" is not an IPv6 address`},
+		{"[::1]:0", `invalid --server "[::1]:0": port "0" is not a number from 1 to 65535`},
+		{"127.0.0.1:65536", `invalid --server "127.0.0.1:65536": port "65536" is not a number from 1 to 65535`},
+		{"127.0.0.1:+53", `invalid --server "127.0.0.1:+53": port "+53" is not a number from 1 to 65535`},
+		{":53", `invalid --server ":53": not an IP address, and not a host name: empty name`},
+		{"db_x.test", `invalid --server "db_x.test": not an IP address, and not a host name: '_' is not allowed in a host name (letters, digits and hyphens only)`},
+	} {
+		got := ""
+		ap, err := dnsServerAddr(context.Background(), tc.in)
+		if err != nil {
+			got = err.Error()
+		} else {
+			got = ap.String()
+		}
+		if got != tc.want {
+			t.Errorf("--server %q: %s, want %s", tc.in, got, tc.want)
+		}
+	}
+	if q := srv.Queries(); len(q) != 0 {
+		t.Errorf("parsing --server asked DNS %v", q)
+	}
+	assertOneLineError(t, netkit(t, "resolve", "--server", "", "db.test"), `invalid --server "": want an IP address or host name`)
+	assertOneLineError(t, netkit(t, "resolve", "--server", "[::1", "db.test"), "no ] after the IPv6 address")
 }
