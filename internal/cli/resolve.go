@@ -61,7 +61,12 @@ search list are skipped. --config shows the configuration instead.
 
 The environment variables NETKIT_HOSTS_FILE, NETKIT_RESOLV_CONF and
 NETKIT_NSSWITCH_CONF point netkit at other files, to try a configuration
-before installing it.`,
+before installing it.
+
+Exit status: 0 with addresses; 1 when there is none: the name does not exist
+or has no address, a DNS server answered SERVFAIL or REFUSED, or no
+configured DNS server answered in time; 2 for bad input, a file that exists
+but cannot be read, or a --server that does not answer.`,
 		Example: `  netkit resolve localhost
   netkit resolve -4 example.test https
   netkit resolve --server 127.0.0.53 --trace db.internal
@@ -181,23 +186,32 @@ func resolveRun(ctx context.Context, opts *ResolveOptions) error {
 	return nil
 }
 
-// resolveError maps a lookup error to an exit code: an answer that the name
-// has no address is exit 1; bad input, a file that cannot be read (one line,
-// as 'netkit hosts' says it), an unreachable --server or another system error
-// is exit 2.
+// resolveError maps a lookup error to an exit code, by the table of
+// 'netkit --help': a lookup that found no address is exit 1, whether the
+// answer said so (no such host, no address, SERVFAIL, REFUSED) or no
+// configured DNS server answered at all (a timeout, a refused connection):
+// the check ran and got no answer. Bad input and a file that cannot be read
+// are exit 2 with one line; so is a --server that does not answer, since the
+// server the user named could not be asked. Other errors are exit 2.
 func resolveError(err error, direct bool) error {
 	var ie *resolve.InputError
-	var fe *resolve.FileError
+	var le *resolve.LookupError
 	switch {
-	case errors.As(err, &ie), errors.As(err, &fe):
+	case errors.As(err, &ie):
 		return usageError(err)
-	case errors.Is(err, resolve.ErrNoSuchHost), errors.Is(err, resolve.ErrNoData),
-		errors.Is(err, resolve.ErrServerFailure), errors.Is(err, resolve.ErrRefused):
-		return checkFailed(err)
-	case direct:
+	case errors.As(err, &le) && direct && !isDNSAnswer(err):
 		return fmt.Errorf("DNS server unreachable: %w", err)
+	case errors.As(err, &le):
+		return checkFailed(err)
 	}
-	return err
+	return fileError(err)
+}
+
+// isDNSAnswer reports whether a lookup ended with a DNS answer (no such
+// name, no address, SERVFAIL, REFUSED) rather than with no answer.
+func isDNSAnswer(err error) bool {
+	return errors.Is(err, resolve.ErrNoSuchHost) || errors.Is(err, resolve.ErrNoData) ||
+		errors.Is(err, resolve.ErrServerFailure) || errors.Is(err, resolve.ErrRefused)
 }
 
 func originDetail(o resolve.Origin) string {

@@ -293,3 +293,19 @@ func TestDNSServerAddr(t *testing.T) {
 	assertOneLineError(t, netkit(t, "resolve", "--server", "", "db.test"), `invalid --server "": want an IP address or host name`)
 	assertOneLineError(t, netkit(t, "resolve", "--server", "[::1", "db.test"), "no ] after the IPv6 address")
 }
+
+// TestResolveNoAnswerExit checks the exit codes when DNS does not answer:
+// the configured server silent is "got no answer", exit 1 as 'netkit
+// --help' says; a --server that does not answer is exit 2.
+func TestResolveNoAnswerExit(t *testing.T) {
+	srv := resolveEnv(t)
+	srv.Silence("slow.test")
+	r := netkit(t, "resolve", "slow.test")
+	if first := strings.SplitN(r.stderr, "\n", 2)[0]; r.code != exitFailed || !strings.Contains(first, "no answer from DNS server "+srv.Addr.String()) {
+		t.Errorf("configured server silent: exit %d, stderr %q; want 1 and the timeout", r.code, r.stderr)
+	}
+	r = netkit(t, "resolve", "--server", srv.Addr.String(), "--timeout", "200ms", "slow.test")
+	if r.code != exitError || !strings.HasPrefix(r.stderr, "netkit: DNS server unreachable: slow.test: no answer from DNS server") {
+		t.Errorf("--server silent: exit %d, stderr %q; want 2", r.code, r.stderr)
+	}
+}
