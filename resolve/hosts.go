@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 )
 
@@ -33,8 +34,20 @@ type HostsFile struct {
 	// Lines is the number of lines read.
 	Lines int `json:"lines"`
 
-	syntax []Problem
-	byName map[string][]int // lower-cased name -> indexes into Entries
+	syntax  []Problem
+	ignored []IgnoredLine
+	byName  map[string][]int // lower-cased name -> indexes into Entries
+}
+
+// IgnoredLine is a line with names that glibc skips because its first field
+// is not an address it can use.
+type IgnoredLine struct {
+	Line int `json:"line"`
+	// Address is the first field as written.
+	Address string   `json:"address"`
+	Names   []string `json:"names"`
+	// Reason says why glibc ignores the line.
+	Reason string `json:"reason"`
 }
 
 // ReadHostsFile opens and parses the hosts file at path.
@@ -117,6 +130,9 @@ func (hf *HostsFile) parseLine(n int, line []byte) {
 	if problem != "" {
 		hf.syntax = append(hf.syntax, Problem{Line: n, Severity: SeverityError, Kind: KindMalformedAddress,
 			Message: problem + "; glibc ignores this line", Names: fields[1:]})
+		if len(fields) > 1 {
+			hf.ignored = append(hf.ignored, IgnoredLine{Line: n, Address: fields[0], Names: fields[1:], Reason: problem})
+		}
 		return
 	}
 	if len(fields) == 1 {
@@ -210,6 +226,18 @@ func (hf *HostsFile) Mentions(name string) []HostsEntry {
 	var out []HostsEntry
 	for _, i := range hf.byName[strings.ToLower(name)] {
 		out = append(out, hf.Entries[i])
+	}
+	return out
+}
+
+// IgnoredMentions returns the lines glibc ignores that have name (in any
+// case), in file order: lines meant to map the name that do not.
+func (hf *HostsFile) IgnoredMentions(name string) []IgnoredLine {
+	var out []IgnoredLine
+	for _, l := range hf.ignored {
+		if slices.ContainsFunc(l.Names, func(n string) bool { return strings.EqualFold(n, name) }) {
+			out = append(out, l)
+		}
 	}
 	return out
 }

@@ -104,6 +104,26 @@ func TestCheckHosts(t *testing.T) {
 	}
 }
 
+func TestIgnoredMentions(t *testing.T) {
+	hf, err := ParseHosts(strings.NewReader(lintHosts), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{
+		"BROKEN.test": `7 127.0.0.300 [broken.test] "127.0.0.300" is not an IPv4 or IPv6 address`,
+		"router.test": `8 fe80::1%eth0 [router.test] "fe80::1%eth0" has a zone (%eth0), which the hosts file cannot carry`,
+		"localhost":   "",
+	} {
+		got := ""
+		for _, l := range hf.IgnoredMentions(name) {
+			got += fmt.Sprintf("%d %s %v %s", l.Line, l.Address, l.Names, l.Reason)
+		}
+		if got != want {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+}
+
 func TestParseHostsLongLine(t *testing.T) {
 	long := "127.0.0.1 " + strings.Repeat("a", maxHostsLine) + "\n127.0.0.2 after.test\n"
 	hf, err := ParseHosts(strings.NewReader(long), "long")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strconv"
@@ -42,7 +43,8 @@ two addresses of one family, repeated lines, localhost mapped anywhere but
 finds problems.
 
 With NAME it lists the lines that map that name, which lookups return each
-line, and whose first address it is. Since glibc 2.26 every line counts:
+line, and whose first address it is; lines that name it but that glibc
+ignores (a malformed address) are listed as "ignored", with why on stderr. Since glibc 2.26 every line counts:
 gethostbyname returns every IPv4 line in file order (getent hosts shows the
 IPv6 lines instead when there are any), getaddrinfo (getent ahosts, most
 programs) returns every line sorted by RFC 6724, and a program that uses one
@@ -177,25 +179,41 @@ func hostsMatches(opts *HostsOptions, hf *resolve.HostsFile) error {
 		}
 		matches = append(matches, m)
 	}
+	ignored := hf.IgnoredMentions(opts.Name)
+	for _, l := range ignored {
+		fmt.Fprintf(opts.IO.ErrOut, "netkit: note: line %d names %s, but glibc ignores it: %s\n", l.Line, opts.Name, l.Reason)
+	}
 	if opts.Output.Format == output.FormatJSON {
 		if err := output.PrintJSON(opts.IO.Out, struct {
-			File    string       `json:"file"`
-			Name    string       `json:"name"`
-			Matches []hostsMatch `json:"matches"`
-		}{opts.File, opts.Name, matches}); err != nil {
+			File    string                `json:"file"`
+			Name    string                `json:"name"`
+			Matches []hostsMatch          `json:"matches"`
+			Ignored []resolve.IgnoredLine `json:"ignored"`
+		}{opts.File, opts.Name, matches, append([]resolve.IgnoredLine{}, ignored...)}); err != nil {
 			return err
 		}
-	} else if len(matches) > 0 {
+	} else if len(matches)+len(ignored) > 0 {
 		t := output.Table{Header: []string{"Line", "Address", "Names", "Used by", "First for"}}
+		rows := map[int][]string{}
 		for _, m := range matches {
-			t.Append(strconv.Itoa(m.Line), m.Address, strings.Join(m.Names, " "), strings.Join(m.UsedBy, ","), strings.Join(m.FirstFor, ","))
+			rows[m.Line] = []string{strconv.Itoa(m.Line), m.Address, strings.Join(m.Names, " "), strings.Join(m.UsedBy, ","), strings.Join(m.FirstFor, ",")}
+		}
+		for _, l := range ignored {
+			rows[l.Line] = []string{strconv.Itoa(l.Line), l.Address, strings.Join(l.Names, " "), "ignored", ""}
+		}
+		for _, line := range slices.Sorted(maps.Keys(rows)) {
+			t.Append(rows[line]...)
 		}
 		if err := t.Print(opts.IO, opts.Output.NoHeader); err != nil {
 			return err
 		}
 	}
 	if len(matches) == 0 {
-		return checkFailed(fmt.Errorf("%s: no line of %s maps this name", opts.Name, opts.File))
+		msg := fmt.Sprintf("%s: no line of %s maps this name", opts.Name, opts.File)
+		if len(ignored) > 0 {
+			msg += fmt.Sprintf(" (line %d names it, but glibc ignores that line)", ignored[0].Line)
+		}
+		return checkFailed(errors.New(msg))
 	}
 	return nil
 }

@@ -185,6 +185,26 @@ func TestHostsCommand(t *testing.T) {
 	if r.stdout != want {
 		t.Errorf("matches\n got %q\nwant %q", r.stdout, want)
 	}
+	// A line glibc ignores is shown, marked, with why.
+	r = netkit(t, "hosts", "--file", "testdata/hosts.lint", "broken.test")
+	if r.code != exitFailed || r.stdout != "Line  Address      Names        Used by  First for\n5     127.0.0.300  broken.test  ignored  -\n" ||
+		r.stderr != "netkit: note: line 5 names broken.test, but glibc ignores it: \"127.0.0.300\" is not an IPv4 or IPv6 address\n"+
+			"netkit: broken.test: no line of testdata/hosts.lint maps this name (line 5 names it, but glibc ignores that line)\n" {
+		t.Errorf("ignored line: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = netkit(t, "hosts", "--file", "testdata/hosts.lint", "broken.test", "--json")
+	var doc struct {
+		Matches []any `json:"matches"`
+		Ignored []struct {
+			Line    int      `json:"line"`
+			Address string   `json:"address"`
+			Names   []string `json:"names"`
+			Reason  string   `json:"reason"`
+		} `json:"ignored"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.Matches == nil || len(doc.Ignored) != 1 || doc.Ignored[0].Line != 5 || doc.Ignored[0].Address != "127.0.0.300" {
+		t.Errorf("ignored line in JSON: %v %+v\n%s", err, doc, r.stdout)
+	}
 	r = netkit(t, "hosts", "--file", "testdata/hosts.lint", "nosuch.test")
 	if r.code != exitFailed || !strings.Contains(r.stderr, "no line of testdata/hosts.lint maps this name") {
 		t.Errorf("missing name: exit %d, %s", r.code, r.stderr)
