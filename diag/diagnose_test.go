@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -456,6 +457,28 @@ func TestDiagnoseNames(t *testing.T) {
 
 	rep = diagnose(t, r, "broken.test", port, nil)
 	expect(t, rep, StepHosts, StatusWarn, "127.0.0.300", "")
+}
+
+// TestDiagnoseDNSServerGone resolves through a DNS server address where
+// nothing answers: the resolve step names the server, not "start the
+// service".
+func TestDiagnoseDNSServerGone(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := pc.LocalAddr().(*net.UDPAddr).AddrPort()
+	pc.Close()
+	r := diagResolver(t, diagHosts)
+	r.Servers, r.Timeout = []netip.AddrPort{gone}, 200*time.Millisecond
+	rep := diagnose(t, r, "db.test", 80, nil)
+	expect(t, rep, StepResolve, StatusFail, "connection refused", "DNS-UNREACHABLE")
+	if s := stepOf(t, rep, StepResolve); s.Explanation == nil || !strings.Contains(s.Explanation.Cause, "DNS server "+gone.String()) {
+		t.Errorf("explanation %+v does not name the server", s.Explanation)
+	}
+	if rep.FailedStep != StepResolve {
+		t.Errorf("failed step %s", rep.FailedStep)
+	}
 }
 
 func TestDiagnoseBadOptions(t *testing.T) {

@@ -33,7 +33,8 @@ type Explanation struct {
 }
 
 // entry is one row of the explanation table. Its texts may hold {addr},
-// {peer}, {host} and {port}, filled in from the error when it names them.
+// {peer}, {host}, {port} and {server} (a DNS server), filled in from the
+// error when it names them.
 type entry struct {
 	code  string
 	errno syscall.Errno // 0 for entries that are not an errno
@@ -98,8 +99,14 @@ var table = []entry{
 		"the DNS server refused to answer for {host}: it does not serve this client or this zone",
 		"use a resolver that serves you ('netkit resolve --config' shows the configured ones)"},
 	{"DNS-TIMEOUT", 0,
-		"no DNS server answered for {host} in time",
-		"check that the nameservers in 'netkit resolve --config' are reachable ('netkit ping --tcp 53 SERVER')"},
+		"the DNS server {server} did not answer the query for {host} in time: it is down, overloaded, or a firewall drops DNS on the way",
+		"check the nameserver lines of /etc/resolv.conf ('netkit resolve --config' shows them) and that {server} is up and reachable; try another server with 'netkit resolve --server SERVER {host}'"},
+	{"DNS-UNREACHABLE", 0,
+		"the DNS server {server} could not be asked about {host}: nothing answers DNS at that address, or there is no route to it",
+		"check the nameserver lines of /etc/resolv.conf ('netkit resolve --config' shows them) and that a DNS server runs at {server}; try another server with 'netkit resolve --server SERVER {host}'"},
+	{"DNS-ERROR", 0,
+		"the DNS lookup of {host} failed without an answer that says why (not NXDOMAIN, SERVFAIL or a timeout)",
+		"ask the server directly with 'netkit resolve --server SERVER {host}' and check the resolver configuration ('netkit resolve --config')"},
 	{"TLS-NOT-TLS", 0,
 		"{peer} does not speak TLS on this port: it answered in plain text",
 		"connect without TLS (--plaintext), or use the port where the service speaks TLS"},
@@ -198,11 +205,14 @@ func explainAt(err error, def fill) (Explanation, bool) {
 	f := fillFrom(err)
 	f.host = cmp.Or(f.host, def.host)
 	f.port = cmp.Or(f.port, def.port)
+	if errors.Is(err, context.Canceled) {
+		return Explanation{}, false // the caller stopped: nothing to explain
+	}
 	if ex, ok := explainTLS(err, f); ok {
 		return ex, true
 	}
-	if code, ok := dnsCode(err); ok {
-		return byCode(code).explain(f), true
+	if ex, ok := explainDNS(err, f); ok {
+		return ex, true
 	}
 	var icmpErr *ICMPPermissionError
 	if errors.As(err, &icmpErr) {
@@ -277,9 +287,10 @@ func byCode(code string) entry {
 	return table[i]
 }
 
-// fill is what an error says about where it happened.
+// fill is what an error says about where it happened. For a DNS error,
+// host is the name looked up and server the DNS server asked.
 type fill struct {
-	host, port string
+	host, port, server string
 }
 
 func (f fill) replacer() *strings.Replacer {
@@ -296,13 +307,14 @@ func (f fill) replacer() *strings.Replacer {
 	if port == "" {
 		port = "PORT"
 	}
+	server := cmp.Or(f.server, "SERVER")
 	peer := "the peer"
 	if addr == "" {
 		addr = "that address"
 	} else {
 		peer += " at " + addr
 	}
-	return strings.NewReplacer("{addr}", addr, "{peer}", peer, "{host}", host, "{port}", port)
+	return strings.NewReplacer("{addr}", addr, "{peer}", peer, "{host}", host, "{port}", port, "{server}", server)
 }
 
 func (e entry) explain(f fill) Explanation {
@@ -311,29 +323,33 @@ func (e entry) explain(f fill) Explanation {
 }
 
 // fillFrom finds the address an error is about: a *net.OpError's remote (or
-// local, for bind errors) address, a DNS error's name, or a certificate
+// local, for bind errors) address, a DNS error's name and server (the
+// address of the *net.OpError inside it is the server's), or a certificate
 // error's host name.
 func fillFrom(err error) fill {
 	var f fill
 	var op *net.OpError
+	var opAddr string
 	if errors.As(err, &op) {
 		a := op.Addr
 		if a == nil {
 			a = op.Source
 		}
 		if a != nil {
-			if h, p, e := net.SplitHostPort(a.String()); e == nil {
-				f.host, f.port = h, p
-			}
+			opAddr = a.String()
 		}
 	}
 	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) && f.host == "" {
-		f.host = dnsErr.Name
-	}
 	var lookErr *resolve.LookupError
-	if errors.As(err, &lookErr) && f.host == "" {
-		f.host = lookErr.Name
+	switch {
+	case errors.As(err, &lookErr):
+		f.host, f.server = lookErr.Name, opAddr
+	case errors.As(err, &dnsErr):
+		f.host, f.server = dnsErr.Name, cmp.Or(dnsErr.Server, opAddr)
+	default:
+		if h, p, e := net.SplitHostPort(opAddr); e == nil {
+			f.host, f.port = h, p
+		}
 	}
 	var hostErr x509.HostnameError
 	if errors.As(err, &hostErr) {
@@ -342,35 +358,52 @@ func fillFrom(err error) fill {
 	return f
 }
 
-// dnsCode classifies resolution failures, from netkit's resolver and from
-// Go's.
-func dnsCode(err error) (string, bool) {
+// explainDNS classifies resolution failures, from netkit's resolver and
+// from Go's: the DNS answers (NXDOMAIN, NODATA, SERVFAIL, REFUSED), a
+// server that did not answer in time, one that could not be reached, and
+// any other failure, which is not labelled as an answer it was not.
+func explainDNS(err error, f fill) (Explanation, bool) {
 	switch {
 	case errors.Is(err, resolve.ErrNoSuchHost):
-		return "NXDOMAIN", true
+		return byCode("NXDOMAIN").explain(f), true
 	case errors.Is(err, resolve.ErrNoData):
-		return "NODATA", true
+		return byCode("NODATA").explain(f), true
 	case errors.Is(err, resolve.ErrServerFailure):
-		return "SERVFAIL", true
+		return byCode("SERVFAIL").explain(f), true
 	case errors.Is(err, resolve.ErrRefused):
-		return "REFUSED", true
+		return byCode("REFUSED").explain(f), true
 	}
 	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
+	var lookErr *resolve.LookupError
+	var why string
+	switch {
+	case errors.As(err, &lookErr):
+		var errno syscall.Errno
+		switch {
+		case lookErr.Timeout():
+			return byCode("DNS-TIMEOUT").explain(f), true
+		case errors.As(lookErr.Err, &errno):
+			ex := byCode("DNS-UNREACHABLE").explain(f)
+			ex.Cause += fmt.Sprintf(" (%v)", errno)
+			return ex, true
+		}
+		why = lookErr.Err.Error()
+	case errors.As(err, &dnsErr):
+		// Go's resolver keeps only the text of its own errors: a SERVFAIL
+		// and a refused connection are both just "temporary".
 		switch {
 		case dnsErr.IsNotFound:
-			return "NXDOMAIN", true
+			return byCode("NXDOMAIN").explain(f), true
 		case dnsErr.IsTimeout:
-			return "DNS-TIMEOUT", true
-		default:
-			return "SERVFAIL", true
+			return byCode("DNS-TIMEOUT").explain(f), true
 		}
+		why = dnsErr.Err
+	default:
+		return Explanation{}, false
 	}
-	var lookErr *resolve.LookupError
-	if errors.As(err, &lookErr) && lookErr.Timeout() {
-		return "DNS-TIMEOUT", true
-	}
-	return "", false
+	ex := byCode("DNS-ERROR").explain(f)
+	ex.Cause += ": " + why
+	return ex, true
 }
 
 // explainTLS classifies handshake and certificate failures, adding the

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
+
 	"github.com/netkit/netkit/echo"
 	"github.com/netkit/netkit/internal/dnstest"
 	"github.com/netkit/netkit/internal/testcert"
@@ -220,9 +222,50 @@ func TestExplainDNS(t *testing.T) {
 	if ex, ok := Explain(err); !ok || ex.Code != "NODATA" {
 		t.Errorf("%v → %+v", err, ex)
 	}
-	// Go's own resolver errors are classified too.
+	srv.Rcode("broken.test", dns.RcodeServerFailure)
+	_, err = r.LookupIP(context.Background(), "broken.test", resolve.AnyFamily)
+	if ex, ok := Explain(err); !ok || ex.Code != "SERVFAIL" {
+		t.Errorf("%v → %+v", err, ex)
+	}
+	// Go's own resolver errors are classified too, and only labelled
+	// SERVFAIL when they say so, which they do not.
 	if ex, ok := Explain(&net.DNSError{Name: "x.test", Err: "no such host", IsNotFound: true}); !ok || ex.Code != "NXDOMAIN" {
 		t.Errorf("net.DNSError → %+v", ex)
+	}
+	ex, ok := Explain(&net.DNSError{Name: "x.test", Server: "127.0.0.53:53", Err: "server misbehaving", IsTemporary: true})
+	if !ok || ex.Code != "DNS-ERROR" || !strings.Contains(ex.Cause, "x.test") || !strings.Contains(ex.Cause, "server misbehaving") {
+		t.Errorf("net.DNSError → %+v", ex)
+	}
+}
+
+// TestExplainDNSServerProblems asks a DNS server that is not there and one
+// that does not answer: the explanation names the server and the name
+// apart, and says what to check.
+func TestExplainDNSServerProblems(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := pc.LocalAddr().(*net.UDPAddr).AddrPort()
+	pc.Close()
+	srv := dnstest.Start(t)
+	srv.Silence("quiet.test")
+	for _, tc := range []struct {
+		server netip.AddrPort
+		name   string
+		code   string
+	}{
+		{gone, "db.test", "DNS-UNREACHABLE"},
+		{srv.Addr, "quiet.test", "DNS-TIMEOUT"},
+	} {
+		r := &resolve.Resolver{Servers: []netip.AddrPort{tc.server}, Timeout: 200 * time.Millisecond}
+		_, err := r.LookupIP(context.Background(), tc.name, resolve.AnyFamily)
+		ex, ok := Explain(err)
+		if !ok || ex.Code != tc.code || !strings.Contains(ex.Cause, "DNS server "+tc.server.String()) ||
+			!strings.Contains(ex.Cause, "about "+tc.name) && !strings.Contains(ex.Cause, "for "+tc.name) ||
+			!strings.Contains(ex.Next, "netkit resolve --config") || !strings.Contains(ex.Next, "--server") {
+			t.Errorf("%v → %+v", err, ex)
+		}
 	}
 }
 
