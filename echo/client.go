@@ -214,7 +214,7 @@ func Dial(ctx context.Context, address string, opts ClientOptions) (*Conn, error
 		}
 		c.conn, c.session.TLS = tc, info
 	}
-	c.r = NewReader(c.conn, opts.MaxContentLength)
+	c.r = NewReader(c.conn, 0, opts.MaxContentLength)
 	return c, nil
 }
 

@@ -196,7 +196,7 @@ func TestRepliesMustBeWellFormed(t *testing.T) {
 			}
 			go func() {
 				defer conn.Close()
-				r := NewReader(conn, 0)
+				r := NewReader(conn, 0, 0)
 				for {
 					if _, err := r.Read(); err != nil {
 						return

@@ -29,9 +29,14 @@ import (
 // DefaultPort is the echo service's TCP port, the one of the Python tutorial.
 const DefaultPort = 65432
 
-// MaxHeaderLength is the longest JSON header netkit reads or writes, 8191
-// bytes. The 2-byte prefix could announce up to 65535.
-const MaxHeaderLength = 0x1FFF
+// DefaultMaxHeaderLength is the longest JSON header AppendFrame writes and
+// ParseHeader reads, and the limit of a Reader whose header limit is zero:
+// 8191 bytes.
+const DefaultMaxHeaderLength = 0x1FFF
+
+// MaxHeaderLimit is the highest header limit a Reader takes, 65535 bytes: the
+// most a 2-byte prefix can announce.
+const MaxHeaderLimit = 0xFFFF
 
 // DefaultMaxContentLength is the content limit of a Reader whose limit is
 // zero: 1 MiB.
@@ -152,8 +157,8 @@ var (
 	// ErrBadHeader: the header is not a JSON object with the four required
 	// keys of the right types.
 	ErrBadHeader = errors.New("bad header")
-	// ErrHeaderTooLong: the length prefix announces more than
-	// MaxHeaderLength bytes.
+	// ErrHeaderTooLong: the length prefix announces more than the reader's
+	// limit (DefaultMaxHeaderLength unless set otherwise).
 	ErrHeaderTooLong = errors.New("header too long")
 	// ErrContentTooLong: content-length is over the reader's limit.
 	ErrContentTooLong = errors.New("content too long")
@@ -194,20 +199,21 @@ func badHeader(format string, a ...any) error {
 
 // AppendFrame appends the frame of m to dst. It fails when m's header is
 // invalid (see ParseHeader), when ContentLength differs from len(Content), or
-// when the header would be longer than MaxHeaderLength.
+// when the header would be longer than DefaultMaxHeaderLength.
 func AppendFrame(dst []byte, m Message) ([]byte, error) {
 	if m.ContentLength != len(m.Content) {
 		return dst, fmt.Errorf("encode frame: content-length %d but %d content bytes", m.ContentLength, len(m.Content))
 	}
-	dst, err := appendHeader(dst, m.Header)
+	dst, err := appendHeader(dst, m.Header, DefaultMaxHeaderLength)
 	if err != nil {
 		return dst, err
 	}
 	return append(dst, m.Content...), nil
 }
 
-// appendHeader appends the length prefix and the JSON header of h.
-func appendHeader(dst []byte, h Header) ([]byte, error) {
+// appendHeader appends the length prefix and the JSON header of h, which
+// may be at most limit bytes long.
+func appendHeader(dst []byte, h Header, limit int) ([]byte, error) {
 	if err := h.validate(); err != nil {
 		return dst, err
 	}
@@ -223,8 +229,8 @@ func appendHeader(dst []byte, h Header) ([]byte, error) {
 	dst = strconv.AppendInt(dst, int64(h.ContentLength), 10)
 	dst = append(dst, '}')
 	n := len(dst) - start - 2
-	if n > MaxHeaderLength {
-		return dst[:start], &ProtocolError{Err: ErrHeaderTooLong, Detail: fmt.Sprintf("%d bytes, the limit is %d", n, MaxHeaderLength)}
+	if n > limit {
+		return dst[:start], &ProtocolError{Err: ErrHeaderTooLong, Detail: fmt.Sprintf("%d bytes, the limit is %d", n, limit)}
 	}
 	binary.BigEndian.PutUint16(dst[start:], uint16(n))
 	return dst, nil
@@ -281,18 +287,19 @@ var commonValues = [...]string{LittleEndian, BigEndian, ContentTypeJSON, Content
 // (byteorder "little" or "big", content-type a non-empty string,
 // content-encoding a string, content-length a non-negative integer), each
 // once, matched exactly (keys are case-sensitive). Other keys are allowed and
-// ignored. The header must be valid UTF-8 and at most MaxHeaderLength bytes.
-// Errors are *ProtocolError wrapping ErrBadHeader, or ErrHeaderTooLong.
+// ignored. The header must be valid UTF-8 and at most DefaultMaxHeaderLength
+// bytes. Errors are *ProtocolError wrapping ErrBadHeader, or ErrHeaderTooLong.
 func ParseHeader(b []byte) (Header, error) {
+	if len(b) > DefaultMaxHeaderLength {
+		return Header{}, &ProtocolError{Err: ErrHeaderTooLong, Detail: fmt.Sprintf("%d bytes, the limit is %d", len(b), DefaultMaxHeaderLength)}
+	}
 	return parseHeader(b, nil)
 }
 
-// parseHeader is ParseHeader; string values equal to those of prev, when not
-// nil, are taken from it rather than allocated again.
+// parseHeader is ParseHeader without the length limit, which is the
+// caller's; string values equal to those of prev, when not nil, are taken
+// from it rather than allocated again.
 func parseHeader(b []byte, prev *Header) (Header, error) {
-	if len(b) > MaxHeaderLength {
-		return Header{}, &ProtocolError{Err: ErrHeaderTooLong, Detail: fmt.Sprintf("%d bytes, the limit is %d", len(b), MaxHeaderLength)}
-	}
 	if !utf8.Valid(b) {
 		return Header{}, badHeader("header is not valid UTF-8")
 	}
@@ -450,7 +457,7 @@ func quoteStart(b []byte) string {
 
 // scanner checks JSON text (RFC 8259) as it walks it. Its methods report
 // false, leaving i where the text went wrong, when it is not JSON. Nesting is
-// bounded by the length of the text, at most MaxHeaderLength.
+// bounded by the length of the text, at most MaxHeaderLimit.
 type scanner struct {
 	b []byte
 	i int
@@ -645,33 +652,37 @@ func (s *scanner) digits() bool {
 
 // Reader reads frames from a stream. It is not safe for concurrent use.
 type Reader struct {
-	br  *bufio.Reader
-	max int
-	// buf holds frameRoom bytes of room, then the content of the last
-	// frame, so that EchoFrame can put a header in front of it.
+	br        *bufio.Reader
+	max       int // content limit
+	maxHeader int
+	room      int // 2 + maxHeader: the longest prefix and header
+	// buf holds room bytes, then the content of the last frame, so that
+	// EchoFrame can put a header in front of it. A header too long for br
+	// is read into the room.
 	buf    []byte
 	last   Header // the last header read, whose strings parseHeader reuses
 	echoed Header // the header EchoFrame encoded last, in hdr
 	hdr    []byte
 }
 
-// frameRoom is the room Reader keeps in front of content: the longest prefix
-// and header.
-const frameRoom = 2 + MaxHeaderLength
-
 // ReaderBufferSize is the size of a Reader's buffer: one TLS record, so a
-// header always fits.
+// header of the default limit always fits.
 const ReaderBufferSize = 16 << 10
 
-// NewReader returns a Reader on r that refuses content longer than
-// maxContent bytes (zero: DefaultMaxContentLength). When r is a
+// NewReader returns a Reader on r that refuses headers longer than maxHeader
+// bytes (zero: DefaultMaxHeaderLength; at most MaxHeaderLimit) and content
+// longer than maxContent bytes (zero: DefaultMaxContentLength). When r is a
 // *bufio.Reader of at least ReaderBufferSize bytes it is used directly, so
 // the caller may look at the stream with Peek before the next frame.
-func NewReader(r io.Reader, maxContent int) *Reader {
+func NewReader(r io.Reader, maxHeader, maxContent int) *Reader {
+	if maxHeader <= 0 {
+		maxHeader = DefaultMaxHeaderLength
+	}
+	maxHeader = min(maxHeader, MaxHeaderLimit)
 	if maxContent <= 0 {
 		maxContent = DefaultMaxContentLength
 	}
-	return &Reader{br: bufio.NewReaderSize(r, ReaderBufferSize), max: maxContent}
+	return &Reader{br: bufio.NewReaderSize(r, ReaderBufferSize), max: maxContent, maxHeader: maxHeader, room: 2 + maxHeader}
 }
 
 // Read reads the next frame. The returned Content is valid until the next
@@ -690,10 +701,18 @@ func (r *Reader) Read() (Message, error) {
 		return Message{}, err
 	}
 	n := int(binary.BigEndian.Uint16(prefix))
-	if n > MaxHeaderLength {
-		return Message{}, &ProtocolError{Err: ErrHeaderTooLong, Detail: fmt.Sprintf("the prefix announces %d bytes, the limit is %d", n, MaxHeaderLength)}
+	if n > r.maxHeader {
+		return Message{}, &ProtocolError{Err: ErrHeaderTooLong, Detail: fmt.Sprintf("the prefix announces %d bytes, the limit is %d", n, r.maxHeader)}
 	}
-	frame, err := r.br.Peek(2 + n)
+	var frame []byte
+	if 2+n <= r.br.Size() {
+		frame, err = r.br.Peek(2 + n)
+	} else {
+		// Longer than br: read into the room, where nothing is kept.
+		r.setRoom(0)
+		frame = r.buf[:2+n]
+		_, err = io.ReadFull(r.br, frame)
+	}
 	if err != nil {
 		return Message{}, unexpectedEOF(err)
 	}
@@ -705,15 +724,14 @@ func (r *Reader) Read() (Message, error) {
 		return Message{}, &ProtocolError{Err: ErrContentTooLong, Detail: fmt.Sprintf("content-length %d, the limit is %d", h.ContentLength, r.max)}
 	}
 	r.last = h
-	r.br.Discard(2 + n) // peeked: cannot fail
-	want := frameRoom + h.ContentLength
-	if cap(r.buf) < frameRoom {
-		r.buf = make([]byte, frameRoom, frameRoom+min(h.ContentLength, 64<<10))
+	if 2+n <= r.br.Size() {
+		r.br.Discard(2 + n) // peeked: cannot fail
 	}
-	r.buf = r.buf[:frameRoom]
+	want := r.room + h.ContentLength
+	r.setRoom(h.ContentLength)
 	for len(r.buf) < want {
 		if len(r.buf) == cap(r.buf) {
-			got := len(r.buf) - frameRoom
+			got := len(r.buf) - r.room
 			r.buf = slices.Grow(r.buf, min(h.ContentLength-got, max(got, 64<<10)))
 		}
 		m, err := r.br.Read(r.buf[len(r.buf):min(cap(r.buf), want)])
@@ -722,7 +740,16 @@ func (r *Reader) Read() (Message, error) {
 			return Message{}, unexpectedEOF(err)
 		}
 	}
-	return Message{Header: h, Content: r.buf[frameRoom:]}, nil
+	return Message{Header: h, Content: r.buf[r.room:]}, nil
+}
+
+// setRoom makes buf the room alone, allocating it when missing with space
+// for up to 64 KiB of content, or content bytes if fewer.
+func (r *Reader) setRoom(content int) {
+	if cap(r.buf) < r.room {
+		r.buf = make([]byte, r.room, r.room+min(content, 64<<10))
+	}
+	r.buf = r.buf[:r.room]
 }
 
 // keepContent is the most content a Reader keeps room for between messages
@@ -735,7 +762,7 @@ const keepContent = 64 << 10
 // to 64 KiB keeps reusing one buffer. The Content and EchoFrame frame of the
 // last message are not valid after Release.
 func (r *Reader) Release() {
-	if cap(r.buf) > frameRoom+keepContent {
+	if cap(r.buf) > r.room+keepContent {
 		r.buf = nil
 	}
 }
@@ -743,19 +770,20 @@ func (r *Reader) Release() {
 // EchoFrame encodes the frame of a message with header h and, as content,
 // the content of the message Read returned last. It writes the header in
 // front of that content, which is not copied. h.ContentLength must be the
-// content's length. The frame is valid until the next Read.
+// content's length; the header may be as long as the Reader's header limit.
+// The frame is valid until the next Read.
 func (r *Reader) EchoFrame(h Header) ([]byte, error) {
-	if len(r.buf) < frameRoom || h.ContentLength != len(r.buf)-frameRoom {
+	if len(r.buf) < r.room || h.ContentLength != len(r.buf)-r.room {
 		return nil, fmt.Errorf("encode frame: content-length %d is not that of the last message read", h.ContentLength)
 	}
 	if len(r.hdr) == 0 || h != r.echoed {
-		hdr, err := appendHeader(r.hdr[:0], h)
+		hdr, err := appendHeader(r.hdr[:0], h, r.maxHeader)
 		if err != nil {
 			return nil, err
 		}
 		r.hdr, r.echoed = hdr, h
 	}
-	start := frameRoom - len(r.hdr)
+	start := r.room - len(r.hdr)
 	copy(r.buf[start:], r.hdr)
 	return r.buf[start:], nil
 }

@@ -29,7 +29,7 @@ func TestFrameRoundTrip(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := NewReader(bytes.NewReader(stream), 0)
+	r := NewReader(bytes.NewReader(stream), 0, 0)
 	for i, want := range msgs {
 		got, err := r.Read()
 		if err != nil {
@@ -63,7 +63,7 @@ func frame(header, content string) []byte {
 }
 
 func TestReadErrors(t *testing.T) {
-	long := `{"byteorder":"little","content-type":"` + strings.Repeat("x", MaxHeaderLength) + `"}`
+	long := `{"byteorder":"little","content-type":"` + strings.Repeat("x", DefaultMaxHeaderLength) + `"}`
 	tests := []struct {
 		name   string
 		stream []byte
@@ -89,7 +89,7 @@ func TestReadErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewReader(bytes.NewReader(tt.stream), 1024).Read()
+			_, err := NewReader(bytes.NewReader(tt.stream), 0, 1024).Read()
 			var pe *ProtocolError
 			if !errors.Is(err, tt.want) || !errors.As(err, &pe) {
 				t.Fatalf("got %v, want a *ProtocolError wrapping %v", err, tt.want)
@@ -110,7 +110,7 @@ func TestReadAllocs(t *testing.T) {
 	}
 	const n = 200
 	stream := bytes.Repeat(one, n+1)
-	r := NewReader(bytes.NewReader(stream), 0)
+	r := NewReader(bytes.NewReader(stream), 0, 0)
 	r.Read() // the first frame allocates the buffers
 	allocs := testing.AllocsPerRun(n-1, func() {
 		m, err := r.Read()
@@ -139,12 +139,12 @@ func TestReaderRelease(t *testing.T) {
 		t.Fatal(err)
 	}
 	const n = 50
-	r := NewReader(bytes.NewReader(append(big, bytes.Repeat(one, n+1)...)), 0)
+	r := NewReader(bytes.NewReader(append(big, bytes.Repeat(one, n+1)...)), 0, 0)
 	if _, err := r.Read(); err != nil {
 		t.Fatal(err)
 	}
 	r.Release()
-	if c := cap(r.buf); c > frameRoom+keepContent {
+	if c := cap(r.buf); c > r.room+keepContent {
 		t.Errorf("after a %d-byte message and Release the Reader holds %d bytes", DefaultMaxContentLength, c)
 	}
 	r.Read()
@@ -164,10 +164,51 @@ func TestReaderRelease(t *testing.T) {
 	}
 }
 
+// headerStem is a header for 5 content bytes in netkit's own encoding (so
+// that EchoFrame writes it back unchanged), with an empty content type.
+const headerStem = `{"byteorder":"big","content-type":"","content-encoding":"binary","content-length":5}`
+
+// headerOf returns headerStem made n bytes long by its content type.
+func headerOf(n int) string {
+	return strings.Replace(headerStem, `"content-type":""`, `"content-type":"`+strings.Repeat("t", n-len(headerStem))+`"`, 1)
+}
+
+// TestReaderHeaderLimit: a Reader takes headers up to its limit, also those
+// longer than its buffer, echoes them back, and refuses longer ones.
+func TestReaderHeaderLimit(t *testing.T) {
+	for _, tt := range []struct {
+		limit, n int
+		ok       bool
+	}{
+		{0, DefaultMaxHeaderLength, true},
+		{0, DefaultMaxHeaderLength + 1, false},
+		{20000, 20000, true}, // longer than the Reader's buffer
+		{20000, 20001, false},
+		{1 << 20, MaxHeaderLimit, true}, // the limit is capped at what a prefix can say
+	} {
+		stream := frame(headerOf(tt.n), "hello")
+		r := NewReader(bytes.NewReader(stream), tt.limit, 0)
+		m, err := r.Read()
+		if !tt.ok {
+			if !errors.Is(err, ErrHeaderTooLong) {
+				t.Errorf("limit %d, header of %d bytes: %v, want ErrHeaderTooLong", tt.limit, tt.n, err)
+			}
+			continue
+		}
+		if err != nil || string(m.Content) != "hello" || len(m.ContentType) != tt.n-len(headerStem) {
+			t.Errorf("limit %d, header of %d bytes: %v, %q", tt.limit, tt.n, err, m.Content)
+			continue
+		}
+		if echoed, err := r.EchoFrame(m.Header); err != nil || !bytes.Equal(echoed, stream) {
+			t.Errorf("limit %d, header of %d bytes: EchoFrame %v, %d bytes, want the frame back", tt.limit, tt.n, err, len(echoed))
+		}
+	}
+}
+
 func TestReadTruncated(t *testing.T) {
 	full := frame(`{"byteorder":"big","content-type":"a","content-encoding":"","content-length":5}`, "hello")
 	for n := 1; n < len(full); n++ {
-		_, err := NewReader(bytes.NewReader(full[:n]), 0).Read()
+		_, err := NewReader(bytes.NewReader(full[:n]), 0, 0).Read()
 		if err != io.ErrUnexpectedEOF {
 			t.Fatalf("frame cut after %d bytes: %v, want io.ErrUnexpectedEOF", n, err)
 		}
@@ -293,7 +334,7 @@ func FuzzParseHeader(f *testing.F) {
 
 // oracleHeader is ParseHeader's rules written with encoding/json.
 func oracleHeader(b []byte) (Header, bool) {
-	if len(b) > MaxHeaderLength || !json.Valid(b) || !utf8.Valid(b) {
+	if len(b) > DefaultMaxHeaderLength || !json.Valid(b) || !utf8.Valid(b) {
 		return Header{}, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -344,7 +385,7 @@ func FuzzReader(f *testing.F) {
 	f.Add(append(good, good[:7]...))
 	f.Add(frame(`{"byteorder":"little","content-type":"a","content-encoding":"","content-length":2000}`, "x"))
 	f.Fuzz(func(t *testing.T, stream []byte) {
-		r := NewReader(bytes.NewReader(stream), 1024)
+		r := NewReader(bytes.NewReader(stream), 0, 1024)
 		for {
 			m, err := r.Read()
 			if err != nil {
@@ -361,7 +402,7 @@ func FuzzReader(f *testing.F) {
 			if err != nil {
 				t.Fatalf("re-encode %+v: %v", m.Header, err)
 			}
-			back, err := NewReader(bytes.NewReader(out), 1024).Read()
+			back, err := NewReader(bytes.NewReader(out), 0, 1024).Read()
 			if err != nil || back.Header != m.Header || !bytes.Equal(back.Content, m.Content) {
 				t.Fatalf("re-encoded frame reads back as %+v, %v", back.Header, err)
 			}

@@ -104,6 +104,9 @@ type Server struct {
 	// once its context is done; connections still busy then are closed.
 	// Zero means DefaultDrainTimeout.
 	DrainTimeout time.Duration
+	// MaxHeaderLength is the longest JSON header accepted, and echoed back;
+	// zero means DefaultMaxHeaderLength, and it is at most MaxHeaderLimit.
+	MaxHeaderLength int
 	// MaxContentLength is the longest content accepted; zero means
 	// DefaultMaxContentLength.
 	MaxContentLength int
@@ -475,7 +478,7 @@ func (c *serverConn) wake() {
 
 // echoFrames answers frames until the connection ends.
 func (c *serverConn) echoFrames(br *bufio.Reader) error {
-	r := NewReader(br, c.s.MaxContentLength)
+	r := NewReader(br, c.s.MaxHeaderLength, c.s.MaxContentLength)
 	for {
 		m, err := r.Read()
 		if err != nil {

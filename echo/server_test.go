@@ -61,7 +61,7 @@ func TestServerHandBuiltStream(t *testing.T) {
 	}
 
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	rd := NewReader(c, 0)
+	rd := NewReader(c, 0, 0)
 	for i, want := range []string{"bin", "echo", "bin", "echo", "info"} {
 		m, err := rd.Read()
 		if err != nil {
@@ -170,7 +170,7 @@ func TestServerMalformedClients(t *testing.T) {
 			if _, err := tc.Write(tt.stream); err != nil {
 				t.Fatal(err)
 			}
-			rd := NewReader(tc, 0)
+			rd := NewReader(tc, 0, 0)
 			if bytes.HasPrefix(tt.stream, okFrame) {
 				if _, err := rd.Read(); err != nil {
 					t.Fatalf("reply to the good frame: %v", err)
@@ -507,7 +507,7 @@ func TestServerShutdownFinishesInFlight(t *testing.T) {
 				t.Errorf("conn %d: write the second half and a second message: %v", i, err)
 				return
 			}
-			rd := NewReader(c, 0)
+			rd := NewReader(c, 0, 0)
 			m, err := rd.Read()
 			if err != nil || !bytes.Equal(m.Content, content) {
 				t.Errorf("conn %d: reply %v, %d bytes; want the whole echo", i, err, len(m.Content))
@@ -688,6 +688,37 @@ func TestServerRawNcat(t *testing.T) {
 	r.log.waitFor(t, "mode=raw", `reason="closed by peer"`)
 }
 
+// TestServerMaxHeaderLength: a server with a higher header limit reads and
+// echoes a header longer than the default one, which a default server
+// refuses.
+func TestServerMaxHeaderLength(t *testing.T) {
+	long := frame(headerOf(30000), "hello")
+	for _, limit := range []int{40000, 0} {
+		r := serve(t, &Server{MaxHeaderLength: limit})
+		c, err := net.Dial("tcp", r.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Write(long); err != nil {
+			t.Fatal(err)
+		}
+		m, err := NewReader(c, MaxHeaderLimit, 0).Read()
+		if err != nil {
+			t.Fatalf("limit %d: %v", limit, err)
+		}
+		var se *ServerError
+		if limit == 0 {
+			if _, err := decodeResponse(m); !errors.As(err, &se) || se.Code != "header_too_long" || !strings.Contains(se.Message, "the limit is 8191") {
+				t.Errorf("default limit: %v, want a header_too_long reply", err)
+			}
+		} else if len(m.ContentType) != 30000-len(headerStem) || string(m.Content) != "hello" {
+			t.Errorf("limit %d: reply %d bytes of content type, %q; want the message back", limit, len(m.ContentType), m.Content)
+		}
+	}
+}
+
 // TestServerTellsTextFromFrames: in auto mode a connection whose third byte
 // is '{' is read as frames, whatever its first two bytes; anything else,
 // including fewer than three bytes, is text and is echoed raw.
@@ -730,7 +761,7 @@ func TestServerTellsTextFromFrames(t *testing.T) {
 				}
 				return
 			}
-			m, err := NewReader(c, 0).Read()
+			m, err := NewReader(c, 0, 0).Read()
 			var se *ServerError
 			if err != nil {
 				t.Fatalf("no reply: %v", err)

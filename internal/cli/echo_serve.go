@@ -33,7 +33,7 @@ type EchoServeOptions struct {
 	ALPN      []string
 
 	HandshakeTimeout, IdleTimeout, MessageTimeout, DrainTimeout time.Duration
-	MaxSize, MaxConns                                           int
+	MaxHeader, MaxSize, MaxConns                                int
 	LogFormat                                                   string
 }
 
@@ -61,7 +61,8 @@ $XDG_CONFIG_HOME/netkit/echo, else ~/.config/netkit/echo; the key is mode
 TLS).
 
 A peer cannot get around the limits: handshake, idle and message timeouts
-(each may run over by an eighth), the content size limit, and --max-conns
+(each may run over by an eighth), the header and content size limits
+(--max-header, --max-size), and --max-conns
 (the next client is told "busy", closed and logged). On SIGINT or SIGTERM
 the server stops accepting, closes idle connections, and lets messages in
 flight finish for up to --drain-timeout.
@@ -97,6 +98,7 @@ peer, TLS version, messages, bytes, duration and why it closed.`,
 	fs.DurationVar(&opts.IdleTimeout, "idle-timeout", echo.DefaultIdleTimeout, "drop clients that send nothing for this long")
 	fs.DurationVar(&opts.MessageTimeout, "message-timeout", echo.DefaultMessageTimeout, "time a client has to send the rest of a started message and read the reply")
 	fs.DurationVar(&opts.DrainTimeout, "drain-timeout", echo.DefaultDrainTimeout, "on SIGINT/SIGTERM, time messages in flight have to finish")
+	fs.IntVar(&opts.MaxHeader, "max-header", echo.DefaultMaxHeaderLength, fmt.Sprintf("longest JSON header accepted (and echoed back), in bytes, up to %d", echo.MaxHeaderLimit))
 	fs.IntVar(&opts.MaxSize, "max-size", echo.DefaultMaxContentLength, "largest content accepted, in bytes")
 	fs.IntVar(&opts.MaxConns, "max-conns", echo.DefaultMaxConns, "most connections served at once")
 	fs.StringVar(&opts.LogFormat, "log-format", "text", "log format on stderr: text or json")
@@ -117,6 +119,8 @@ func (o *EchoServeOptions) check() error {
 		}
 	}
 	switch {
+	case o.MaxHeader < 2 || o.MaxHeader > echo.MaxHeaderLimit:
+		return usageErrorf("invalid --max-header %d: want 2 to %d bytes (the most a 2-byte length can say)", o.MaxHeader, echo.MaxHeaderLimit)
 	case o.MaxSize < 1:
 		return usageErrorf("invalid --max-size %d: want at least 1 byte", o.MaxSize)
 	case o.MaxConns < 1:
@@ -196,6 +200,7 @@ func echoServeRun(ctx context.Context, o *EchoServeOptions) error {
 		IdleTimeout:      o.IdleTimeout,
 		MessageTimeout:   o.MessageTimeout,
 		DrainTimeout:     o.DrainTimeout,
+		MaxHeaderLength:  o.MaxHeader,
 		MaxContentLength: o.MaxSize,
 		MaxConns:         o.MaxConns,
 		Logger:           log,

@@ -49,6 +49,8 @@ func TestEchoUsageErrors(t *testing.T) {
 		{[]string{"echo", "serve", "--plaintext", "--client-ca", "ca.pem"}, "--plaintext cannot be used with TLS flags"},
 		{[]string{"echo", "serve", "--idle-timeout", "-1s"}, "invalid --idle-timeout"},
 		{[]string{"echo", "serve", "--log-format", "xml"}, "invalid --log-format"},
+		{[]string{"echo", "serve", "--max-header", "65536"}, "invalid --max-header 65536: want 2 to 65535 bytes"},
+		{[]string{"echo", "serve", "--max-header", "1"}, "invalid --max-header 1"},
 		{[]string{"echo", "serve", "--cert", filepath.Join(dir, "c.pem"), "--key", filepath.Join(dir, "k.pem"), "--listen", "127.0.0.1:0"}, "--cert/--key: load certificate"},
 		{[]string{"echo", "serve", "--client-ca", filepath.Join(dir, "x.pem"), "--cert-dir", dir, "--listen", "127.0.0.1:0"}, "--client-ca: read CA file"},
 	} {
@@ -68,6 +70,19 @@ func TestEchoSendOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got.Address != "[::1]:65432" || string(got.Content) != "from stdin\x00" || got.ContentType != "x/y" || got.Action != "" {
+		t.Errorf("options %+v", got)
+	}
+}
+
+func TestEchoServeOptions(t *testing.T) {
+	io, _, _, _ := testStreams()
+	var got *EchoServeOptions
+	cmd := NewCmdEchoServe(io, func(_ context.Context, o *EchoServeOptions) error { got = o; return nil })
+	cmd.SetArgs([]string{"--max-header", "65535", "--max-size", "10"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	if got.MaxHeader != 65535 || got.MaxSize != 10 {
 		t.Errorf("options %+v", got)
 	}
 }
