@@ -193,13 +193,15 @@ func hostsMatches(opts *HostsOptions, hf *resolve.HostsFile) error {
 			return err
 		}
 	} else if len(matches)+len(ignored) > 0 {
-		t := output.Table{Header: []string{"Line", "Address", "Names", "Used by", "First for"}}
+		// The names come last, as in the hosts file, so that every other
+		// column is one awk field.
+		t := output.Table{Header: []string{"Line", "Address", "Used-by", "First-for", "Names"}}
 		rows := map[int][]string{}
 		for _, m := range matches {
-			rows[m.Line] = []string{strconv.Itoa(m.Line), m.Address, strings.Join(m.Names, " "), strings.Join(m.UsedBy, ","), strings.Join(m.FirstFor, ",")}
+			rows[m.Line] = []string{strconv.Itoa(m.Line), m.Address, strings.Join(m.UsedBy, ","), strings.Join(m.FirstFor, ","), strings.Join(m.Names, " ")}
 		}
 		for _, l := range ignored {
-			rows[l.Line] = []string{strconv.Itoa(l.Line), l.Address, strings.Join(l.Names, " "), "ignored", ""}
+			rows[l.Line] = []string{strconv.Itoa(l.Line), l.Address, "ignored", "", strings.Join(l.Names, " ")}
 		}
 		for _, line := range slices.Sorted(maps.Keys(rows)) {
 			t.Append(rows[line]...)

@@ -163,7 +163,7 @@ func resolveRun(ctx context.Context, opts *ResolveOptions) error {
 	if opts.Canon {
 		t.Header = append(t.Header, "Canonical")
 	}
-	t.Header = append(t.Header, "Source", "Time", "From")
+	t.Header = append(t.Header, "Source", "Time(ms)", "From")
 	for i, a := range res.Answers {
 		row := []string{a.Family.String(), a.SockType.String(), a.Protocol.String(), a.Address.String()}
 		if opts.Canon {
@@ -173,7 +173,7 @@ func resolveRun(ctx context.Context, opts *ResolveOptions) error {
 			}
 			row = append(row, canon)
 		}
-		row = append(row, a.Origin.Source, formatMS(a.Origin.DurationMS), originDetail(a.Origin))
+		row = append(row, a.Origin.Source, msNumber(a.Origin.DurationMS), originDetail(a.Origin))
 		t.Append(row...)
 	}
 	if err := t.Print(opts.IO, opts.Output.NoHeader); err != nil {
@@ -214,34 +214,38 @@ func isDNSAnswer(err error) bool {
 		errors.Is(err, resolve.ErrServerFailure) || errors.Is(err, resolve.ErrRefused)
 }
 
+// originDetail says where an address came from in one word, so that every
+// cell of a piped table is one awk field: "/etc/hosts:3", or the DNS server,
+// record type, name asked and CNAME chain, as
+// "127.0.0.53:53/A/www.example.→cdn.example".
 func originDetail(o resolve.Origin) string {
 	switch o.Source {
 	case "hosts":
 		return fmt.Sprintf("%s:%d", o.HostsFile, o.Line)
 	case "dns":
-		s := o.Server + " " + o.RecordType + " " + o.QueryName
-		if len(o.CNAMEs) > 0 {
-			s += " → " + strings.Join(o.CNAMEs, " → ")
-		}
-		return s
+		return strings.Join(append([]string{o.Server + "/" + o.RecordType + "/" + o.QueryName}, o.CNAMEs...), "→")
 	}
 	return ""
 }
 
+// printSteps lists the lookup steps, the error text (free words) last.
 func printSteps(io *output.Streams, res *resolve.Result, noHeader bool) error {
-	t := output.Table{Header: []string{"Step", "Source", "Name", "Type", "Server", "Status", "Answers", "Time"}}
+	t := output.Table{Header: []string{"Step", "Source", "Name", "Type", "Server", "Status", "Answers", "Time(ms)", "Error"}}
 	for i, s := range res.Steps {
-		status := s.Status
-		if s.Error != "" {
-			status += ": " + s.Error
-		}
-		t.Append(strconv.Itoa(i+1), s.Source, s.Name, s.RecordType, s.Server, status, strconv.Itoa(s.Answers), formatMS(s.DurationMS))
+		t.Append(strconv.Itoa(i+1), s.Source, s.Name, s.RecordType, s.Server, s.Status, strconv.Itoa(s.Answers), msNumber(s.DurationMS), s.Error)
 	}
 	return t.Print(io, noHeader)
 }
 
+// msNumber formats milliseconds for a table column whose header names the
+// unit.
+func msNumber(ms float64) string {
+	return strconv.FormatFloat(ms, 'f', 3, 64)
+}
+
+// formatMS formats milliseconds for prose, as "12.345 ms".
 func formatMS(ms float64) string {
-	return strconv.FormatFloat(ms, 'f', 3, 64) + " ms"
+	return msNumber(ms) + " ms"
 }
 
 // dnsServerAddr reads --server: an IPv4 address, an IPv6 address (bare, or
@@ -308,9 +312,6 @@ func printResolverConfig(opts *ResolveOptions) error {
 	for i, ns := range cfg.Nameservers {
 		servers[i] = ns.String()
 	}
-	if cfg.DefaultNameserver {
-		servers[0] += " (default: none configured)"
-	}
 	search := strings.Join(cfg.Search, " ")
 	if cfg.SearchSource != "" {
 		search += " (from " + cfg.SearchSource + ")"
@@ -328,15 +329,15 @@ func printResolverConfig(opts *ResolveOptions) error {
 	}
 	t := output.Table{Header: []string{"Setting", "Value"}}
 	t.Append("resolv.conf", cfg.ResolvConf)
-	t.Append("nameservers", strings.Join(servers, ", "))
+	t.Append("nameservers", strings.Join(servers, ","))
 	t.Append("search", search)
 	t.Append("ndots", strconv.Itoa(cfg.Ndots))
 	t.Append("timeout", cfg.Timeout().String())
 	t.Append("attempts", strconv.Itoa(cfg.Attempts))
 	t.Append("options", strings.Join(cfg.Options, " "))
 	t.Append("nsswitch.conf", cfg.NSSwitch)
-	t.Append("hosts order", strings.Join(order, " → "))
-	t.Append("hosts file", hosts)
+	t.Append("hosts-order", strings.Join(order, " → "))
+	t.Append("hosts-file", hosts)
 	for _, n := range cfg.Notes {
 		t.Append("note", n)
 	}
