@@ -128,10 +128,11 @@ type ConnectAttempt struct {
 	Error string  `json:"error,omitempty"`
 
 	err error
-	// closedAtOnce: the server accepted and closed the connection before
-	// any data was exchanged.
-	closedAtOnce bool
 }
+
+// errClosedAtOnce is the error of a connect attempt whose connection the
+// server closed right after accepting it.
+var errClosedAtOnce = errors.New("the server closed the connection at once")
 
 // Report is the result of Diagnose: the checklist and the data behind it.
 type Report struct {
@@ -486,8 +487,7 @@ func (d *diagnosis) greet(ctx context.Context) {
 			case errors.Is(err, syscall.ECONNRESET):
 				at.State, at.err, at.Error = "error", err, err.Error()
 			case errors.Is(err, io.EOF) && greetings[i] == "":
-				at.State, at.err, at.Error = "error", err, "the server closed the connection at once"
-				at.closedAtOnce = true
+				at.State, at.err, at.Error = "error", errClosedAtOnce, errClosedAtOnce.Error()
 			}
 		}()
 	}
@@ -517,7 +517,7 @@ func (d *diagnosis) judgeConnect(s *Step) {
 			parts = append(parts, fmt.Sprintf("%s open (%.3f ms)", at.Address, at.RTTMs))
 		case at.State == string(PortClosed):
 			parts = append(parts, fmt.Sprintf("%s refused", at.Address))
-		case at.closedAtOnce:
+		case errors.Is(at.err, errClosedAtOnce):
 			parts = append(parts, fmt.Sprintf("%s accepted the connection, then closed it at once", at.Address))
 		case errors.Is(at.err, syscall.ECONNRESET):
 			parts = append(parts, fmt.Sprintf("%s accepted the connection, then reset it", at.Address))
@@ -532,12 +532,12 @@ func (d *diagnosis) judgeConnect(s *Step) {
 	switch {
 	case len(d.open) == 0:
 		s.set(StatusFail, "%s", summary)
-		d.explainAttempt(s, failed)
+		d.explainConnect(s, failed.Address, failed.err)
 		return
 	case len(d.open) < len(d.rep.Connect):
 		s.set(StatusWarn, "%s", summary)
 		s.Details = append(s.Details, "clients that try a failing address first wait or fall back: fix or remove it")
-		d.explainAttempt(s, failed)
+		d.explainConnect(s, failed.Address, failed.err)
 	default:
 		s.set(StatusOK, "%s", summary)
 	}
@@ -546,13 +546,15 @@ func (d *diagnosis) judgeConnect(s *Step) {
 	}
 }
 
-// explainAttempt explains why a connect attempt failed.
-func (d *diagnosis) explainAttempt(s *Step, at *ConnectAttempt) {
-	if at.closedAtOnce {
-		s.Explanation = explainCode("TURNED-AWAY", at.Address.Addr().String(), d.o.Port)
+// explainConnect explains why a connection to ap failed. A reset or a
+// close before this side sent anything is the server turning clients
+// away, whatever the protocol: not ECONNRESET's other causes.
+func (d *diagnosis) explainConnect(s *Step, ap netip.AddrPort, err error) {
+	if errors.Is(err, errClosedAtOnce) || errors.Is(err, syscall.ECONNRESET) {
+		s.Explanation = explainCode("TURNED-AWAY", ap.Addr().String(), ap.Port())
 		return
 	}
-	d.explain(s, at.err)
+	d.explain(s, err)
 }
 
 // listeners looks at the local sockets when the target is this machine:
@@ -622,9 +624,15 @@ func (d *diagnosis) listeners(ctx context.Context, s *Step) {
 		if len(uncovered) == len(d.addrs) {
 			s.Status = StatusFail
 		}
-		s.Details = append(s.Details, fmt.Sprintf("%s resolves to %s, where nothing listens: the server listens on %s only",
-			d.o.Host, joinAddrs(uncovered), joinListenAddrs(list.Sockets)))
-		s.Explanation = explainCode("LISTEN-ADDRESS", d.o.Host, d.o.Port)
+		if resolve.IsNumericHost(d.o.Host) {
+			s.Details = append(s.Details, fmt.Sprintf("nothing listens on %s: the server listens on %s only",
+				joinAddrs(uncovered), joinListenAddrs(list.Sockets)))
+			s.Explanation = explainCode("LISTEN-ADDRESS-IP", d.o.Host, d.o.Port)
+		} else {
+			s.Details = append(s.Details, fmt.Sprintf("%s resolves to %s, where nothing listens: the server listens on %s only",
+				d.o.Host, joinAddrs(uncovered), joinListenAddrs(list.Sockets)))
+			s.Explanation = explainCode("LISTEN-ADDRESS", d.o.Host, d.o.Port)
+		}
 	}
 	if onlyLoopback(list.Sockets) {
 		s.Details = append(s.Details, "every listener is on a loopback address: other hosts cannot reach this service")
@@ -725,7 +733,7 @@ func (d *diagnosis) echo(ctx context.Context, s *Step) {
 		c, err := echo.DialAddrPort(ctx, d.open[0], cfg)
 		if err != nil {
 			s.set(StatusFail, "%v", err)
-			d.explain(s, err)
+			d.explainConnect(s, d.open[0], err)
 			return
 		}
 		d.conn = c

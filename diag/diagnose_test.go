@@ -364,7 +364,13 @@ func TestDiagnoseResetAfterAccept(t *testing.T) {
 	// The reset beats the end of the connect or comes after it, from run
 	// to run: the report must be the same either way.
 	rep := diagnose(t, r, "svc.test", portOf(l), nil)
-	expect(t, rep, StepConnect, StatusFail, "accepted the connection, then reset it", "ECONNRESET")
+	expect(t, rep, StepConnect, StatusFail, "accepted the connection, then reset it", "TURNED-AWAY")
+	// Nothing was sent yet, no TLS tried: not ECONNRESET's "another
+	// protocol", nor "run netkit diagnose" inside diagnose.
+	if ex := stepOf(t, rep, StepConnect).Explanation; ex == nil || !strings.Contains(ex.Cause, "127.0.0.61:") ||
+		strings.Contains(ex.Cause+ex.Next, "TLS") || strings.Contains(ex.Cause+ex.Next, "netkit diagnose") {
+		t.Errorf("explanation %+v", ex)
+	}
 	expect(t, rep, StepTLS, StatusSkip, "no open connection", "")
 	expect(t, rep, StepApp, StatusSkip, "no open connection", "")
 	if rep.FailedStep != StepConnect || len(rep.Connect) != 1 || rep.Connect[0].State != "error" {
@@ -435,6 +441,14 @@ func TestDiagnoseListenAddressMismatch(t *testing.T) {
 	rep := diagnose(t, r, "mismatch.test", portOf(l), nil)
 	expect(t, rep, StepConnect, StatusFail, "refused", "ECONNREFUSED")
 	expect(t, rep, StepListen, StatusFail, "the server listens on ::1 only", "LISTEN-ADDRESS")
+
+	// The same with an IP literal: nothing resolves, no hosts file to fix.
+	rep = diagnose(t, r, "127.0.0.63", portOf(l), nil)
+	expect(t, rep, StepListen, StatusFail, "nothing listens on 127.0.0.63: the server listens on ::1 only", "LISTEN-ADDRESS-IP")
+	if s := stepOf(t, rep, StepListen); strings.Contains(strings.Join(s.Details, " "), "resolves") ||
+		s.Explanation == nil || strings.Contains(s.Explanation.Cause+s.Explanation.Next, "resolve") || strings.Contains(s.Explanation.Next, "netkit hosts") {
+		t.Errorf("listen step %+v, explanation %+v", s, s.Explanation)
+	}
 }
 
 func TestDiagnoseNames(t *testing.T) {

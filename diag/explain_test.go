@@ -287,6 +287,9 @@ func TestLookup(t *testing.T) {
 		if strings.Contains(ex.Cause+ex.Next, "{") {
 			t.Errorf("%s: unfilled placeholder: %+v", name, ex)
 		}
+		if strings.Contains(ex.Cause+ex.Next, "address that address") {
+			t.Errorf("%s: placeholder filled into a sentence that already says it: %+v", name, ex)
+		}
 	}
 	if ex, ok := Lookup("111"); !ok || ex.Code != "ECONNREFUSED" {
 		t.Errorf("111 → %+v", ex)
