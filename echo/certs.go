@@ -140,7 +140,8 @@ const renewBefore = 24 * time.Hour
 
 // LoadOrCreate returns the certificate in Dir when it is valid for another
 // day and covers every host of Hosts, and otherwise makes a new one and
-// writes it there, replacing the files atomically.
+// writes it there, replacing the files atomically. Like ssh, it refuses to
+// reuse a key.pem that other users may read (mode not 0600 or stricter).
 func (s *SelfSigned) LoadOrCreate() (*KeyPair, error) {
 	if s.Dir == "" {
 		return nil, errors.New("self-signed certificate: no directory given")
@@ -158,6 +159,13 @@ func (s *SelfSigned) LoadOrCreate() (*KeyPair, error) {
 	}
 	certFile, keyFile := filepath.Join(s.Dir, CertFileName), filepath.Join(s.Dir, KeyFileName)
 	if kp, err := LoadKeyPair(certFile, keyFile); err == nil && covers(kp.Leaf, hosts, now) {
+		st, err := os.Stat(keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("self-signed certificate: %w", err)
+		}
+		if perm := st.Mode().Perm(); perm&0o077 != 0 {
+			return nil, fmt.Errorf("self-signed certificate: %s is mode %04o, so other users may read the private key: run 'chmod 600 %s', or delete it to make a new certificate", keyFile, perm, keyFile)
+		}
 		return kp, nil
 	}
 	validity := s.Validity
@@ -219,7 +227,7 @@ func newSelfSigned(hosts []string, now time.Time, validity time.Duration) (certP
 		Subject:               pkix.Name{CommonName: cn, Organization: []string{"netkit"}},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(validity),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		KeyUsage:              x509.KeyUsageDigitalSignature, // not CertSign: it is no CA (RFC 5280 4.2.1.3)
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 	}

@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -867,6 +868,11 @@ func TestServerCertificateFiles(t *testing.T) {
 			t.Errorf("%s: mode %v, want %v", name, st.Mode(), mode)
 		}
 	}
+	// A server certificate, not a CA: RFC 5280 allows keyCertSign only with
+	// the CA bit.
+	if l := kp.Leaf; l.IsCA || l.KeyUsage != x509.KeyUsageDigitalSignature || !slices.Equal(l.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}) {
+		t.Errorf("IsCA %v, key usage %b, extended %v; want a server certificate with digitalSignature only", l.IsCA, l.KeyUsage, l.ExtKeyUsage)
+	}
 	host, _ := os.Hostname()
 	for _, name := range []string{"localhost", "127.0.0.1", "::1", host} {
 		if err := kp.Leaf.VerifyHostname(name); err != nil {
@@ -879,6 +885,15 @@ func TestServerCertificateFiles(t *testing.T) {
 	}
 	if again.Created || FingerprintOf(again.Leaf) != FingerprintOf(kp.Leaf) {
 		t.Error("a valid certificate was not reused")
+	}
+	// A key others may read is not reused, nor replaced behind the user's back.
+	os.Chmod(kp.KeyFile, 0o640)
+	if _, err := s.LoadOrCreate(); err == nil || !strings.Contains(err.Error(), "is mode 0640, so other users may read the private key: run 'chmod 600 "+kp.KeyFile+"'") {
+		t.Errorf("key.pem of mode 0640: %v, want a refusal", err)
+	}
+	os.Chmod(kp.KeyFile, 0o600)
+	if again, err := s.LoadOrCreate(); err != nil || FingerprintOf(again.Leaf) != FingerprintOf(kp.Leaf) {
+		t.Errorf("after chmod 600: %v; want the same certificate reused", err)
 	}
 	// A day before it expires it is replaced.
 	s.Now = func() time.Time { return kp.Leaf.NotAfter.Add(-time.Hour) }

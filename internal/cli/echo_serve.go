@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -56,9 +57,10 @@ and one that sends fewer than three bytes, is text and is echoed raw, so
 Without --cert/--key it makes a self-signed ECDSA certificate for localhost,
 127.0.0.1, ::1 and the host name, keeps it in --cert-dir (default
 $XDG_CONFIG_HOME/netkit/echo, else ~/.config/netkit/echo; the key is mode
-0600), reuses it while it is valid, and prints its SHA-256 fingerprint for
-'netkit echo send --pin'. --client-ca requires client certificates (mutual
-TLS).
+0600), reuses it while it is valid (not if its key has become readable by
+other users, as ssh refuses such keys), and prints its SHA-256 fingerprint
+for 'netkit echo send --pin'. A --cert that has expired gets a warning.
+--client-ca requires client certificates (mutual TLS).
 
 A peer cannot get around the limits: handshake, idle and message timeouts
 (each may run over by an eighth), the header and content size limits
@@ -148,6 +150,9 @@ type echoServeReady struct {
 	Certificate *echo.Certificate `json:"certificate,omitempty"`
 	CertFile    string            `json:"cert_file,omitempty"`
 	KeyFile     string            `json:"key_file,omitempty"`
+	// SelfSigned reports whether the certificate is netkit's self-signed
+	// one rather than --cert.
+	SelfSigned bool `json:"self_signed"`
 	// Created reports whether the self-signed certificate was made by this
 	// run rather than reused.
 	Created bool `json:"created"`
@@ -173,6 +178,8 @@ func echoServeRun(ctx context.Context, o *EchoServeOptions) error {
 		tlsConfig = echo.ServerTLSConfig(kp.Certificate, clientCAs, o.ALPN)
 		cert := echo.Summarize(kp.Leaf)
 		ready.Certificate, ready.CertFile, ready.KeyFile, ready.Created = &cert, kp.CertFile, kp.KeyFile, kp.Created
+		ready.SelfSigned = o.Cert == ""
+		warnCertValidity(o.IO.ErrOut, kp.CertFile, kp.Leaf, time.Now())
 	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
@@ -208,6 +215,17 @@ func echoServeRun(ctx context.Context, o *EchoServeOptions) error {
 	err = srv.Serve(ctx, ln)
 	log.Info("stopped", "listen", ready.Listen)
 	return err
+}
+
+// warnCertValidity warns on errOut when the certificate in file is not valid
+// at now: clients that verify it will refuse every connection.
+func warnCertValidity(errOut io.Writer, file string, c *x509.Certificate, now time.Time) {
+	switch {
+	case now.After(c.NotAfter):
+		fmt.Fprintf(errOut, "netkit: WARNING: the certificate %s expired on %s: clients that verify it will refuse the connection\n", file, c.NotAfter.UTC().Format(time.RFC3339))
+	case now.Before(c.NotBefore):
+		fmt.Fprintf(errOut, "netkit: WARNING: the certificate %s is not valid before %s: clients that verify it will refuse the connection\n", file, c.NotBefore.UTC().Format(time.RFC3339))
+	}
 }
 
 // keyPair loads --cert/--key, or the self-signed certificate.
@@ -250,9 +268,12 @@ func printServeReady(io *output.Streams, r echoServeReady) error {
 		}
 	}
 	if c := r.Certificate; c != nil {
-		state := "reused"
-		if r.Created {
+		state := "from --cert"
+		switch {
+		case r.SelfSigned && r.Created:
 			state = "created"
+		case r.SelfSigned:
+			state = "reused"
 		}
 		if r.CertFile != "" && r.KeyFile != "" {
 			fmt.Fprintf(&b, "  certificate  %s (%s)\n  key          %s\n", r.CertFile, state, r.KeyFile)

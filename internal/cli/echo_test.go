@@ -137,7 +137,7 @@ func (s *echoServer) stop(t *testing.T) int {
 func TestEchoServeSendBench(t *testing.T) {
 	s := startEchoServer(t)
 	r := s.ready
-	if !r.TLS || r.Mode != "auto" || !r.Created || r.Certificate == nil || r.CertFile != filepath.Join(s.dir, "netkit", "echo", "cert.pem") {
+	if !r.TLS || r.Mode != "auto" || !r.SelfSigned || !r.Created || r.Certificate == nil || r.CertFile != filepath.Join(s.dir, "netkit", "echo", "cert.pem") {
 		t.Fatalf("ready document %+v", r)
 	}
 	if st, err := os.Stat(r.KeyFile); err != nil || st.Mode().Perm() != 0o600 {
@@ -262,6 +262,38 @@ func TestEchoServeReusesCertificate(t *testing.T) {
 	res := netkit(t, "echo", "send", "--pin", first.ready.Certificate.SHA256, second.ready.Listen, "still me")
 	if res.code != 0 {
 		t.Errorf("exit %d: %s", res.code, res.stderr)
+	}
+}
+
+// TestEchoServeExpiredCert: serve warns about an expired --cert, and labels
+// it as given, not as a reused self-signed one.
+func TestEchoServeExpiredCert(t *testing.T) {
+	kp, err := (&echo.SelfSigned{
+		Dir:      t.TempDir(),
+		Validity: 24 * time.Hour,
+		Now:      func() time.Time { return time.Now().AddDate(0, 0, -10) },
+	}).LoadOrCreate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startEchoServer(t, "--cert", kp.CertFile, "--key", kp.KeyFile)
+	s.stop(t)
+	want := "netkit: WARNING: the certificate " + kp.CertFile + " expired on " + kp.Leaf.NotAfter.UTC().Format(time.RFC3339) +
+		": clients that verify it will refuse the connection\n"
+	if !strings.HasPrefix(s.stderr.String(), want) {
+		t.Errorf("stderr does not start with the warning %q:\n%s", want, s.stderr)
+	}
+	if s.ready.SelfSigned || s.ready.Created || s.ready.CertFile != kp.CertFile {
+		t.Errorf("ready document %+v", s.ready)
+	}
+
+	io, _, out, _ := testStreams()
+	s.ready.Listen = "127.0.0.1:65432"
+	if err := printServeReady(io, s.ready); err != nil {
+		t.Fatal(err)
+	}
+	if want := "  certificate  " + kp.CertFile + " (from --cert)\n"; !strings.Contains(out.String(), want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
 	}
 }
 
