@@ -95,6 +95,17 @@ func TestCheckHosts(t *testing.T) {
 			t.Errorf("conflict does not say what glibc returns: %s", p.Message)
 		}
 	}
+	// localhost on another loopback address is a warning; off loopback, an error.
+	other, _ := ParseHosts(strings.NewReader("127.0.1.1 localhost\n::ffff:127.0.0.1 localhost\n10.0.0.1 localhost\n"), "other")
+	var local []string
+	for _, p := range other.Check(CheckOptions{}) {
+		if p.Kind == KindLocalhost {
+			local = append(local, fmt.Sprintf("%d:%s", p.Line, p.Severity))
+		}
+	}
+	if want := []string{"1:warning", "2:warning", "3:error"}; !slices.Equal(local, want) {
+		t.Errorf("localhost problems %v, want %v", local, want)
+	}
 	clean, _ := ParseHosts(strings.NewReader("127.0.0.1 localhost\n::1 localhost\n127.0.1.1 box.example box\n"), "clean")
 	if ps := clean.Check(CheckOptions{Hostname: "box"}); len(ps) != 0 {
 		t.Errorf("clean file has problems: %+v", ps)

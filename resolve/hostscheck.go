@@ -3,6 +3,7 @@ package resolve
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -52,7 +53,7 @@ type CheckOptions struct {
 // ignores, names that are not valid host names (often trailing junk such as a
 // ';' comment), a name mapped to two addresses of one family (glibc returns
 // both, so a program that uses one address may get either), repeated lines,
-// localhost mapped elsewhere than 127.0.0.0/8 or ::1, and this machine's host
+// localhost mapped elsewhere than 127.0.0.1 or ::1, and this machine's host
 // name missing. It runs in time linear in the file's size.
 func (hf *HostsFile) Check(opts CheckOptions) []Problem {
 	problems := slices.Clone(hf.syntax)
@@ -62,9 +63,10 @@ func (hf *HostsFile) Check(opts CheckOptions) []Problem {
 				problems = append(problems, Problem{Line: e.Line, Severity: SeverityWarning, Kind: KindInvalidName,
 					Message: fmt.Sprintf("%q is not a valid host name: %s", name, why)})
 			}
-			if strings.EqualFold(name, "localhost") && !e.Address.IsLoopback() {
-				problems = append(problems, Problem{Line: e.Line, Severity: SeverityError, Kind: KindLocalhost,
-					Message: fmt.Sprintf("localhost maps to %s; it must map to 127.0.0.1 or ::1, or local services become unreachable", e.Address)})
+			if strings.EqualFold(name, "localhost") {
+				if p, ok := localhostProblem(e); ok {
+					problems = append(problems, p)
+				}
 			}
 		}
 	}
@@ -103,4 +105,21 @@ func (hf *HostsFile) Check(opts CheckOptions) []Problem {
 		return cmp.Or(a.Line-b.Line, strings.Compare(a.Kind, b.Kind), strings.Compare(a.Message, b.Message))
 	})
 	return problems
+}
+
+// localhostProblem says what is wrong with a line that maps localhost to
+// something else than 127.0.0.1 or ::1: an error off loopback (local
+// services become unreachable), a warning for another loopback address
+// (only what listens there, or on every address, is reached).
+func localhostProblem(e HostsEntry) (Problem, bool) {
+	a := e.Address
+	switch {
+	case a == netip.AddrFrom4([4]byte{127, 0, 0, 1}) || a == netip.IPv6Loopback():
+		return Problem{}, false
+	case !a.IsLoopback():
+		return Problem{Line: e.Line, Severity: SeverityError, Kind: KindLocalhost,
+			Message: fmt.Sprintf("localhost maps to %s; it must map to 127.0.0.1 or ::1, or local services become unreachable", a)}, true
+	}
+	return Problem{Line: e.Line, Severity: SeverityWarning, Kind: KindLocalhost,
+		Message: fmt.Sprintf("localhost maps to %s, not 127.0.0.1 or ::1; a program that connects to localhost reaches only services listening on %s or on every address", a, a)}, true
 }

@@ -39,8 +39,8 @@ func NewCmdHosts(io *output.Streams, runF func(context.Context, *HostsOptions) e
 addresses glibc cannot parse (the line is then ignored), names that are not
 valid host names (often trailing junk such as a ';' comment), a name mapped to
 two addresses of one family, repeated lines, localhost mapped anywhere but
-127.0.0.0/8 or ::1, and this machine's host name missing. It exits 1 when it
-finds problems.
+127.0.0.1 or ::1 (an error off loopback, a warning elsewhere in 127.0.0.0/8),
+and this machine's host name missing. It exits 1 when it finds problems.
 
 With NAME it lists the lines that map that name, which lookups return each
 line, and whose first address it is; lines that name it but that glibc
