@@ -205,7 +205,7 @@ func Diagnose(ctx context.Context, o DiagnoseOptions) (*Report, error) {
 		}
 	}()
 
-	d.step(ctx, StepHosts, d.checkHosts)
+	d.step(ctx, StepHosts, func(s *Step) { d.checkHosts(ctx, s) })
 	d.step(ctx, StepResolve, func(s *Step) { d.resolve(ctx, s) })
 	// Ping runs beside the connect, which does not depend on it.
 	pingDone := make(chan Step, 1)
@@ -298,7 +298,7 @@ func (d *diagnosis) skipped(s *Step, why string) {
 
 // checkHosts reports the hosts file lines for the name, the lines meant for
 // it that glibc ignores, and whether a line shadows what DNS says.
-func (d *diagnosis) checkHosts(s *Step) {
+func (d *diagnosis) checkHosts(ctx context.Context, s *Step) {
 	path := cmp.Or(d.resolver.HostsPath, resolve.DefaultHostsPath)
 	if resolve.IsNumericHost(d.o.Host) {
 		d.skipped(s, d.o.Host+" is an IP address")
@@ -338,20 +338,33 @@ func (d *diagnosis) checkHosts(s *Step) {
 		s.Status = StatusOK
 	}
 	s.Summary = fmt.Sprintf("%s maps %s → %s", path, d.o.Host, strings.Join(where, ", "))
-	if shadow := d.shadowedDNS(lines); shadow != "" {
+	if shadow := d.shadowedDNS(ctx, lines); shadow != "" {
 		s.Status = StatusWarn
 		s.Details = append(s.Details, shadow)
 	}
 }
 
 // shadowedDNS asks DNS for the name and says so when its addresses differ
-// from the hosts file's, which then hides them.
-func (d *diagnosis) shadowedDNS(lines []resolve.HostsEntry) string {
+// from the hosts file's: the source nsswitch.conf asks first hides the
+// other's. Names of this machine's loopback (localhost) are not asked:
+// they are not DNS's to answer.
+func (d *diagnosis) shadowedDNS(ctx context.Context, lines []resolve.HostsEntry) string {
+	if isLocalhostName(d.o.Host) {
+		return ""
+	}
 	cfg, err := resolve.LoadConfig(d.resolver.Paths)
 	if err != nil {
 		return ""
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), d.o.Client.Timeout)
+	isSource := func(name string) func(resolve.Source) bool {
+		return func(s resolve.Source) bool { return s.Name == name }
+	}
+	files := slices.IndexFunc(cfg.HostsOrder, isSource("files"))
+	dns := slices.IndexFunc(cfg.HostsOrder, isSource("dns"))
+	if files < 0 || dns < 0 {
+		return ""
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.o.Client.Timeout)
 	defer cancel()
 	direct := &resolve.Resolver{Paths: d.resolver.Paths, Servers: cfg.Nameservers, Timeout: d.o.Client.Timeout}
 	addrs, err := direct.LookupIP(ctx, d.o.Host, resolve.AnyFamily)
@@ -360,10 +373,26 @@ func (d *diagnosis) shadowedDNS(lines []resolve.HostsEntry) string {
 	}
 	for _, a := range addrs {
 		if !slices.ContainsFunc(lines, func(e resolve.HostsEntry) bool { return e.Address == a }) {
+			if dns < files {
+				return fmt.Sprintf("DNS shadows these lines: %s asks DNS first, and DNS (%s) has %s; the lines count only when DNS has no answer",
+					cfg.NSSwitch, joinAddrPorts(cfg.Nameservers), joinAddrs(addrs))
+			}
 			return fmt.Sprintf("the hosts file shadows DNS: DNS (%s) has %s", joinAddrPorts(cfg.Nameservers), joinAddrs(addrs))
 		}
 	}
 	return ""
+}
+
+// isLocalhostName reports whether name is one of the names of this
+// machine's loopback: localhost, a name under .localhost (RFC 6761), and
+// the aliases distributions put in /etc/hosts.
+func isLocalhostName(name string) bool {
+	name = strings.ToLower(strings.TrimSuffix(name, "."))
+	switch name {
+	case "localhost", "localhost.localdomain", "localhost6", "localhost6.localdomain6", "ip6-localhost", "ip6-loopback":
+		return true
+	}
+	return strings.HasSuffix(name, ".localhost")
 }
 
 func (d *diagnosis) resolve(ctx context.Context, s *Step) {

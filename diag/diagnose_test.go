@@ -24,15 +24,23 @@ import (
 // DNS server, with nsswitch "files dns".
 func diagResolver(t *testing.T, hosts string, zone ...string) *resolve.Resolver {
 	t.Helper()
+	r, _ := diagResolverOrder(t, "files dns", hosts, zone...)
+	return r
+}
+
+// diagResolverOrder is diagResolver with the nsswitch hosts line order,
+// and returns the DNS server too.
+func diagResolverOrder(t *testing.T, order, hosts string, zone ...string) (*resolve.Resolver, *dnstest.Server) {
+	t.Helper()
 	srv := dnstest.Start(t, zone...)
 	dir := t.TempDir()
 	hp := filepath.Join(dir, "hosts")
 	np := filepath.Join(dir, "nsswitch.conf")
 	os.WriteFile(hp, []byte(hosts), 0o644)
-	os.WriteFile(np, []byte("hosts: files dns\n"), 0o644)
+	os.WriteFile(np, []byte("hosts: "+order+"\n"), 0o644)
 	return &resolve.Resolver{HostsPath: hp, Paths: resolve.ConfigPaths{
 		ResolvConf: srv.ResolvConf(t, "options timeout:1 attempts:1"), NSSwitch: np,
-		Env: func(string) string { return "" }}}
+		Env: func(string) string { return "" }}}, srv
 }
 
 const diagHosts = "127.0.0.1 localhost\n127.0.0.61 svc.test\n127.0.0.62 shadow.test\n127.0.0.300 broken.test\n"
@@ -492,6 +500,40 @@ func TestDiagnoseDNSServerGone(t *testing.T) {
 	}
 	if rep.FailedStep != StepResolve {
 		t.Errorf("failed step %s", rep.FailedStep)
+	}
+}
+
+// TestDiagnoseHostsShadow checks the hosts step's look at DNS: it follows
+// the nsswitch order, never asks DNS for localhost, and stops with ctx.
+func TestDiagnoseHostsShadow(t *testing.T) {
+	zone := []string{"shadow.test. 60 IN A 127.0.0.99", "localhost. 60 IN A 127.0.0.99"}
+	l := listen(t, "127.0.0.1:0")
+
+	r, _ := diagResolverOrder(t, "dns files", diagHosts, zone...)
+	rep := diagnose(t, r, "shadow.test", portOf(l), nil)
+	expect(t, rep, StepHosts, StatusWarn, "DNS shadows these lines", "")
+	if s := stepOf(t, rep, StepHosts); strings.Contains(strings.Join(s.Details, " "), "the hosts file shadows DNS") {
+		t.Errorf("with dns before files: %v", s.Details)
+	}
+	expect(t, rep, StepResolve, StatusOK, "127.0.0.99 (dns)", "")
+
+	r, srv := diagResolverOrder(t, "files dns", diagHosts, zone...)
+	rep = diagnose(t, r, "localhost", portOf(l), nil)
+	expect(t, rep, StepHosts, StatusOK, "localhost → 127.0.0.1", "")
+	if q := srv.Queries(); len(q) != 0 {
+		t.Errorf("DNS was asked %v", q)
+	}
+
+	srv.Silence("shadow.test")
+	r.Paths.ResolvConf = srv.ResolvConf(t, "options timeout:5 attempts:1")
+	// (A deadline: the DNS client obeys a context's deadline, not yet its
+	// cancellation.)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	rep = diagnoseCtx(t, ctx, r, "shadow.test", portOf(l), func(o *DiagnoseOptions) { o.Client.Timeout = 5 * time.Second })
+	if took := time.Since(start); took > 2*time.Second || !rep.Interrupted {
+		t.Errorf("the context's end during the DNS look of the hosts step ended the walk after %v, interrupted %v", took, rep.Interrupted)
 	}
 }
 
