@@ -194,7 +194,11 @@ func echoSendTable(r echoSendResult) *output.Table {
 		tl := s.TLS
 		t.Append("tls", tl.Version+", "+tl.CipherSuite)
 		t.Append("handshake", msText(tl.HandshakeMs))
-		t.Append("server_name", tl.ServerName)
+		if net.ParseIP(tl.ServerName) != nil {
+			t.Append("server_name", "- (IP: no SNI sent)")
+		} else {
+			t.Append("server_name", tl.ServerName)
+		}
 		t.Append("alpn", tl.ALPN)
 		if len(tl.Chain) > 0 {
 			c := tl.Chain[0]

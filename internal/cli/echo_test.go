@@ -150,7 +150,7 @@ func TestEchoServeSendBench(t *testing.T) {
 		if res.code != 0 {
 			t.Fatalf("exit %d: %s", res.code, res.stderr)
 		}
-		for _, want := range []string{"tls          TLS 1.3, TLS_", "verified     yes, by the pinned fingerprint", "check        ok: 12 bytes echoed unchanged", "sans         localhost, "} {
+		for _, want := range []string{"tls          TLS 1.3, TLS_", "server_name  - (IP: no SNI sent)\n", "verified     yes, by the pinned fingerprint", "check        ok: 12 bytes echoed unchanged", "sans         localhost, "} {
 			if !strings.Contains(res.stdout, want) {
 				t.Errorf("output lacks %q:\n%s", want, res.stdout)
 			}
@@ -181,6 +181,13 @@ func TestEchoServeSendBench(t *testing.T) {
 		if res.code != 1 || !strings.Contains(res.stderr, "x509: certificate signed by unknown authority") ||
 			!strings.Contains(res.stderr, "cause: the certificate of 127.0.0.1 is signed by an authority this machine does not trust") {
 			t.Errorf("exit %d: %s", res.code, res.stderr)
+		}
+	})
+	t.Run("localhost is sent as SNI", func(t *testing.T) {
+		_, port, _ := net.SplitHostPort(r.Listen)
+		res := netkit(t, "echo", "send", "--pin", pin, "localhost:"+port, "x")
+		if res.code != 0 || !strings.Contains(res.stdout, "server_name  localhost\n") {
+			t.Errorf("exit %d:\n%s%s", res.code, res.stdout, res.stderr)
 		}
 	})
 	t.Run("name mismatch", func(t *testing.T) {
