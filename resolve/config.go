@@ -34,7 +34,8 @@ const (
 // line of nsswitch.conf.
 type Config struct {
 	ResolvConf string `json:"resolv_conf"`
-	// Nameservers are asked in order (rotated with "options rotate").
+	// Nameservers are asked in order. With "options rotate" (Rotate) each
+	// question starts at the next server, from a random one, as in glibc.
 	Nameservers []netip.AddrPort `json:"nameservers"`
 	// DefaultNameserver is true when resolv.conf names none, so glibc asks
 	// 127.0.0.1:53.
@@ -51,6 +52,9 @@ type Config struct {
 	Rotate       bool    `json:"rotate"`
 	UseTCP       bool    `json:"use_vc"`
 	EDNS0        bool    `json:"edns0"`
+	// NoAAAA is "options no-aaaa" (glibc 2.36): DNS is asked no AAAA
+	// question; the hosts file's IPv6 lines still count.
+	NoAAAA bool `json:"no_aaaa"`
 	// Options lists every option in effect, as written.
 	Options []string `json:"options"`
 
@@ -261,8 +265,10 @@ func (c *Config) applyOptions(opts []string, where string) {
 			c.UseTCP = true
 		case "edns0":
 			c.EDNS0 = true
+		case "no-aaaa":
+			c.NoAAAA = true
 		case "debug", "inet6", "single-request", "single-request-reopen", "no-check-names",
-			"no-tld-query", "no-reload", "trust-ad", "no-aaaa", "ip6-bytestring", "ip6-dotint", "no-ip6-dotint":
+			"no-tld-query", "no-reload", "trust-ad", "ip6-bytestring", "ip6-dotint", "no-ip6-dotint":
 		default:
 			c.Notes = append(c.Notes, fmt.Sprintf("%s: unknown option %q is ignored", where, o))
 			continue

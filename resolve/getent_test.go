@@ -79,8 +79,8 @@ func normalize(s string) string {
 	return strings.Join(lines, "\n")
 }
 
-func comparisonResolver(t *testing.T) *Resolver {
-	r, _ := setup(t, zone)
+func comparisonResolver(t *testing.T, resolvExtra ...string) *Resolver {
+	r, _ := setup(t, zone, resolvExtra...)
 	if err := os.WriteFile(r.HostsPath, []byte(compareHosts), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -91,12 +91,24 @@ func comparisonResolver(t *testing.T) *Resolver {
 // ahosts, ahostsv4 and ahostsv6 print it, on names from a test hosts file,
 // names from an in-process DNS server, and literals.
 func TestAgreesWithGetent(t *testing.T) {
-	r := comparisonResolver(t)
-	names := []string{"localhost", "web.test", "www.test", "multi.test", "MULTI.TEST", "ip6-loopback",
+	agreeWithGetent(t, comparisonResolver(t), "localhost", "web.test", "www.test", "multi.test", "MULTI.TEST", "ip6-loopback",
 		"db.test", "alias.test", "v4only.test", "txtonly.test", "nosuch.test",
 		"127.0.0.1", "127.1", "0x7f.0.0.1", "::1", "::ffff:127.0.0.1",
 		"0x", "0x.1", "1.0x", "0x0.1", "1.0x0",
-		"fe80::1%lo", "fe80::1%1", "ff02::1%lo", "::1%lo", "::1%0", "::1%1", "fec0::1%lo", "::1%4294967296"}
+		"fe80::1%lo", "fe80::1%1", "ff02::1%lo", "::1%lo", "::1%0", "::1%1", "fec0::1%lo", "::1%4294967296")
+}
+
+// TestAgreesWithGetentNoAAAA compares with resolv.conf's "options
+// no-aaaa" (glibc 2.36): no AAAA question to DNS, the hosts file's IPv6
+// lines still count.
+func TestAgreesWithGetentNoAAAA(t *testing.T) {
+	agreeWithGetent(t, comparisonResolver(t, "options no-aaaa"), "localhost", "multi.test", "db.test", "alias.test", "v4only.test", "nosuch.test", "::1")
+}
+
+// agreeWithGetent compares r with getent ahosts, ahostsv4 and ahostsv6 on
+// names.
+func agreeWithGetent(t *testing.T, r *Resolver, names ...string) {
+	t.Helper()
 	for _, db := range []struct {
 		getent string
 		fam    Family

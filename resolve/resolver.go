@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/miekg/dns"
@@ -316,13 +318,15 @@ func (r *Resolver) fromHosts(name string, fam Family, res *Result) ([]found, str
 // parallel, and stops at the first candidate with addresses.
 func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.AddrPort, candidates []string, name string, fam Family, res *Result) ([]found, string, error) {
 	var qtypes []uint16
-	switch fam {
-	case IPv4:
-		qtypes = []uint16{dns.TypeA}
-	case IPv6:
-		qtypes = []uint16{dns.TypeAAAA}
-	default:
-		qtypes = []uint16{dns.TypeA, dns.TypeAAAA}
+	if fam != IPv6 {
+		qtypes = append(qtypes, dns.TypeA)
+	}
+	if fam != IPv4 {
+		if cfg.NoAAAA {
+			res.Notes = append(res.Notes, "resolv.conf has options no-aaaa: DNS was asked no AAAA question")
+		} else {
+			qtypes = append(qtypes, dns.TypeAAAA)
+		}
 	}
 	var mu sync.Mutex
 	record := func(s Step) {
@@ -333,14 +337,20 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 	asked := []string{"DNS server " + joinAddrPorts(servers)}
 	worst := ErrNoSuchHost
 	var transport error
+	if len(qtypes) == 0 {
+		return nil, "", &LookupError{Name: name, Asked: asked, Err: ErrNoData}
+	}
 	for _, cand := range candidates {
 		replies := make([]dnsReply, len(qtypes))
+		// Both questions go to the same first server, as glibc sends them
+		// together.
+		order := rotate(servers, cfg.Rotate)
 		var wg sync.WaitGroup
 		for i, qt := range qtypes {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				replies[i] = ask(ctx, cfg, servers, cand, qt, record)
+				replies[i] = ask(ctx, cfg, order, cand, qt, record)
 			}()
 		}
 		wg.Wait()
@@ -380,6 +390,23 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 		err = transport
 	}
 	return nil, "", &LookupError{Name: name, Asked: asked, Err: err}
+}
+
+// rotation counts the questions asked with "options rotate", from a random
+// start: process-wide, as glibc's (nameserver_offset in res_send.c).
+var (
+	rotationStart = rand.Uint32()
+	rotation      atomic.Uint32
+)
+
+// rotate returns servers in the order one question tries them: as listed,
+// or with rotation on, starting at the next server in turn.
+func rotate(servers []netip.AddrPort, on bool) []netip.AddrPort {
+	if !on || len(servers) < 2 {
+		return servers
+	}
+	i := int((rotationStart + rotation.Add(1)) % uint32(len(servers)))
+	return append(slices.Clone(servers[i:]), servers[:i]...)
 }
 
 func joinAddrPorts(aps []netip.AddrPort) string {

@@ -335,3 +335,52 @@ func TestResolveServices(t *testing.T) {
 		}
 	}
 }
+
+// TestResolveRotate checks "options rotate": each lookup starts at the next
+// server (both get questions), where without it the first answers all.
+func TestResolveRotate(t *testing.T) {
+	for _, rotate := range []bool{false, true} {
+		r, first := setup(t, zone)
+		second := dnstest.Start(t, zone...)
+		conf := fmt.Sprintf("nameserver %s\nnameserver %s\noptions timeout:1 attempts:1\n", first.Addr.Addr(), second.Addr.Addr())
+		if rotate {
+			conf += "options rotate\n"
+		}
+		if err := os.WriteFile(r.Paths.ResolvConf, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		for range 4 {
+			if _, err := r.Resolve(context.Background(), Query{Name: "db.test"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n1, n2 := len(first.Queries()), len(second.Queries())
+		if rotate && (n1 != 4 || n2 != 4) || !rotate && (n1 != 8 || n2 != 0) {
+			t.Errorf("rotate %v: %d and %d questions to the two servers (A and AAAA of 4 lookups)", rotate, n1, n2)
+		}
+	}
+}
+
+// TestResolveNoAAAA checks "options no-aaaa": no AAAA question, and an
+// IPv6 lookup finds nothing in DNS (the hosts file still counts).
+func TestResolveNoAAAA(t *testing.T) {
+	r, srv := setup(t, zone, "options no-aaaa")
+	res, err := r.Resolve(context.Background(), Query{Name: "db.test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := addrsOf(res); !slices.Equal(got, []string{"127.0.0.20", "127.0.0.21"}) || len(res.Notes) == 0 {
+		t.Errorf("addresses %v, notes %q", got, res.Notes)
+	}
+	if _, err := r.Resolve(context.Background(), Query{Name: "db.test", Family: IPv6}); !errors.Is(err, ErrNoData) {
+		t.Errorf("IPv6 lookup: %v, want no data", err)
+	}
+	for _, q := range srv.Queries() {
+		if q.Qtype == dns.TypeAAAA {
+			t.Errorf("asked %v", q)
+		}
+	}
+	if res, err := r.Resolve(context.Background(), Query{Name: "multi.test", Family: IPv6}); err != nil || !slices.Equal(addrsOf(res), []string{"::1"}) {
+		t.Errorf("hosts file IPv6 line: %v", err)
+	}
+}
