@@ -123,7 +123,9 @@ func (o *EchoSendOptions) check(args []string) error {
 	return nil
 }
 
-// echoSendResult is what 'echo send --json' prints.
+// echoSendResult is what 'echo send --json' prints. When the connection or
+// the handshake failed, Session has the address asked for and nothing else,
+// and Error says why.
 type echoSendResult struct {
 	Session echo.Session `json:"session"`
 	// Action is the --action sent, empty for a binary echo.
@@ -146,12 +148,20 @@ func echoSendRun(ctx context.Context, o *EchoSendOptions) error {
 	if err != nil {
 		return err
 	}
+	res := echoSendResult{Session: echo.Session{Address: o.Address}, Action: o.Action, Bytes: len(o.Content)}
 	conn, err := echo.Dial(ctx, o.Address, opts)
 	if err != nil {
+		// --json still prints a document: where it tried, and why it failed.
+		res.Error = err.Error()
+		if o.Output.Format == output.FormatJSON {
+			if perr := output.PrintJSON(o.IO.Out, res); perr != nil {
+				return perr
+			}
+		}
 		return checkFailed(fmt.Errorf("echo send: %w", err)) // the error names the address
 	}
 	defer conn.Close()
-	res := echoSendResult{Session: conn.Session(), Action: o.Action, Bytes: len(o.Content)}
+	res.Session = conn.Session()
 	var rtt time.Duration
 	switch o.Action {
 	case "":

@@ -183,6 +183,20 @@ func TestEchoServeSendBench(t *testing.T) {
 			t.Errorf("exit %d: %s", res.code, res.stderr)
 		}
 	})
+	t.Run("unknown authority as JSON", func(t *testing.T) {
+		res := netkit(t, "echo", "send", "--json", r.Listen, "x")
+		var doc struct {
+			SchemaVersion int `json:"schema_version"`
+			echoSendResult
+		}
+		if err := json.Unmarshal([]byte(res.stdout), &doc); err != nil || res.code != 1 {
+			t.Fatalf("exit %d, %v: %q %s", res.code, err, res.stdout, res.stderr)
+		}
+		if doc.SchemaVersion != 1 || doc.OK || doc.Session.Address != r.Listen || doc.Session.TLS != nil ||
+			!strings.Contains(doc.Error, "x509: certificate signed by unknown authority") {
+			t.Errorf("document %s", res.stdout)
+		}
+	})
 	t.Run("localhost is sent as SNI", func(t *testing.T) {
 		_, port, _ := net.SplitHostPort(r.Listen)
 		res := netkit(t, "echo", "send", "--pin", pin, "localhost:"+port, "x")
