@@ -13,8 +13,10 @@ var (
 	// ErrNoSuchHost: no hosts file line has the name and DNS answered
 	// NXDOMAIN (or there was no DNS to ask).
 	ErrNoSuchHost = errors.New("no such host")
-	// ErrNoData: the name exists but has no address of the asked family.
-	ErrNoData = errors.New("no address of the requested family")
+	// ErrNoData: the name exists but has no address (of the family asked,
+	// if one was). The LookupError of the resolver wraps it with what was
+	// asked: "db.test exists but has no AAAA record".
+	ErrNoData = errors.New("no address")
 	// ErrServerFailure: the DNS server answered SERVFAIL.
 	ErrServerFailure = errors.New("DNS server failure (SERVFAIL)")
 	// ErrRefused: the DNS server answered REFUSED.
@@ -50,6 +52,28 @@ func (e *LookupError) Timeout() bool {
 	var t interface{ Timeout() bool }
 	return errors.As(e.Err, &t) && t.Timeout()
 }
+
+// noDataError is ErrNoData from DNS, saying which name exists without which
+// records, and whether it is an alias.
+type noDataError struct {
+	name   string   // the name asked after the search list; "" when as looked up
+	types  []string // the record types asked: "A", "AAAA"
+	cnames []string // the CNAME chain followed from name
+}
+
+func (e *noDataError) Error() string {
+	subject := "the name"
+	if e.name != "" {
+		subject = strings.TrimSuffix(e.name, ".")
+	}
+	want := strings.Join(e.types, " or ")
+	if len(e.cnames) > 0 {
+		return fmt.Sprintf("%s is an alias (CNAME) of %s, which has no %s record", subject, e.cnames[len(e.cnames)-1], want)
+	}
+	return fmt.Sprintf("%s exists but has no %s record", subject, want)
+}
+
+func (e *noDataError) Is(target error) bool { return target == ErrNoData }
 
 // InputError is a name, port or option that cannot be looked up at all: the
 // caller's mistake rather than the network's.

@@ -92,7 +92,7 @@ func comparisonResolver(t *testing.T, resolvExtra ...string) *Resolver {
 // names from an in-process DNS server, and literals.
 func TestAgreesWithGetent(t *testing.T) {
 	agreeWithGetent(t, comparisonResolver(t), "localhost", "web.test", "www.test", "multi.test", "MULTI.TEST", "ip6-loopback",
-		"db.test", "alias.test", "v4only.test", "txtonly.test", "nosuch.test",
+		"db.test", "alias.test", "v4only.test", "txtonly.test", "dangling.test", "nosuch.test",
 		"127.0.0.1", "127.1", "0x7f.0.0.1", "::1", "::ffff:127.0.0.1",
 		"0x", "0x.1", "1.0x", "0x0.1", "1.0x0",
 		"fe80::1%lo", "fe80::1%1", "ff02::1%lo", "::1%lo", "::1%0", "::1%1", "fec0::1%lo", "::1%4294967296")

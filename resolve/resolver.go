@@ -338,8 +338,9 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 	worst := ErrNoSuchHost
 	var transport error
 	if len(qtypes) == 0 {
-		return nil, "", &LookupError{Name: name, Asked: asked, Err: ErrNoData}
+		return nil, "", &LookupError{Name: name, Asked: asked, Err: fmt.Errorf("%w: resolv.conf has options no-aaaa, so DNS was asked no AAAA question", ErrNoData)}
 	}
+	var noData *noDataError // of the first name that exists without addresses
 	for _, cand := range candidates {
 		replies := make([]dnsReply, len(qtypes))
 		// Both questions go to the same first server, as glibc sends them
@@ -370,6 +371,12 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 				if worst == ErrNoSuchHost {
 					worst = ErrNoData
 				}
+				if noData == nil {
+					noData = &noDataError{name: cand, cnames: rep.cnames}
+				}
+				if noData.name == cand {
+					noData.types = append(noData.types, dns.TypeToString[qtypes[i]])
+				}
 			case StatusServFail:
 				worst = ErrServerFailure
 			case StatusRefused:
@@ -385,8 +392,14 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 			return out, canon, nil
 		}
 	}
-	err := worst
-	if transport != nil && (worst == ErrNoSuchHost) {
+	var err error = worst
+	switch {
+	case worst == ErrNoData:
+		if strings.EqualFold(strings.TrimSuffix(noData.name, "."), strings.TrimSuffix(name, ".")) {
+			noData.name = "" // the LookupError names it
+		}
+		err = noData
+	case transport != nil && worst == ErrNoSuchHost:
 		err = transport
 	}
 	return nil, "", &LookupError{Name: name, Asked: asked, Err: err}

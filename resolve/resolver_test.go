@@ -62,6 +62,8 @@ var zone = []string{
 	"v4only.test. 60 IN A 127.0.0.30",
 	"txtonly.test. 60 IN TXT \"no address here\"",
 	"short.corp.test. 60 IN A 127.0.0.40",
+	"dangling.test. 60 IN CNAME gone.test.",
+	"txt.corp.test. 60 IN TXT \"no address here\"",
 }
 
 func addrsOf(res *Result) []string {
@@ -155,17 +157,22 @@ func TestResolveFailures(t *testing.T) {
 		name string
 		fam  Family
 		want error
+		msg  string // the error's text before " (asked: "
 	}{
-		{"nosuch.test", AnyFamily, ErrNoSuchHost},
-		{"txtonly.test", AnyFamily, ErrNoData},
-		{"v4only.test", IPv6, ErrNoData},
-		{"broken.test", AnyFamily, ErrServerFailure},
-		{"closed.test", AnyFamily, ErrRefused},
+		{"nosuch.test", AnyFamily, ErrNoSuchHost, "nosuch.test: no such host"},
+		{"txtonly.test", AnyFamily, ErrNoData, "txtonly.test: the name exists but has no A or AAAA record"},
+		{"v4only.test", IPv6, ErrNoData, "v4only.test: the name exists but has no AAAA record"},
+		{"dangling.test", IPv4, ErrNoData, "dangling.test: the name is an alias (CNAME) of gone.test, which has no A record"},
+		{"broken.test", AnyFamily, ErrServerFailure, "broken.test: DNS server failure (SERVFAIL)"},
+		{"closed.test", AnyFamily, ErrRefused, "closed.test: DNS server refused the query (REFUSED)"},
 	} {
 		_, err := r.Resolve(ctx, Query{Name: tc.name, Family: tc.fam})
 		if !errors.Is(err, tc.want) {
 			t.Errorf("%s: error %v, want %v", tc.name, err, tc.want)
 			continue
+		}
+		if msg, _, _ := strings.Cut(err.Error(), " (asked: "); msg != tc.msg {
+			t.Errorf("%s: error %q, want %q", tc.name, msg, tc.msg)
 		}
 		var le *LookupError
 		if !errors.As(err, &le) || !strings.Contains(err.Error(), "asked: hosts file") || !strings.Contains(err.Error(), srv.Addr.Addr().String()) {
@@ -199,6 +206,11 @@ func TestResolveSearchList(t *testing.T) {
 	}
 	if q := srv.Queries(); len(q) == 0 || q[0].Name != "short.corp.test." {
 		t.Errorf("first question %v, want short.corp.test. (ndots:1, no dot: search list first)", q)
+	}
+	// The name that exists without addresses is named.
+	_, err = r.Resolve(context.Background(), Query{Name: "txt", Family: IPv4})
+	if msg, _, _ := strings.Cut(fmt.Sprint(err), " (asked: "); !errors.Is(err, ErrNoData) || msg != "txt: txt.corp.test exists but has no A record" {
+		t.Errorf("txt: %v", err)
 	}
 }
 
