@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unicode"
@@ -69,6 +70,7 @@ type DiagnoseOptions struct {
 	// step fails all the same. Plaintext means TLSOff.
 	Client echo.ClientOptions
 	// PingCount is the number of ICMP echo requests per address; 0 means 3.
+	// A ping that cannot run is a warning, never the path's failure.
 	PingCount int
 	// OnStep, if not nil, is called with each step as it ends, in order,
 	// from the goroutine that called Diagnose. Once ctx ends, the steps
@@ -111,7 +113,8 @@ type Step struct {
 	Summary string `json:"summary"`
 	// Details are further lines worth reading.
 	Details []string `json:"details,omitempty"`
-	// Explanation is the likely cause and next step of a failure or warning.
+	// Explanation is the likely cause and next step of a failure or a
+	// warning, or of a step not checked for a reason the user can fix.
 	Explanation *Explanation `json:"explanation,omitempty"`
 	DurationMS  float64      `json:"duration_ms"`
 
@@ -190,6 +193,9 @@ func Diagnose(ctx context.Context, o DiagnoseOptions) (*Report, error) {
 	}
 	o.Client.Timeout = cmp.Or(o.Client.Timeout, DefaultDiagnoseTimeout)
 	o.Client.ServerName = cmp.Or(o.Client.ServerName, o.Host)
+	if o.PingCount < 0 {
+		return nil, &resolve.InputError{What: "ping count", Value: strconv.Itoa(o.PingCount), Why: "must not be negative"}
+	}
 	o.PingCount = cmp.Or(o.PingCount, 3)
 	if o.Client.Plaintext {
 		o.TLS = TLSOff
@@ -427,33 +433,62 @@ func (d *diagnosis) ping(ctx context.Context, s *Step) {
 	for i, a := range d.addrs {
 		targets[i] = PingTarget{Host: a.String(), Addr: a}
 	}
+	var mu sync.Mutex
+	sendErrs := map[netip.Addr]string{} // the first probe error of each address
 	stats, err := Ping(ctx, PingOptions{Targets: targets, Count: d.o.PingCount,
-		Interval: MinUnprivilegedInterval, Timeout: min(d.o.Client.Timeout, time.Second)})
-	if err != nil {
+		Interval: MinUnprivilegedInterval, Timeout: min(d.o.Client.Timeout, time.Second),
+		OnProbe: func(p PingProbe) {
+			if p.Kind != ProbeError {
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if _, seen := sendErrs[p.Addr]; !seen {
+				sendErrs[p.Addr] = p.Error
+			}
+		}})
+	var perm *ICMPPermissionError
+	switch {
+	case errors.As(err, &perm):
 		d.skipped(s, "ICMP is not permitted to this process")
+		d.explain(s, err)
+		return
+	case err != nil:
+		s.set(StatusWarn, "ping could not run: %v", err)
 		d.explain(s, err)
 		return
 	}
 	d.rep.Ping = stats
 	var parts []string
-	replied := 0
+	var failure error // the first address whose ping failed
+	replied, failed := 0, 0
 	for _, st := range stats {
-		if st.Received > 0 {
+		switch {
+		case st.Err != nil:
+			failed++
+			failure = cmp.Or(failure, st.Err)
+			parts = append(parts, fmt.Sprintf("%s failed: %s", st.Addr, shortError(st.Err)))
+		case st.Received > 0:
 			replied++
 			parts = append(parts, fmt.Sprintf("%s %d/%d, avg %.3f ms", st.Addr, st.Received, st.Sent, st.AvgMs))
-		} else {
+		case st.Errors > 0:
+			failed++
+			parts = append(parts, fmt.Sprintf("%s no reply: %d of %d probes could not be sent (%s)", st.Addr, st.Errors, st.Sent, sendErrs[st.Addr]))
+		default:
 			parts = append(parts, fmt.Sprintf("%s no reply (%d sent)", st.Addr, st.Sent))
 		}
 	}
-	switch replied {
-	case len(stats):
+	switch {
+	case replied == len(stats):
 		s.set(StatusOK, "%s", strings.Join(parts, "; "))
-	case 0:
-		s.set(StatusWarn, "%s", strings.Join(parts, "; "))
+		return
+	case failure != nil:
+		d.explain(s, failure)
+	case replied == 0 && failed == 0:
+		// Every probe left and none came back: ICMP may be filtered.
 		s.Explanation = explainCode("ICMP-NO-REPLY", d.o.Host, d.o.Port)
-	default:
-		s.set(StatusWarn, "%s", strings.Join(parts, "; "))
 	}
+	s.set(StatusWarn, "%s", strings.Join(parts, "; "))
 }
 
 // connect tries every address at once, as happy eyeballs would. The

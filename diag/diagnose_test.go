@@ -538,7 +538,7 @@ func TestDiagnoseHostsShadow(t *testing.T) {
 }
 
 func TestDiagnoseBadOptions(t *testing.T) {
-	for _, o := range []DiagnoseOptions{{Port: 1}, {Host: "x"}} {
+	for _, o := range []DiagnoseOptions{{Port: 1}, {Host: "x"}, {Host: "x", Port: 1, PingCount: -1}} {
 		if _, err := Diagnose(context.Background(), o); err == nil {
 			t.Errorf("%+v accepted", o)
 		}

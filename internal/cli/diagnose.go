@@ -181,8 +181,9 @@ var marks = map[diag.Status]struct{ sym, color string }{
 	diag.StatusSkip: {"-", "\x1b[2m"},
 }
 
-// printStep writes one checklist line, its details, and for a failure or
-// warning the cause and next step.
+// printStep writes one checklist line, its details, and the cause and next
+// step when the step has them: a failure, a warning, or a step not checked
+// for a reason the user can fix (ICMP not permitted).
 func printStep(io *output.Streams, s diag.Step) {
 	m := marks[s.Status]
 	sym := m.sym
@@ -194,7 +195,7 @@ func printStep(io *output.Streams, s diag.Step) {
 	for _, d := range s.Details {
 		fmt.Fprintf(io.Out, "%s%s\n", indent, d)
 	}
-	if ex := s.Explanation; ex != nil && (s.Status == diag.StatusFail || s.Status == diag.StatusWarn) {
+	if ex := s.Explanation; ex != nil {
 		fmt.Fprintf(io.Out, "%scause: %s\n%snext:  %s\n", indent, ex.Cause, indent, ex.Next)
 	}
 }

@@ -3,7 +3,10 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -121,6 +124,36 @@ func TestDiagnoseCommandInterrupted(t *testing.T) {
 	if code != exitError || strings.Contains(stdout, "✗") || errOut.Len() != 0 ||
 		!strings.Contains(stdout, "- tls      not checked: interrupted") || !strings.HasSuffix(stdout, "Interrupted: the path was not checked to the end.\n") {
 		t.Errorf("exit %d\n%s%s", code, stdout, errOut)
+	}
+}
+
+// TestDiagnosePingProblems runs diagnose where ping cannot work: as a user
+// who may open no ICMP socket (the step is not checked, and says how to
+// allow it), and in a namespace whose loopback is down (the probes cannot
+// be sent: not a firewall dropping ICMP).
+func TestDiagnosePingProblems(t *testing.T) {
+	pingNeedRoot(t)
+	bin := pingPublicBinary(t)
+	port := pingListener(t)
+	rng, _ := os.ReadFile("/proc/sys/net/ipv4/ping_group_range")
+	if f := strings.Fields(string(rng)); len(f) == 2 && f[0] <= "65534" && f[0] != "1" {
+		t.Logf("ping_group_range here is %q: nobody may ping, the unprivileged case is not testable", rng)
+	} else {
+		_, r := pingTimed(t, nobody[0], append(nobody[1:], bin, "diagnose", "-c", "1", "127.0.0.1:"+port)...)
+		if !strings.Contains(r.stdout, "- ping     not checked: ICMP is not permitted to this process") ||
+			!strings.Contains(r.stdout, "cause: this process may open neither a raw ICMP socket") ||
+			!strings.Contains(r.stdout, `next:  allow ICMP datagram sockets to every group: 'sysctl -w net.ipv4.ping_group_range="0 2147483647"'`) {
+			t.Errorf("nobody: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+		}
+	}
+
+	ns := fmt.Sprintf("nkdiag%d-%d", os.Getpid(), pingNetnsSeq.Add(1)) // its loopback never up
+	pingMust(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	r := pingIn(t, ns, bin, "diagnose", "-c", "1", "127.0.0.1:"+port)
+	if !strings.Contains(r.stdout, "! ping     127.0.0.1 no reply: 1 of 1 probes could not be sent (") ||
+		!strings.Contains(r.stdout, "network is unreachable") || strings.Contains(r.stdout, "a firewall may drop ICMP") {
+		t.Errorf("loopback down: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
 
