@@ -157,11 +157,19 @@ type Report struct {
 	Connect    []ConnectAttempt     `json:"connect,omitempty"`
 	// Greeting is what the server sent unasked right after the connect (a
 	// banner), when it did.
-	Greeting  string         `json:"greeting,omitempty"`
-	Listeners []Socket       `json:"listeners,omitempty"`
-	TLS       *echo.TLSInfo  `json:"tls,omitempty"`
-	Echo      *echo.PeerInfo `json:"echo,omitempty"`
-	ElapsedMS float64        `json:"elapsed_ms"`
+	Greeting  string        `json:"greeting,omitempty"`
+	Listeners []Socket      `json:"listeners,omitempty"`
+	TLS       *echo.TLSInfo `json:"tls,omitempty"`
+	Echo      *EchoResult   `json:"echo,omitempty"`
+	ElapsedMS float64       `json:"elapsed_ms"`
+}
+
+// EchoResult is what the echo step found: what the netkit echo server sees
+// of this client, and how long the round trip took.
+type EchoResult struct {
+	echo.PeerInfo
+	// RTTMs is the time from sending the info request to its whole reply.
+	RTTMs float64 `json:"rtt_ms"`
 }
 
 // diagnosis is the state of one run of Diagnose.
@@ -816,7 +824,7 @@ func (d *diagnosis) echo(ctx context.Context, s *Step) {
 		d.skipped(s, fmt.Sprintf("no netkit echo reply (%s): another kind of service", shortError(err)))
 		return
 	}
-	d.rep.Echo = &info
+	d.rep.Echo = &EchoResult{PeerInfo: info, RTTMs: ms(rtt)}
 	seen := fmt.Sprintf("%s:%d", info.RemoteAddr, info.RemotePort)
 	if info.TLS {
 		seen += " over " + info.TLSVersion

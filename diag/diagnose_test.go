@@ -3,6 +3,7 @@ package diag
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"net"
 	"net/netip"
@@ -162,6 +163,20 @@ func TestDiagnoseEchoServer(t *testing.T) {
 	expect(t, rep, StepApp, StatusOK, "it sees this client as 127.0.0.", "")
 	if !rep.OK || rep.Echo == nil || !rep.Echo.TLS || rep.TLS == nil || !rep.TLS.Verified {
 		t.Errorf("report %+v", rep)
+	}
+	// The round trip's time is in the data, not only in the summary.
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Echo map[string]any `json:"echo"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if rtt, ok := doc.Echo["rtt_ms"].(float64); !ok || rtt <= 0 || doc.Echo["remote_addr"] != "127.0.0.1" {
+		t.Errorf("echo in JSON: %v", doc.Echo)
 	}
 }
 
