@@ -81,7 +81,8 @@ type Result struct {
 	Canonical string `json:"canonical_name"`
 	// Answers are getaddrinfo's results, in its order.
 	Answers []Answer `json:"answers"`
-	// Steps are the lookups made, in order, found or not.
+	// Steps are the lookups made, in order, found or not; the A and AAAA
+	// questions for one name, asked at once, are listed A first.
 	Steps []Step `json:"steps"`
 	// Notes explain surprising readings (an octal IPv4 part, a skipped
 	// nsswitch source).
@@ -120,8 +121,14 @@ type Origin struct {
 type Step struct {
 	// Source is "literal", "hosts", "dns", or the name of an nsswitch
 	// source netkit does not follow (Status "skipped").
-	Source     string   `json:"source"`
-	Name       string   `json:"name"`
+	Source string `json:"source"`
+	// Name is the name looked up in this step: as given for the hosts
+	// file, a literal or a skipped source; for DNS, the question asked
+	// (fully qualified, after the search list).
+	Name string `json:"name"`
+	// HostsFile is the hosts file read, for a hosts step.
+	HostsFile string `json:"hosts_file,omitempty"`
+	// Server is the DNS server asked, for a DNS step.
 	Server     string   `json:"server,omitempty"`
 	RecordType string   `json:"record_type,omitempty"`
 	Status     string   `json:"status"`
@@ -291,14 +298,14 @@ func (r *Resolver) fromHosts(name string, fam Family, res *Result) ([]found, str
 	hf, err := ReadHostsFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
-			res.Steps = append(res.Steps, Step{Source: "hosts", Name: name, Status: StatusError, Error: err.Error()})
+			res.Steps = append(res.Steps, Step{Source: "hosts", Name: name, HostsFile: path, Status: StatusError, Error: err.Error()})
 			return nil, "", "UNAVAIL", nil
 		}
 		return nil, "", "", err
 	}
 	matches := hf.LookupSorted(name, fam)
 	took := ms(time.Since(start))
-	st := Step{Source: "hosts", Name: path, Status: StatusNotFound, Answers: len(matches), DurationMS: took}
+	st := Step{Source: "hosts", Name: name, HostsFile: path, Status: StatusNotFound, Answers: len(matches), DurationMS: took}
 	if len(matches) == 0 {
 		res.Steps = append(res.Steps, st)
 		return nil, "", "NOTFOUND", nil
@@ -328,12 +335,6 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 			qtypes = append(qtypes, dns.TypeAAAA)
 		}
 	}
-	var mu sync.Mutex
-	record := func(s Step) {
-		mu.Lock()
-		res.Steps = append(res.Steps, s)
-		mu.Unlock()
-	}
 	asked := []string{"DNS server " + joinAddrPorts(servers)}
 	worst := ErrNoSuchHost
 	var transport error
@@ -343,6 +344,7 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 	var noData *noDataError // of the first name that exists without addresses
 	for _, cand := range candidates {
 		replies := make([]dnsReply, len(qtypes))
+		steps := make([][]Step, len(qtypes))
 		// Both questions go to the same first server, as glibc sends them
 		// together.
 		order := rotate(servers, cfg.Rotate)
@@ -351,10 +353,14 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				replies[i] = ask(ctx, cfg, order, cand, qt, record)
+				replies[i] = ask(ctx, cfg, order, cand, qt, func(s Step) { steps[i] = append(steps[i], s) })
 			}()
 		}
 		wg.Wait()
+		// The steps of A before those of AAAA, whichever ended first.
+		for _, s := range steps {
+			res.Steps = append(res.Steps, s...)
+		}
 		var out []found
 		canon := ""
 		for i, rep := range replies {

@@ -228,11 +228,12 @@ func originDetail(o resolve.Origin) string {
 	return ""
 }
 
-// printSteps lists the lookup steps, the error text (free words) last.
+// printSteps lists the lookup steps: where each asked (the DNS server or
+// the hosts file), and the error text (free words) last.
 func printSteps(io *output.Streams, res *resolve.Result, noHeader bool) error {
-	t := output.Table{Header: []string{"Step", "Source", "Name", "Type", "Server", "Status", "Answers", "Time(ms)", "Error"}}
+	t := output.Table{Header: []string{"Step", "Source", "Name", "Type", "Where", "Status", "Answers", "Time(ms)", "Error"}}
 	for i, s := range res.Steps {
-		t.Append(strconv.Itoa(i+1), s.Source, s.Name, s.RecordType, s.Server, s.Status, strconv.Itoa(s.Answers), msNumber(s.DurationMS), s.Error)
+		t.Append(strconv.Itoa(i+1), s.Source, s.Name, s.RecordType, s.Server+s.HostsFile, s.Status, strconv.Itoa(s.Answers), msNumber(s.DurationMS), s.Error)
 	}
 	return t.Print(io, noHeader)
 }

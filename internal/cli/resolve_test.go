@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -346,4 +347,19 @@ func TestResolveNoAnswerExit(t *testing.T) {
 	if r.code != exitError || !strings.HasPrefix(r.stderr, "netkit: DNS server unreachable: slow.test: no answer from DNS server") {
 		t.Errorf("--server silent: exit %d, stderr %q; want 2", r.code, r.stderr)
 	}
+}
+
+// TestResolveJSONGolden checks the whole --json document of a lookup
+// through the hosts file and the in-process DNS server (a CNAME chain, A
+// and AAAA) against testdata/resolve_dns.json, with the timings, the
+// server's random address and the temporary hosts file path normalised.
+func TestResolveJSONGolden(t *testing.T) {
+	srv := resolveEnv(t)
+	r := netkit(t, "resolve", "www.test", "https", "--json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	got := regexp.MustCompile(`("[a-z_]+_ms"): [0-9.e+-]+`).ReplaceAllString(r.stdout, "$1: 0")
+	got = strings.NewReplacer(srv.Addr.String(), "DNS_SERVER", os.Getenv("NETKIT_HOSTS_FILE"), "HOSTS_FILE").Replace(got)
+	golden(t, "resolve_dns.json", got)
 }
