@@ -227,8 +227,17 @@ func TestResolveTruncatedRetriesTCP(t *testing.T) {
 }
 
 func TestResolveServerFlag(t *testing.T) {
-	r, srv := setup(t, zone)
-	r.Servers = []netip.AddrPort{srv.Addr}
+	// Asked directly, the server need not be on port 53: this test runs
+	// without root.
+	srv := dnstest.StartAnyPort(t, zone...)
+	dir := t.TempDir()
+	hosts := filepath.Join(dir, "hosts")
+	if err := os.WriteFile(hosts, []byte(testHosts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	none := filepath.Join(dir, "none") // glibc's defaults; their 127.0.0.1:53 is not asked
+	r := &Resolver{HostsPath: hosts, Servers: []netip.AddrPort{srv.Addr}, Timeout: time.Second,
+		Paths: ConfigPaths{ResolvConf: none, NSSwitch: none, Hostname: "box", Env: func(string) string { return "" }}}
 	// localhost is only in the hosts file: asking the server directly skips it.
 	if _, err := r.Resolve(context.Background(), Query{Name: "localhost"}); !errors.Is(err, ErrNoSuchHost) {
 		t.Errorf("localhost via --server: %v, want no such host", err)

@@ -363,3 +363,19 @@ func TestResolveJSONGolden(t *testing.T) {
 	got = strings.NewReplacer(srv.Addr.String(), "DNS_SERVER", os.Getenv("NETKIT_HOSTS_FILE"), "HOSTS_FILE").Replace(got)
 	golden(t, "resolve_dns.json", got)
 }
+
+// TestResolveServerPort runs resolve --server IPv4:PORT against a server on
+// a random port, which needs no root (the other tests name their server in
+// a resolv.conf, which cannot say a port).
+func TestResolveServerPort(t *testing.T) {
+	srv := dnstest.StartAnyPort(t, "db.test. 60 IN A 127.0.0.20")
+	none := filepath.Join(t.TempDir(), "none")
+	t.Setenv("NETKIT_HOSTS_FILE", none)
+	t.Setenv("NETKIT_RESOLV_CONF", none)
+	t.Setenv("NETKIT_NSSWITCH_CONF", none)
+	r := netkit(t, "resolve", "--server", srv.Addr.String(), "-4", "--type", "stream", "db.test", "--no-header")
+	got := strings.Fields(r.stdout)
+	if r.code != 0 || len(got) != 7 || got[3] != "127.0.0.20:0" || got[6] != srv.Addr.String()+"/A/db.test." {
+		t.Errorf("exit %d, %q, %s", r.code, r.stdout, r.stderr)
+	}
+}

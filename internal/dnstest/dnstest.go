@@ -18,7 +18,7 @@ import (
 	"github.com/miekg/dns"
 )
 
-// Server is a DNS server on 127.0.0.1 (UDP and TCP on one port) answering
+// Server is a DNS server on loopback (UDP and TCP on one port) answering
 // from a zone of records given in zone-file syntax.
 type Server struct {
 	// Addr is the address the server listens on.
@@ -39,8 +39,22 @@ type Server struct {
 // The server listens on port 53 of a random address in 127.0.0.0/8, because
 // resolv.conf cannot name a port: that way a resolv.conf naming it works for
 // netkit and for glibc (getent) alike. Binding port 53 needs root (or
-// CAP_NET_BIND_SERVICE); without it the test is skipped.
+// CAP_NET_BIND_SERVICE); without it the test is skipped. A test that names
+// the server with its port instead (Resolver.Servers, --server) can use
+// StartAnyPort, which needs no privilege.
 func Start(t testing.TB, records ...string) *Server {
+	t.Helper()
+	return start(t, listen53, records)
+}
+
+// StartAnyPort is Start on a random port of 127.0.0.1: it needs no
+// privilege, and a resolv.conf cannot name it.
+func StartAnyPort(t testing.TB, records ...string) *Server {
+	t.Helper()
+	return start(t, listenAnyPort, records)
+}
+
+func start(t testing.TB, listen func(testing.TB) (net.PacketConn, net.Listener), records []string) *Server {
 	t.Helper()
 	s := &Server{records: map[string][]dns.RR{}, rcodes: map[string]int{}, silent: map[string]bool{}}
 	for _, r := range records {
@@ -110,9 +124,13 @@ func (s *Server) Queries() []dns.Question {
 
 // ResolvConf writes a resolv.conf naming this server, with extra lines
 // (such as "search test" or "options ndots:2 timeout:1"), into a temporary
-// directory and returns its path.
+// directory and returns its path. The server must listen on port 53
+// (Start).
 func (s *Server) ResolvConf(t testing.TB, extra ...string) string {
 	t.Helper()
+	if s.Addr.Port() != 53 {
+		t.Fatalf("dnstest: a resolv.conf cannot name port %d (use Start)", s.Addr.Port())
+	}
 	path := filepath.Join(t.TempDir(), "resolv.conf")
 	body := fmt.Sprintf("nameserver %s\n%s\n", s.Addr.Addr(), strings.Join(extra, "\n"))
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
@@ -177,8 +195,28 @@ func (s *Server) answer(m *dns.Msg, name string, qtype uint16) {
 	}
 }
 
-// listen binds UDP and TCP port 53 on a random loopback address.
-func listen(t testing.TB) (net.PacketConn, net.Listener) {
+// listenAnyPort binds UDP and TCP on one random port of 127.0.0.1.
+func listenAnyPort(t testing.TB) (net.PacketConn, net.Listener) {
+	t.Helper()
+	var lastErr error
+	for try := 0; try < 20; try++ {
+		udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("dnstest: %v", err)
+		}
+		tcp, err := net.Listen("tcp", udp.LocalAddr().String())
+		if err == nil {
+			return udp, tcp
+		}
+		udp.Close()
+		lastErr = err // the TCP port is taken: try another
+	}
+	t.Fatalf("dnstest: %v", lastErr)
+	return nil, nil
+}
+
+// listen53 binds UDP and TCP port 53 on a random loopback address.
+func listen53(t testing.TB) (net.PacketConn, net.Listener) {
 	t.Helper()
 	var lastErr error
 	for try := 0; try < 20; try++ {
