@@ -4,11 +4,15 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -321,24 +325,36 @@ func TestDiagnoseCertificateProblems(t *testing.T) {
 	}{
 		{"other name", "X509-HOSTNAME", "other.test", testcert.Leaf{Names: []string{"other.test"}}},
 		{"expired", "X509-EXPIRED", "expired", testcert.Leaf{Names: []string{"svc.test"}, NotBefore: now.Add(-72 * time.Hour), NotAfter: now.Add(-24 * time.Hour)}},
+		{"not yet valid", "X509-NOT-YET-VALID", "valid from", testcert.Leaf{Names: []string{"svc.test"}, NotBefore: now.Add(24 * time.Hour), NotAfter: now.Add(72 * time.Hour)}},
+		{"unknown authority", "X509-UNKNOWN-AUTHORITY", "netkit test CA", testcert.Leaf{Names: []string{"svc.test"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			pool := ca.Pool()
+			if tc.code == "X509-UNKNOWN-AUTHORITY" {
+				pool = testcert.NewCA(t).Pool() // another CA
+			}
 			l := listen(t, "127.0.0.61:0")
 			serveEcho(t, l, echo.ServerTLSConfig(ca.Issue(t, tc.leaf), nil, nil))
-			rep := diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.Client.RootCAs = ca.Pool(); o.TLS = TLSOn })
+			rep := diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.Client.RootCAs = pool; o.TLS = TLSOn })
 			expect(t, rep, StepTLS, StatusFail, "NOT verified", tc.code)
-			if s := stepOf(t, rep, StepTLS); !strings.Contains(s.Explanation.Cause, tc.mention) {
-				t.Errorf("cause %q does not mention %q", s.Explanation.Cause, tc.mention)
+			if s := stepOf(t, rep, StepTLS); s.Explanation == nil || !strings.Contains(s.Explanation.Cause, tc.mention) {
+				t.Errorf("explanation %+v does not mention %q", s.Explanation, tc.mention)
 			}
 			expect(t, rep, StepApp, StatusSkip, "did not verify", "")
+			if rep.OK || rep.FailedStep != StepTLS {
+				t.Errorf("ok %v, failed step %s", rep.OK, rep.FailedStep)
+			}
 			// --insecure runs the echo check anyway; the TLS step still fails.
 			rep = diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) {
-				o.Client.RootCAs = ca.Pool()
+				o.Client.RootCAs = pool
 				o.TLS = TLSOn
 				o.Client.InsecureSkipVerify = true
 			})
 			expect(t, rep, StepTLS, StatusFail, "NOT verified", tc.code)
 			expect(t, rep, StepApp, StatusOK, "netkit echo server answered", "")
+			if rep.FailedStep != StepTLS {
+				t.Errorf("failed step %s", rep.FailedStep)
+			}
 		})
 	}
 }
@@ -456,6 +472,9 @@ func TestDiagnoseFullBacklog(t *testing.T) {
 	rep := diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.Client.Timeout = 500 * time.Millisecond })
 	expect(t, rep, StepConnect, StatusFail, "i/o timeout", "ACCEPT-QUEUE-FULL")
 	expect(t, rep, StepListen, StatusFail, "its accept queue is full", "ACCEPT-QUEUE-FULL")
+	if rep.FailedStep != StepConnect {
+		t.Errorf("failed step %s", rep.FailedStep)
+	}
 }
 
 func TestDiagnoseListenAddressMismatch(t *testing.T) {
@@ -464,6 +483,9 @@ func TestDiagnoseListenAddressMismatch(t *testing.T) {
 	rep := diagnose(t, r, "mismatch.test", portOf(l), nil)
 	expect(t, rep, StepConnect, StatusFail, "refused", "ECONNREFUSED")
 	expect(t, rep, StepListen, StatusFail, "the server listens on ::1 only", "LISTEN-ADDRESS")
+	if rep.FailedStep != StepConnect {
+		t.Errorf("failed step %s", rep.FailedStep)
+	}
 
 	// The same with an IP literal: nothing resolves, no hosts file to fix.
 	rep = diagnose(t, r, "127.0.0.63", portOf(l), nil)
@@ -492,8 +514,14 @@ func TestDiagnoseNames(t *testing.T) {
 	rep = diagnose(t, r, "shadow.test", port, nil)
 	expect(t, rep, StepHosts, StatusWarn, "the hosts file shadows DNS", "")
 
+	// A name only in the test hosts file, on a line glibc ignores (and not
+	// in DNS): the hosts step shows the broken line, resolution fails.
 	rep = diagnose(t, r, "broken.test", port, nil)
 	expect(t, rep, StepHosts, StatusWarn, "127.0.0.300", "")
+	expect(t, rep, StepResolve, StatusFail, "broken.test: no such host", "NXDOMAIN")
+	if rep.FailedStep != StepResolve {
+		t.Errorf("failed step %s", rep.FailedStep)
+	}
 }
 
 // TestDiagnoseDNSServerGone resolves through a DNS server address where
@@ -549,6 +577,49 @@ func TestDiagnoseHostsShadow(t *testing.T) {
 	rep = diagnoseCtx(t, ctx, r, "shadow.test", portOf(l), func(o *DiagnoseOptions) { o.Client.Timeout = 5 * time.Second })
 	if took := time.Since(start); took > 2*time.Second || !rep.Interrupted {
 		t.Errorf("the context's end during the DNS look of the hosts step ended the walk after %v, interrupted %v", took, rep.Interrupted)
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata instead of comparing")
+
+// msField and msText match the timings of a report: the _ms fields, and
+// figures in milliseconds in its texts.
+var (
+	msField = regexp.MustCompile(`("[a-z_]+_ms"): [-0-9.e+]+`)
+	msText  = regexp.MustCompile(`[0-9]+\.[0-9]+ ms`)
+)
+
+// TestDiagnoseReportGolden pins the JSON of a whole report (a closed port
+// on a name from the test hosts file), with the timings zeroed, the port
+// zeroed or replaced by PORT, and the temporary directory by TMP. The
+// schema_version the CLI adds is checked by TestDiagnoseCommandFailure.
+func TestDiagnoseReportGolden(t *testing.T) {
+	r := diagResolver(t, diagHosts)
+	l := listen(t, "127.0.0.61:0")
+	port := portOf(l)
+	l.Close()
+	rep := diagnose(t, r, "svc.test", port, nil)
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = msField.ReplaceAll(b, []byte("$1: 0"))
+	b = msText.ReplaceAll(b, []byte("N ms"))
+	got := strings.NewReplacer(fmt.Sprintf(`"port": %d,`, port), `"port": 0,`,
+		filepath.Dir(r.HostsPath), "TMP", strconv.Itoa(port), "PORT").Replace(string(b)) + "\n"
+	path := filepath.Join("testdata", "diagnose_closed_port.json")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (create it with -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (rerun with -update if the change is intended):\n got %s\nwant %s", path, got, want)
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/netkit/netkit/echo"
+	"github.com/netkit/netkit/internal/output"
 )
 
 func TestDiagnoseCommand(t *testing.T) {
@@ -89,6 +90,9 @@ func TestDiagnoseCommandFailure(t *testing.T) {
 	}
 	if r.code != exitFailed || rep.OK || rep.FailedStep != "connect" || rep.Steps[3].Explanation.Code != "ECONNREFUSED" {
 		t.Errorf("exit %d, report %+v", r.code, rep)
+	}
+	if want := fmt.Sprintf("{\n  \"schema_version\": %d,\n  \"host\": \"web.test\",", output.SchemaVersion); !strings.HasPrefix(r.stdout, want) {
+		t.Errorf("the document does not start with %q:\n%s", want, r.stdout)
 	}
 	r = netkit(t, "diagnose", "web.test:"+port, "-c", "1")
 	if !strings.Contains(r.stdout, "✗ connect") || !strings.Contains(r.stdout, "cause: nothing is listening on 127.0.0.5:"+port) ||
