@@ -78,6 +78,26 @@ func ask(ctx context.Context, cfg *Config, servers []netip.AddrPort, name string
 	return last
 }
 
+// exchangeConn is c.ExchangeContext that also ends as soon as ctx is
+// cancelled (Ctrl-C): miekg/dns only turns the context's deadline into
+// socket deadlines, so a cancelled query would otherwise wait out its
+// timeout. When ctx has ended, the error is ctx's (context.Canceled or
+// context.DeadlineExceeded), whichever of the two ended the read.
+func exchangeConn(ctx context.Context, c *dns.Client, q *dns.Msg, addr string) (*dns.Msg, error) {
+	co, err := c.DialContext(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	defer co.Close()
+	stop := context.AfterFunc(ctx, func() { co.Close() })
+	defer stop()
+	r, _, err := c.ExchangeWithConnContext(ctx, q, co)
+	if err != nil && ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return r, err
+}
+
 // exchange asks one server once.
 func exchange(ctx context.Context, cfg *Config, q *dns.Msg, srv netip.AddrPort) dnsReply {
 	c := &dns.Client{Net: "udp", Timeout: cfg.Timeout(), UDPSize: 1232}
@@ -86,10 +106,10 @@ func exchange(ctx context.Context, cfg *Config, q *dns.Msg, srv netip.AddrPort) 
 	}
 	qctx, cancel := context.WithTimeout(ctx, cfg.Timeout())
 	defer cancel()
-	r, _, err := c.ExchangeContext(qctx, q, srv.String())
+	r, err := exchangeConn(qctx, c, q, srv.String())
 	if err == nil && r.Truncated && c.Net == "udp" {
 		c.Net = "tcp"
-		r, _, err = c.ExchangeContext(qctx, q, srv.String())
+		r, err = exchangeConn(qctx, c, q, srv.String())
 	}
 	rep := dnsReply{server: srv}
 	if err != nil {

@@ -405,3 +405,21 @@ func TestResolveNoAAAA(t *testing.T) {
 		t.Errorf("hosts file IPv6 line: %v", err)
 	}
 }
+
+func TestResolveCancelled(t *testing.T) {
+	// A server that never answers, a long timeout, and a cancel (Ctrl-C)
+	// shortly after the query goes out: Resolve returns at once.
+	r, srv := setup(t, zone)
+	srv.Silence("slow.test")
+	r.Timeout = time.Minute
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := r.Resolve(ctx, Query{Name: "slow.test"})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error %v, want context.Canceled", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v after a cancel at 200ms", d)
+	}
+}
