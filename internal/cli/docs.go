@@ -47,7 +47,8 @@ so it never disagrees with what the commands print. 'netkit explain NAME'
 prints one entry; NAME is the code below or an errno number.
 
 Where the commands know the address, port or host name, they fill it in
-for HOST, PORT and "that address" below.
+for HOST, PORT, SERVER (a DNS server) and "that address" below; a
+literal SERVER in a command to try stands for a server of your choice.
 
 `
 
