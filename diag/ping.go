@@ -37,9 +37,13 @@ const (
 	MinUnprivilegedInterval = 200 * time.Millisecond
 	// MaxPingTargets is the most targets one run takes.
 	MaxPingTargets = 10000
-	// maxConcurrentTargets bounds the targets pinged at once: each holds one
-	// socket, and pro-bing starts losing replies near 1,000 of them.
-	maxConcurrentTargets = 512
+	// MaxConcurrentTargets bounds the targets pinged at once: each holds
+	// one socket, and pro-bing starts losing replies near 1,000 of them.
+	// The others wait for their turn.
+	MaxConcurrentTargets = 512
+	// maxStartGap is the longest wait between the starts of two targets, as
+	// fping waits 10 ms between probes to different targets by default.
+	maxStartGap = 10 * time.Millisecond
 )
 
 // PingMethod is how the probes to a target were sent.
@@ -245,6 +249,12 @@ func (e *PingOptionError) Error() string {
 // cancelling ctx (Ctrl-C) or its deadline (ping -w) is a normal end, and the
 // statistics cover what was sent until then.
 //
+// The targets start in turn, spread over one interval (at most
+// maxStartGap apart), as fping sends to its targets in turn: probes to
+// hundreds of targets do not all leave, and their answers do not all come
+// back, at the same instant, which would show as RTT. At most
+// MaxConcurrentTargets are pinged at once.
+//
 // A target that does not resolve or whose socket fails has its error in
 // PingStats.Err; Ping itself fails only when nothing can run: a
 // *PingOptionError, or an *ICMPPermissionError when the process may open
@@ -259,8 +269,7 @@ func Ping(ctx context.Context, o PingOptions) ([]PingStats, error) {
 		return nil, err
 	}
 	stats := make([]PingStats, len(o.Targets))
-	sem := make(chan struct{}, maxConcurrentTargets)
-	var wg sync.WaitGroup
+	var todo []int
 	for i, t := range o.Targets {
 		stats[i] = PingStats{Host: t.Host, Addr: addrs[i].addr, Port: o.TCPPort}
 		if addrs[i].err != nil {
@@ -268,15 +277,30 @@ func Ping(ctx context.Context, o PingOptions) ([]PingStats, error) {
 			continue
 		}
 		stats[i].Method = methods[addrs[i].addr.Is6()]
+		todo = append(todo, i)
+	}
+	o.launch(ctx, todo, stats)
+	return stats, nil
+}
+
+// launch pings the targets todo (indexes of o.Targets) and waits for them:
+// it starts them one after the other, evenly over one interval, with at
+// most MaxConcurrentTargets running at once.
+func (o *PingOptions) launch(ctx context.Context, todo []int, stats []PingStats) {
+	gap := min(o.Interval/time.Duration(max(1, min(len(todo), MaxConcurrentTargets))), maxStartGap)
+	sem := make(chan struct{}, MaxConcurrentTargets)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	begin := time.Now()
+	for k, i := range todo {
+		sem <- struct{}{}
+		time.Sleep(time.Until(begin.Add(time.Duration(k) * gap)))
 		wg.Go(func() {
-			sem <- struct{}{}
 			defer func() { <-sem }()
-			r := &targetRun{o: &o, index: i, stats: &stats[i]}
+			r := &targetRun{o: o, index: i, stats: &stats[i]}
 			r.run(ctx)
 		})
 	}
-	wg.Wait()
-	return stats, nil
 }
 
 // normalize fills in the defaults and checks the ranges of o.
@@ -329,7 +353,7 @@ type resolved struct {
 // resolveTargets looks up every target concurrently.
 func resolveTargets(ctx context.Context, o *PingOptions) []resolved {
 	out := make([]resolved, len(o.Targets))
-	sem := make(chan struct{}, maxConcurrentTargets)
+	sem := make(chan struct{}, MaxConcurrentTargets)
 	var wg sync.WaitGroup
 	for i, t := range o.Targets {
 		wg.Go(func() {

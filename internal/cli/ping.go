@@ -65,9 +65,11 @@ marked (LATE!), and the probe as lost. Sequence numbers are the ones on the
 wire, from 0.
 
 With several hosts (arguments or --file, one per line, # comments) it pings
-them all at once and prints one table: host, address, sent, received, loss,
+them all and prints one table: host, address, sent, received, loss,
 min/avg/max RTT and state (alive, unreachable, unresolved). Without -c or -w
-each host gets %d probes.
+each host gets %d probes. The hosts start in turn, spread over one interval
+as fping does, so that their probes do not all compete at once; up to %d are
+pinged at the same time.
 
 It uses a raw ICMP socket when the process may (root or CAP_NET_RAW), else an
 unprivileged ICMP datagram socket (groups in net.ipv4.ping_group_range); -v
@@ -83,7 +85,7 @@ host is up.
 Exit codes, as iputils ping for one host: 0 if any reply, 1 if none, 2 on
 bad input, a name that does not resolve or a socket error. For several
 hosts, as fping: 0 if all are alive, 1 if any is unreachable, 2 if any name
-does not resolve or any socket fails.`, defaultManyCount, diag.MinUnprivilegedInterval),
+does not resolve or any socket fails.`, defaultManyCount, diag.MaxConcurrentTargets, diag.MinUnprivilegedInterval),
 		Example: `  netkit ping -c 3 127.0.0.1
   netkit ping -6 -c 3 ::1
   netkit ping -c 3 -i 0.2 --file hosts.txt
