@@ -273,9 +273,14 @@ func ExplainHere(ctx context.Context, err error) (Explanation, bool) {
 	}
 	var holders []string
 	for _, h := range rep.Holders {
-		who := "a process this user cannot see"
-		if h.PID != 0 {
+		var who string
+		switch {
+		case h.PID != 0:
 			who = fmt.Sprintf("%d/%s (%s)", h.PID, h.Program, h.User)
+		case h.Socket.OwnerUnreadable:
+			who = "a process this user cannot see (run as root to name it)"
+		default:
+			who = "a process in another PID namespace (a container), or the kernel"
 		}
 		if !slices.Contains(holders, who) {
 			holders = append(holders, who)

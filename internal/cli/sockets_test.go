@@ -505,3 +505,29 @@ func TestSocketsJSONGolden(t *testing.T) {
 	doc = strings.ReplaceAll(doc, `"program": "`+strings.TrimSpace(string(comm))+`"`, `"program": "PROGRAM"`)
 	golden(t, "sockets.json", doc)
 }
+
+// TestAddressInUseOtherPIDNamespace: run from inside a new PID namespace (as
+// in a container), netkit cannot see the process holding a port it fails
+// to bind, and the explanation says so rather than blaming permissions.
+func TestAddressInUseOtherPIDNamespace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root for a new PID namespace")
+	}
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("unshare (util-linux) is not installed")
+	}
+	_, ap := socketsListener(t, "tcp4", "127.0.0.1:0")
+	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", binary,
+		"echo", "serve", "--plaintext", "--listen", ap.String())
+	var errOut strings.Builder
+	cmd.Stderr = &errOut
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != exitError {
+		t.Fatalf("echo serve on a held port: %v, want exit %d: %s", err, exitError, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "address already in use") ||
+		!strings.Contains(errOut.String(), "held by a process in another PID namespace") {
+		t.Errorf("stderr does not say the holder is in another PID namespace:\n%s", errOut.String())
+	}
+}
