@@ -1,6 +1,7 @@
 package diag
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math"
@@ -74,6 +75,9 @@ const (
 	// PingUnresolved: the name did not resolve to an address of the family
 	// asked for; nothing was sent.
 	PingUnresolved PingState = "unresolved"
+	// PingSkipped: the run ended (ctx done: Ctrl-C, the deadline) before the
+	// target's turn came; nothing was sent.
+	PingSkipped PingState = "skipped"
 )
 
 // ProbeKind is what became of one probe, or what one answer was.
@@ -156,6 +160,10 @@ type PingOptions struct {
 	// different targets may run concurrently. Keep it fast: while it runs,
 	// the target's next answer waits and its RTT grows.
 	OnProbe func(PingProbe)
+
+	// concurrency bounds the targets pinged at once; 0 means
+	// MaxConcurrentTargets. Tests lower it.
+	concurrency int
 }
 
 // PingStart says how a target is about to be pinged.
@@ -224,8 +232,8 @@ type PingStats struct {
 	MdevMs  float64 `json:"rtt_mdev_ms"`
 	// TimeMs is how long the target was pinged, from its first probe.
 	TimeMs float64 `json:"time_ms"`
-	// Error says why the target is unresolved, or why pinging it stopped
-	// early (a socket error, no route).
+	// Error says why the target is unresolved or skipped, or why pinging it
+	// stopped early (a socket error, no route).
 	Error string `json:"error,omitempty"`
 	// Err is the error behind Error, for errors.As and diag.Explain.
 	Err error `json:"-"`
@@ -253,7 +261,8 @@ func (e *PingOptionError) Error() string {
 // maxStartGap apart), as fping sends to its targets in turn: probes to
 // hundreds of targets do not all leave, and their answers do not all come
 // back, at the same instant, which would show as RTT. At most
-// MaxConcurrentTargets are pinged at once.
+// MaxConcurrentTargets are pinged at once; a target whose turn comes when
+// ctx is done is PingSkipped.
 //
 // A target that does not resolve or whose socket fails has its error in
 // PingStats.Err; Ping itself fails only when nothing can run: a
@@ -285,22 +294,49 @@ func Ping(ctx context.Context, o PingOptions) ([]PingStats, error) {
 
 // launch pings the targets todo (indexes of o.Targets) and waits for them:
 // it starts them one after the other, evenly over one interval, with at
-// most MaxConcurrentTargets running at once.
+// most o.concurrency running at once, and marks those whose turn came when
+// ctx was done as skipped.
 func (o *PingOptions) launch(ctx context.Context, todo []int, stats []PingStats) {
-	gap := min(o.Interval/time.Duration(max(1, min(len(todo), MaxConcurrentTargets))), maxStartGap)
-	sem := make(chan struct{}, MaxConcurrentTargets)
+	limit := cmp.Or(o.concurrency, MaxConcurrentTargets)
+	gap := min(o.Interval/time.Duration(max(1, min(len(todo), limit))), maxStartGap)
+	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	begin := time.Now()
 	for k, i := range todo {
-		sem <- struct{}{}
-		time.Sleep(time.Until(begin.Add(time.Duration(k) * gap)))
+		if !waitTurn(ctx, sem, begin.Add(time.Duration(k)*gap)) {
+			for _, j := range todo[k:] {
+				stats[j].State = PingSkipped
+				stats[j].Error = fmt.Sprintf("not pinged: the run ended before its turn (at most %d hosts are pinged at once)", limit)
+			}
+			return
+		}
 		wg.Go(func() {
 			defer func() { <-sem }()
 			r := &targetRun{o: o, index: i, stats: &stats[i]}
 			r.run(ctx)
 		})
 	}
+}
+
+// waitTurn takes a place in sem and waits until at; it reports false if ctx
+// is done first.
+func waitTurn(ctx context.Context, sem chan struct{}, at time.Time) bool {
+	select {
+	case sem <- struct{}{}:
+	case <-ctx.Done():
+		return false
+	}
+	if d := time.Until(at); d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
 }
 
 // normalize fills in the defaults and checks the ranges of o.

@@ -322,6 +322,36 @@ func TestPingManyLoopback(t *testing.T) {
 	}
 }
 
+// TestPingMoreTargetsThanAtOnce pings more targets than may run at once,
+// until the run is cancelled (Ctrl-C) before the last ones' turn: they are
+// skipped, nothing sent. Before, they were started after the cancel and
+// sent one probe each, whose answer never counted: "1 sent, 0 received,
+// unreachable".
+func TestPingMoreTargetsThanAtOnce(t *testing.T) {
+	needRawICMP(t)
+	var targets []PingTarget
+	for i := 1; i <= 5; i++ {
+		targets = append(targets, PingTarget{Host: "127.0.0." + strconv.Itoa(i)})
+	}
+	o := PingOptions{Targets: targets, Interval: 200 * time.Millisecond, concurrency: 2}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	stats, err := Ping(ctx, o)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range stats {
+		switch {
+		case i < 2 && (s.State != PingAlive || s.Received < 1):
+			t.Errorf("cancelled: %s: %s, %d of %d received; want alive", s.Host, s.State, s.Received, s.Sent)
+		case i >= 2 && (s.State != PingSkipped || s.Sent != 0 || !strings.Contains(s.Error, "not pinged")):
+			t.Errorf("cancelled: %s: %s, %d sent, error %q; want skipped, nothing sent", s.Host, s.State, s.Sent, s.Error)
+		}
+	}
+}
+
 // TestPingResolve resolves names through package resolve (a temporary
 // hosts file, no DNS) and reports a name that does not resolve without
 // pinging it.

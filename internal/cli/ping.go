@@ -66,10 +66,10 @@ wire, from 0.
 
 With several hosts (arguments or --file, one per line, # comments) it pings
 them all and prints one table: host, address, sent, received, loss,
-min/avg/max RTT and state (alive, unreachable, unresolved). Without -c or -w
-each host gets %d probes. The hosts start in turn, spread over one interval
-as fping does, so that their probes do not all compete at once; up to %d are
-pinged at the same time.
+min/avg/max RTT and state (alive, unreachable, unresolved, or skipped: the
+run ended before its turn). Without -c or -w each host gets %d probes. The
+hosts start in turn, spread over one interval as fping does, so that their
+probes do not all compete at once; up to %d are pinged at the same time.
 
 It uses a raw ICMP socket when the process may (root or CAP_NET_RAW), else an
 unprivileged ICMP datagram socket (groups in net.ipv4.ping_group_range); -v
@@ -84,8 +84,8 @@ host is up.
 
 Exit codes, as iputils ping for one host: 0 if any reply, 1 if none, 2 on
 bad input, a name that does not resolve or a socket error. For several
-hosts, as fping: 0 if all are alive, 1 if any is unreachable, 2 if any name
-does not resolve or any socket fails.`, defaultManyCount, diag.MaxConcurrentTargets, diag.MinUnprivilegedInterval),
+hosts, as fping: 0 if all are alive, 1 if any is unreachable or skipped, 2
+if any name does not resolve or any socket fails.`, defaultManyCount, diag.MaxConcurrentTargets, diag.MinUnprivilegedInterval),
 		Example: `  netkit ping -c 3 127.0.0.1
   netkit ping -6 -c 3 ::1
   netkit ping -c 3 -i 0.2 --file hosts.txt
@@ -216,27 +216,36 @@ func pingRun(ctx context.Context, o *PingOptions) error {
 }
 
 // pingExit decides the exit code. One host, as iputils ping: 0 if any
-// reply, 1 if none, 2 if it did not resolve or its socket failed. Several
-// hosts, as fping: 2 if any did not resolve or failed (each said on
-// stderr), else 1 if any is unreachable, else 0.
+// reply, 1 if none (or it was skipped), 2 if it did not resolve or its
+// socket failed. Several hosts, as fping: 2 if any did not resolve or
+// failed (each said on stderr), else 1 if any is unreachable or skipped
+// (said on stderr), else 0.
 func pingExit(io *output.Streams, stats []diag.PingStats, many bool) error {
 	if !many {
 		s := stats[0]
 		switch {
 		case s.Err != nil:
 			return fmt.Errorf("ping: %w", s.Err)
+		case s.State == diag.PingSkipped:
+			return checkFailed(fmt.Errorf("ping: %s: %s", s.Host, s.Error))
 		case s.Received == 0:
 			return checkFailed(nil)
 		}
 		return nil
 	}
-	failed, down := false, false
+	failed, down, skipped := false, false, 0
 	for _, s := range stats {
 		if s.Err != nil {
 			failed = true
 			fmt.Fprintf(io.ErrOut, "netkit: ping: %s\n", oneLine(s.Err.Error()))
 		}
+		if s.State == diag.PingSkipped {
+			skipped++
+		}
 		down = down || s.State != diag.PingAlive
+	}
+	if skipped > 0 {
+		fmt.Fprintf(io.ErrOut, "netkit: ping: %d of %d hosts not pinged: the run ended before their turn\n", skipped, len(stats))
 	}
 	switch {
 	case failed:
