@@ -104,6 +104,9 @@ func (o *EchoSendOptions) check(args []string) error {
 	case len(args) == 2:
 		o.Content = []byte(args[1])
 	case o.Action != "info":
+		if o.IO.InTTY {
+			io.WriteString(o.IO.ErrOut, "netkit: reading the message from stdin (Ctrl-D to end)\n")
+		}
 		// Read one byte more than the limit to tell "too long" from "just fits".
 		b, err := io.ReadAll(io.LimitReader(o.IO.In, int64(o.Client.MaxSize)+1))
 		if err != nil {

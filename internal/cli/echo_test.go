@@ -74,6 +74,24 @@ func TestEchoSendOptions(t *testing.T) {
 	}
 }
 
+func TestEchoSendStdinPrompt(t *testing.T) {
+	// On a terminal, reading the message from stdin is said first; from a
+	// pipe nothing is said.
+	for _, tty := range []bool{false, true} {
+		io, in, _, errOut := testStreams()
+		io.InTTY = tty
+		in.WriteString("typed")
+		cmd := NewCmdEchoSend(io, func(context.Context, *EchoSendOptions) error { return nil })
+		cmd.SetArgs([]string{"127.0.0.1"})
+		if err := cmd.Execute(); err != nil {
+			t.Fatal(err)
+		}
+		if said := strings.Contains(errOut.String(), "reading the message from stdin"); said != tty {
+			t.Errorf("stdin a terminal: %v; stderr %q", tty, errOut.String())
+		}
+	}
+}
+
 func TestEchoServeOptions(t *testing.T) {
 	io, _, _, _ := testStreams()
 	var got *EchoServeOptions

@@ -20,6 +20,9 @@ type Streams struct {
 	Out    io.Writer
 	ErrOut io.Writer
 
+	// InTTY reports whether In is a terminal: a command reading its input
+	// from it says so first, so it never waits silently.
+	InTTY bool
 	// OutTTY reports whether Out is a terminal: tables are aligned and
 	// coloured for people only then.
 	OutTTY bool
@@ -34,6 +37,7 @@ func System() *Streams {
 		In:     os.Stdin,
 		Out:    os.Stdout,
 		ErrOut: os.Stderr,
+		InTTY:  isTerminal(os.Stdin),
 		OutTTY: isTerminal(os.Stdout),
 		ErrTTY: isTerminal(os.Stderr),
 	}
