@@ -75,8 +75,8 @@ const (
 	// PingUnresolved: the name did not resolve to an address of the family
 	// asked for; nothing was sent.
 	PingUnresolved PingState = "unresolved"
-	// PingSkipped: the run ended (ctx done: Ctrl-C, the deadline) before the
-	// target's turn came; nothing was sent.
+	// PingSkipped: the run ended (ctx done: Ctrl-C, or a deadline too close
+	// for one more probe) before the target's turn came; nothing was sent.
 	PingSkipped PingState = "skipped"
 )
 
@@ -255,14 +255,17 @@ func (e *PingOptionError) Error() string {
 // per target, in the order of Targets. It ends when every target has sent
 // Count probes and each is answered or timed out, or when ctx is done:
 // cancelling ctx (Ctrl-C) or its deadline (ping -w) is a normal end, and the
-// statistics cover what was sent until then.
+// statistics cover what was sent until then. As iputils ping -w does, no
+// probe is sent so close to ctx's deadline that its answer would be cut off.
 //
 // The targets start in turn, spread over one interval (at most
 // maxStartGap apart), as fping sends to its targets in turn: probes to
 // hundreds of targets do not all leave, and their answers do not all come
 // back, at the same instant, which would show as RTT. At most
-// MaxConcurrentTargets are pinged at once; a target whose turn comes when
-// ctx is done is PingSkipped.
+// MaxConcurrentTargets are pinged at once, each sending the probes that fit
+// before ctx's deadline, so that the others still get their turn; a target
+// whose turn comes when ctx is done, or too close to its deadline for one
+// probe, is PingSkipped.
 //
 // A target that does not resolve or whose socket fails has its error in
 // PingStats.Err; Ping itself fails only when nothing can run: a
@@ -294,8 +297,8 @@ func Ping(ctx context.Context, o PingOptions) ([]PingStats, error) {
 
 // launch pings the targets todo (indexes of o.Targets) and waits for them:
 // it starts them one after the other, evenly over one interval, with at
-// most o.concurrency running at once, and marks those whose turn came when
-// ctx was done as skipped.
+// most o.concurrency running at once, and marks those whose turn came too
+// late (see probeCount) as skipped.
 func (o *PingOptions) launch(ctx context.Context, todo []int, stats []PingStats) {
 	limit := cmp.Or(o.concurrency, MaxConcurrentTargets)
 	gap := min(o.Interval/time.Duration(max(1, min(len(todo), limit))), maxStartGap)
@@ -304,7 +307,11 @@ func (o *PingOptions) launch(ctx context.Context, todo []int, stats []PingStats)
 	defer wg.Wait()
 	begin := time.Now()
 	for k, i := range todo {
-		if !waitTurn(ctx, sem, begin.Add(time.Duration(k)*gap)) {
+		count, ok := 0, waitTurn(ctx, sem, begin.Add(time.Duration(k)*gap))
+		if ok {
+			count, ok = o.probeCount(ctx, time.Now())
+		}
+		if !ok {
 			for _, j := range todo[k:] {
 				stats[j].State = PingSkipped
 				stats[j].Error = fmt.Sprintf("not pinged: the run ended before its turn (at most %d hosts are pinged at once)", limit)
@@ -313,7 +320,7 @@ func (o *PingOptions) launch(ctx context.Context, todo []int, stats []PingStats)
 		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			r := &targetRun{o: o, index: i, stats: &stats[i]}
+			r := &targetRun{o: o, index: i, count: count, stats: &stats[i]}
 			r.run(ctx)
 		})
 	}
@@ -337,6 +344,33 @@ func waitTurn(ctx context.Context, sem chan struct{}, at time.Time) bool {
 		}
 	}
 	return true
+}
+
+// deadlineMargin is how close to ctx's deadline a probe is still sent: one
+// due later would be cut off before its answer, even on loopback.
+const deadlineMargin = 5 * time.Millisecond
+
+// probeCount is the number of probes of a target that starts at now: Count
+// (0: until ctx is done), but no more than are due, one per interval, before
+// ctx's deadline (less deadlineMargin), as iputils ping -w sends none at the
+// deadline. It reports false when not one is.
+func (o *PingOptions) probeCount(ctx context.Context, now time.Time) (int, bool) {
+	if ctx.Err() != nil {
+		return 0, false
+	}
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return o.Count, true
+	}
+	left := dl.Sub(now) - deadlineMargin
+	if left <= 0 {
+		return 0, false
+	}
+	due := int((left + o.Interval - 1) / o.Interval) // probes at 0, Interval, 2·Interval, … before left
+	if o.Count == 0 || due < o.Count {
+		return due, true
+	}
+	return o.Count, true
 }
 
 // normalize fills in the defaults and checks the ranges of o.
@@ -466,6 +500,7 @@ func pickMethods(o *PingOptions, addrs []resolved) (map[bool]PingMethod, error) 
 type targetRun struct {
 	o     *PingOptions
 	index int // in o.Targets
+	count int // probes to send, 0: until ctx is done (see probeCount)
 	stats *PingStats
 
 	mu      sync.Mutex
@@ -515,7 +550,7 @@ func (r *targetRun) emit(p PingProbe) {
 	if r.o.OnProbe != nil {
 		r.o.OnProbe(p)
 	}
-	if r.o.Count > 0 && r.tally.sent >= r.o.Count && len(r.pending) == 0 && r.stop != nil {
+	if r.count > 0 && r.tally.sent >= r.count && len(r.pending) == 0 && r.stop != nil {
 		r.stop()
 		r.stop = nil
 	}

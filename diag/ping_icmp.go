@@ -104,7 +104,7 @@ func (r *targetRun) runICMP(ctx context.Context) error {
 	p.SetLogger(probing.NoopLogger{})
 	p.SetIPAddr(&net.IPAddr{IP: s.Addr.AsSlice(), Zone: s.Addr.Zone()})
 	p.SetPrivileged(s.Method == PingRaw)
-	p.Count = o.Count
+	p.Count = r.count
 	if p.Count == 0 {
 		p.Count = -1
 	}

@@ -322,11 +322,40 @@ func TestPingManyLoopback(t *testing.T) {
 	}
 }
 
-// TestPingMoreTargetsThanAtOnce pings more targets than may run at once,
-// until the run is cancelled (Ctrl-C) before the last ones' turn: they are
-// skipped, nothing sent. Before, they were started after the cancel and
-// sent one probe each, whose answer never counted: "1 sent, 0 received,
-// unreachable".
+// TestPingDeadline checks a run that ctx's deadline ends (ping -w): as
+// iputils ping, no probe goes out at the deadline, so loopback shows no
+// loss; with Count, no more than Count probes, and fewer if they do not fit.
+func TestPingDeadline(t *testing.T) {
+	needRawICMP(t)
+	for _, tc := range []struct {
+		count    int
+		interval time.Duration
+		want     int
+	}{
+		{0, 250 * time.Millisecond, 4}, // probes at 0, 0.25, 0.5 and 0.75 s; iputils -w 1 -i 0.25 sends 4
+		{5, 300 * time.Millisecond, 4}, // the fifth would be at 1.2 s; iputils -c 5 -w 1 -i 0.3 sends 4
+		{2, 300 * time.Millisecond, 2},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		stats, err := Ping(ctx, PingOptions{Targets: []PingTarget{{Host: "127.0.0.1"}}, Count: tc.count, Interval: tc.interval})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := stats[0]; s.Sent != tc.want || s.Received != tc.want || s.LossPct != 0 || s.Err != nil {
+			t.Errorf("-c %d -i %v -w 1: sent %d, received %d, loss %v%%, error %v; want %d sent and received",
+				tc.count, tc.interval, s.Sent, s.Received, s.LossPct, s.Err, tc.want)
+		}
+	}
+}
+
+// TestPingMoreTargetsThanAtOnce pings more targets than may run at once.
+// With a deadline and no Count, each target sends the probes that fit
+// before the deadline, so the targets that wait for a place still get
+// theirs: every target is alive without loss. Before, the first ones ran
+// until the deadline and the others then sent a probe each after it, whose
+// answer never counted: "1 sent, 0 received, unreachable". When the run is
+// cancelled (Ctrl-C) before their turn, they are skipped, nothing sent.
 func TestPingMoreTargetsThanAtOnce(t *testing.T) {
 	needRawICMP(t)
 	var targets []PingTarget
@@ -335,9 +364,21 @@ func TestPingMoreTargetsThanAtOnce(t *testing.T) {
 	}
 	o := PingOptions{Targets: targets, Interval: 200 * time.Millisecond, concurrency: 2}
 
-	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(300*time.Millisecond, cancel)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	stats, err := Ping(ctx, o)
+	cancel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stats {
+		if s.State != PingAlive || s.Sent == 0 || s.LossPct != 0 {
+			t.Errorf("deadline: %s: %s, %d of %d received; want alive without loss", s.Host, s.State, s.Received, s.Sent)
+		}
+	}
+
+	ctx, cancel = context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	stats, err = Ping(ctx, o)
 	cancel()
 	if err != nil {
 		t.Fatal(err)

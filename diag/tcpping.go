@@ -83,7 +83,7 @@ func (r *targetRun) runTCP(ctx context.Context) error {
 	defer tick.Stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for seq := 0; o.Count == 0 || seq < o.Count; seq++ {
+	for seq := 0; r.count == 0 || seq < r.count; seq++ {
 		if seq > 0 {
 			select {
 			case <-ctx.Done():

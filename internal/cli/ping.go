@@ -64,6 +64,9 @@ counted and marked (DUP!); replies after the -W timeout are counted as late,
 marked (LATE!), and the probe as lost. Sequence numbers are the ones on the
 wire, from 0.
 
+-w stops after that many seconds: no probe is sent that the deadline would
+cut off, so loopback shows no loss.
+
 With several hosts (arguments or --file, one per line, # comments) it pings
 them all and prints one table: host, address, sent, received, loss,
 min/avg/max RTT and state (alive, unreachable, unresolved, or skipped: the

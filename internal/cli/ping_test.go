@@ -384,19 +384,36 @@ func TestPingInterrupt(t *testing.T) {
 	}
 }
 
-// TestPingDeadline checks -w: an endless ping stops after the deadline,
-// normally, with about deadline/interval probes.
+// TestPingDeadline checks -w against iputils ping run in the same test: an
+// endless ping stops at the deadline with the probes iputils sends (4 with
+// -w 1 -i 0.25), all answered: none goes out at the deadline to be cut off
+// and counted as lost.
 func TestPingDeadline(t *testing.T) {
 	pingNeedRoot(t)
-	start := time.Now()
-	r := netkit(t, "ping", "-q", "-w", "1", "-i", "0.25", "127.0.0.1")
-	took := time.Since(start)
-	m := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`).FindStringSubmatch(r.stdout)
-	if r.code != 0 || m == nil {
-		t.Fatalf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
-	}
-	if sent, _ := strconv.Atoi(m[1]); sent < 3 || sent > 5 || took > 3*time.Second {
-		t.Errorf("%s sent in %v with -w 1 -i 0.25", m[1], took)
+	counts := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received, (\S+)% packet loss`)
+	for _, tc := range []struct {
+		args []string
+		code int
+	}{
+		{[]string{"-w", "1", "-i", "0.25"}, 0},
+	} {
+		start := time.Now()
+		r := netkit(t, append([]string{"ping", "-q"}, append(tc.args, "127.0.0.1")...)...)
+		took := time.Since(start)
+		m := counts.FindStringSubmatch(r.stdout)
+		if r.code != tc.code || m == nil {
+			t.Fatalf("%v: exit %d, want %d:\n%s%s", tc.args, r.code, tc.code, r.stdout, r.stderr)
+		}
+		if m[1] != "4" || m[2] != "4" || m[3] != "0" || took > 3*time.Second {
+			t.Errorf("%v: %s in %v; want 4 transmitted, 4 received, 0%% loss", tc.args, m[0], took)
+		}
+		if _, err := exec.LookPath("ping"); err != nil {
+			continue
+		}
+		ref := pingRunCommand(t, exec.Command("ping", append(append([]string{"-n", "-q"}, tc.args...), "127.0.0.1")...))
+		if mref := counts.FindStringSubmatch(ref.stdout); ref.code != r.code || mref == nil || mref[1] != m[1] || mref[2] != m[2] {
+			t.Errorf("%v: netkit %q exit %d; iputils %q exit %d", tc.args, m[0], r.code, mref, ref.code)
+		}
 	}
 }
 
