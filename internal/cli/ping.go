@@ -85,10 +85,11 @@ host is up.
 --json prints the statistics and every probe of every host as one document;
 --format jsonl streams them as they happen.
 
-Exit codes, as iputils ping for one host: 0 if any reply, 1 if none, 2 on
-bad input, a name that does not resolve or a socket error. For several
-hosts, as fping: 0 if all are alive, 1 if any is unreachable or skipped, 2
-if any name does not resolve or any socket fails.`, defaultManyCount, diag.MaxConcurrentTargets, diag.MinUnprivilegedInterval),
+Exit codes, as iputils ping for one host: 0 if any reply, 1 if none (or,
+with both -c and -w, fewer than -c replies by the deadline), 2 on bad input,
+a name that does not resolve or a socket error. For several hosts, as fping:
+0 if all are alive, 1 if any is unreachable or skipped, 2 if any name does
+not resolve or any socket fails.`, defaultManyCount, diag.MaxConcurrentTargets, diag.MinUnprivilegedInterval),
 		Example: `  netkit ping -c 3 127.0.0.1
   netkit ping -6 -c 3 ::1
   netkit ping -c 3 -i 0.2 --file hosts.txt
@@ -215,15 +216,16 @@ func pingRun(ctx context.Context, o *PingOptions) error {
 	if err := p.finish(stats); err != nil {
 		return err
 	}
-	return pingExit(o.IO, stats, many)
+	return pingExit(o, stats, many)
 }
 
 // pingExit decides the exit code. One host, as iputils ping: 0 if any
-// reply, 1 if none (or it was skipped), 2 if it did not resolve or its
-// socket failed. Several hosts, as fping: 2 if any did not resolve or
-// failed (each said on stderr), else 1 if any is unreachable or skipped
-// (said on stderr), else 0.
-func pingExit(io *output.Streams, stats []diag.PingStats, many bool) error {
+// reply, 1 if none (or it was skipped) or, with -c and -w, fewer than -c by
+// the deadline; 2 if it did not resolve or its socket failed. Several
+// hosts, as fping: 2 if any did not resolve or failed (each said on
+// stderr), else 1 if any is unreachable or skipped (said on stderr), else
+// 0.
+func pingExit(o *PingOptions, stats []diag.PingStats, many bool) error {
 	if !many {
 		s := stats[0]
 		switch {
@@ -233,14 +235,17 @@ func pingExit(io *output.Streams, stats []diag.PingStats, many bool) error {
 			return checkFailed(fmt.Errorf("ping: %s: %s", s.Host, s.Error))
 		case s.Received == 0:
 			return checkFailed(nil)
+		case o.Deadline > 0 && o.countSet && s.Received < o.Count:
+			return checkFailed(fmt.Errorf("ping: %d of %d replies by the -w deadline", s.Received, o.Count))
 		}
 		return nil
 	}
+	w := o.IO.ErrOut
 	failed, down, skipped := false, false, 0
 	for _, s := range stats {
 		if s.Err != nil {
 			failed = true
-			fmt.Fprintf(io.ErrOut, "netkit: ping: %s\n", oneLine(s.Err.Error()))
+			fmt.Fprintf(w, "netkit: ping: %s\n", oneLine(s.Err.Error()))
 		}
 		if s.State == diag.PingSkipped {
 			skipped++
@@ -248,7 +253,7 @@ func pingExit(io *output.Streams, stats []diag.PingStats, many bool) error {
 		down = down || s.State != diag.PingAlive
 	}
 	if skipped > 0 {
-		fmt.Fprintf(io.ErrOut, "netkit: ping: %d of %d hosts not pinged: the run ended before their turn\n", skipped, len(stats))
+		fmt.Fprintf(w, "netkit: ping: %d of %d hosts not pinged: the run ended before their turn\n", skipped, len(stats))
 	}
 	switch {
 	case failed:

@@ -387,7 +387,8 @@ func TestPingInterrupt(t *testing.T) {
 // TestPingDeadline checks -w against iputils ping run in the same test: an
 // endless ping stops at the deadline with the probes iputils sends (4 with
 // -w 1 -i 0.25), all answered: none goes out at the deadline to be cut off
-// and counted as lost.
+// and counted as lost. With -c 5 -i 0.3 -w 1 the fifth probe would be due
+// at 1.2 s: 4 replies of 5 by the deadline is exit 1, as in iputils.
 func TestPingDeadline(t *testing.T) {
 	pingNeedRoot(t)
 	counts := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received, (\S+)% packet loss`)
@@ -396,6 +397,7 @@ func TestPingDeadline(t *testing.T) {
 		code int
 	}{
 		{[]string{"-w", "1", "-i", "0.25"}, 0},
+		{[]string{"-c", "5", "-i", "0.3", "-w", "1"}, 1},
 	} {
 		start := time.Now()
 		r := netkit(t, append([]string{"ping", "-q"}, append(tc.args, "127.0.0.1")...)...)
@@ -406,6 +408,9 @@ func TestPingDeadline(t *testing.T) {
 		}
 		if m[1] != "4" || m[2] != "4" || m[3] != "0" || took > 3*time.Second {
 			t.Errorf("%v: %s in %v; want 4 transmitted, 4 received, 0%% loss", tc.args, m[0], took)
+		}
+		if tc.code == 1 && !strings.Contains(r.stderr, "4 of 5 replies by the -w deadline") {
+			t.Errorf("%v: stderr %q does not say why exit 1", tc.args, r.stderr)
 		}
 		if _, err := exec.LookPath("ping"); err != nil {
 			continue
