@@ -76,7 +76,8 @@ probes do not all compete at once; up to %d are pinged at the same time.
 
 It uses a raw ICMP socket when the process may (root or CAP_NET_RAW), else an
 unprivileged ICMP datagram socket (groups in net.ipv4.ping_group_range); -v
-says which. Intervals below %s need root or CAP_NET_RAW, as in iputils ping.
+says which. ICMP intervals below %s need root or CAP_NET_RAW (iputils ping:
+root); --tcp has no such limit.
 
 --tcp PORT measures TCP connect time instead, for hosts behind a firewall that
 drops ICMP: a SYN answered by SYN-ACK (open) or by RST (closed) both mean the
@@ -89,7 +90,7 @@ Exit codes, as iputils ping for one host: 0 if any reply, 1 if none (or,
 with both -c and -w, fewer than -c replies by the deadline), 2 on bad input,
 a name that does not resolve or a socket error. For several hosts, as fping:
 0 if all are alive, 1 if any is unreachable or skipped, 2 if any name does
-not resolve or any socket fails.`, defaultManyCount, diag.MaxConcurrentTargets, diag.MinUnprivilegedInterval),
+not resolve or any socket fails.`, defaultManyCount, diag.MaxConcurrentTargets, diag.MinUserInterval),
 		Example: `  netkit ping -c 3 127.0.0.1
   netkit ping -6 -c 3 ::1
   netkit ping -c 3 -i 0.2 --file hosts.txt

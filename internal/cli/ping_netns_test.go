@@ -265,8 +265,32 @@ func TestPingPrivileges(t *testing.T) {
 			}
 		}
 	}
-	r = pingIn(t, ns, append(nobody, bin, "ping", "-c", "1", "-i", "0.1", "127.0.0.1")...)
-	assertOneLineError(t, r, "invalid -i 100ms: below 200ms needs root or CAP_NET_RAW, as in iputils ping")
+	// Intervals: iputils ping lets users go down to 2 ms, and so does
+	// netkit; TCP probes have no limit.
+	r = pingIn(t, ns, append(nobody, bin, "ping", "-q", "-c", "2", "-i", "0.05", "127.0.0.1")...)
+	if r.code != 0 || !strings.Contains(r.stdout, "2 packets transmitted, 2 received, 0% packet loss") {
+		t.Errorf("nobody, datagram, -i 0.05: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := exec.LookPath("ping"); err == nil {
+		ref := pingIn(t, ns, append(nobody, "ping", "-q", "-c", "2", "-i", "0.05", "127.0.0.1")...)
+		refFlood := pingIn(t, ns, append(nobody, "ping", "-q", "-c", "2", "-i", "0.001", "127.0.0.1")...)
+		if ref.code != 0 || refFlood.code != exitError {
+			t.Errorf("iputils ping as nobody: -i 0.05 exit %d, -i 0.001 exit %d; want 0 and 2", ref.code, refFlood.code)
+		}
+	}
+	r = pingIn(t, ns, append(nobody, bin, "ping", "-c", "1", "-i", "0.001", "127.0.0.1")...)
+	assertOneLineError(t, r, "invalid -i 1ms: below 2ms is a flood: it needs root or CAP_NET_RAW (iputils ping: root)")
+	var ln net.Listener
+	pingInNetns(t, ns, func() (err error) {
+		ln, err = net.Listen("tcp4", "127.0.0.1:0")
+		return err
+	})
+	pingServe(t, ln)
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	r = pingIn(t, ns, append(nobody, bin, "ping", "-q", "--tcp", port, "-c", "3", "-i", "0.001", "127.0.0.1")...)
+	if r.code != 0 || !strings.Contains(r.stdout, "3 probes transmitted, 3 received") {
+		t.Errorf("nobody, --tcp -i 0.001: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 
 	rng, _ := os.ReadFile("/proc/sys/net/ipv4/ping_group_range")
 	if f := strings.Fields(string(rng)); len(f) == 2 && f[0] <= "65534" && f[0] != "1" {
