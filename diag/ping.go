@@ -189,8 +189,10 @@ type PingProbe struct {
 	Target int        `json:"target"`
 	Host   string     `json:"host"`
 	Addr   netip.Addr `json:"address"`
-	// Seq is the ICMP sequence number on the wire (from 0), or the number of
-	// the TCP attempt (from 0).
+	// Seq numbers the probes of a target from 1, as iputils ping prints
+	// icmp_seq: for ICMP it is the sequence number on the wire plus one
+	// (pro-bing's sequence starts at 0 and wraps after 65535; a send that
+	// failed is retried with the same number), for TCP the attempt.
 	Seq  int       `json:"seq"`
 	Kind ProbeKind `json:"kind"`
 	// Bytes is the size of the ICMP answer (header and payload), as ping

@@ -129,7 +129,7 @@ func (r *targetRun) runICMP(ctx context.Context) error {
 		defer r.mu.Unlock()
 		r.tally.sent++
 		r.tally.errors++
-		r.emit(PingProbe{Seq: pkt.Seq, Kind: ProbeError, Error: err.Error()})
+		r.emit(PingProbe{Seq: pkt.Seq + 1, Kind: ProbeError, Error: err.Error()})
 	}
 	p.OnRecv = func(pkt *probing.Packet) {
 		r.mu.Lock()
@@ -180,12 +180,12 @@ func (r *targetRun) expire(seq int) {
 		return
 	}
 	delete(r.pending, seq)
-	r.emit(PingProbe{Seq: seq, Kind: ProbeTimeout})
+	r.emit(PingProbe{Seq: seq + 1, Kind: ProbeTimeout})
 }
 
 // icmpEvent turns a pro-bing packet into a reply event.
 func icmpEvent(pkt *probing.Packet) PingProbe {
-	ev := PingProbe{Seq: pkt.Seq, Kind: ProbeReply, Bytes: pkt.Nbytes, RTTMs: ms(pkt.Rtt)}
+	ev := PingProbe{Seq: pkt.Seq + 1, Kind: ProbeReply, Bytes: pkt.Nbytes, RTTMs: ms(pkt.Rtt)}
 	if pkt.TTL > 0 {
 		ev.TTL = pkt.TTL
 	}

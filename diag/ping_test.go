@@ -137,7 +137,7 @@ func TestPingLoopback(t *testing.T) {
 				t.Errorf("starts %+v", rec.starts)
 			}
 			for i, p := range rec.probes {
-				if p.Kind != ProbeReply || p.Seq != i || p.Bytes != DefaultPingSize+8 || p.TTL != 64 || p.From != s.Addr || p.RTTMs <= 0 {
+				if p.Kind != ProbeReply || p.Seq != i+1 || p.Bytes != DefaultPingSize+8 || p.TTL != 64 || p.From != s.Addr || p.RTTMs <= 0 {
 					t.Errorf("probe %d: %+v", i, p)
 				}
 			}

@@ -83,8 +83,8 @@ func (r *targetRun) runTCP(ctx context.Context) error {
 	defer tick.Stop()
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	for seq := 0; r.count == 0 || seq < r.count; seq++ {
-		if seq > 0 {
+	for seq := 1; r.count == 0 || seq <= r.count; seq++ {
+		if seq > 1 {
 			select {
 			case <-ctx.Done():
 				return nil

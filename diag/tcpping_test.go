@@ -86,9 +86,9 @@ func TestPingTCP(t *testing.T) {
 		if !(0 < s.MinMs && s.MinMs <= s.AvgMs && s.AvgMs <= s.MaxMs && s.MaxMs < 1000) {
 			t.Errorf("%s: rtt %v/%v/%v ms", tc.addr, s.MinMs, s.AvgMs, s.MaxMs)
 		}
-		for _, p := range rec.probes {
-			if p.Kind != ProbeReply || p.PortState != tc.state || p.Port != int(tc.addr.Port()) {
-				t.Errorf("%s: probe %+v", tc.addr, p)
+		for i, p := range rec.probes {
+			if p.Kind != ProbeReply || p.PortState != tc.state || p.Port != int(tc.addr.Port()) || p.Seq != i+1 {
+				t.Errorf("%s: probe %d %+v", tc.addr, i, p)
 			}
 		}
 	}

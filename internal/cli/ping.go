@@ -39,6 +39,8 @@ type PingOptions struct {
 	// family is what Family selects, set by check.
 	family         resolve.Family
 	Quiet, Verbose bool
+	// Outstanding is -O: print a line for each probe not answered in time.
+	Outstanding bool
 	// TCPPort is --tcp; 0 means ICMP.
 	TCPPort int
 	// countSet, sizeSet and tcpSet say whether -c, -s and --tcp were given.
@@ -61,8 +63,10 @@ there packet loss?".
 With one host it prints a line per reply as it arrives and, when it ends or
 on Ctrl-C, ping's statistics block. Replies to a probe already answered are
 counted and marked (DUP!); replies after the -W timeout are counted as late,
-marked (LATE!), and the probe as lost. Sequence numbers are the ones on the
-wire, from 0.
+marked (LATE!), and the probe as lost. -O also prints a line for each probe
+not answered within -W. Probes are numbered from 1 (icmp_seq, tcp_seq), as
+in iputils ping, in --json too; the ICMP sequence number on the wire is one
+less.
 
 -w stops after that many seconds: no probe is sent that the deadline would
 cut off, so loopback shows no loss.
@@ -121,6 +125,7 @@ not resolve or any socket fails.`, defaultManyCount, diag.MaxConcurrentTargets, 
 	opts.Family.addFlags(fs)
 	fs.BoolVarP(&opts.Quiet, "quiet", "q", false, "print only the summary")
 	fs.BoolVarP(&opts.Verbose, "verbose", "v", false, "say how probes are sent (raw or datagram ICMP socket, TCP)")
+	fs.BoolVarP(&opts.Outstanding, "report-outstanding", "O", false, "print a line for each probe not answered within -W")
 	fs.IntVar(&opts.TCPPort, "tcp", 0, "measure TCP connect time to this `PORT` instead of ICMP echo")
 	fs.StringVarP(&opts.File, "file", "f", "", "read hosts from `FILE`, one per line (- for stdin)")
 	opts.Output.AddFlags(fs, true)
@@ -337,7 +342,7 @@ func (p *pingPrinter) probe(ev diag.PingProbe) {
 		p.mu.Lock()
 		p.probes[ev.Target] = append(p.probes[ev.Target], ev)
 		p.mu.Unlock()
-	case p.human() && !p.o.Quiet:
+	case p.human() && !p.o.Quiet && (ev.Kind != diag.ProbeTimeout || p.o.Outstanding):
 		fmt.Fprintln(p.o.IO.Out, probeLine(ev))
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -162,34 +163,46 @@ func pingResponder(t *testing.T, ns string, plan map[int][]time.Duration) {
 
 // TestPingLateDuplicateLost sends four probes to a responder that answers
 // the first twice, the second after its timeout, the third never and the
-// fourth at once, and checks ping's marks and counts for each.
+// fourth at once, and checks ping's marks and counts for each. The probes
+// are numbered from 1, one more than on the wire, as in iputils ping. The
+// "no answer yet" lines are -O's; without it, as iputils, there are none.
 func TestPingLateDuplicateLost(t *testing.T) {
 	ns := pingNetns(t)
+	// The plan is by wire sequence number, from 0.
 	pingResponder(t, ns, map[int][]time.Duration{0: {0, 0}, 1: {450 * time.Millisecond}, 3: {0}})
-	r := pingIn(t, ns, binary, "ping", "-c", "4", "-i", "0.5", "-W", "0.3", "127.0.0.1")
-	if r.code != 0 {
-		t.Errorf("exit %d, want 0 (replies came): %s", r.code, r.stderr)
-	}
 	want := []string{
 		`^PING 127\.0\.0\.1 \(127\.0\.0\.1\) 56\(84\) bytes of data\.$`,
-		`^64 bytes from 127\.0\.0\.1: icmp_seq=0 ttl=64 time=\d+\.\d{3} ms$`,
-		`^64 bytes from 127\.0\.0\.1: icmp_seq=0 ttl=64 time=\d+\.\d{3} ms \(DUP!\)$`,
-		`^no answer yet for icmp_seq=1$`,
-		`^64 bytes from 127\.0\.0\.1: icmp_seq=1 ttl=64 time=4\d\d\.\d{3} ms \(LATE!\)$`,
+		`^64 bytes from 127\.0\.0\.1: icmp_seq=1 ttl=64 time=\d+\.\d{3} ms$`,
+		`^64 bytes from 127\.0\.0\.1: icmp_seq=1 ttl=64 time=\d+\.\d{3} ms \(DUP!\)$`,
 		`^no answer yet for icmp_seq=2$`,
-		`^64 bytes from 127\.0\.0\.1: icmp_seq=3 ttl=64 time=\d+\.\d{3} ms$`,
+		`^64 bytes from 127\.0\.0\.1: icmp_seq=2 ttl=64 time=4\d\d\.\d{3} ms \(LATE!\)$`,
+		`^no answer yet for icmp_seq=3$`,
+		`^64 bytes from 127\.0\.0\.1: icmp_seq=4 ttl=64 time=\d+\.\d{3} ms$`,
 		`^$`,
 		`^--- 127\.0\.0\.1 ping statistics ---$`,
 		`^4 packets transmitted, 2 received, \+1 duplicates, \+1 late, 50% packet loss, time \d+ms$`,
 		`^rtt min/avg/max/mdev = `,
 	}
-	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
-	if len(lines) != len(want) {
-		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), r.stdout)
-	}
-	for i, w := range want {
-		if !regexp.MustCompile(w).MatchString(lines[i]) {
-			t.Errorf("line %d %q does not match %s", i+1, lines[i], w)
+	for _, outstanding := range []bool{true, false} {
+		args := []string{binary, "ping", "-c", "4", "-i", "0.5", "-W", "0.3", "127.0.0.1"}
+		w := want
+		if outstanding {
+			args = append(args, "-O")
+		} else {
+			w = slices.DeleteFunc(slices.Clone(want), func(re string) bool { return strings.HasPrefix(re, "^no answer yet") })
+		}
+		r := pingIn(t, ns, args...)
+		if r.code != 0 {
+			t.Errorf("-O %v: exit %d, want 0 (replies came): %s", outstanding, r.code, r.stderr)
+		}
+		lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+		if len(lines) != len(w) {
+			t.Fatalf("-O %v: %d lines, want %d:\n%s", outstanding, len(lines), len(w), r.stdout)
+		}
+		for i, re := range w {
+			if !regexp.MustCompile(re).MatchString(lines[i]) {
+				t.Errorf("-O %v: line %d %q does not match %s", outstanding, i+1, lines[i], re)
+			}
 		}
 	}
 }
@@ -366,20 +379,22 @@ func TestPingFiltered(t *testing.T) {
 		want []string
 	}{
 		{[]string{"-c", "2", "-i", "0.2", "-W", "0.5", "10.44.2.2"}, 1,
-			[]string{"no answer yet for icmp_seq=0", "2 packets transmitted, 0 received, 100% packet loss"}},
+			[]string{"2 packets transmitted, 0 received, 100% packet loss"}},
+		{[]string{"-O", "-c", "2", "-i", "0.2", "-W", "0.5", "10.44.2.2"}, 1,
+			[]string{"no answer yet for icmp_seq=1", "no answer yet for icmp_seq=2"}},
 		{[]string{"--tcp", "80", "-c", "2", "-i", "0.2", "10.44.2.2"}, 0,
-			[]string{"from 10.44.2.2:80: tcp_seq=0 open time=", "2 probes transmitted, 2 received, 0% probe loss", "port 80: 2 open, 0 closed"}},
+			[]string{"from 10.44.2.2:80: tcp_seq=1 open time=", "2 probes transmitted, 2 received, 0% probe loss", "port 80: 2 open, 0 closed"}},
 		{[]string{"--tcp", "82", "-c", "1", "10.44.2.2"}, 0,
-			[]string{"from 10.44.2.2:82: tcp_seq=0 closed time=", "port 82: 0 open, 1 closed"}},
-		{[]string{"--tcp", "81", "-c", "1", "-W", "0.5", "10.44.2.2"}, 1,
-			[]string{"no answer yet for tcp_seq=0", "1 probes transmitted, 0 received, 100% probe loss"}},
+			[]string{"from 10.44.2.2:82: tcp_seq=1 closed time=", "port 82: 0 open, 1 closed"}},
+		{[]string{"-O", "--tcp", "81", "-c", "1", "-W", "0.5", "10.44.2.2"}, 1,
+			[]string{"no answer yet for tcp_seq=1", "1 probes transmitted, 0 received, 100% probe loss"}},
 		// TTL 1 dies at the router: pro-bing drops the ICMP time exceeded
 		// (iputils prints it), so the probe times out; TCP gets it as an
 		// error. TTL 2 arrives, and the reply crossed the router (ttl=63).
-		{[]string{"-c", "1", "-t", "1", "-W", "0.5", "10.44.2.3"}, 1, []string{"no answer yet for icmp_seq=0"}},
-		{[]string{"-c", "1", "-t", "2", "10.44.2.3"}, 0, []string{"icmp_seq=0 ttl=63 time="}},
+		{[]string{"-O", "-c", "1", "-t", "1", "-W", "0.5", "10.44.2.3"}, 1, []string{"no answer yet for icmp_seq=1"}},
+		{[]string{"-c", "1", "-t", "2", "10.44.2.3"}, 0, []string{"icmp_seq=1 ttl=63 time="}},
 		{[]string{"--tcp", "80", "-c", "1", "-t", "1", "10.44.2.2"}, 1,
-			[]string{"error for tcp_seq=0: dial tcp 10.44.2.2:80: connect: no route to host", "+1 errors"}},
+			[]string{"error for tcp_seq=1: dial tcp 10.44.2.2:80: connect: no route to host", "+1 errors"}},
 	} {
 		r := pingIn(t, ns, append([]string{binary, "ping"}, tc.args...)...)
 		if r.code != tc.code {
@@ -389,6 +404,9 @@ func TestPingFiltered(t *testing.T) {
 			if !strings.Contains(r.stdout, w) {
 				t.Errorf("ping %v: output lacks %q:\n%s", tc.args, w, r.stdout)
 			}
+		}
+		if !slices.Contains(tc.args, "-O") && strings.Contains(r.stdout, "no answer yet") {
+			t.Errorf("ping %v: 'no answer yet' lines without -O:\n%s", tc.args, r.stdout)
 		}
 	}
 	if _, err := exec.LookPath("ping"); err == nil {

@@ -28,7 +28,7 @@ func TestPingFlags(t *testing.T) {
 	io, _, _, _ := testStreams()
 	var got *PingOptions
 	cmd := NewCmdPing(io, func(_ context.Context, o *PingOptions) error { got = o; return nil })
-	cmd.SetArgs([]string{"-c", "3", "-i", "0.2", "-W", "500ms", "-w", "2", "-t", "9", "-4", "-q", "-v", "--tcp", "443", "-f", list, "--json", "127.0.0.1"})
+	cmd.SetArgs([]string{"-c", "3", "-i", "0.2", "-W", "500ms", "-w", "2", "-t", "9", "-4", "-q", "-v", "-O", "--tcp", "443", "-f", list, "--json", "127.0.0.1"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestPingFlags(t *testing.T) {
 		t.Errorf("hosts %q, want %q", got.Hosts, want)
 	}
 	if got.Count != 3 || got.Interval != 200*time.Millisecond || got.Timeout != 500*time.Millisecond || got.Deadline != 2*time.Second ||
-		got.TTL != 9 || got.family != resolve.IPv4 || !got.Quiet || !got.Verbose || got.TCPPort != 443 || got.Output.Format != output.FormatJSON {
+		got.TTL != 9 || got.family != resolve.IPv4 || !got.Quiet || !got.Verbose || !got.Outstanding || got.TCPPort != 443 || got.Output.Format != output.FormatJSON {
 		t.Errorf("options %+v", got)
 	}
 	got = nil
@@ -119,9 +119,9 @@ func TestPingOneHost(t *testing.T) {
 			t.Errorf("header %q, iputils %q", lines[0], ref[0])
 		}
 		for i, l := range lines[1:4] {
-			m := replyLine.FindStringSubmatch(l)
-			if m == nil || m[1] != host || m[2] != strconv.Itoa(i) {
-				t.Errorf("reply line %q", l)
+			m, mref := replyLine.FindStringSubmatch(l), replyLine.FindStringSubmatch(ref[i+1])
+			if m == nil || mref == nil || m[1] != host || m[2] != strconv.Itoa(i+1) || m[2] != mref[2] {
+				t.Errorf("reply line %q, iputils %q: want icmp_seq from 1, as iputils", l, ref[i+1])
 				continue
 			}
 			if rtt, _ := strconv.ParseFloat(m[3], 64); rtt <= 0 || rtt >= 1000 {
@@ -199,8 +199,8 @@ func TestPingJSON(t *testing.T) {
 			tg.Method != diag.PingRaw || tg.MinMs <= 0 || tg.MaxMs >= 2000 || len(tg.Probes) != 2 {
 			t.Errorf("target %d: %+v", i, tg)
 		}
-		for _, p := range tg.Probes {
-			if p.Target != i || p.Kind != diag.ProbeReply || p.RTTMs <= 0 {
+		for j, p := range tg.Probes {
+			if p.Target != i || p.Kind != diag.ProbeReply || p.RTTMs <= 0 || p.Seq != j+1 {
 				t.Errorf("target %d probe %+v", i, p)
 			}
 		}
@@ -277,7 +277,7 @@ func TestPingTCP(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("port %s: exit %d: %s", tc.port, r.code, r.stderr)
 		}
-		line := regexp.MustCompile(`(?m)^from 127\.0\.0\.1:` + tc.port + `: tcp_seq=1 ` + tc.state + ` time=\d+\.\d{3} ms$`)
+		line := regexp.MustCompile(`(?m)^from 127\.0\.0\.1:` + tc.port + `: tcp_seq=2 ` + tc.state + ` time=\d+\.\d{3} ms$`)
 		if !line.MatchString(r.stdout) || !strings.Contains(r.stdout, "2 probes transmitted, 2 received, 0% probe loss") {
 			t.Errorf("port %s:\n%s", tc.port, r.stdout)
 		}
