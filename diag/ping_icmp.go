@@ -116,46 +116,7 @@ func (r *targetRun) runICMP(ctx context.Context) error {
 		p.Stop()
 		close(complete)
 	}
-
-	p.OnSend = func(pkt *probing.Packet) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.tally.sent++
-		seq := pkt.Seq
-		r.pending[seq] = time.AfterFunc(o.Timeout, func() { r.expire(seq) })
-	}
-	p.OnSendError = func(pkt *probing.Packet, err error) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.tally.sent++
-		r.tally.errors++
-		r.emit(PingProbe{Seq: pkt.Seq + 1, Kind: ProbeError, Error: err.Error()})
-	}
-	p.OnRecv = func(pkt *probing.Packet) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		ev := icmpEvent(pkt)
-		t, inTime := r.pending[pkt.Seq]
-		if inTime {
-			t.Stop()
-			delete(r.pending, pkt.Seq)
-		}
-		if inTime && pkt.Rtt <= o.Timeout {
-			r.tally.reply(ev.RTTMs)
-		} else {
-			ev.Kind = ProbeLate
-			r.tally.late++
-		}
-		r.emit(ev)
-	}
-	p.OnDuplicateRecv = func(pkt *probing.Packet) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		ev := icmpEvent(pkt)
-		ev.Kind = ProbeDuplicate
-		r.tally.dups++
-		r.emit(ev)
-	}
+	p.OnSend, p.OnSendError, p.OnRecv, p.OnDuplicateRecv = r.sent, r.sendFailed, r.received, r.duplicate
 	// pro-bing's receive loop notices Stop only when its read deadline
 	// expires, a random backoff that grows to about 100 ms while no packet
 	// comes, and RunWithContext waits for it. Once every probe is answered
@@ -170,6 +131,65 @@ func (r *targetRun) runICMP(ctx context.Context) error {
 	case <-complete:
 		return nil
 	}
+}
+
+// sent is pro-bing's OnSend: a probe left, its timeout starts.
+func (r *targetRun) sent(pkt *probing.Packet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tally.sent++
+	seq := pkt.Seq
+	r.pending[seq] = time.AfterFunc(r.o.Timeout, func() { r.expire(seq) })
+}
+
+// sendFailed is pro-bing's OnSendError: a probe could not be sent. It
+// counts as sent (iputils counts failed sends) and as an error; pro-bing
+// sends the next probe, with the same sequence number, one interval later.
+// But when the error is a *net.OpError whose Err is syscall.ENOBUFS itself
+// (a full queue), pro-bing calls OnSendError and retries the same probe at
+// once, as often as it takes, then calls OnSend: that attempt is not a
+// probe of its own. (x/net wraps the errno in an *os.SyscallError, so with
+// its sockets pro-bing never retries: then ENOBUFS is an error like any.)
+func (r *targetRun) sendFailed(pkt *probing.Packet, err error) {
+	if op, ok := err.(*net.OpError); ok && op.Err == syscall.ENOBUFS {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.tally.sent++
+	r.tally.errors++
+	r.emit(PingProbe{Seq: pkt.Seq + 1, Kind: ProbeError, Error: err.Error()})
+}
+
+// received is pro-bing's OnRecv: the first answer to a probe, in time or
+// late.
+func (r *targetRun) received(pkt *probing.Packet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ev := icmpEvent(pkt)
+	t, inTime := r.pending[pkt.Seq]
+	if inTime {
+		t.Stop()
+		delete(r.pending, pkt.Seq)
+	}
+	if inTime && pkt.Rtt <= r.o.Timeout {
+		r.tally.reply(ev.RTTMs)
+	} else {
+		ev.Kind = ProbeLate
+		r.tally.late++
+	}
+	r.emit(ev)
+}
+
+// duplicate is pro-bing's OnDuplicateRecv: another answer to a probe
+// already answered.
+func (r *targetRun) duplicate(pkt *probing.Packet) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ev := icmpEvent(pkt)
+	ev.Kind = ProbeDuplicate
+	r.tally.dups++
+	r.emit(ev)
 }
 
 // expire reports a probe that got no answer within the timeout.

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	probing "github.com/prometheus-community/pro-bing"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 
@@ -390,6 +391,31 @@ func TestPingMoreTargetsThanAtOnce(t *testing.T) {
 		case i >= 2 && (s.State != PingSkipped || s.Sent != 0 || !strings.Contains(s.Error, "not pinged")):
 			t.Errorf("cancelled: %s: %s, %d sent, error %q; want skipped, nothing sent", s.Host, s.State, s.Sent, s.Error)
 		}
+	}
+}
+
+// TestPingSendErrorCounts drives the OnSendError hook as pro-bing calls it.
+// A failed send is one probe, sent and an error. An ENOBUFS that pro-bing
+// retries at once (its test: a *net.OpError whose Err is the errno itself)
+// is no probe of its own: the retry that goes out is the probe. An ENOBUFS
+// wrapped in an *os.SyscallError, as x/net's sockets return it, is not
+// retried and is a failed probe like any other.
+func TestPingSendErrorCounts(t *testing.T) {
+	r := &targetRun{o: &PingOptions{Timeout: time.Minute}, stats: &PingStats{}, pending: map[int]*time.Timer{}}
+	pkt := &probing.Packet{Seq: 0}
+	for range 3 {
+		r.sendFailed(pkt, &net.OpError{Op: "write", Net: "ip4:icmp", Err: syscall.ENOBUFS})
+	}
+	r.sent(pkt)
+	if r.tally.sent != 1 || r.tally.errors != 0 {
+		t.Errorf("3 ENOBUFS retries then a send: %d sent, %d errors; want 1 sent, no error", r.tally.sent, r.tally.errors)
+	}
+	r.sendFailed(&probing.Packet{Seq: 1}, &net.OpError{Op: "write", Net: "ip4:icmp", Err: os.NewSyscallError("sendmsg", syscall.ENOBUFS)})
+	if r.tally.sent != 2 || r.tally.errors != 1 {
+		t.Errorf("then a failed send: %d sent, %d errors; want 2 and 1", r.tally.sent, r.tally.errors)
+	}
+	for _, tm := range r.pending {
+		tm.Stop()
 	}
 }
 
