@@ -99,8 +99,11 @@ const (
 	ProbeLate ProbeKind = "late"
 	// ProbeTimeout: no answer within the timeout (a late one may follow).
 	ProbeTimeout ProbeKind = "timeout"
-	// ProbeError: the probe could not be sent, or the network reported an
-	// error (no route, host unreachable) instead of an answer.
+	// ProbeError: the probe could not be sent, or, for a TCP probe, the
+	// network reported an error instead of an answer (no route, host
+	// unreachable). ICMP errors about an ICMP echo request (time exceeded,
+	// destination unreachable) are not seen: pro-bing's socket filter
+	// drops every ICMP message but echo replies, so such a probe times out.
 	ProbeError ProbeKind = "error"
 )
 

@@ -66,7 +66,8 @@ counted and marked (DUP!); replies after the -W timeout are counted as late,
 marked (LATE!), and the probe as lost. -O also prints a line for each probe
 not answered within -W. Probes are numbered from 1 (icmp_seq, tcp_seq), as
 in iputils ping, in --json too; the ICMP sequence number on the wire is one
-less.
+less. ICMP errors sent back for a probe (time to live exceeded, destination
+unreachable) are not seen, unlike iputils ping: the probe times out.
 
 -w stops after that many seconds: no probe is sent that the deadline would
 cut off, so loopback shows no loss.

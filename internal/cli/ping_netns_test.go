@@ -388,9 +388,10 @@ func TestPingFiltered(t *testing.T) {
 			[]string{"from 10.44.2.2:82: tcp_seq=1 closed time=", "port 82: 0 open, 1 closed"}},
 		{[]string{"-O", "--tcp", "81", "-c", "1", "-W", "0.5", "10.44.2.2"}, 1,
 			[]string{"no answer yet for tcp_seq=1", "1 probes transmitted, 0 received, 100% probe loss"}},
-		// TTL 1 dies at the router: pro-bing drops the ICMP time exceeded
-		// (iputils prints it), so the probe times out; TCP gets it as an
-		// error. TTL 2 arrives, and the reply crossed the router (ttl=63).
+		// TTL 1 dies at the router: pro-bing's socket filter drops the ICMP
+		// time exceeded (iputils prints it), so the probe times out; TCP
+		// gets it as an error. TTL 2 arrives, and the reply crossed the
+		// router (ttl=63).
 		{[]string{"-O", "-c", "1", "-t", "1", "-W", "0.5", "10.44.2.3"}, 1, []string{"no answer yet for icmp_seq=1"}},
 		{[]string{"-c", "1", "-t", "2", "10.44.2.3"}, 0, []string{"icmp_seq=1 ttl=63 time="}},
 		{[]string{"--tcp", "80", "-c", "1", "-t", "1", "10.44.2.2"}, 1,
