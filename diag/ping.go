@@ -3,9 +3,11 @@ package diag
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -446,7 +448,9 @@ func resolveTargets(ctx context.Context, o *PingOptions) []resolved {
 }
 
 // resolveTarget returns the address to ping for t: its Addr, the IP literal
-// it names, or the first address the resolver returns for its name.
+// it names, or the first address the resolver returns for its name. An
+// address of the other family than o.Family asks for, or a name that only
+// has such addresses, is a *FamilyError.
 func resolveTarget(ctx context.Context, o *PingOptions, t PingTarget) (netip.Addr, error) {
 	a := t.Addr
 	if !a.IsValid() {
@@ -456,8 +460,8 @@ func resolveTarget(ctx context.Context, o *PingOptions, t PingTarget) (netip.Add
 	}
 	if a.IsValid() {
 		a = a.Unmap()
-		if (o.Family == resolve.IPv4 && !a.Is4()) || (o.Family == resolve.IPv6 && !a.Is6()) {
-			return netip.Addr{}, &resolve.LookupError{Name: t.Host, Err: fmt.Errorf("%w: %s is not an %s address", resolve.ErrNoData, a, familyName(o.Family))}
+		if !inFamily(a, o.Family) {
+			return netip.Addr{}, &FamilyError{Host: t.Host, Want: o.Family, Have: []netip.Addr{a}, Literal: true}
 		}
 		return a, nil
 	}
@@ -467,13 +471,68 @@ func resolveTarget(ctx context.Context, o *PingOptions, t PingTarget) (netip.Add
 	}
 	addrs, err := r.LookupIP(ctx, t.Host, o.Family)
 	if err != nil {
+		if o.Family != resolve.AnyFamily && (errors.Is(err, resolve.ErrNoSuchHost) || errors.Is(err, resolve.ErrNoData)) {
+			// The family may be the only thing missing: "localhost" is
+			// 127.0.0.1 alone in many hosts files.
+			all, _ := r.LookupIP(ctx, t.Host, resolve.AnyFamily) // nil on error
+			var other []netip.Addr
+			for _, a := range all {
+				if a = a.Unmap(); !inFamily(a, o.Family) {
+					other = append(other, a)
+				}
+			}
+			if len(other) > 0 {
+				return netip.Addr{}, &FamilyError{Host: t.Host, Want: o.Family, Have: other}
+			}
+		}
 		return netip.Addr{}, err // a *resolve.LookupError names the host
 	}
 	return addrs[0].Unmap(), nil
 }
 
-func familyName(f resolve.Family) string {
-	if f == resolve.IPv6 {
+// FamilyError is a target that has addresses, but none of the family asked
+// for (-4 or -6): an IP literal of the other family, or a name that only
+// resolves to the other family.
+type FamilyError struct {
+	Host string
+	// Want is the family asked for, resolve.IPv4 or resolve.IPv6.
+	Want resolve.Family
+	// Have are the addresses Host has: the address itself for a literal.
+	Have []netip.Addr
+	// Literal is true when Host is an IP address, not a name.
+	Literal bool
+}
+
+func (e *FamilyError) Error() string {
+	if e.Literal {
+		return fmt.Sprintf("%s is an %s address, and %s was asked for", e.Host, familyName(e.Have[0].Is6()), familyName(e.Want == resolve.IPv6))
+	}
+	have := make([]string, len(e.Have))
+	for i, a := range e.Have {
+		have[i] = a.String()
+	}
+	return fmt.Sprintf("%s has only %s addresses (%s), and %s was asked for", e.Host, familyName(e.Have[0].Is6()), strings.Join(have, ", "), familyName(e.Want == resolve.IPv6))
+}
+
+// Unwrap says what the lookup of a name found, for errors.Is and Explain: a
+// *resolve.LookupError with resolve.ErrNoData, the name exists without an
+// address of the family. A literal was looked up nowhere: nil.
+func (e *FamilyError) Unwrap() error {
+	if e.Literal {
+		return nil
+	}
+	return &resolve.LookupError{Name: e.Host, Err: resolve.ErrNoData}
+}
+
+// inFamily reports whether a is an address of family f; every address is
+// of resolve.AnyFamily.
+func inFamily(a netip.Addr, f resolve.Family) bool {
+	return f == resolve.AnyFamily || (f == resolve.IPv6) == a.Is6()
+}
+
+// familyName is "IPv6" or "IPv4".
+func familyName(v6 bool) string {
+	if v6 {
 		return "IPv6"
 	}
 	return "IPv4"

@@ -455,17 +455,48 @@ func TestPingResolve(t *testing.T) {
 	}
 }
 
-// TestPingLiteralFamily checks that -4/-6 apply to IP literals too.
-func TestPingLiteralFamily(t *testing.T) {
-	stats, err := Ping(context.Background(), PingOptions{Targets: []PingTarget{{Host: "127.0.0.1"}}, Family: resolve.IPv6, Count: 1})
-	if err != nil {
+// TestPingFamily checks that -4/-6 apply to IP literals too, and that a
+// target of the other family says so: a literal is an address of the other
+// family (not a name without addresses), a name has only addresses of the
+// other family (not "no such host", which the lookup of the asked family
+// alone would say).
+func TestPingFamily(t *testing.T) {
+	dir := t.TempDir()
+	hosts := dir + "/hosts"
+	if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if s := stats[0]; s.State != PingUnresolved || !errors.Is(s.Err, resolve.ErrNoData) {
-		t.Errorf("state %s, error %v", s.State, s.Err)
+	nss := dir + "/nsswitch.conf"
+	if err := os.WriteFile(nss, []byte("hosts: files\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	if ex, ok := Explain(stats[0].Err); !ok || ex.Code != "NODATA" {
-		t.Errorf("Explain: %+v %v", ex, ok)
+	r := &resolve.Resolver{HostsPath: hosts, Paths: resolve.ConfigPaths{NSSwitch: nss, ResolvConf: dir + "/none"}}
+	for _, tc := range []struct {
+		host   string
+		family resolve.Family
+		msg    string
+		code   string // of Explain, "" for none
+	}{
+		{"127.0.0.1", resolve.IPv6, "127.0.0.1 is an IPv4 address, and IPv6 was asked for", ""},
+		{"::1", resolve.IPv4, "::1 is an IPv6 address, and IPv4 was asked for", ""},
+		{"localhost", resolve.IPv6, "localhost has only IPv4 addresses (127.0.0.1), and IPv6 was asked for", "NODATA"},
+	} {
+		stats, err := Ping(context.Background(), PingOptions{Targets: []PingTarget{{Host: tc.host}}, Resolver: r, Family: tc.family, Count: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := stats[0]
+		var fe *FamilyError
+		if s.State != PingUnresolved || s.Sent != 0 || !errors.As(s.Err, &fe) || s.Error != tc.msg {
+			t.Errorf("%s: state %s, sent %d, error %q; want unresolved, %q", tc.host, s.State, s.Sent, s.Error, tc.msg)
+		}
+		ex, ok := Explain(s.Err)
+		if ok != (tc.code != "") || ex.Code != tc.code {
+			t.Errorf("%s: Explain %+v, %v; want code %q", tc.host, ex, ok, tc.code)
+		}
+		if ok && !strings.Contains(ex.Cause, "the name "+tc.host+" exists") {
+			t.Errorf("%s: cause %q does not name the host", tc.host, ex.Cause)
+		}
 	}
 }
 

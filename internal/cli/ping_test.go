@@ -422,6 +422,21 @@ func TestPingDeadline(t *testing.T) {
 	}
 }
 
+// TestPingFamily checks what -4 and -6 say about a target of the other
+// family: a literal is an address of that family, not a name without
+// addresses; a name from the hosts file has only addresses of the other
+// family, not "no such host".
+func TestPingFamily(t *testing.T) {
+	resolveEnv(t)
+	r := netkit(t, "ping", "-c", "1", "-4", "::1")
+	assertOneLineError(t, r, "netkit: ping: ::1 is an IPv6 address, and IPv4 was asked for")
+	r = netkit(t, "ping", "-c", "1", "-6", "localhost")
+	if r.code != exitError || !strings.HasPrefix(r.stderr, "netkit: ping: localhost has only IPv4 addresses (127.0.0.1), and IPv6 was asked for\n") ||
+		!strings.Contains(r.stderr, "cause: the name localhost exists") {
+		t.Errorf("-6 localhost: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
 // FuzzParseSeconds checks that -i, -W and -w either refuse a value or give
 // a duration from 0 to maxSeconds that prints back to the same duration.
 func FuzzParseSeconds(f *testing.F) {
