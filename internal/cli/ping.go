@@ -226,12 +226,12 @@ func pingRun(ctx context.Context, o *PingOptions) error {
 	return pingExit(o, stats, many)
 }
 
-// pingExit decides the exit code. One host, as iputils ping: 0 if any
-// reply, 1 if none (or it was skipped) or, with -c and -w, fewer than -c by
-// the deadline; 2 if it did not resolve or its socket failed. Several
-// hosts, as fping: 2 if any did not resolve or failed (each said on
-// stderr), else 1 if any is unreachable or skipped (said on stderr), else
-// 0.
+// pingExit decides the exit code and says why when it is not 0. One host,
+// as iputils ping: 0 if any reply, 1 if none or, with -c and -w, fewer than
+// -c by the deadline; 2 if it did not resolve or its socket failed. Several
+// hosts, as fping: 2 if any did not resolve or failed (each said on stderr,
+// each kind of error explained once), else 1 if any is unreachable or
+// skipped, else 0.
 func pingExit(o *PingOptions, stats []diag.PingStats, many bool) error {
 	if !many {
 		s := stats[0]
@@ -240,24 +240,39 @@ func pingExit(o *PingOptions, stats []diag.PingStats, many bool) error {
 			return fmt.Errorf("ping: %w", s.Err)
 		case s.State == diag.PingSkipped:
 			return checkFailed(fmt.Errorf("ping: %s: %s", s.Host, s.Error))
+		case s.Received == 0 && s.Errors == 0:
+			return checkFailed(errors.New("ping: " + noReplyHint("no reply from "+s.Host, s.Host, o.TCPPort)))
 		case s.Received == 0:
-			return checkFailed(nil)
+			return checkFailed(nil) // the errors are on their probe lines
 		case o.Deadline > 0 && o.countSet && s.Received < o.Count:
 			return checkFailed(fmt.Errorf("ping: %d of %d replies by the -w deadline", s.Received, o.Count))
 		}
 		return nil
 	}
 	w := o.IO.ErrOut
-	failed, down, skipped := false, false, 0
+	explained := map[string]bool{}
+	failed, down, silent, skipped := false, false, 0, 0
 	for _, s := range stats {
 		if s.Err != nil {
 			failed = true
-			fmt.Fprintf(w, "netkit: ping: %s\n", oneLine(s.Err.Error()))
+			err := fmt.Errorf("ping: %w", s.Err)
+			if ex, ok := diag.Explain(err); ok && !explained[ex.Code] {
+				explained[ex.Code] = true
+				exitCode(err, w) // the error and its explanation
+			} else {
+				fmt.Fprintf(w, "netkit: %s\n", oneLine(err.Error()))
+			}
 		}
-		if s.State == diag.PingSkipped {
+		switch {
+		case s.State == diag.PingSkipped:
 			skipped++
+		case s.State == diag.PingUnreachable && s.Err == nil && s.Errors == 0:
+			silent++
 		}
 		down = down || s.State != diag.PingAlive
+	}
+	if silent > 0 {
+		fmt.Fprintf(w, "netkit: ping: %s\n", noReplyHint(fmt.Sprintf("%d of %d hosts did not reply", silent, len(stats)), "HOST", o.TCPPort))
 	}
 	if skipped > 0 {
 		fmt.Fprintf(w, "netkit: ping: %d of %d hosts not pinged: the run ended before their turn\n", skipped, len(stats))
@@ -269,6 +284,15 @@ func pingExit(o *PingOptions, stats []diag.PingStats, many bool) error {
 		return checkFailed(nil)
 	}
 	return nil
+}
+
+// noReplyHint completes what, "no reply from 10.0.0.9" or "3 of 200 hosts
+// did not reply", with what it means and what to try next on host.
+func noReplyHint(what, host string, port int) string {
+	if port != 0 {
+		return fmt.Sprintf("%s on port %d: down, or a firewall drops the connection attempts (no SYN-ACK, no RST)", what, port)
+	}
+	return fmt.Sprintf("%s: down, or a firewall drops ICMP; a TCP port often gets through: 'netkit ping --tcp PORT %s'", what, host)
 }
 
 // pingPrinter turns the events of a run into output. Its hooks may be

@@ -373,29 +373,32 @@ func pingLab(t *testing.T) string {
 // the table and exit code of several hosts when one is unreachable.
 func TestPingFiltered(t *testing.T) {
 	ns := pingLab(t)
+	const icmpHint = ": down, or a firewall drops ICMP; a TCP port often gets through: 'netkit ping --tcp PORT "
 	for _, tc := range []struct {
-		args []string
-		code int
-		want []string
+		args         []string
+		code         int
+		want, stderr []string
 	}{
 		{[]string{"-c", "2", "-i", "0.2", "-W", "0.5", "10.44.2.2"}, 1,
-			[]string{"2 packets transmitted, 0 received, 100% packet loss"}},
+			[]string{"2 packets transmitted, 0 received, 100% packet loss"},
+			[]string{"netkit: ping: no reply from 10.44.2.2" + icmpHint + "10.44.2.2'"}},
 		{[]string{"-O", "-c", "2", "-i", "0.2", "-W", "0.5", "10.44.2.2"}, 1,
-			[]string{"no answer yet for icmp_seq=1", "no answer yet for icmp_seq=2"}},
+			[]string{"no answer yet for icmp_seq=1", "no answer yet for icmp_seq=2"}, nil},
 		{[]string{"--tcp", "80", "-c", "2", "-i", "0.2", "10.44.2.2"}, 0,
-			[]string{"from 10.44.2.2:80: tcp_seq=1 open time=", "2 probes transmitted, 2 received, 0% probe loss", "port 80: 2 open, 0 closed"}},
+			[]string{"from 10.44.2.2:80: tcp_seq=1 open time=", "2 probes transmitted, 2 received, 0% probe loss", "port 80: 2 open, 0 closed"}, nil},
 		{[]string{"--tcp", "82", "-c", "1", "10.44.2.2"}, 0,
-			[]string{"from 10.44.2.2:82: tcp_seq=1 closed time=", "port 82: 0 open, 1 closed"}},
-		{[]string{"-O", "--tcp", "81", "-c", "1", "-W", "0.5", "10.44.2.2"}, 1,
-			[]string{"no answer yet for tcp_seq=1", "1 probes transmitted, 0 received, 100% probe loss"}},
+			[]string{"from 10.44.2.2:82: tcp_seq=1 closed time=", "port 82: 0 open, 1 closed"}, nil},
+		{[]string{"--tcp", "81", "-c", "1", "-W", "0.5", "10.44.2.2"}, 1,
+			[]string{"1 probes transmitted, 0 received, 100% probe loss"},
+			[]string{"netkit: ping: no reply from 10.44.2.2 on port 81: down, or a firewall drops the connection attempts (no SYN-ACK, no RST)"}},
 		// TTL 1 dies at the router: pro-bing's socket filter drops the ICMP
 		// time exceeded (iputils prints it), so the probe times out; TCP
 		// gets it as an error. TTL 2 arrives, and the reply crossed the
 		// router (ttl=63).
-		{[]string{"-O", "-c", "1", "-t", "1", "-W", "0.5", "10.44.2.3"}, 1, []string{"no answer yet for icmp_seq=1"}},
-		{[]string{"-c", "1", "-t", "2", "10.44.2.3"}, 0, []string{"icmp_seq=1 ttl=63 time="}},
+		{[]string{"-O", "-c", "1", "-t", "1", "-W", "0.5", "10.44.2.3"}, 1, []string{"no answer yet for icmp_seq=1"}, nil},
+		{[]string{"-c", "1", "-t", "2", "10.44.2.3"}, 0, []string{"icmp_seq=1 ttl=63 time="}, nil},
 		{[]string{"--tcp", "80", "-c", "1", "-t", "1", "10.44.2.2"}, 1,
-			[]string{"error for tcp_seq=1: dial tcp 10.44.2.2:80: connect: no route to host", "+1 errors"}},
+			[]string{"error for tcp_seq=1: dial tcp 10.44.2.2:80: connect: no route to host", "+1 errors"}, nil},
 	} {
 		r := pingIn(t, ns, append([]string{binary, "ping"}, tc.args...)...)
 		if r.code != tc.code {
@@ -404,6 +407,11 @@ func TestPingFiltered(t *testing.T) {
 		for _, w := range tc.want {
 			if !strings.Contains(r.stdout, w) {
 				t.Errorf("ping %v: output lacks %q:\n%s", tc.args, w, r.stdout)
+			}
+		}
+		for _, w := range tc.stderr {
+			if !strings.Contains(r.stderr, w) || strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("ping %v: stderr lacks %q, or is not one line:\n%s", tc.args, w, r.stderr)
 			}
 		}
 		if !slices.Contains(tc.args, "-O") && strings.Contains(r.stdout, "no answer yet") {
@@ -427,5 +435,8 @@ func TestPingFiltered(t *testing.T) {
 	}
 	if f := rows["10.44.2.3"]; len(f) != 9 || f[3] != "2" || f[8] != "alive" {
 		t.Errorf("10.44.2.3 row %v:\n%s", f, r.stdout)
+	}
+	if want := "netkit: ping: 1 of 2 hosts did not reply" + icmpHint + "HOST'\n"; r.stderr != want {
+		t.Errorf("two hosts, one unreachable: stderr %q, want %q", r.stderr, want)
 	}
 }

@@ -243,7 +243,7 @@ func TestPingUnresolvable(t *testing.T) {
 	if os.Geteuid() != 0 {
 		return
 	}
-	r = netkit(t, "ping", "-c", "1", "web.test", "nosuch.test")
+	r = netkit(t, "ping", "-c", "1", "web.test", "nosuch.test", "nosuch2.test")
 	if r.code != exitError {
 		t.Errorf("exit %d, want 2", r.code)
 	}
@@ -251,8 +251,12 @@ func TestPingUnresolvable(t *testing.T) {
 	if rows["web.test"][1] != "127.0.0.5" || rows["web.test"][8] != "alive" || rows["nosuch.test"][8] != "unresolved" || rows["nosuch.test"][1] != "-" {
 		t.Errorf("table:\n%s", r.stdout)
 	}
-	if !strings.Contains(r.stderr, "netkit: ping: nosuch.test: no such host") {
-		t.Errorf("stderr %q", r.stderr)
+	// Each error is said, and each kind explained once.
+	lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "netkit: ping: nosuch.test: no such host") ||
+		!strings.HasPrefix(lines[1], "  cause: the name nosuch.test does not exist") || !strings.HasPrefix(lines[2], "  next:  ") ||
+		!strings.HasPrefix(lines[3], "netkit: ping: nosuch2.test: no such host") {
+		t.Errorf("stderr:\n%s", r.stderr)
 	}
 }
 
