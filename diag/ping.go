@@ -233,9 +233,9 @@ type PingStats struct {
 	Duplicates int       `json:"duplicates"`
 	Late       int       `json:"late"`
 	Errors     int       `json:"errors"`
-	// Open and Closed count the TCP answers by port state.
-	Open    int     `json:"open,omitempty"`
-	Closed  int     `json:"closed,omitempty"`
+	// PortCounts counts the answers of a PingTCP target by port state
+	// (both counts, zeros too); nil for other targets.
+	*PortCounts
 	LossPct float64 `json:"loss_pct"`
 	MinMs   float64 `json:"rtt_min_ms"`
 	AvgMs   float64 `json:"rtt_avg_ms"`
@@ -248,6 +248,12 @@ type PingStats struct {
 	Error string `json:"error,omitempty"`
 	// Err is the error behind Error, for errors.As and diag.Explain.
 	Err error `json:"-"`
+}
+
+// PortCounts are the answers to the TCP probes of a target, by port state.
+type PortCounts struct {
+	Open   int `json:"open"`
+	Closed int `json:"closed"`
 }
 
 // PingOptionError is an option Ping cannot run with: the caller's mistake,
@@ -300,6 +306,9 @@ func Ping(ctx context.Context, o PingOptions) ([]PingStats, error) {
 			continue
 		}
 		stats[i].Method = methods[addrs[i].addr.Is6()]
+		if stats[i].Method == PingTCP {
+			stats[i].PortCounts = &PortCounts{}
+		}
 		todo = append(todo, i)
 	}
 	o.launch(ctx, todo, stats)
@@ -647,7 +656,9 @@ func (t *tally) reply(rttMs float64) {
 // fill writes the statistics into s.
 func (t *tally) fill(s *PingStats) {
 	s.Sent, s.Received, s.Duplicates, s.Late, s.Errors = t.sent, t.received, t.dups, t.late, t.errors
-	s.Open, s.Closed = t.open, t.closed
+	if s.PortCounts != nil {
+		s.Open, s.Closed = t.open, t.closed
+	}
 	if t.sent > 0 {
 		s.LossPct = float64(t.sent-t.received) / float64(t.sent) * 100
 	}

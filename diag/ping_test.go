@@ -2,6 +2,7 @@ package diag
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/netip"
@@ -133,6 +134,9 @@ func TestPingLoopback(t *testing.T) {
 			}
 			if s.Duplicates+s.Late+s.Errors != 0 {
 				t.Errorf("duplicates %d late %d errors %d on loopback", s.Duplicates, s.Late, s.Errors)
+			}
+			if doc, _ := json.Marshal(s); strings.Contains(string(doc), `"open"`) {
+				t.Errorf("ICMP statistics with TCP port counts: %s", doc)
 			}
 			if len(rec.starts) != 1 || rec.starts[0].Method != PingRaw || rec.starts[0].Size != DefaultPingSize {
 				t.Errorf("starts %+v", rec.starts)

@@ -2,9 +2,12 @@ package diag
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -82,6 +85,11 @@ func TestPingTCP(t *testing.T) {
 		s := stats[0]
 		if s.Method != PingTCP || s.State != PingAlive || s.Sent != 3 || s.Received != 3 || s.Open != tc.open || s.Closed != tc.closed || s.LossPct != 0 {
 			t.Errorf("%s: %+v", tc.addr, s)
+		}
+		// Both counts are in the JSON, a zero too.
+		doc, err := json.Marshal(s)
+		if want := fmt.Sprintf(`"open":%d,"closed":%d`, tc.open, tc.closed); err != nil || !strings.Contains(string(doc), want) {
+			t.Errorf("%s: JSON %s lacks %s (%v)", tc.addr, doc, want, err)
 		}
 		if !(0 < s.MinMs && s.MinMs <= s.AvgMs && s.AvgMs <= s.MaxMs && s.MaxMs < 1000) {
 			t.Errorf("%s: rtt %v/%v/%v ms", tc.addr, s.MinMs, s.AvgMs, s.MaxMs)

@@ -463,7 +463,7 @@ func pingSummary(w io.Writer, s diag.PingStats) {
 	if s.Received > 0 {
 		fmt.Fprintf(w, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", s.MinMs, s.AvgMs, s.MaxMs, s.MdevMs)
 	}
-	if s.Method == diag.PingTCP {
+	if s.PortCounts != nil {
 		fmt.Fprintf(w, "port %d: %d open, %d closed\n", s.Port, s.Open, s.Closed)
 	}
 }
@@ -499,6 +499,9 @@ func pingTable(stats []diag.PingStats, tcp bool) *output.Table {
 // portStates says what the TCP answers of a target were: open, closed,
 // both, or nothing.
 func portStates(s diag.PingStats) string {
+	if s.PortCounts == nil {
+		return ""
+	}
 	var st []string
 	if s.Open > 0 {
 		st = append(st, string(diag.PortOpen))

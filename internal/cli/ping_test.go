@@ -204,6 +204,15 @@ func TestPingJSON(t *testing.T) {
 				t.Errorf("target %d probe %+v", i, p)
 			}
 		}
+		if strings.Contains(r.stdout, `"open"`) {
+			t.Errorf("ICMP targets with TCP port counts:\n%s", r.stdout)
+		}
+	}
+
+	// --tcp: both port counts, a zero one too.
+	r = netkit(t, "ping", "--json", "--tcp", pingClosedPort(t), "-c", "1", "127.0.0.1")
+	if r.code != 0 || !strings.Contains(r.stdout, `"open": 0,`) || !strings.Contains(r.stdout, `"closed": 1,`) {
+		t.Errorf("--tcp --json: exit %d\n%s", r.code, r.stdout)
 	}
 
 	r = netkit(t, "ping", "--format", "jsonl", "-c", "2", "-i", "0.2", "127.0.0.1")
