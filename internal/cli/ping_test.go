@@ -140,6 +140,14 @@ func TestPingOneHost(t *testing.T) {
 			t.Fatalf("rtt line %q, iputils %q", lines[7], ref[len(ref)-1])
 		}
 		t.Logf("%s: netkit %s; iputils %s", host, lines[7], ref[len(ref)-1])
+		// pro-bing takes its receive time after a goroutine hop, iputils
+		// from the kernel: netkit's loopback RTT is a few times larger, but
+		// of the same order, and far below the 1 s timeout.
+		avg, _ := strconv.ParseFloat(rtt[2], 64)
+		avgRef, _ := strconv.ParseFloat(rttRef[2], 64)
+		if !(avg > 0 && avgRef > 0 && avg < 1000 && avg < 20*avgRef+5) {
+			t.Errorf("%s: avg rtt %.3f ms, iputils %.3f ms: want both positive, netkit's below the timeout and 20×iputils+5 ms", host, avg, avgRef)
+		}
 	}
 }
 
