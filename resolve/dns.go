@@ -81,8 +81,9 @@ func ask(ctx context.Context, cfg *Config, servers []netip.AddrPort, name string
 // exchangeConn is c.ExchangeContext that also ends as soon as ctx is
 // cancelled (Ctrl-C): miekg/dns only turns the context's deadline into
 // socket deadlines, so a cancelled query would otherwise wait out its
-// timeout. When ctx has ended, the error is ctx's (context.Canceled or
-// context.DeadlineExceeded), whichever of the two ended the read.
+// timeout. When ctx has ended, the error is a *net.OpError naming the
+// server around ctx's error (context.Canceled or DeadlineExceeded),
+// whichever of the two ended the read.
 func exchangeConn(ctx context.Context, c *dns.Client, q *dns.Msg, addr string) (*dns.Msg, error) {
 	co, err := c.DialContext(ctx, addr)
 	if err != nil {
@@ -93,7 +94,7 @@ func exchangeConn(ctx context.Context, c *dns.Client, q *dns.Msg, addr string) (
 	defer stop()
 	r, _, err := c.ExchangeWithConnContext(ctx, q, co)
 	if err != nil && ctx.Err() != nil {
-		return nil, ctx.Err()
+		return nil, &net.OpError{Op: "read", Net: c.Net, Addr: co.RemoteAddr(), Err: ctx.Err()}
 	}
 	return r, err
 }
