@@ -31,6 +31,11 @@ const DefaultDiagnoseTimeout = 3 * time.Second
 // that speaks first (a banner) or hangs up at once.
 const greetingWait = 300 * time.Millisecond
 
+// diagnosePingInterval paces the ping step's short burst: the interval
+// iputils ping long allowed every user, so the burst looks like what a
+// person would type.
+const diagnosePingInterval = 200 * time.Millisecond
+
 // tlsPorts are the ports on which TLS is expected without --tls: HTTPS, the
 // mail and directory protocols over TLS, DNS over TLS, 8443, and the netkit
 // echo service.
@@ -444,7 +449,7 @@ func (d *diagnosis) ping(ctx context.Context, s *Step) {
 	var mu sync.Mutex
 	sendErrs := map[netip.Addr]string{} // the first probe error of each address
 	stats, err := Ping(ctx, PingOptions{Targets: targets, Count: d.o.PingCount,
-		Interval: MinUnprivilegedInterval, Timeout: min(d.o.Client.Timeout, time.Second),
+		Interval: diagnosePingInterval, Timeout: min(d.o.Client.Timeout, time.Second),
 		OnProbe: func(p PingProbe) {
 			if p.Kind != ProbeError {
 				return

@@ -221,6 +221,15 @@ func explainAt(err error, def fill) (Explanation, bool) {
 	if errors.As(err, &icmpErr) {
 		return byCode("ICMP-NOT-PERMITTED").explain(f), true
 	}
+	var noReply *NoReplyError
+	if errors.As(err, &noReply) {
+		f.host = cmp.Or(noReply.Host, f.host)
+		if noReply.Port != 0 {
+			f.port = strconv.Itoa(noReply.Port)
+			return byCode("TIMEOUT").explain(f), true
+		}
+		return byCode("ICMP-NO-REPLY").explain(f), true
+	}
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
 		for _, e := range table {

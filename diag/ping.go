@@ -39,9 +39,6 @@ const (
 	// administrator may start. iputils ping (20221126) has the same 2 ms
 	// limit for users other than root. TCP probes have none.
 	MinUserInterval = 2 * time.Millisecond
-	// MinUnprivilegedInterval, 200 ms, is the shortest interval older
-	// iputils versions allowed users; Diagnose paces its probes with it.
-	MinUnprivilegedInterval = 200 * time.Millisecond
 	// MaxPingTargets is the most targets one run takes.
 	MaxPingTargets = 10000
 	// MaxConcurrentTargets bounds the targets pinged at once: each holds
@@ -254,6 +251,21 @@ type PingStats struct {
 type PortCounts struct {
 	Open   int `json:"open"`
 	Closed int `json:"closed"`
+}
+
+// NoReplyError says that a host answered none of its probes: ICMP echo
+// requests, or TCP connects to Port when Port is not 0. Explain turns it
+// into what that means and what to try next.
+type NoReplyError struct {
+	Host string
+	Port int
+}
+
+func (e *NoReplyError) Error() string {
+	if e.Port != 0 {
+		return fmt.Sprintf("no reply from %s on port %d", e.Host, e.Port)
+	}
+	return "no reply from " + e.Host
 }
 
 // PingOptionError is an option Ping cannot run with: the caller's mistake,

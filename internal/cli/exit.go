@@ -78,9 +78,15 @@ func exitCode(err error, w io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if ex, ok := diag.ExplainHere(ctx, err); ok {
-		fmt.Fprintf(w, "  cause: %s\n  next:  %s\n", ex.Cause, ex.Next)
+		printExplanation(w, ex)
 	}
 	return code
+}
+
+// printExplanation writes the two lines that follow an error on stderr:
+// its likely cause and the next thing to try.
+func printExplanation(w io.Writer, ex diag.Explanation) {
+	fmt.Fprintf(w, "  cause: %s\n  next:  %s\n", ex.Cause, ex.Next)
 }
 
 // oneLine folds a multi-line message (some library errors have them) so an

@@ -241,7 +241,7 @@ func pingExit(o *PingOptions, stats []diag.PingStats, many bool) error {
 		case s.State == diag.PingSkipped:
 			return checkFailed(fmt.Errorf("ping: %s: %s", s.Host, s.Error))
 		case s.Received == 0 && s.Errors == 0:
-			return checkFailed(errors.New("ping: " + noReplyHint("no reply from "+s.Host, s.Host, o.TCPPort)))
+			return checkFailed(fmt.Errorf("ping: %w", &diag.NoReplyError{Host: s.Host, Port: o.TCPPort}))
 		case s.Received == 0:
 			return checkFailed(nil) // the errors are on their probe lines
 		case o.Deadline > 0 && o.countSet && s.Received < o.Count:
@@ -272,7 +272,9 @@ func pingExit(o *PingOptions, stats []diag.PingStats, many bool) error {
 		down = down || s.State != diag.PingAlive
 	}
 	if silent > 0 {
-		fmt.Fprintf(w, "netkit: ping: %s\n", noReplyHint(fmt.Sprintf("%d of %d hosts did not reply", silent, len(stats)), "HOST", o.TCPPort))
+		fmt.Fprintf(w, "netkit: ping: %d of %d hosts did not reply\n", silent, len(stats))
+		ex, _ := diag.Explain(&diag.NoReplyError{Port: o.TCPPort})
+		printExplanation(w, ex)
 	}
 	if skipped > 0 {
 		fmt.Fprintf(w, "netkit: ping: %d of %d hosts not pinged: the run ended before their turn\n", skipped, len(stats))
@@ -284,15 +286,6 @@ func pingExit(o *PingOptions, stats []diag.PingStats, many bool) error {
 		return checkFailed(nil)
 	}
 	return nil
-}
-
-// noReplyHint completes what, "no reply from 10.0.0.9" or "3 of 200 hosts
-// did not reply", with what it means and what to try next on host.
-func noReplyHint(what, host string, port int) string {
-	if port != 0 {
-		return fmt.Sprintf("%s on port %d: down, or a firewall drops the connection attempts (no SYN-ACK, no RST)", what, port)
-	}
-	return fmt.Sprintf("%s: down, or a firewall drops ICMP; a TCP port often gets through: 'netkit ping --tcp PORT %s'", what, host)
 }
 
 // pingPrinter turns the events of a run into output. Its hooks may be
