@@ -78,10 +78,12 @@ func NewRootCmd(io *output.Streams) *cobra.Command {
 
 // Execute runs the command line args (without the program name) and returns
 // the exit code. SIGINT and SIGTERM cancel the command's context: ping and
-// bench then print their summary and end normally.
+// bench then print their summary and end normally. Only the first signal is
+// caught: a second one, while a server drains, ends the process at once.
 func Execute(io *output.Streams, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	context.AfterFunc(ctx, stop)
 	return run(ctx, io, args)
 }
 
