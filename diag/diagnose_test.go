@@ -21,6 +21,7 @@ import (
 
 	"github.com/netkit/netkit/echo"
 	"github.com/netkit/netkit/internal/dnstest"
+	"github.com/netkit/netkit/internal/golden"
 	"github.com/netkit/netkit/internal/testcert"
 	"github.com/netkit/netkit/resolve"
 )
@@ -136,12 +137,19 @@ func serveEcho(t *testing.T, l net.Listener, cfg *tls.Config) {
 	t.Cleanup(func() { cancel(); wg.Wait() })
 }
 
-func TestDiagnoseClosedPort(t *testing.T) {
-	r := diagResolver(t, diagHosts)
+// diagnoseClosedPort diagnoses svc.test, from the test hosts file, on a
+// port of 127.0.0.61 nothing listens on.
+func diagnoseClosedPort(t *testing.T) (rep *Report, r *resolve.Resolver, port int) {
+	t.Helper()
+	r = diagResolver(t, diagHosts)
 	l := listen(t, "127.0.0.61:0")
-	port := portOf(l)
+	port = portOf(l)
 	l.Close()
-	rep := diagnose(t, r, "svc.test", port, nil)
+	return diagnose(t, r, "svc.test", port, nil), r, port
+}
+
+func TestDiagnoseClosedPort(t *testing.T) {
+	rep, _, _ := diagnoseClosedPort(t)
 	expect(t, rep, StepHosts, StatusOK, "svc.test → 127.0.0.61 (line 2)", "")
 	expect(t, rep, StepResolve, StatusOK, "127.0.0.61 (hosts)", "")
 	expect(t, rep, StepPing, StatusOK, "127.0.0.61 1/1", "")
@@ -528,12 +536,7 @@ func TestDiagnoseNames(t *testing.T) {
 // nothing answers: the resolve step names the server, not "start the
 // service".
 func TestDiagnoseDNSServerGone(t *testing.T) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gone := pc.LocalAddr().(*net.UDPAddr).AddrPort()
-	pc.Close()
+	gone := closedUDPPort(t)
 	r := diagResolver(t, diagHosts)
 	r.Servers, r.Timeout = []netip.AddrPort{gone}, 200*time.Millisecond
 	rep := diagnose(t, r, "db.test", 80, nil)
@@ -594,11 +597,7 @@ var (
 // zeroed or replaced by PORT, and the temporary directory by TMP. The
 // schema_version the CLI adds is checked by TestDiagnoseCommandFailure.
 func TestDiagnoseReportGolden(t *testing.T) {
-	r := diagResolver(t, diagHosts)
-	l := listen(t, "127.0.0.61:0")
-	port := portOf(l)
-	l.Close()
-	rep := diagnose(t, r, "svc.test", port, nil)
+	rep, r, port := diagnoseClosedPort(t)
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -607,20 +606,7 @@ func TestDiagnoseReportGolden(t *testing.T) {
 	b = msText.ReplaceAll(b, []byte("N ms"))
 	got := strings.NewReplacer(fmt.Sprintf(`"port": %d,`, port), `"port": 0,`,
 		filepath.Dir(r.HostsPath), "TMP", strconv.Itoa(port), "PORT").Replace(string(b)) + "\n"
-	path := filepath.Join("testdata", "diagnose_closed_port.json")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (create it with -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (rerun with -update if the change is intended):\n got %s\nwant %s", path, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", "diagnose_closed_port.json"), []byte(got), *update)
 }
 
 func TestDiagnoseBadOptions(t *testing.T) {

@@ -33,6 +33,18 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
+// closedUDPPort returns a loopback UDP address nothing listens on.
+func closedUDPPort(t *testing.T) netip.AddrPort {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().(*net.UDPAddr).AddrPort()
+	pc.Close()
+	return addr
+}
+
 func TestExplainConnectionRefused(t *testing.T) {
 	addr := closedPort(t)
 	_, err := net.Dial("tcp", addr)
@@ -86,6 +98,15 @@ func TestExplainTimeout(t *testing.T) {
 	}
 }
 
+// listenTLS listens on 127.0.0.1 with cfg and runs the server's side of the
+// handshake, then closes, on each connection until the test ends.
+func listenTLS(t *testing.T, cfg *tls.Config) net.Listener {
+	t.Helper()
+	l := tls.NewListener(listen(t, "127.0.0.1:0"), cfg)
+	serveConns(t, l, func(c net.Conn) { c.(*tls.Conn).Handshake() })
+	return l
+}
+
 func TestExplainTLSFailures(t *testing.T) {
 	ca := testcert.NewCA(t)
 	now := time.Now()
@@ -102,24 +123,12 @@ func TestExplainTLSFailures(t *testing.T) {
 		{"not yet valid", testcert.Leaf{NotBefore: now.Add(24 * time.Hour), NotAfter: now.Add(48 * time.Hour)}, true, "X509-NOT-YET-VALID", now.Add(24 * time.Hour).UTC().Format("2006-01-02")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			cert := ca.Issue(t, tc.leaf)
-			l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
-			go func() {
-				c, err := l.Accept()
-				if err == nil {
-					c.(*tls.Conn).Handshake()
-					c.Close()
-				}
-			}()
+			l := listenTLS(t, &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, tc.leaf)}})
 			cfg := &tls.Config{ServerName: "localhost"}
 			if tc.pool {
 				cfg.RootCAs = ca.Pool()
 			}
-			_, err = tls.Dial("tcp", l.Addr().String(), cfg)
+			_, err := tls.Dial("tcp", l.Addr().String(), cfg)
 			ex, ok := Explain(fmt.Errorf("handshake: %w", err))
 			if !ok || ex.Code != tc.code || !strings.Contains(ex.Cause, tc.mentions) {
 				t.Errorf("%v → %+v", err, ex)
@@ -132,21 +141,10 @@ func TestExplainRemoteAlert(t *testing.T) {
 	// A server that requires a client certificate the client does not have
 	// answers with an alert.
 	ca := testcert.NewCA(t)
-	l, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+	l := listenTLS(t, &tls.Config{
 		Certificates: []tls.Certificate{ca.Issue(t, testcert.Leaf{})},
 		ClientAuth:   tls.RequireAndVerifyClientCert, ClientCAs: ca.Pool(),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		c, err := l.Accept()
-		if err == nil {
-			c.(*tls.Conn).Handshake()
-			c.Close()
-		}
-	}()
 	c, err := tls.Dial("tcp", l.Addr().String(), &tls.Config{ServerName: "localhost", RootCAs: ca.Pool()})
 	if err == nil {
 		// TLS 1.3: the alert comes with the first read.
@@ -159,19 +157,9 @@ func TestExplainRemoteAlert(t *testing.T) {
 }
 
 func TestExplainPlaintextPeer(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		c, err := l.Accept()
-		if err == nil {
-			c.Write([]byte("HTTP/1.0 400 Bad Request\r\n\r\n"))
-			c.Close()
-		}
-	}()
-	_, err = tls.Dial("tcp", l.Addr().String(), &tls.Config{ServerName: "localhost"})
+	l := listen(t, "127.0.0.1:0")
+	serveConns(t, l, func(c net.Conn) { c.Write([]byte("HTTP/1.0 400 Bad Request\r\n\r\n")) })
+	_, err := tls.Dial("tcp", l.Addr().String(), &tls.Config{ServerName: "localhost"})
 	if ex, ok := Explain(err); !ok || ex.Code != "TLS-NOT-TLS" {
 		t.Errorf("%v → %+v", err, ex)
 	}
@@ -190,19 +178,9 @@ func TestExplainTLSHandshake(t *testing.T) {
 		{"hangs up", func(net.Conn) {}, "TLS-EOF"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close()
-			go func() {
-				c, err := l.Accept()
-				if err == nil {
-					tc.handle(c)
-					c.Close()
-				}
-			}()
-			_, err = echo.Dial(context.Background(), l.Addr().String(), echo.ClientOptions{Timeout: 200 * time.Millisecond})
+			l := listen(t, "127.0.0.1:0")
+			serveConns(t, l, tc.handle)
+			_, err := echo.Dial(context.Background(), l.Addr().String(), echo.ClientOptions{Timeout: 200 * time.Millisecond})
 			ex, ok := Explain(fmt.Errorf("echo send: %w", err))
 			if !ok || ex.Code != tc.code || !strings.Contains(ex.Cause, l.Addr().String()) {
 				t.Errorf("%v → %+v", err, ex)
@@ -242,12 +220,7 @@ func TestExplainDNS(t *testing.T) {
 // that does not answer: the explanation names the server and the name
 // apart, and says what to check.
 func TestExplainDNSServerProblems(t *testing.T) {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	gone := pc.LocalAddr().(*net.UDPAddr).AddrPort()
-	pc.Close()
+	gone := closedUDPPort(t)
 	srv := dnstest.Start(t)
 	srv.Silence("quiet.test")
 	for _, tc := range []struct {

@@ -535,20 +535,29 @@ func TestServerShutdownFinishesInFlight(t *testing.T) {
 	}
 }
 
+// startMessage connects to addr and sends the first half of a message,
+// whose second half never comes. The connection is closed when the test
+// ends.
+func startMessage(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	msg := binaryFrame("a", "half of this is never sent")
+	if _, err := c.Write(msg[:len(msg)/2]); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestServerMessageTimeout: a client that starts a message and stalls is
 // dropped after MessageTimeout, long before its idle timeout.
 func TestServerMessageTimeout(t *testing.T) {
 	const timeout = 300 * time.Millisecond
 	r := serve(t, &Server{MessageTimeout: timeout, IdleTimeout: time.Minute})
-	c, err := net.Dial("tcp", r.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	msg := binaryFrame("a", "half of this is never sent")
-	if _, err := c.Write(msg[:len(msg)/2]); err != nil {
-		t.Fatal(err)
-	}
+	c := startMessage(t, r.addr)
 	start := time.Now()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
@@ -565,15 +574,7 @@ func TestServerMessageTimeout(t *testing.T) {
 func TestServerDrainDeadline(t *testing.T) {
 	const drain = 300 * time.Millisecond
 	r := serve(t, &Server{DrainTimeout: drain})
-	c, err := net.Dial("tcp", r.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	msg := binaryFrame("a", "half of this is never sent")
-	if _, err := c.Write(msg[:len(msg)/2]); err != nil {
-		t.Fatal(err)
-	}
+	startMessage(t, r.addr)
 	r.log.waitFor(t, "msg=open")
 	time.Sleep(100 * time.Millisecond) // the server has the first half
 	start := time.Now()
@@ -604,6 +605,26 @@ func TestServerALPN(t *testing.T) {
 	}
 }
 
+// startPiped starts cmd with pipes to its stdin and from its stdout, and
+// its stderr collected.
+func startPiped(t *testing.T, cmd *exec.Cmd) (stdin io.WriteCloser, stdout io.ReadCloser, stderr *bytes.Buffer) {
+	t.Helper()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err = cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr = new(bytes.Buffer)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return stdin, stdout, stderr
+}
+
 // TestServerRawOpenSSL tests raw mode with 'openssl s_client', which also
 // checks that OpenSSL accepts the self-signed certificate. The first line is
 // empty and sent on its own: one byte, "\n", which is text.
@@ -617,20 +638,8 @@ func TestServerRawOpenSSL(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "openssl", "s_client", "-connect", r.addr, "-quiet",
 		"-CAfile", pki.server.CertFile, "-verify_return_error", "-verify_hostname", "localhost", "-servername", "localhost")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	stdin, stdout, stderr := startPiped(t, cmd)
 	defer stdin.Close()
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	io.WriteString(stdin, "\n")
 	first := make([]byte, 1)
 	if _, err := io.ReadFull(stdout, first); err != nil || first[0] != '\n' {
@@ -641,7 +650,7 @@ func TestServerRawOpenSSL(t *testing.T) {
 	// The server closes the connection after its idle timeout; s_client then
 	// ends, with status 0 or 1 depending on the OpenSSL version.
 	out, _ := io.ReadAll(stdout)
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if string(out) != "hello from openssl\nsecond line\n" {
 		t.Fatalf("openssl s_client printed %q (%v); stderr:\n%s", out, err, stderr.String())
 	}
@@ -663,26 +672,14 @@ func TestServerRawNcat(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "ncat", "--ssl", "--ssl-trustfile", pki.server.CertFile, "--ssl-servername", "localhost", host, port)
 	// ncat ends at the end of its input without waiting for the echo: close
 	// its stdin once the echo is back, and it ends at once.
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdin, stdout, stderr := startPiped(t, cmd)
 	const line = "hello from ncat\n"
 	io.WriteString(stdin, line)
 	got := make([]byte, len(line))
 	_, readErr := io.ReadFull(stdout, got)
 	stdin.Close()
 	rest, _ := io.ReadAll(stdout)
-	err = cmd.Wait()
+	err := cmd.Wait()
 	if string(got) != line || len(rest) > 0 || err != nil {
 		t.Fatalf("ncat printed %q then %q (%v), exit %v; want %q; stderr:\n%s", got, rest, readErr, err, line, stderr.String())
 	}

@@ -101,22 +101,3 @@ func assertOneLineError(t *testing.T, r result, want string) {
 		t.Errorf("stack trace on stderr: %s", r.stderr)
 	}
 }
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (create it with -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the golden file (rerun with -update if the change is intended):\n got %s\nwant %s", name, got, want)
-	}
-}

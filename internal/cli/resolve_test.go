@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/netkit/netkit/internal/dnstest"
+	"github.com/netkit/netkit/internal/golden"
 )
 
 // resolveEnv points netkit at a test hosts file and an in-process DNS
@@ -184,7 +185,7 @@ func TestHostsCommand(t *testing.T) {
 		}
 	}
 	r = netkit(t, "hosts", "--file", "testdata/hosts.lint", "--hostname", "box", "--json")
-	golden(t, "hosts_lint.json", r.stdout)
+	golden.Check(t, filepath.Join("testdata", "hosts_lint.json"), []byte(r.stdout), *update)
 
 	// Every line counts for gethostbyname too (glibc >= 2.26): the first
 	// line is its first answer; getaddrinfo puts ::1 first (RFC 6724
@@ -361,7 +362,7 @@ func TestResolveJSONGolden(t *testing.T) {
 	}
 	got := regexp.MustCompile(`("[a-z_]+_ms"): [0-9.e+-]+`).ReplaceAllString(r.stdout, "$1: 0")
 	got = strings.NewReplacer(srv.Addr.String(), "DNS_SERVER", os.Getenv("NETKIT_HOSTS_FILE"), "HOSTS_FILE").Replace(got)
-	golden(t, "resolve_dns.json", got)
+	golden.Check(t, filepath.Join("testdata", "resolve_dns.json"), []byte(got), *update)
 }
 
 // TestResolveServerPort runs resolve --server IPv4:PORT against a server on

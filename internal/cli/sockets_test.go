@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/netkit/netkit/diag"
+	"github.com/netkit/netkit/internal/golden"
 )
 
 func TestSocketsFlags(t *testing.T) {
@@ -84,11 +85,12 @@ func socketsListener(t *testing.T, network, addr string) (net.Listener, netip.Ad
 	return ln, netip.MustParseAddrPort(ln.Addr().String())
 }
 
-// socketsConnect connects to ln and accepts, so both ends are held by
-// this process (a connection not yet accepted has no owner).
-func socketsConnect(t *testing.T, ln net.Listener) {
+// socketsConnect dials address over network, which must reach ln, and
+// accepts on ln, so both ends are held by this process (a connection not
+// yet accepted has no owner). It returns the dialling end.
+func socketsConnect(t *testing.T, ln net.Listener, network, address string) net.Conn {
 	t.Helper()
-	c, err := net.Dial(ln.Addr().Network(), ln.Addr().String())
+	c, err := net.Dial(network, address)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,6 +105,7 @@ func socketsConnect(t *testing.T, ln net.Listener) {
 			c.Close()
 		}
 	})
+	return c
 }
 
 // socketsCells splits a piped table into rows of cells (two or more spaces
@@ -119,7 +122,7 @@ func socketsCells(out string) [][]string {
 func TestSocketsListing(t *testing.T) {
 	ln, ap := socketsListener(t, "tcp4", "127.0.0.1:0")
 	port := strconv.Itoa(int(ap.Port()))
-	socketsConnect(t, ln)
+	socketsConnect(t, ln, "tcp", ap.String())
 	comm, _ := os.ReadFile("/proc/self/comm")
 	owner := strconv.Itoa(os.Getpid()) + "/" + strings.TrimSpace(string(comm))
 
@@ -178,7 +181,7 @@ func TestSocketsListing(t *testing.T) {
 
 func TestSocketsSummary(t *testing.T) {
 	ln, ap := socketsListener(t, "tcp6", "[::1]:0")
-	socketsConnect(t, ln)
+	socketsConnect(t, ln, "tcp", ap.String())
 	port := strconv.Itoa(int(ap.Port()))
 	// Only listening and established sockets: an earlier listener on the
 	// same port may have left connections in TIME_WAIT.
@@ -375,24 +378,11 @@ func TestSocketsAddressesMatchSS(t *testing.T) {
 		t.Skip("ss (iproute2) is not installed: the comparison needs it (.ci/run installs it)")
 	}
 	ln6, ap6 := socketsListener(t, "tcp6", "[::1]:0")
-	socketsConnect(t, ln6)
+	socketsConnect(t, ln6, "tcp", ap6.String())
 	// "tcp" on the unspecified address is one IPv6 socket that also takes
 	// IPv4 connections (IPV6_V6ONLY off).
 	dual, apDual := socketsListener(t, "tcp", "[::]:0")
-	c, err := net.Dial("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(apDual.Port()))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := dual.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		for _, c := range []net.Conn{c, s} {
-			c.(*net.TCPConn).SetLinger(0)
-			c.Close()
-		}
-	})
+	c := socketsConnect(t, dual, "tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(int(apDual.Port()))))
 	port := func(addr string) string { return addr[strings.LastIndexByte(addr, ':')+1:] }
 	ours := map[string]bool{}
 	for _, a := range []net.Addr{ln6.Addr(), dual.Addr(), c.LocalAddr()} {
@@ -503,7 +493,7 @@ func TestSocketsJSONGolden(t *testing.T) {
 	doc := regexp.MustCompile(`"inode": [1-9][0-9]*`).ReplaceAllString(r.stdout, `"inode": "INODE"`)
 	doc = strings.ReplaceAll(doc, `"pid": `+strconv.Itoa(os.Getpid())+`,`, `"pid": "PID",`)
 	doc = strings.ReplaceAll(doc, `"program": "`+strings.TrimSpace(string(comm))+`"`, `"program": "PROGRAM"`)
-	golden(t, "sockets.json", doc)
+	golden.Check(t, filepath.Join("testdata", "sockets.json"), []byte(doc), *update)
 }
 
 // TestAddressInUseOtherPIDNamespace: run from inside a new PID namespace (as
