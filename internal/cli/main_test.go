@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/netkit/netkit/internal/dnstest"
 	"github.com/netkit/netkit/internal/output"
 )
 
@@ -36,7 +37,13 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(dir)
 		panic("build netkit: " + err.Error())
 	}
+	isolated, err := dnstest.Isolate()
+	if err != nil {
+		os.RemoveAll(dir)
+		panic(err)
+	}
 	code := m.Run()
+	isolated()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -243,3 +243,25 @@ func listen53(t testing.TB) (net.PacketConn, net.Listener) {
 	t.Fatalf("dnstest: %v", lastErr)
 	return nil, nil
 }
+
+// Isolate points netkit's default resolver (resolve.Default) away from the
+// machine's DNS servers for a whole test binary: it writes a resolv.conf
+// naming 127.255.255.254, where nothing answers, and sets
+// NETKIT_RESOLV_CONF to it, for this process and the commands it starts.
+// A test that needs DNS starts a Server and sets the variable itself
+// (t.Setenv); one that forgets gets "no answer" rather than asking the
+// machine's server. Call it from TestMain; run the returned cleanup after
+// m.Run.
+func Isolate() (cleanup func(), err error) {
+	dir, err := os.MkdirTemp("", "netkit-dnstest-")
+	if err != nil {
+		return nil, err
+	}
+	conf := filepath.Join(dir, "resolv.conf")
+	if err := os.WriteFile(conf, []byte("nameserver 127.255.255.254\noptions timeout:1 attempts:1\n"), 0o644); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
+	os.Setenv("NETKIT_RESOLV_CONF", conf)
+	return func() { os.RemoveAll(dir) }, nil
+}
