@@ -265,3 +265,16 @@ func Isolate() (cleanup func(), err error) {
 	os.Setenv("NETKIT_RESOLV_CONF", conf)
 	return func() { os.RemoveAll(dir) }, nil
 }
+
+// Main is a TestMain for packages that need nothing else: it runs the
+// tests with Isolate in effect and exits with their code.
+func Main(m *testing.M) {
+	cleanup, err := Isolate()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "dnstest:", err)
+		os.Exit(2)
+	}
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
