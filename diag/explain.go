@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"slices"
@@ -220,6 +221,12 @@ func explainAt(err error, def fill) (Explanation, bool) {
 	var icmpErr *ICMPPermissionError
 	if errors.As(err, &icmpErr) {
 		return byCode("ICMP-NOT-PERMITTED").explain(f), true
+	}
+	var pathErr *fs.PathError
+	if errors.As(err, &pathErr) {
+		// A file that could not be read (a hosts file, a certificate): the
+		// error names it and why; the errno entries are about sockets.
+		return Explanation{}, false
 	}
 	var noReply *NoReplyError
 	if errors.As(err, &noReply) {

@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/netip"
 	"os"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -248,6 +250,24 @@ func TestExplainUnknown(t *testing.T) {
 	}
 	if _, ok := Explain(nil); ok {
 		t.Error("nil was explained")
+	}
+}
+
+func TestExplainUnreadableFile(t *testing.T) {
+	// A file netkit cannot read (a certificate, a hosts file) is not a
+	// socket's EACCES: "ports below 1024 need root" would mislead.
+	dir := t.TempDir()
+	_, err := os.ReadFile(dir) // a directory: "read DIR: is a directory"
+	if err == nil {
+		t.Fatal("reading a directory succeeded")
+	}
+	for _, err := range []error{
+		fmt.Errorf("load --cert: %w", &fs.PathError{Op: "open", Path: "/etc/key.pem", Err: syscall.EACCES}),
+		fmt.Errorf("hosts file: %w", err),
+	} {
+		if ex, ok := Explain(err); ok {
+			t.Errorf("%v explained as %+v", err, ex)
+		}
 	}
 }
 

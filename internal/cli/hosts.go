@@ -85,23 +85,10 @@ getaddrinfo for IPv4 only. It exits 1 when no line has the name.`,
 	return cmd
 }
 
-// fileError reports a file netkit could not read (a *resolve.FileError: the
-// hosts file, resolv.conf or nsswitch.conf is missing where it is needed, a
-// directory, or unreadable) as bad input: exit 2 and one line naming the file
-// and why, with no explanation appended (diag's explanations of EACCES are
-// about sockets, not files). Other errors are returned unchanged.
-func fileError(err error) error {
-	var fe *resolve.FileError
-	if errors.As(err, &fe) {
-		return usageError(err)
-	}
-	return err
-}
-
 func hostsRun(opts *HostsOptions) error {
 	hf, err := resolve.ReadHostsFile(opts.File)
 	if err != nil {
-		return fileError(err)
+		return err
 	}
 	if opts.Name != "" {
 		return hostsMatches(opts, hf)

@@ -204,7 +204,7 @@ func resolveError(err error, direct bool) error {
 	case errors.As(err, &le):
 		return checkFailed(err)
 	}
-	return fileError(err)
+	return err
 }
 
 // isDNSAnswer reports whether a lookup ended with a DNS answer (no such
@@ -297,7 +297,7 @@ func dnsServerAddr(ctx context.Context, s string) (netip.AddrPort, error) {
 func printResolverConfig(opts *ResolveOptions) error {
 	cfg, err := resolve.LoadConfig(opts.Resolver.Paths)
 	if err != nil {
-		return fileError(err)
+		return err
 	}
 	hosts := opts.Resolver.HostsPath
 	if hosts == "" {
