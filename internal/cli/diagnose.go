@@ -196,7 +196,7 @@ func printStep(io *output.Streams, s diag.Step) {
 		fmt.Fprintf(io.Out, "%s%s\n", indent, d)
 	}
 	if ex := s.Explanation; ex != nil {
-		fmt.Fprintf(io.Out, "%scause: %s\n%snext:  %s\n", indent, ex.Cause, indent, ex.Next)
+		printExplanation(io.Out, indent, *ex)
 	}
 }
 

@@ -78,15 +78,16 @@ func exitCode(err error, w io.Writer) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if ex, ok := diag.ExplainHere(ctx, err); ok {
-		printExplanation(w, ex)
+		printExplanation(w, "  ", ex)
 	}
 	return code
 }
 
-// printExplanation writes the two lines that follow an error on stderr:
-// its likely cause and the next thing to try.
-func printExplanation(w io.Writer, ex diag.Explanation) {
-	fmt.Fprintf(w, "  cause: %s\n  next:  %s\n", ex.Cause, ex.Next)
+// printExplanation writes the two lines that follow an error on stderr, a
+// diagnose step or an entry of 'netkit explain': its likely cause and the
+// next thing to try, each line starting with indent.
+func printExplanation(w io.Writer, indent string, ex diag.Explanation) {
+	fmt.Fprintf(w, "%scause: %s\n%snext:  %s\n", indent, ex.Cause, indent, ex.Next)
 }
 
 // oneLine folds a multi-line message (some library errors have them) so an

@@ -72,7 +72,8 @@ func explainRun(opts *ExplainOptions) error {
 		if i > 0 {
 			fmt.Fprintln(opts.IO.Out)
 		}
-		fmt.Fprintf(opts.IO.Out, "%s\n  cause: %s\n  next:  %s\n", ex.Code, ex.Cause, ex.Next)
+		fmt.Fprintln(opts.IO.Out, ex.Code)
+		printExplanation(opts.IO.Out, "  ", ex)
 	}
 	return nil
 }

@@ -256,11 +256,10 @@ func pingExit(o *PingOptions, stats []diag.PingStats, many bool) error {
 		if s.Err != nil {
 			failed = true
 			err := fmt.Errorf("ping: %w", s.Err)
+			fmt.Fprintf(w, "netkit: %s\n", oneLine(err.Error()))
 			if ex, ok := diag.Explain(err); ok && !explained[ex.Code] {
 				explained[ex.Code] = true
-				exitCode(err, w) // the error and its explanation
-			} else {
-				fmt.Fprintf(w, "netkit: %s\n", oneLine(err.Error()))
+				printExplanation(w, "  ", ex)
 			}
 		}
 		switch {
@@ -274,7 +273,7 @@ func pingExit(o *PingOptions, stats []diag.PingStats, many bool) error {
 	if silent > 0 {
 		fmt.Fprintf(w, "netkit: ping: %d of %d hosts did not reply\n", silent, len(stats))
 		ex, _ := diag.Explain(&diag.NoReplyError{Port: o.TCPPort})
-		printExplanation(w, ex)
+		printExplanation(w, "  ", ex)
 	}
 	if skipped > 0 {
 		fmt.Fprintf(w, "netkit: ping: %d of %d hosts not pinged: the run ended before their turn\n", skipped, len(stats))
