@@ -216,5 +216,5 @@ func formatDuration(ms float64) string {
 	if ms >= 1000 {
 		return fmt.Sprintf("%.2f s", ms/1000)
 	}
-	return formatMS(ms)
+	return msText(ms)
 }
