@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netkit/netkit/resolve"
 )
 
 // testSockets are the loopback sockets the comparison tests open: listeners
@@ -472,30 +475,6 @@ func TestServiceNames(t *testing.T) {
 	}
 }
 
-func TestParseServices(t *testing.T) {
-	s := parseServices(strings.NewReader(`# comment
-http		80/tcp		www		# WorldWideWeb HTTP
-http		80/udp
-bad		x/tcp
-short
-dup		80/tcp
-`))
-	for _, tt := range []struct {
-		proto, name string
-		port        uint16
-	}{{"tcp", "http", 80}, {"tcp", "www", 80}, {"udp", "http", 80}, {"tcp", "dup", 80}} {
-		if got := s.ports[tt.proto+"/"+tt.name]; got != tt.port {
-			t.Errorf("%s/%s: port %d, want %d", tt.proto, tt.name, got, tt.port)
-		}
-	}
-	if got := s.names[serviceKey{"tcp", 80}]; got != "http" {
-		t.Errorf("80/tcp is %q, want the first name, http", got)
-	}
-	if len(s.ports) != 4 || len(s.names) != 2 {
-		t.Errorf("bad lines were kept: %v %v", s.ports, s.names)
-	}
-}
-
 func TestParseSocketState(t *testing.T) {
 	for in, want := range map[string]SocketState{
 		"listen": StateListen, "LISTEN": StateListen, "listening": StateListen,
@@ -747,4 +726,36 @@ func TestWhoHoldsAcceptQueue(t *testing.T) {
 	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "1 connections to port "+strconv.Itoa(int(ap.Port()))+" wait in a listener's accept queue") {
 		t.Errorf("notes %q, want one about the accept queue", rep.Notes)
 	}
+}
+
+// services and parseServices are resolve's services table in the shape
+// FuzzParseServices in sockets_fuzz_test.go reads, its TCP and UDP ports
+// only. That fuzz test now lives in resolve/services_test.go, with its
+// corpus; these go when it is deleted here.
+type services struct {
+	ports map[string]uint16     // "tcp/http" -> 80
+	names map[serviceKey]string // 80/tcp -> "http"
+}
+
+type serviceKey struct {
+	proto string
+	port  uint16
+}
+
+func parseServices(r io.Reader) services {
+	s := services{ports: map[string]uint16{}, names: map[serviceKey]string{}}
+	t, _ := resolve.ParseServices(r)
+	for _, proto := range []string{"tcp", "udp"} {
+		for port := range 1 << 16 {
+			name, ok := t.Name(proto, uint16(port))
+			if !ok {
+				continue
+			}
+			s.names[serviceKey{proto, uint16(port)}] = name
+			if p, ok := t.Ports(name)[proto]; ok {
+				s.ports[proto+"/"+name] = p
+			}
+		}
+	}
+	return s
 }

@@ -477,23 +477,22 @@ func serviceTypes(q Query) ([]sockProto, int, error) {
 		}
 		return types, n, nil
 	}
-	ports, err := servicePorts(DefaultServicesPath, q.Service)
+	services, err := SystemServices()
 	if err != nil {
 		return nil, 0, err
 	}
+	ports := services.Ports(q.Service)
 	var out []sockProto
 	port := 0
 	for _, t := range types {
 		if p, ok := ports[t.proto.String()]; ok && t.sock != Raw {
-			out, port = append(out, t), p
+			out, port = append(out, t), int(p)
 		}
 	}
 	if len(out) == 0 {
 		why := "not in " + DefaultServicesPath + " for the requested socket type (use a port number)"
-		if lower := strings.ToLower(q.Service); lower != q.Service {
-			if ports, _ := servicePorts(DefaultServicesPath, lower); len(ports) > 0 {
-				why = "service names are case-sensitive; " + DefaultServicesPath + " has " + lower
-			}
+		if lower := strings.ToLower(q.Service); lower != q.Service && len(services.Ports(lower)) > 0 {
+			why = "service names are case-sensitive; " + DefaultServicesPath + " has " + lower
 		}
 		return nil, 0, &InputError{What: "service", Value: q.Service, Why: why}
 	}
