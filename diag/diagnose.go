@@ -332,9 +332,8 @@ func (d *diagnosis) checkHosts(ctx context.Context, s *Step) {
 	lines := hf.Mentions(d.o.Host)
 	d.rep.HostsLines = lines
 	for _, p := range hf.Check(resolve.CheckOptions{}) {
-		meant := slices.ContainsFunc(p.Names, func(n string) bool { return strings.EqualFold(n, d.o.Host) })
 		mentioned := slices.ContainsFunc(lines, func(e resolve.HostsEntry) bool { return e.Line == p.Line })
-		if meant || mentioned && (p.Kind == resolve.KindConflict || p.Kind == resolve.KindDuplicate || p.Kind == resolve.KindLocalhost) {
+		if p.MeantFor(d.o.Host) || mentioned && (p.Kind == resolve.KindConflict || p.Kind == resolve.KindDuplicate || p.Kind == resolve.KindLocalhost) {
 			s.Details = append(s.Details, fmt.Sprintf("line %d: %s", p.Line, p.Message))
 			if p.Severity == resolve.SeverityError {
 				s.Status = StatusWarn

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/netip"
 	"os"
-	"slices"
 	"strings"
 )
 
@@ -34,13 +33,13 @@ type HostsFile struct {
 	// Lines is the number of lines read.
 	Lines int `json:"lines"`
 
-	syntax  []Problem
-	ignored []IgnoredLine
-	byName  map[string][]int // lower-cased name -> indexes into Entries
+	syntax []Problem
+	byName map[string][]int // lower-cased name -> indexes into Entries
 }
 
 // IgnoredLine is a line with names that glibc skips because its first field
-// is not an address it can use.
+// is not an address it can use: a KindMalformedAddress Problem, as
+// IgnoredMentions reads it.
 type IgnoredLine struct {
 	Line int `json:"line"`
 	// Address is the first field as written.
@@ -129,10 +128,7 @@ func (hf *HostsFile) parseLine(n int, line []byte) {
 	addr, problem := parseHostsAddr(fields[0])
 	if problem != "" {
 		hf.syntax = append(hf.syntax, Problem{Line: n, Severity: SeverityError, Kind: KindMalformedAddress,
-			Message: problem + "; glibc ignores this line", Names: fields[1:]})
-		if len(fields) > 1 {
-			hf.ignored = append(hf.ignored, IgnoredLine{Line: n, Address: fields[0], Names: fields[1:], Reason: problem})
-		}
+			Message: problem + glibcIgnores, Names: fields[1:], address: fields[0]})
 		return
 	}
 	if len(fields) == 1 {
@@ -231,12 +227,14 @@ func (hf *HostsFile) Mentions(name string) []HostsEntry {
 }
 
 // IgnoredMentions returns the lines glibc ignores that have name (in any
-// case), in file order: lines meant to map the name that do not.
+// case), in file order: lines meant to map the name that do not, the
+// problems of Check for which MeantFor(name) is true.
 func (hf *HostsFile) IgnoredMentions(name string) []IgnoredLine {
 	var out []IgnoredLine
-	for _, l := range hf.ignored {
-		if slices.ContainsFunc(l.Names, func(n string) bool { return strings.EqualFold(n, name) }) {
-			out = append(out, l)
+	for _, p := range hf.syntax {
+		if p.MeantFor(name) {
+			out = append(out, IgnoredLine{Line: p.Line, Address: p.address, Names: p.Names,
+				Reason: strings.TrimSuffix(p.Message, glibcIgnores)})
 		}
 	}
 	return out

@@ -40,6 +40,19 @@ type Problem struct {
 	// Names are the names on the line, for lines glibc ignores: the names
 	// they were meant to map.
 	Names []string `json:"names,omitempty"`
+
+	// address is the first field of a line glibc ignores, as written.
+	address string
+}
+
+// glibcIgnores ends the message of a KindMalformedAddress problem, after
+// what is wrong with the address.
+const glibcIgnores = "; glibc ignores this line"
+
+// MeantFor reports whether p is about a line glibc ignores that has name (in
+// any case): a line meant to map the name that does not.
+func (p Problem) MeantFor(name string) bool {
+	return p.Kind == KindMalformedAddress && slices.ContainsFunc(p.Names, func(n string) bool { return strings.EqualFold(n, name) })
 }
 
 // CheckOptions tunes Check.
