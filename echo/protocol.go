@@ -762,9 +762,14 @@ const keepContent = 64 << 10
 // to 64 KiB keeps reusing one buffer. The Content and EchoFrame frame of the
 // last message are not valid after Release.
 func (r *Reader) Release() {
-	if cap(r.buf) > r.room+keepContent {
+	if r.large() {
 		r.buf = nil
 	}
+}
+
+// large reports whether Release would give up the buffer.
+func (r *Reader) large() bool {
+	return cap(r.buf) > r.room+keepContent
 }
 
 // EchoFrame encodes the frame of a message with header h and, as content,

@@ -55,6 +55,13 @@ const busyWait = time.Second
 // have already arrived is in flight, and is answered.
 const drainPeek = 10 * time.Millisecond
 
+// keepWait is how long a connection that read or answered a message of over
+// 64 KiB (keepContent) waits for the next one before it gives up the buffers
+// the message took: a client that sends large messages one after the other,
+// as echo bench does, gets them reused, and a connection left idle holds
+// none after keepWait.
+const keepWait = 10 * time.Millisecond
+
 // ServerTLSConfig returns the TLS configuration of an echo server: TLS 1.2 or
 // later with cert, client certificates required and checked against
 // clientCAs when it is not nil (mutual TLS), and the ALPN protocols
@@ -502,10 +509,13 @@ func (c *serverConn) echoFrames(br *bufio.Reader) error {
 			return fmt.Errorf("write reply: %w", err)
 		}
 		c.messages++
-		// The connection may now wait long: keep no large buffer meanwhile.
-		r.Release()
-		if cap(c.out) > keepContent {
-			c.out = nil
+		// The connection may now wait long: keep no large buffer
+		// meanwhile, unless the next message follows at once.
+		if (r.large() || cap(c.out) > keepContent) && len(c.peek(br, 1, keepWait)) == 0 {
+			r.Release()
+			if cap(c.out) > keepContent {
+				c.out = nil
+			}
 		}
 		if err := c.next(br); err != nil {
 			return err

@@ -303,6 +303,39 @@ func TestServerIdleMemory(t *testing.T) {
 	}
 }
 
+// TestServerLargeMessagesReuseBuffers: messages of over 64 KiB sent one
+// after the other, each once the last echo is back (as echo bench sends
+// them), are read and answered in the same buffers: the server gives its
+// large buffers up only when the next message does not follow.
+func TestServerLargeMessagesReuseBuffers(t *testing.T) {
+	r := serve(t, &Server{})
+	c, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Minute))
+	const size = 4 * keepContent
+	one, err := AppendFrame(nil, NewMessage(ContentTypeBinary, "binary", bytes.Repeat([]byte("x"), size)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader := NewReader(c, 0, 0)
+	roundTrip := func() {
+		if _, err := c.Write(one); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := reader.Read(); err != nil || len(m.Content) != size {
+			t.Fatal(m.Header, err)
+		}
+	}
+	roundTrip() // the first message allocates the buffers, at both ends
+	allocs := testing.AllocsPerRun(50, roundTrip)
+	if allocs >= 1 {
+		t.Errorf("%.1f allocations per %d-byte message echoed, want none", allocs, size)
+	}
+}
+
 func TestServerMaxConns(t *testing.T) {
 	r := serve(t, &Server{MaxConns: 2})
 	ctx := context.Background()
