@@ -481,7 +481,7 @@ func resolveTarget(ctx context.Context, o *PingOptions, t PingTarget) (netip.Add
 	}
 	if a.IsValid() {
 		a = a.Unmap()
-		if !inFamily(a, o.Family) {
+		if !o.Family.Contains(a) {
 			return netip.Addr{}, &FamilyError{Host: t.Host, Want: o.Family, Have: []netip.Addr{a}, Literal: true}
 		}
 		return a, nil
@@ -494,11 +494,16 @@ func resolveTarget(ctx context.Context, o *PingOptions, t PingTarget) (netip.Add
 	if err != nil {
 		if o.Family != resolve.AnyFamily && (errors.Is(err, resolve.ErrNoSuchHost) || errors.Is(err, resolve.ErrNoData)) {
 			// The family may be the only thing missing: "localhost" is
-			// 127.0.0.1 alone in many hosts files.
-			all, _ := r.LookupIP(ctx, t.Host, resolve.AnyFamily) // nil on error
+			// 127.0.0.1 alone in many hosts files. Only the other family
+			// is left to ask.
+			otherFamily := resolve.IPv4
+			if o.Family == resolve.IPv4 {
+				otherFamily = resolve.IPv6
+			}
+			found, _ := r.LookupIP(ctx, t.Host, otherFamily) // nil on error
 			var other []netip.Addr
-			for _, a := range all {
-				if a = a.Unmap(); !inFamily(a, o.Family) {
+			for _, a := range found {
+				if a = a.Unmap(); !o.Family.Contains(a) {
 					other = append(other, a)
 				}
 			}
@@ -543,12 +548,6 @@ func (e *FamilyError) Unwrap() error {
 		return nil
 	}
 	return &resolve.LookupError{Name: e.Host, Err: resolve.ErrNoData}
-}
-
-// inFamily reports whether a is an address of family f; every address is
-// of resolve.AnyFamily.
-func inFamily(a netip.Addr, f resolve.Family) bool {
-	return f == resolve.AnyFamily || (f == resolve.IPv6) == a.Is6()
 }
 
 // familyName is "IPv6" or "IPv4".

@@ -17,10 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	probing "github.com/prometheus-community/pro-bing"
 	"golang.org/x/net/icmp"
 	"golang.org/x/net/ipv4"
 
+	"github.com/netkit/netkit/internal/dnstest"
 	"github.com/netkit/netkit/resolve"
 )
 
@@ -514,6 +516,31 @@ func TestPingFamily(t *testing.T) {
 		if ok && !strings.Contains(ex.Cause, "the name "+tc.host+" exists") {
 			t.Errorf("%s: cause %q does not name the host", tc.host, ex.Cause)
 		}
+	}
+}
+
+// TestPingFamilyAsksOtherFamily checks that a name with no address of the
+// family asked for is then asked for the other family alone, not for both
+// again: one AAAA question, then one A question.
+func TestPingFamilyAsksOtherFamily(t *testing.T) {
+	srv := dnstest.StartAnyPort(t, "v4only.test. 60 IN A 127.0.0.7")
+	none := t.TempDir() + "/none"
+	r := &resolve.Resolver{Servers: []netip.AddrPort{srv.Addr}, Timeout: time.Second,
+		Paths: resolve.ConfigPaths{ResolvConf: none, NSSwitch: none}}
+	stats, err := Ping(context.Background(), PingOptions{Targets: []PingTarget{{Host: "v4only.test"}}, Resolver: r, Family: resolve.IPv6, Count: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fe *FamilyError
+	if s := stats[0]; !errors.As(s.Err, &fe) || s.Error != "v4only.test has only IPv4 addresses (127.0.0.7), and IPv6 was asked for" {
+		t.Errorf("error %q, want a *FamilyError", s.Error)
+	}
+	var asked []string
+	for _, q := range srv.Queries() {
+		asked = append(asked, dns.TypeToString[q.Qtype]+" "+q.Name)
+	}
+	if want := []string{"AAAA v4only.test.", "A v4only.test."}; !slices.Equal(asked, want) {
+		t.Errorf("questions %q, want %q", asked, want)
 	}
 }
 

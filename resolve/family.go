@@ -1,6 +1,9 @@
 package resolve
 
-import "strings"
+import (
+	"net/netip"
+	"strings"
+)
 
 // Family is an address family to look up, as getaddrinfo's ai_family.
 type Family int
@@ -20,6 +23,20 @@ func (f Family) String() string {
 		return "AF_INET6"
 	default:
 		return "AF_UNSPEC"
+	}
+}
+
+// Contains reports whether a is an address of family f: IPv4 has the IPv4
+// addresses, IPv6 the IPv6 ones (IPv4-mapped ones too), AnyFamily every
+// address.
+func (f Family) Contains(a netip.Addr) bool {
+	switch f {
+	case IPv4:
+		return a.Is4()
+	case IPv6:
+		return a.Is6()
+	default:
+		return true
 	}
 }
 

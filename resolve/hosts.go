@@ -196,24 +196,18 @@ func (hf *HostsFile) LookupSorted(name string, fam Family) []HostsMatch {
 	return matches
 }
 
-// addrForFamily applies glibc's family rules for hosts file addresses.
+// addrForFamily applies glibc's family rules for hosts file addresses: for
+// IPv4, an IPv4-mapped address is its IPv4 address and ::1 is 127.0.0.1.
 func addrForFamily(a netip.Addr, fam Family) (netip.Addr, bool) {
-	switch fam {
-	case IPv4:
+	if fam == IPv4 {
 		switch {
-		case a.Is4():
-			return a, true
 		case a.Is4In6():
-			return a.Unmap(), true
+			a = a.Unmap()
 		case a == netip.IPv6Loopback():
-			return netip.AddrFrom4([4]byte{127, 0, 0, 1}), true
+			a = netip.AddrFrom4([4]byte{127, 0, 0, 1})
 		}
-		return netip.Addr{}, false
-	case IPv6:
-		return a, a.Is6()
-	default:
-		return a, true
 	}
+	return a, fam.Contains(a)
 }
 
 // Mentions returns every entry that has name, in file order, whatever its

@@ -282,7 +282,7 @@ func literal(name string, a netip.Addr, note string, fam Family, res *Result) ([
 	if fam == IPv4 && a.Is4In6() {
 		a = a.Unmap() // as glibc does for AF_INET
 	}
-	if fam == IPv4 && !a.Is4() || fam == IPv6 && !a.Is6() {
+	if !fam.Contains(a) {
 		return nil, "", &InputError{What: "address", Value: name, Why: fmt.Sprintf("not an address of family %s", fam)}
 	}
 	if note != "" {
