@@ -351,20 +351,16 @@ func (c *serverConn) run() error {
 	// connection holds no ReaderBufferSize one. The large buffer reads from
 	// the small one, which passes large reads straight through once empty.
 	small := bufio.NewReaderSize(c.conn, 16)
-	if err := c.next(small); err != nil {
+	first, frames, err := c.detect(small, c.next)
+	if err != nil {
 		return err
 	}
-	wait := detectTimeout
-	if s.Raw {
-		wait = 0 // nothing to decide: look only at what has come
-	}
-	first := c.peek(small, 3, wait)
 	c.setBusy()
 	if s.TLSConfig == nil && startsTLS(first) {
 		return errTLSClient
 	}
 	br := bufio.NewReaderSize(small, ReaderBufferSize)
-	if s.Raw || !startsFrame(first) {
+	if !frames {
 		c.mode = "raw"
 		return c.echoRaw(br)
 	}
@@ -391,6 +387,23 @@ func (c *serverConn) handshake() error {
 	cs := tc.ConnectionState()
 	c.tls = &cs
 	return nil
+}
+
+// detect looks at the first bytes of the connection, read through br, once
+// wait has seen the first one come (it returns why not, and detect returns
+// that). It returns them, three unless the client sent fewer within
+// detectTimeout, and whether they start a frame (startsFrame). On a raw
+// server it looks only at what has come, and never sees a frame: there is
+// nothing to decide.
+func (c *serverConn) detect(br *bufio.Reader, wait func(*bufio.Reader) error) (first []byte, frames bool, err error) {
+	if err := wait(br); err != nil {
+		return nil, false, err
+	}
+	if c.s.Raw {
+		return c.peek(br, 3, 0), false, nil
+	}
+	first = c.peek(br, 3, detectTimeout)
+	return first, startsFrame(first), nil
 }
 
 // next waits for the first byte of the next message, within the idle
@@ -422,15 +435,14 @@ func (c *serverConn) next(br *bufio.Reader) error {
 	return nil
 }
 
-// peek returns up to n bytes of what br holds, reading for at most d when it
-// holds fewer, and leaves the connection busy. Its caller then sets the
-// deadline it needs (setBusy).
+// peek returns up to n bytes of what br holds, reading for at most d (give
+// or take, see setDeadline) when it holds fewer, and leaves the connection
+// busy. Its caller then sets the deadline it needs (setBusy).
 func (c *serverConn) peek(br *bufio.Reader, n int, d time.Duration) []byte {
 	if br.Buffered() < n {
 		c.mu.Lock()
 		c.idle = false
-		c.deadline = time.Now().Add(d)
-		c.tcp.SetDeadline(c.deadline)
+		c.setDeadline(d)
 		c.mu.Unlock()
 	}
 	b, _ := br.Peek(n)
@@ -627,8 +639,12 @@ func (c *serverConn) tellBusy(reason string) error {
 	msg := "server busy: " + reason + "; try again later"
 	frames := false
 	if !c.s.Raw {
-		br := bufio.NewReaderSize(c.conn, 16)
-		frames = len(c.peek(br, 1, busyWait)) == 1 && startsFrame(c.peek(br, 3, detectTimeout))
+		_, frames, _ = c.detect(bufio.NewReaderSize(c.conn, 16), func(br *bufio.Reader) error {
+			if len(c.peek(br, 1, busyWait)) == 0 {
+				return errIdleTimeout
+			}
+			return nil
+		})
 	}
 	var err error
 	if frames {
