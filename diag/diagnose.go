@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 	"unicode"
@@ -445,20 +444,8 @@ func (d *diagnosis) ping(ctx context.Context, s *Step) {
 	for i, a := range d.addrs {
 		targets[i] = PingTarget{Host: a.String(), Addr: a}
 	}
-	var mu sync.Mutex
-	sendErrs := map[netip.Addr]string{} // the first probe error of each address
 	stats, err := Ping(ctx, PingOptions{Targets: targets, Count: d.o.PingCount,
-		Interval: diagnosePingInterval, Timeout: min(d.o.Client.Timeout, time.Second),
-		OnProbe: func(p PingProbe) {
-			if p.Kind != ProbeError {
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if _, seen := sendErrs[p.Addr]; !seen {
-				sendErrs[p.Addr] = p.Error
-			}
-		}})
+		Interval: diagnosePingInterval, Timeout: min(d.o.Client.Timeout, time.Second)})
 	var perm *ICMPPermissionError
 	switch {
 	case errors.As(err, &perm):
@@ -485,7 +472,7 @@ func (d *diagnosis) ping(ctx context.Context, s *Step) {
 			parts = append(parts, fmt.Sprintf("%s %d/%d, avg %.3f ms", st.Addr, st.Received, st.Sent, st.AvgMs))
 		case st.Errors > 0:
 			failed++
-			parts = append(parts, fmt.Sprintf("%s no reply: %d of %d probes could not be sent (%s)", st.Addr, st.Errors, st.Sent, sendErrs[st.Addr]))
+			parts = append(parts, fmt.Sprintf("%s no reply: %d of %d probes could not be sent (%s)", st.Addr, st.Errors, st.Sent, st.FirstError))
 		default:
 			parts = append(parts, fmt.Sprintf("%s no reply (%d sent)", st.Addr, st.Sent))
 		}

@@ -230,6 +230,9 @@ type PingStats struct {
 	Duplicates int       `json:"duplicates"`
 	Late       int       `json:"late"`
 	Errors     int       `json:"errors"`
+	// FirstError is the Error of the first ProbeError probe, as OnProbe
+	// reports it; empty when none failed.
+	FirstError string `json:"first_error,omitempty"`
 	// PortCounts counts the answers of a PingTCP target by port state
 	// (both counts, zeros too); nil for other targets.
 	*PortCounts
@@ -635,6 +638,9 @@ func (r *targetRun) emit(p PingProbe) {
 		return
 	}
 	p.Target, p.Host, p.Addr = r.index, r.stats.Host, r.stats.Addr
+	if p.Kind == ProbeError && r.tally.firstError == "" {
+		r.tally.firstError = p.Error
+	}
 	if r.o.OnProbe != nil {
 		r.o.OnProbe(p)
 	}
@@ -648,6 +654,8 @@ func (r *targetRun) emit(p PingProbe) {
 // variance, so a long run keeps no list).
 type tally struct {
 	sent, received, dups, late, errors, open, closed int
+	// firstError is the Error of the first ProbeError event.
+	firstError string
 
 	mean, m2, min, max float64
 }
@@ -667,6 +675,7 @@ func (t *tally) reply(rttMs float64) {
 // fill writes the statistics into s.
 func (t *tally) fill(s *PingStats) {
 	s.Sent, s.Received, s.Duplicates, s.Late, s.Errors = t.sent, t.received, t.dups, t.late, t.errors
+	s.FirstError = t.firstError
 	if s.PortCounts != nil {
 		s.Open, s.Closed = t.open, t.closed
 	}

@@ -433,6 +433,12 @@ func TestPingSendErrorCounts(t *testing.T) {
 	if r.tally.sent != 2 || r.tally.errors != 1 {
 		t.Errorf("then a failed send: %d sent, %d errors; want 2 and 1", r.tally.sent, r.tally.errors)
 	}
+	// The statistics keep the first error's message, not a later one's.
+	r.sendFailed(&probing.Packet{Seq: 2}, errors.New("a later error"))
+	r.tally.fill(r.stats)
+	if want := "write ip4:icmp: sendmsg: no buffer space available"; r.stats.FirstError != want {
+		t.Errorf("first error %q, want %q", r.stats.FirstError, want)
+	}
 	for _, tm := range r.pending {
 		tm.Stop()
 	}
