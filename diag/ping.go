@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
@@ -536,11 +535,7 @@ func (e *FamilyError) Error() string {
 	if e.Literal {
 		return fmt.Sprintf("%s is an %s address, and %s was asked for", e.Host, familyName(e.Have[0].Is6()), familyName(e.Want == resolve.IPv6))
 	}
-	have := make([]string, len(e.Have))
-	for i, a := range e.Have {
-		have[i] = a.String()
-	}
-	return fmt.Sprintf("%s has only %s addresses (%s), and %s was asked for", e.Host, familyName(e.Have[0].Is6()), strings.Join(have, ", "), familyName(e.Want == resolve.IPv6))
+	return fmt.Sprintf("%s has only %s addresses (%s), and %s was asked for", e.Host, familyName(e.Have[0].Is6()), joinAddrs(e.Have), familyName(e.Want == resolve.IPv6))
 }
 
 // Unwrap says what the lookup of a name found, for errors.Is and Explain: a
