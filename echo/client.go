@@ -83,6 +83,11 @@ type TLSInfo struct {
 	CipherSuite string `json:"cipher_suite"`
 	// ServerName is the name the certificate was checked against.
 	ServerName string `json:"server_name"`
+	// SNI is the name the client sent as Server Name Indication, as the
+	// handshake reports it: ServerName without trailing dots, or empty when
+	// none was sent because ServerName is an IP address (bracketed or with
+	// a zone included).
+	SNI string `json:"sni"`
 	// ALPN is the negotiated application protocol, empty when none.
 	ALPN string `json:"alpn"`
 	// Chain is the server's certificate chain, leaf first.
@@ -208,6 +213,7 @@ func Dial(ctx context.Context, address string, opts ClientOptions) (*Conn, error
 		info.HandshakeMs = ms(time.Since(start))
 		info.Version = tls.VersionName(cs.Version)
 		info.CipherSuite = tls.CipherSuiteName(cs.CipherSuite)
+		info.SNI = cs.ServerName
 		info.ALPN = cs.NegotiatedProtocol
 		for _, cert := range cs.PeerCertificates {
 			info.Chain = append(info.Chain, Summarize(cert))

@@ -114,6 +114,37 @@ func TestSessionDescribesCertificate(t *testing.T) {
 	}
 }
 
+// TestDialSNI: TLSInfo.SNI is the name the server received as SNI, none
+// for IP addresses in any spelling, while ServerName stays the name the
+// certificate was checked against.
+func TestDialSNI(t *testing.T) {
+	pki := newTestPKI(t)
+	r := serve(t, &Server{TLSConfig: ServerTLSConfig(pki.server.Certificate, nil, nil)})
+	pins := []Fingerprint{FingerprintOf(pki.server.Leaf)} // names are not checked
+	for _, tt := range []struct{ serverName, wantName, wantSNI string }{
+		{"", "127.0.0.1", ""}, // the host of the address
+		{"localhost", "localhost", "localhost"},
+		{"db.example.", "db.example.", "db.example"},
+		{"::1", "::1", ""},
+		{"[::1]", "[::1]", ""},
+		{"fe80::1%eth0", "fe80::1%eth0", ""},
+		{"[fe80::1%25eth0]", "[fe80::1%25eth0]", ""},
+	} {
+		c := dial(t, r.addr, ClientOptions{Pins: pins, ServerName: tt.serverName})
+		info := c.Session().TLS
+		if info.ServerName != tt.wantName || info.SNI != tt.wantSNI {
+			t.Errorf("ServerName %q: TLSInfo server name %q, SNI %q; want %q, %q", tt.serverName, info.ServerName, info.SNI, tt.wantName, tt.wantSNI)
+		}
+		seen, _, err := c.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen.ServerName != tt.wantSNI {
+			t.Errorf("ServerName %q: the server received SNI %q, want %q", tt.serverName, seen.ServerName, tt.wantSNI)
+		}
+	}
+}
+
 func TestDialErrors(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

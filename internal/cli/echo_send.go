@@ -207,10 +207,10 @@ func echoSendTable(r echoSendResult) *output.Table {
 		tl := s.TLS
 		t.Append("tls", tl.Version+", "+tl.CipherSuite)
 		t.Append("handshake", msText(tl.HandshakeMs))
-		if net.ParseIP(tl.ServerName) != nil {
+		if tl.SNI == "" {
 			t.Append("server_name", "- (IP: no SNI sent)")
 		} else {
-			t.Append("server_name", tl.ServerName)
+			t.Append("server_name", tl.SNI)
 		}
 		t.Append("alpn", tl.ALPN)
 		if len(tl.Chain) > 0 {

@@ -184,7 +184,7 @@ func TestEchoServeSendBench(t *testing.T) {
 			t.Fatalf("exit %d, %v: %s %s", res.code, err, res.stdout, res.stderr)
 		}
 		if doc.SchemaVersion != 1 || !doc.OK || doc.Info == nil || doc.Info.ServerName != "localhost" || doc.Info.RemoteAddr != "127.0.0.1" ||
-			!doc.Session.TLS.Verified || doc.Session.TLS.VerifiedBy != "ca" {
+			!doc.Session.TLS.Verified || doc.Session.TLS.VerifiedBy != "ca" || doc.Session.TLS.SNI != "localhost" {
 			t.Errorf("document %+v, info %+v", doc, doc.Info)
 		}
 	})
@@ -220,6 +220,20 @@ func TestEchoServeSendBench(t *testing.T) {
 		res := netkit(t, "echo", "send", "--pin", pin, "localhost:"+port, "x")
 		if res.code != 0 || !strings.Contains(res.stdout, "server_name  localhost\n") {
 			t.Errorf("exit %d:\n%s%s", res.code, res.stdout, res.stderr)
+		}
+	})
+	t.Run("zoned IPv6 name sends no SNI", func(t *testing.T) {
+		res := netkit(t, "echo", "send", "--pin", pin, "--servername", "fe80::1%eth0", r.Listen, "x")
+		if res.code != 0 || !strings.Contains(res.stdout, "server_name  - (IP: no SNI sent)\n") {
+			t.Errorf("exit %d:\n%s%s", res.code, res.stdout, res.stderr)
+		}
+		res = netkit(t, "echo", "send", "--pin", pin, "--servername", "fe80::1%eth0", "--action", "info", "--json", r.Listen)
+		var doc echoSendResult
+		if err := json.Unmarshal([]byte(res.stdout), &doc); err != nil || res.code != 0 {
+			t.Fatalf("exit %d, %v: %s %s", res.code, err, res.stdout, res.stderr)
+		}
+		if tl := doc.Session.TLS; tl == nil || tl.ServerName != "fe80::1%eth0" || tl.SNI != "" || doc.Info == nil || doc.Info.ServerName != "" {
+			t.Errorf("document %s", res.stdout)
 		}
 	})
 	t.Run("name mismatch", func(t *testing.T) {
