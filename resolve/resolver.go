@@ -303,7 +303,7 @@ func (r *Resolver) fromHosts(name string, fam Family, res *Result) ([]found, str
 		}
 		return nil, "", "", err
 	}
-	matches := hf.LookupSorted(name, fam)
+	matches := hf.Lookup(name, fam) // in file order
 	took := ms(time.Since(start))
 	st := Step{Source: "hosts", Name: name, HostsFile: path, Status: StatusNotFound, Answers: len(matches), DurationMS: took}
 	if len(matches) == 0 {
@@ -312,12 +312,14 @@ func (r *Resolver) fromHosts(name string, fam Family, res *Result) ([]found, str
 	}
 	st.Status = StatusFound
 	res.Steps = append(res.Steps, st)
+	// The canonical name is the first name of the first line in file order;
+	// the addresses are in getaddrinfo's order, as LookupSorted has them.
+	canonical := matches[0].Canonical
+	sortByAddress(matches, func(m HostsMatch) netip.Addr { return m.Address })
 	out := make([]found, len(matches))
 	for i, m := range matches {
 		out[i] = found{addr: m.Address, origin: Origin{Source: "hosts", HostsFile: path, Line: m.Line, DurationMS: took}}
 	}
-	// The canonical name is the first name of the first line in file order.
-	canonical := slices.MinFunc(matches, func(a, b HostsMatch) int { return a.Line - b.Line }).Canonical
 	return out, canonical, "SUCCESS", nil
 }
 

@@ -103,6 +103,31 @@ func TestResolveHostsFile(t *testing.T) {
 	}
 }
 
+// TestResolveHostsCanonical checks that the canonical name is the first
+// name of the first line in file order, whatever line getaddrinfo's sort
+// puts first.
+func TestResolveHostsCanonical(t *testing.T) {
+	dir := t.TempDir()
+	hosts, nss := filepath.Join(dir, "hosts"), filepath.Join(dir, "nsswitch.conf")
+	if err := os.WriteFile(hosts, []byte("127.0.0.8 first.test both.test\n::1 second.test both.test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(nss, []byte("hosts: files\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := &Resolver{HostsPath: hosts, Paths: ConfigPaths{ResolvConf: filepath.Join(dir, "none"), NSSwitch: nss, Env: func(string) string { return "" }}}
+	res, err := r.Resolve(context.Background(), Query{Name: "both.test", SockType: Stream})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := addrsOf(res); !slices.Equal(got, []string{"::1", "127.0.0.8"}) {
+		t.Errorf("addresses %v, want ::1 first (RFC 6724 precedence)", got)
+	}
+	if res.Canonical != "first.test" {
+		t.Errorf("canonical %q, want first.test, the first name of line 1", res.Canonical)
+	}
+}
+
 func TestResolveDNS(t *testing.T) {
 	r, _ := setup(t, zone)
 	res, err := r.Resolve(context.Background(), Query{Name: "alias.test", Service: "https"})
