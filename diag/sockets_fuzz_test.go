@@ -113,21 +113,3 @@ func FuzzParsePort(f *testing.F) {
 		}
 	})
 }
-
-// FuzzParseServices checks that every port name it records can be looked
-// up again by name.
-func FuzzParseServices(f *testing.F) {
-	f.Add("http\t\t80/tcp\t\twww\t\t# WorldWideWeb HTTP\nhttp 80/udp\n")
-	f.Add("bad x/tcp\n# only a comment\nshort\n")
-	f.Fuzz(func(t *testing.T, in string) {
-		s := parseServices(strings.NewReader(in))
-		for k, name := range s.names {
-			if k.port == 0 {
-				t.Fatalf("port 0 recorded for %q", name)
-			}
-			if _, ok := s.ports[k.proto+"/"+name]; !ok {
-				t.Fatalf("%s/%d is %q, but %s/%s has no port", k.proto, k.port, name, k.proto, name)
-			}
-		}
-	})
-}

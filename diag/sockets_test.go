@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -16,8 +15,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/netkit/netkit/resolve"
 )
 
 // testSockets are the loopback sockets the comparison tests open: listeners
@@ -726,36 +723,4 @@ func TestWhoHoldsAcceptQueue(t *testing.T) {
 	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "1 connections to port "+strconv.Itoa(int(ap.Port()))+" wait in a listener's accept queue") {
 		t.Errorf("notes %q, want one about the accept queue", rep.Notes)
 	}
-}
-
-// services and parseServices are resolve's services table in the shape
-// FuzzParseServices in sockets_fuzz_test.go reads, its TCP and UDP ports
-// only. That fuzz test now lives in resolve/services_test.go, with its
-// corpus; these go when it is deleted here.
-type services struct {
-	ports map[string]uint16     // "tcp/http" -> 80
-	names map[serviceKey]string // 80/tcp -> "http"
-}
-
-type serviceKey struct {
-	proto string
-	port  uint16
-}
-
-func parseServices(r io.Reader) services {
-	s := services{ports: map[string]uint16{}, names: map[serviceKey]string{}}
-	t, _ := resolve.ParseServices(r)
-	for _, proto := range []string{"tcp", "udp"} {
-		for port := range 1 << 16 {
-			name, ok := t.Name(proto, uint16(port))
-			if !ok {
-				continue
-			}
-			s.names[serviceKey{proto, uint16(port)}] = name
-			if p, ok := t.Ports(name)[proto]; ok {
-				s.ports[proto+"/"+name] = p
-			}
-		}
-	}
-	return s
 }
