@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -45,22 +43,14 @@ are echoed byte for byte. docs/protocol.md describes it.`, echo.DefaultPort),
 
 // echoAddress checks a HOST:PORT argument; a HOST alone gets the echo port.
 func echoAddress(arg string) (string, error) {
-	host, port := arg, strconv.Itoa(echo.DefaultPort)
-	if _, err := netip.ParseAddr(strings.Trim(arg, "[]")); err == nil || !strings.Contains(arg, ":") {
-		host = strings.Trim(arg, "[]")
-	} else {
-		var err error
-		if host, port, err = net.SplitHostPort(arg); err != nil {
-			return "", usageErrorf("invalid address %q: want HOST:PORT, HOST or [IPv6]:PORT", arg)
-		}
+	host, port, _, err := splitHostPort(arg, echo.DefaultPort)
+	if err != nil {
+		return "", usageErrorf("invalid address %q: %v", arg, err)
 	}
 	if host == "" {
 		return "", usageErrorf("invalid address %q: no host", arg)
 	}
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return "", usageErrorf("invalid address %q: port %q is not a number from 1 to 65535", arg, port)
-	}
-	return net.JoinHostPort(host, port), nil
+	return net.JoinHostPort(host, strconv.Itoa(int(port))), nil
 }
 
 // echoTarget checks the output flags and the HOST[:PORT] argument of 'echo

@@ -251,30 +251,12 @@ func dnsServerAddr(ctx context.Context, s string) (netip.AddrPort, error) {
 	bad := func(format string, a ...any) error {
 		return usageErrorf("invalid --server %q: %s", s, fmt.Sprintf(format, a...))
 	}
-	host, port, bracketed := s, "53", strings.HasPrefix(s, "[")
-	switch {
-	case bracketed:
-		end := strings.IndexByte(s, ']')
-		if end < 0 {
-			return netip.AddrPort{}, bad("no ] after the IPv6 address")
-		}
-		host = s[1:end]
-		if rest := s[end+1:]; rest != "" {
-			p, ok := strings.CutPrefix(rest, ":")
-			if !ok {
-				return netip.AddrPort{}, bad("want [IPv6] or [IPv6]:PORT")
-			}
-			port = p
-		}
-	case strings.Count(s, ":") == 1:
-		host, port, _ = strings.Cut(s, ":")
-	}
-	n, err := strconv.ParseUint(port, 10, 16)
-	if err != nil || n == 0 {
-		return netip.AddrPort{}, bad("port %q is not a number from 1 to 65535", port)
+	host, port, bracketed, err := splitHostPort(s, 53)
+	if err != nil {
+		return netip.AddrPort{}, bad("%v", err)
 	}
 	if a, err := netip.ParseAddr(host); err == nil && (a.Is6() || !bracketed) {
-		return netip.AddrPortFrom(a, uint16(n)), nil
+		return netip.AddrPortFrom(a, port), nil
 	}
 	if bracketed || strings.Contains(host, ":") {
 		return netip.AddrPort{}, bad("%q is not an IPv6 address", host)
@@ -286,7 +268,7 @@ func dnsServerAddr(ctx context.Context, s string) (netip.AddrPort, error) {
 	if err != nil {
 		return netip.AddrPort{}, bad("%v", err)
 	}
-	return netip.AddrPortFrom(addrs[0], uint16(n)), nil
+	return netip.AddrPortFrom(addrs[0], port), nil
 }
 
 func printResolverConfig(opts *ResolveOptions) error {

@@ -314,6 +314,7 @@ func TestDNSServerAddr(t *testing.T) {
 		{"127.0.0.1:65536", `invalid --server "127.0.0.1:65536": port "65536" is not a number from 1 to 65535`},
 		{"127.0.0.1:+53", `invalid --server "127.0.0.1:+53": port "+53" is not a number from 1 to 65535`},
 		{":53", `invalid --server ":53": not an IP address, and not a host name: empty name`},
+		{"a:b:c", `invalid --server "a:b:c": "a:b:c" is not an IPv6 address; want HOST:PORT, HOST, IPv6 or [IPv6]:PORT`},
 		{"db_x.test", `invalid --server "db_x.test": not an IP address, and not a host name: '_' is not allowed in a host name (letters, digits and hyphens only)`},
 	} {
 		got := ""
