@@ -257,7 +257,3 @@ func echoSendTable(r echoSendResult) *output.Table {
 	t.Append("rtt", msText(r.RTTMs))
 	return t
 }
-
-func msText(ms float64) string {
-	return strconv.FormatFloat(ms, 'f', 3, 64) + " ms"
-}

@@ -244,6 +244,11 @@ func msNumber(ms float64) string {
 	return strconv.FormatFloat(ms, 'f', 3, 64)
 }
 
+// msText formats milliseconds for prose, as "12.345 ms".
+func msText(ms float64) string {
+	return msNumber(ms) + " ms"
+}
+
 // dnsServerAddr reads --server: an IPv4 address, an IPv6 address (bare, or
 // in brackets to take a port), or a host name, with an optional :PORT (53
 // by default). Only a host name is looked up, never a malformed address.
