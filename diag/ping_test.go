@@ -444,21 +444,28 @@ func TestPingSendErrorCounts(t *testing.T) {
 	}
 }
 
-// TestPingResolve resolves names through package resolve (a temporary
-// hosts file, no DNS) and reports a name that does not resolve without
-// pinging it.
-func TestPingResolve(t *testing.T) {
-	needRawICMP(t)
+// hostsFileResolver resolves from a temporary hosts file holding lines and
+// nothing else: nsswitch says "hosts: files", so no DNS is asked.
+func hostsFileResolver(t *testing.T, lines string) *resolve.Resolver {
+	t.Helper()
 	dir := t.TempDir()
 	hosts := dir + "/hosts"
-	if err := os.WriteFile(hosts, []byte("127.4.4.6 pingme.test\n"), 0o644); err != nil {
+	if err := os.WriteFile(hosts, []byte(lines), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	nss := dir + "/nsswitch.conf"
 	if err := os.WriteFile(nss, []byte("hosts: files\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := &resolve.Resolver{HostsPath: hosts, Paths: resolve.ConfigPaths{NSSwitch: nss, ResolvConf: dir + "/none"}}
+	return &resolve.Resolver{HostsPath: hosts, Paths: resolve.ConfigPaths{NSSwitch: nss, ResolvConf: dir + "/none"}}
+}
+
+// TestPingResolve resolves names through package resolve (a temporary
+// hosts file, no DNS) and reports a name that does not resolve without
+// pinging it.
+func TestPingResolve(t *testing.T) {
+	needRawICMP(t)
+	r := hostsFileResolver(t, "127.4.4.6 pingme.test\n")
 	stats, err := Ping(context.Background(), PingOptions{
 		Targets:  []PingTarget{{Host: "pingme.test"}, {Host: "nosuch.test"}},
 		Resolver: r, Family: resolve.IPv4, Count: 1,
@@ -486,16 +493,7 @@ func TestPingResolve(t *testing.T) {
 // other family (not "no such host", which the lookup of the asked family
 // alone would say).
 func TestPingFamily(t *testing.T) {
-	dir := t.TempDir()
-	hosts := dir + "/hosts"
-	if err := os.WriteFile(hosts, []byte("127.0.0.1 localhost\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	nss := dir + "/nsswitch.conf"
-	if err := os.WriteFile(nss, []byte("hosts: files\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	r := &resolve.Resolver{HostsPath: hosts, Paths: resolve.ConfigPaths{NSSwitch: nss, ResolvConf: dir + "/none"}}
+	r := hostsFileResolver(t, "127.0.0.1 localhost\n")
 	for _, tc := range []struct {
 		host   string
 		family resolve.Family

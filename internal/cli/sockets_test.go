@@ -287,18 +287,25 @@ func TestSocketsUnprivileged(t *testing.T) {
 	}
 }
 
-// TestSocketsOtherPIDNamespace runs netkit as root in a PID namespace of
-// its own (with its own /proc), where this test process, which holds a
-// listener, is not visible: the listener is listed with "-" and one note
-// says why. A connection closed on the same port (TIME_WAIT, held by no
-// process anywhere) is not counted in the note.
-func TestSocketsOtherPIDNamespace(t *testing.T) {
+// needPIDNamespace skips a test that runs netkit in a new PID namespace
+// (as in a container) where that cannot be done.
+func needPIDNamespace(t *testing.T) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for a new PID namespace")
 	}
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("unshare (util-linux) is not installed")
 	}
+}
+
+// TestSocketsOtherPIDNamespace runs netkit as root in a PID namespace of
+// its own (with its own /proc), where this test process, which holds a
+// listener, is not visible: the listener is listed with "-" and one note
+// says why. A connection closed on the same port (TIME_WAIT, held by no
+// process anywhere) is not counted in the note.
+func TestSocketsOtherPIDNamespace(t *testing.T) {
+	needPIDNamespace(t)
 	ln, ap := socketsListener(t, "tcp4", "127.0.0.1:0")
 	port := strconv.Itoa(int(ap.Port()))
 	c, err := net.Dial("tcp4", ap.String())
@@ -500,12 +507,7 @@ func TestSocketsJSONGolden(t *testing.T) {
 // in a container), netkit cannot see the process holding a port it fails
 // to bind, and the explanation says so rather than blaming permissions.
 func TestAddressInUseOtherPIDNamespace(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a new PID namespace")
-	}
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("unshare (util-linux) is not installed")
-	}
+	needPIDNamespace(t)
 	_, ap := socketsListener(t, "tcp4", "127.0.0.1:0")
 	cmd := exec.Command("unshare", "--pid", "--fork", "--mount-proc", binary,
 		"echo", "serve", "--plaintext", "--listen", ap.String())
