@@ -18,13 +18,17 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/netkit/netkit/diag/explain"
+	"github.com/netkit/netkit/diag/ping"
+	"github.com/netkit/netkit/diag/sockets"
 	"github.com/netkit/netkit/echo"
 	"github.com/netkit/netkit/resolve"
+	"github.com/netkit/netkit/units"
 )
 
-// DefaultDiagnoseTimeout bounds each network operation of Diagnose: a
+// DefaultTimeout bounds each network operation of Diagnose: a
 // connect, a handshake, a reply.
-const DefaultDiagnoseTimeout = 3 * time.Second
+const DefaultTimeout = 3 * time.Second
 
 // greetingWait is how long Diagnose listens after connecting for a server
 // that speaks first (a banner) or hangs up at once.
@@ -52,9 +56,9 @@ const (
 	TLSOff
 )
 
-// DiagnoseOptions are the inputs of Diagnose. Only Host and Port are
+// Options are the inputs of Diagnose. Only Host and Port are
 // required.
-type DiagnoseOptions struct {
+type Options struct {
 	// Host is a host name or IP literal.
 	Host string
 	// Port is the TCP port of the service.
@@ -69,7 +73,7 @@ type DiagnoseOptions struct {
 	// Client configures the TLS check and the echo round trip: the trusted
 	// CAs or pins, the server name (empty means Host), a client
 	// certificate, ALPN, and the limit on each connect, handshake and reply
-	// (0 means DefaultDiagnoseTimeout). With InsecureSkipVerify the echo
+	// (0 means DefaultTimeout). With InsecureSkipVerify the echo
 	// check also runs over TLS whose certificate did not verify; the TLS
 	// step fails all the same. Plaintext means TLSOff.
 	Client echo.ClientOptions
@@ -119,8 +123,8 @@ type Step struct {
 	Details []string `json:"details,omitempty"`
 	// Explanation is the likely cause and next step of a failure or a
 	// warning, or of a step not checked for a reason the user can fix.
-	Explanation *Explanation `json:"explanation,omitempty"`
-	DurationMS  float64      `json:"duration_ms"`
+	Explanation *explain.Explanation `json:"explanation,omitempty"`
+	DurationMS  float64              `json:"duration_ms"`
 
 	stopped string // why the context ended before the step did, if it did
 }
@@ -157,15 +161,15 @@ type Report struct {
 
 	HostsLines []resolve.HostsEntry `json:"hosts_lines,omitempty"`
 	Resolution *resolve.Result      `json:"resolution,omitempty"`
-	Ping       []PingStats          `json:"ping,omitempty"`
+	Ping       []ping.Stats         `json:"ping,omitempty"`
 	Connect    []ConnectAttempt     `json:"connect,omitempty"`
 	// Greeting is what the server sent unasked right after the connect (a
 	// banner), when it did.
-	Greeting  string        `json:"greeting,omitempty"`
-	Listeners []Socket      `json:"listeners,omitempty"`
-	TLS       *echo.TLSInfo `json:"tls,omitempty"`
-	Echo      *EchoResult   `json:"echo,omitempty"`
-	ElapsedMS float64       `json:"elapsed_ms"`
+	Greeting  string           `json:"greeting,omitempty"`
+	Listeners []sockets.Socket `json:"listeners,omitempty"`
+	TLS       *echo.TLSInfo    `json:"tls,omitempty"`
+	Echo      *EchoResult      `json:"echo,omitempty"`
+	ElapsedMS float64          `json:"elapsed_ms"`
 }
 
 // EchoResult is what the echo step found: what the netkit echo server sees
@@ -178,7 +182,7 @@ type EchoResult struct {
 
 // diagnosis is the state of one run of Diagnose.
 type diagnosis struct {
-	o         DiagnoseOptions
+	o         Options
 	resolver  *resolve.Resolver
 	rep       *Report
 	addrs     []netip.Addr
@@ -196,14 +200,14 @@ type diagnosis struct {
 // an earlier one failed is skipped with the reason; independent checks (the
 // hosts file, ping) run regardless. The error is only for options that
 // cannot run; everything the network does is in the Report.
-func Diagnose(ctx context.Context, o DiagnoseOptions) (*Report, error) {
+func Diagnose(ctx context.Context, o Options) (*Report, error) {
 	if o.Host == "" {
 		return nil, &resolve.InputError{What: "host", Value: o.Host, Why: "empty host"}
 	}
 	if o.Port == 0 {
 		return nil, &resolve.InputError{What: "port", Value: "0", Why: "a port is a number from 1 to 65535"}
 	}
-	o.Client.Timeout = cmp.Or(o.Client.Timeout, DefaultDiagnoseTimeout)
+	o.Client.Timeout = cmp.Or(o.Client.Timeout, DefaultTimeout)
 	o.Client.ServerName = cmp.Or(o.Client.ServerName, o.Host)
 	if o.PingCount < 0 {
 		return nil, &resolve.InputError{What: "ping count", Value: strconv.Itoa(o.PingCount), Why: "must not be negative"}
@@ -236,7 +240,7 @@ func Diagnose(ctx context.Context, o DiagnoseOptions) (*Report, error) {
 	// accept queue it finds is why the connect failed.
 	listen := d.timed(ctx, StepListen, func(s *Step) { d.listeners(ctx, s) })
 	if connect.Status == StatusFail && d.queueFull {
-		connect.Explanation = explainCode("ACCEPT-QUEUE-FULL", d.o.Host, d.o.Port)
+		connect.Explanation = explain.Finding("ACCEPT-QUEUE-FULL", d.o.Host, d.o.Port)
 	}
 	d.emit(<-pingDone)
 	d.emit(connect)
@@ -245,7 +249,7 @@ func Diagnose(ctx context.Context, o DiagnoseOptions) (*Report, error) {
 	d.step(ctx, StepApp, func(s *Step) { d.echo(ctx, s) })
 
 	d.rep.OK = d.rep.FailedStep == "" && !d.rep.Interrupted
-	d.rep.ElapsedMS = ms(time.Since(start))
+	d.rep.ElapsedMS = units.Millis(time.Since(start))
 	return d.rep, nil
 }
 
@@ -257,7 +261,7 @@ func (d *diagnosis) timed(ctx context.Context, name StepName, run func(*Step)) S
 	if ctx.Err() == nil {
 		run(&s)
 	}
-	s.DurationMS = ms(time.Since(t))
+	s.DurationMS = units.Millis(time.Since(t))
 	s.stopped = stopReason(ctx)
 	return s
 }
@@ -302,10 +306,10 @@ func (s *Step) set(st Status, format string, a ...any) {
 	s.Status, s.Summary = st, fmt.Sprintf(format, a...)
 }
 
-// explain sets the step's explanation from err, when Explain knows it,
+// explain sets the step's explanation from err, when explain.Error knows it,
 // about the target unless err names another address.
 func (d *diagnosis) explain(s *Step, err error) {
-	if ex, ok := explainAt(err, fill{host: d.o.Host, port: strconv.Itoa(int(d.o.Port))}); ok {
+	if ex, ok := explain.ErrorAt(err, d.o.Host, d.o.Port); ok {
 		s.Explanation = &ex
 	}
 }
@@ -392,9 +396,9 @@ func (d *diagnosis) shadowedDNS(ctx context.Context, lines []resolve.HostsEntry)
 		if !slices.ContainsFunc(lines, func(e resolve.HostsEntry) bool { return e.Address == a }) {
 			if dns < files {
 				return fmt.Sprintf("DNS shadows these lines: %s asks DNS first, and DNS (%s) has %s; the lines count only when DNS has no answer",
-					cfg.NSSwitch, joinAddrPorts(cfg.Nameservers), joinAddrs(addrs))
+					cfg.NSSwitch, resolve.JoinAddrs(cfg.Nameservers), resolve.JoinAddrs(addrs))
 			}
-			return fmt.Sprintf("the hosts file shadows DNS: DNS (%s) has %s", joinAddrPorts(cfg.Nameservers), joinAddrs(addrs))
+			return fmt.Sprintf("the hosts file shadows DNS: DNS (%s) has %s", resolve.JoinAddrs(cfg.Nameservers), resolve.JoinAddrs(addrs))
 		}
 	}
 	return ""
@@ -440,13 +444,13 @@ func (d *diagnosis) ping(ctx context.Context, s *Step) {
 		d.skipped(s, "no address")
 		return
 	}
-	targets := make([]PingTarget, len(d.addrs))
+	targets := make([]ping.Target, len(d.addrs))
 	for i, a := range d.addrs {
-		targets[i] = PingTarget{Host: a.String(), Addr: a}
+		targets[i] = ping.Target{Host: a.String(), Addr: a}
 	}
-	stats, err := Ping(ctx, PingOptions{Targets: targets, Count: d.o.PingCount,
+	stats, err := ping.Run(ctx, ping.Options{Targets: targets, Count: d.o.PingCount,
 		Interval: diagnosePingInterval, Timeout: min(d.o.Client.Timeout, time.Second)})
-	var perm *ICMPPermissionError
+	var perm *ping.PermissionError
 	switch {
 	case errors.As(err, &perm):
 		d.skipped(s, "ICMP is not permitted to this process")
@@ -485,7 +489,7 @@ func (d *diagnosis) ping(ctx context.Context, s *Step) {
 		d.explain(s, failure)
 	case replied == 0 && failed == 0:
 		// Every probe left and none came back: ICMP may be filtered.
-		s.Explanation = explainCode("ICMP-NO-REPLY", d.o.Host, d.o.Port)
+		s.Explanation = explain.Finding("ICMP-NO-REPLY", d.o.Host, d.o.Port)
 	}
 	s.set(StatusWarn, "%s", strings.Join(parts, "; "))
 }
@@ -502,7 +506,7 @@ func (d *diagnosis) connect(ctx context.Context, s *Step) {
 	for i, a := range d.addrs {
 		go func() {
 			ap := netip.AddrPortFrom(a, d.o.Port)
-			p, err := TCPPing(ctx, ap, TCPPingOptions{Timeout: d.o.Client.Timeout})
+			p, err := ping.TCP(ctx, ap, ping.TCPOptions{Timeout: d.o.Client.Timeout})
 			at := ConnectAttempt{Address: ap, State: string(p.State), RTTMs: p.RTTMs, err: cmp.Or(err, p.Refusal)}
 			if err != nil {
 				at.State = "error"
@@ -530,7 +534,7 @@ func (d *diagnosis) greet(ctx context.Context) {
 	done := make(chan struct{}, len(d.rep.Connect))
 	for i := range d.rep.Connect {
 		at := &d.rep.Connect[i]
-		if at.State != string(PortOpen) {
+		if at.State != string(ping.PortOpen) {
 			done <- struct{}{}
 			continue
 		}
@@ -575,10 +579,10 @@ func (d *diagnosis) judgeConnect(s *Step) {
 	var failed *ConnectAttempt // the first attempt that failed
 	for i, at := range d.rep.Connect {
 		switch {
-		case at.State == string(PortOpen):
+		case at.State == string(ping.PortOpen):
 			d.open = append(d.open, at.Address)
 			parts = append(parts, fmt.Sprintf("%s open (%.3f ms)", at.Address, at.RTTMs))
-		case at.State == string(PortClosed):
+		case at.State == string(ping.PortClosed):
 			parts = append(parts, fmt.Sprintf("%s refused", at.Address))
 		case errors.Is(at.err, errClosedAtOnce):
 			parts = append(parts, fmt.Sprintf("%s accepted the connection, then closed it at once", at.Address))
@@ -587,7 +591,7 @@ func (d *diagnosis) judgeConnect(s *Step) {
 		default:
 			parts = append(parts, fmt.Sprintf("%s %s", at.Address, shortError(at.err)))
 		}
-		if at.State != string(PortOpen) && failed == nil {
+		if at.State != string(ping.PortOpen) && failed == nil {
 			failed = &d.rep.Connect[i]
 		}
 	}
@@ -614,7 +618,7 @@ func (d *diagnosis) judgeConnect(s *Step) {
 // away, whatever the protocol: not ECONNRESET's other causes.
 func (d *diagnosis) explainConnect(s *Step, ap netip.AddrPort, err error) {
 	if errors.Is(err, errClosedAtOnce) || errors.Is(err, syscall.ECONNRESET) {
-		s.Explanation = explainCode("TURNED-AWAY", ap.Addr().String(), ap.Port())
+		s.Explanation = explain.Finding("TURNED-AWAY", ap.Addr().String(), ap.Port())
 		return
 	}
 	d.explain(s, err)
@@ -632,7 +636,7 @@ func (d *diagnosis) listeners(ctx context.Context, s *Step) {
 		d.skipped(s, "the target is not this machine")
 		return
 	}
-	list, err := ListSockets(ctx, SocketQuery{TCP: true, Listening: true, Port: d.o.Port})
+	list, err := sockets.List(ctx, sockets.Query{TCP: true, Listening: true, Port: d.o.Port})
 	if err != nil {
 		s.set(StatusWarn, "cannot list the sockets: %v", err)
 		return
@@ -640,7 +644,7 @@ func (d *diagnosis) listeners(ctx context.Context, s *Step) {
 	d.rep.Listeners = list.Sockets
 	if len(list.Sockets) == 0 {
 		s.set(StatusFail, "nothing on this machine listens on TCP port %d", d.o.Port)
-		s.Explanation = explainCode("NOT-LISTENING", d.o.Host, d.o.Port)
+		s.Explanation = explain.Finding("NOT-LISTENING", d.o.Host, d.o.Port)
 		if len(d.open) > 0 {
 			// Something accepted: a listener in another network namespace
 			// (a container) or a NAT rule.
@@ -667,7 +671,7 @@ func (d *diagnosis) listeners(ctx context.Context, s *Step) {
 		}
 		if len(d.open) == 0 {
 			s.set(StatusFail, "%s has %d connections waiting to be accepted and takes no more: its accept queue is full", l.Local, l.RecvQ)
-			s.Explanation = explainCode("ACCEPT-QUEUE-FULL", d.o.Host, d.o.Port)
+			s.Explanation = explain.Finding("ACCEPT-QUEUE-FULL", d.o.Host, d.o.Port)
 			d.queueFull = true
 		} else {
 			s.Status = StatusWarn
@@ -676,7 +680,7 @@ func (d *diagnosis) listeners(ctx context.Context, s *Step) {
 	}
 	var uncovered []netip.Addr
 	for _, a := range d.addrs {
-		if !slices.ContainsFunc(list.Sockets, func(l Socket) bool { return listenCovers(l.Local.Addr(), a) }) {
+		if !slices.ContainsFunc(list.Sockets, func(l sockets.Socket) bool { return listenCovers(l.Local.Addr(), a) }) {
 			uncovered = append(uncovered, a)
 		}
 	}
@@ -689,12 +693,12 @@ func (d *diagnosis) listeners(ctx context.Context, s *Step) {
 		}
 		if resolve.IsNumericHost(d.o.Host) {
 			s.Details = append(s.Details, fmt.Sprintf("nothing listens on %s: the server listens on %s only",
-				joinAddrs(uncovered), joinListenAddrs(list.Sockets)))
-			s.Explanation = explainCode("LISTEN-ADDRESS-IP", d.o.Host, d.o.Port)
+				resolve.JoinAddrs(uncovered), joinListenAddrs(list.Sockets)))
+			s.Explanation = explain.Finding("LISTEN-ADDRESS-IP", d.o.Host, d.o.Port)
 		} else {
 			s.Details = append(s.Details, fmt.Sprintf("%s resolves to %s, where nothing listens: the server listens on %s only",
-				d.o.Host, joinAddrs(uncovered), joinListenAddrs(list.Sockets)))
-			s.Explanation = explainCode("LISTEN-ADDRESS", d.o.Host, d.o.Port)
+				d.o.Host, resolve.JoinAddrs(uncovered), joinListenAddrs(list.Sockets)))
+			s.Explanation = explain.Finding("LISTEN-ADDRESS", d.o.Host, d.o.Port)
 		}
 	}
 	if onlyLoopback(list.Sockets) {
@@ -711,7 +715,7 @@ func listenCovers(l, a netip.Addr) bool {
 	return l.Unmap() == a.Unmap()
 }
 
-func onlyLoopback(socks []Socket) bool {
+func onlyLoopback(socks []sockets.Socket) bool {
 	for _, l := range socks {
 		if !l.Local.Addr().IsLoopback() {
 			return false
@@ -745,7 +749,7 @@ func (d *diagnosis) handshake(ctx context.Context, s *Step) {
 	if err != nil {
 		var rec tls.RecordHeaderError
 		notTLS := errors.As(err, &rec) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
-		if !wanted && (notTLS || isTimeout(err)) {
+		if !wanted && (notTLS || explain.IsTimeout(err)) {
 			d.skipped(s, "the service does not answer TLS (--tls to require it)")
 			return
 		}
@@ -804,7 +808,7 @@ func (d *diagnosis) echo(ctx context.Context, s *Step) {
 	rctx, cancel := context.WithTimeout(ctx, min(d.o.Client.Timeout, time.Second))
 	defer cancel()
 	info, rtt, err := d.conn.Info(rctx)
-	if alert, ok := peerAlert(err); ok {
+	if alert, ok := explain.PeerAlert(err); ok {
 		// TLS 1.3: the server checks the client's certificate after the
 		// client's side of the handshake ended, and refuses on first use.
 		s.set(StatusFail, "the server refused this client after the TLS handshake, with the alert %q", alert)
@@ -815,12 +819,12 @@ func (d *diagnosis) echo(ctx context.Context, s *Step) {
 		d.skipped(s, fmt.Sprintf("no netkit echo reply (%s): another kind of service", shortError(err)))
 		return
 	}
-	d.rep.Echo = &EchoResult{PeerInfo: info, RTTMs: ms(rtt)}
+	d.rep.Echo = &EchoResult{PeerInfo: info, RTTMs: units.Millis(rtt)}
 	seen := fmt.Sprintf("%s:%d", info.RemoteAddr, info.RemotePort)
 	if info.TLS {
 		seen += " over " + info.TLSVersion
 	}
-	s.set(StatusOK, "netkit echo server answered info in %.3f ms; it sees this client as %s", ms(rtt), seen)
+	s.set(StatusOK, "netkit echo server answered info in %.3f ms; it sees this client as %s", units.Millis(rtt), seen)
 }
 
 // isLocalAddr reports whether a is an address of this machine.
@@ -870,23 +874,7 @@ func printable(b []byte) string {
 	}, string(b))
 }
 
-func joinAddrs(as []netip.Addr) string {
-	s := make([]string, len(as))
-	for i, a := range as {
-		s[i] = a.String()
-	}
-	return strings.Join(s, ", ")
-}
-
-func joinAddrPorts(as []netip.AddrPort) string {
-	s := make([]string, len(as))
-	for i, a := range as {
-		s[i] = a.String()
-	}
-	return strings.Join(s, ", ")
-}
-
-func joinListenAddrs(socks []Socket) string {
+func joinListenAddrs(socks []sockets.Socket) string {
 	s := make([]string, len(socks))
 	for i, l := range socks {
 		s[i] = l.Local.Addr().String()

@@ -23,6 +23,7 @@ import (
 	"github.com/netkit/netkit/internal/dnstest"
 	"github.com/netkit/netkit/internal/golden"
 	"github.com/netkit/netkit/internal/testcert"
+	"github.com/netkit/netkit/internal/testnet"
 	"github.com/netkit/netkit/resolve"
 )
 
@@ -51,16 +52,16 @@ func diagResolverOrder(t *testing.T, order, hosts string, zone ...string) (*reso
 
 const diagHosts = "127.0.0.1 localhost\n127.0.0.61 svc.test\n127.0.0.62 shadow.test\n127.0.0.300 broken.test\n"
 
-func diagnose(t *testing.T, r *resolve.Resolver, host string, port int, mod func(*DiagnoseOptions)) *Report {
+func diagnose(t *testing.T, r *resolve.Resolver, host string, port int, mod func(*Options)) *Report {
 	t.Helper()
 	return diagnoseCtx(t, context.Background(), r, host, port, mod)
 }
 
 // diagnoseCtx runs Diagnose with ctx and checks that OnStep saw every step
 // in order (calling mod's OnStep too, when it sets one).
-func diagnoseCtx(t *testing.T, ctx context.Context, r *resolve.Resolver, host string, port int, mod func(*DiagnoseOptions)) *Report {
+func diagnoseCtx(t *testing.T, ctx context.Context, r *resolve.Resolver, host string, port int, mod func(*Options)) *Report {
 	t.Helper()
-	o := DiagnoseOptions{Host: host, Port: uint16(port), Resolver: r, PingCount: 1, Client: echo.ClientOptions{Timeout: time.Second}}
+	o := Options{Host: host, Port: uint16(port), Resolver: r, PingCount: 1, Client: echo.ClientOptions{Timeout: time.Second}}
 	if mod != nil {
 		mod(&o)
 	}
@@ -116,16 +117,6 @@ func expect(t *testing.T, rep *Report, name StepName, st Status, want, code stri
 	}
 }
 
-func listen(t *testing.T, addr string) net.Listener {
-	t.Helper()
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Close() })
-	return l
-}
-
 func portOf(l net.Listener) int { return l.Addr().(*net.TCPAddr).Port }
 
 // serveEcho runs a netkit echo server on l until the test ends.
@@ -142,7 +133,7 @@ func serveEcho(t *testing.T, l net.Listener, cfg *tls.Config) {
 func diagnoseClosedPort(t *testing.T) (rep *Report, r *resolve.Resolver, port int) {
 	t.Helper()
 	r = diagResolver(t, diagHosts)
-	l := listen(t, "127.0.0.61:0")
+	l := testnet.Listen(t, "127.0.0.61:0")
 	port = portOf(l)
 	l.Close()
 	return diagnose(t, r, "svc.test", port, nil), r, port
@@ -164,9 +155,9 @@ func TestDiagnoseClosedPort(t *testing.T) {
 func TestDiagnoseEchoServer(t *testing.T) {
 	ca := testcert.NewCA(t)
 	r := diagResolver(t, diagHosts)
-	l := listen(t, "127.0.0.61:0")
+	l := testnet.Listen(t, "127.0.0.61:0")
 	serveEcho(t, l, echo.ServerTLSConfig(ca.Issue(t, testcert.Leaf{Names: []string{"svc.test"}}), nil, nil))
-	rep := diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) {
+	rep := diagnose(t, r, "svc.test", portOf(l), func(o *Options) {
 		o.TLS, o.Client.RootCAs = TLSOn, ca.Pool()
 	})
 	expect(t, rep, StepConnect, StatusOK, "open", "")
@@ -194,7 +185,7 @@ func TestDiagnoseEchoServer(t *testing.T) {
 
 func TestDiagnosePlaintextEchoServer(t *testing.T) {
 	r := diagResolver(t, diagHosts)
-	l := listen(t, "127.0.0.61:0")
+	l := testnet.Listen(t, "127.0.0.61:0")
 	serveEcho(t, l, nil)
 	rep := diagnose(t, r, "svc.test", portOf(l), nil)
 	expect(t, rep, StepTLS, StatusSkip, "does not answer TLS", "")
@@ -203,33 +194,13 @@ func TestDiagnosePlaintextEchoServer(t *testing.T) {
 		t.Errorf("report %+v", rep)
 	}
 	// The same with --tls: a plaintext service where TLS is required.
-	rep = diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.TLS = TLSOn })
+	rep = diagnose(t, r, "svc.test", portOf(l), func(o *Options) { o.TLS = TLSOn })
 	expect(t, rep, StepTLS, StatusFail, "TLS handshake", "TLS-EOF")
 	// The echo check does not fall back to plain TCP.
 	expect(t, rep, StepApp, StatusSkip, "the TLS handshake failed", "")
 	if rep.Echo != nil || rep.FailedStep != StepTLS {
 		t.Errorf("echo %+v, failed step %s", rep.Echo, rep.FailedStep)
 	}
-}
-
-// serveConns runs handle on each connection l accepts until the test
-// ends, and closes the connections then.
-func serveConns(t *testing.T, l net.Listener, handle func(net.Conn)) {
-	t.Helper()
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			wg.Go(func() {
-				defer c.Close()
-				handle(c)
-			})
-		}
-	})
-	t.Cleanup(func() { l.Close(); wg.Wait() })
 }
 
 // hold keeps a connection open, reading and discarding, until the client
@@ -249,10 +220,10 @@ func hold(t *testing.T) func(net.Conn) {
 // one that sends a banner first (the answer is not TLS).
 func TestDiagnoseTLSOnPlaintext(t *testing.T) {
 	r := diagResolver(t, diagHosts)
-	tlsOn := func(o *DiagnoseOptions) { o.TLS, o.Client.Timeout = TLSOn, 500*time.Millisecond }
+	tlsOn := func(o *Options) { o.TLS, o.Client.Timeout = TLSOn, 500*time.Millisecond }
 
-	silent := listen(t, "127.0.0.61:0")
-	serveConns(t, silent, hold(t))
+	silent := testnet.Listen(t, "127.0.0.61:0")
+	testnet.ServeConns(t, silent, hold(t))
 	rep := diagnose(t, r, "svc.test", portOf(silent), tlsOn)
 	expect(t, rep, StepConnect, StatusOK, "open", "")
 	expect(t, rep, StepTLS, StatusFail, "TLS handshake", "TLS-NO-ANSWER")
@@ -264,9 +235,9 @@ func TestDiagnoseTLSOnPlaintext(t *testing.T) {
 		t.Errorf("failed step %s", rep.FailedStep)
 	}
 
-	banner := listen(t, "127.0.0.61:0")
+	banner := testnet.Listen(t, "127.0.0.61:0")
 	greet := hold(t)
-	serveConns(t, banner, func(c net.Conn) {
+	testnet.ServeConns(t, banner, func(c net.Conn) {
 		c.Write([]byte("220 smtp.test ESMTP ready\r\n"))
 		greet(c)
 	})
@@ -283,8 +254,8 @@ func TestDiagnoseTLSOnPlaintext(t *testing.T) {
 // steps not run are not checked, with no cause, and no step fails.
 func TestDiagnoseInterrupted(t *testing.T) {
 	r := diagResolver(t, diagHosts)
-	l := listen(t, "127.0.0.61:0")
-	serveConns(t, l, hold(t))
+	l := testnet.Listen(t, "127.0.0.61:0")
+	testnet.ServeConns(t, l, hold(t))
 
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -301,7 +272,7 @@ func TestDiagnoseInterrupted(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	defer cancel()
 	start := time.Now()
-	rep = diagnoseCtx(t, ctx, r, "svc.test", portOf(l), func(o *DiagnoseOptions) {
+	rep = diagnoseCtx(t, ctx, r, "svc.test", portOf(l), func(o *Options) {
 		o.TLS, o.Client.Timeout = TLSOn, 10*time.Second
 		o.OnStep = func(s Step) {
 			if s.Name == StepListen {
@@ -341,9 +312,9 @@ func TestDiagnoseCertificateProblems(t *testing.T) {
 			if tc.code == "X509-UNKNOWN-AUTHORITY" {
 				pool = testcert.NewCA(t).Pool() // another CA
 			}
-			l := listen(t, "127.0.0.61:0")
+			l := testnet.Listen(t, "127.0.0.61:0")
 			serveEcho(t, l, echo.ServerTLSConfig(ca.Issue(t, tc.leaf), nil, nil))
-			rep := diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.Client.RootCAs = pool; o.TLS = TLSOn })
+			rep := diagnose(t, r, "svc.test", portOf(l), func(o *Options) { o.Client.RootCAs = pool; o.TLS = TLSOn })
 			expect(t, rep, StepTLS, StatusFail, "NOT verified", tc.code)
 			if s := stepOf(t, rep, StepTLS); s.Explanation == nil || !strings.Contains(s.Explanation.Cause, tc.mention) {
 				t.Errorf("explanation %+v does not mention %q", s.Explanation, tc.mention)
@@ -353,7 +324,7 @@ func TestDiagnoseCertificateProblems(t *testing.T) {
 				t.Errorf("ok %v, failed step %s", rep.OK, rep.FailedStep)
 			}
 			// --insecure runs the echo check anyway; the TLS step still fails.
-			rep = diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) {
+			rep = diagnose(t, r, "svc.test", portOf(l), func(o *Options) {
 				o.Client.RootCAs = pool
 				o.TLS = TLSOn
 				o.Client.InsecureSkipVerify = true
@@ -373,9 +344,9 @@ func TestDiagnoseCertificateProblems(t *testing.T) {
 func TestDiagnoseClientCertificateRequired(t *testing.T) {
 	ca := testcert.NewCA(t)
 	r := diagResolver(t, diagHosts)
-	l := listen(t, "127.0.0.61:0")
+	l := testnet.Listen(t, "127.0.0.61:0")
 	serveEcho(t, l, echo.ServerTLSConfig(ca.Issue(t, testcert.Leaf{Names: []string{"svc.test"}}), ca.Pool(), nil))
-	rep := diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.Client.RootCAs = ca.Pool() })
+	rep := diagnose(t, r, "svc.test", portOf(l), func(o *Options) { o.Client.RootCAs = ca.Pool() })
 	expect(t, rep, StepTLS, StatusOK, "TLS 1.3", "")
 	expect(t, rep, StepApp, StatusFail, "certificate required", "TLS-ALERT")
 	if s := stepOf(t, rep, StepApp); s.Explanation == nil || !strings.Contains(s.Explanation.Cause, "certificate required") {
@@ -385,7 +356,7 @@ func TestDiagnoseClientCertificateRequired(t *testing.T) {
 		t.Errorf("ok %v, failed step %s", rep.OK, rep.FailedStep)
 	}
 	// With a client certificate the CA trusts, the round trip works.
-	rep = diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) {
+	rep = diagnose(t, r, "svc.test", portOf(l), func(o *Options) {
 		o.Client.RootCAs = ca.Pool()
 		o.Client.Certificates = []tls.Certificate{ca.Issue(t, testcert.Leaf{Names: []string{"client.test"}, Client: true})}
 	})
@@ -397,7 +368,7 @@ func TestDiagnoseClientCertificateRequired(t *testing.T) {
 
 func TestDiagnoseResetAfterAccept(t *testing.T) {
 	r := diagResolver(t, diagHosts)
-	l := listen(t, "127.0.0.61:0")
+	l := testnet.Listen(t, "127.0.0.61:0")
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -429,8 +400,8 @@ func TestDiagnoseResetAfterAccept(t *testing.T) {
 // every connection: no client can use it.
 func TestDiagnoseClosedAtOnce(t *testing.T) {
 	r := diagResolver(t, diagHosts)
-	l := listen(t, "127.0.0.61:0")
-	serveConns(t, l, func(net.Conn) {})
+	l := testnet.Listen(t, "127.0.0.61:0")
+	testnet.ServeConns(t, l, func(net.Conn) {})
 	rep := diagnose(t, r, "svc.test", portOf(l), nil)
 	expect(t, rep, StepConnect, StatusFail, "accepted the connection, then closed it at once", "TURNED-AWAY")
 	if s := stepOf(t, rep, StepConnect); s.Explanation == nil || !strings.Contains(s.Explanation.Cause, "127.0.0.61:") {
@@ -477,7 +448,7 @@ func TestDiagnoseFullBacklog(t *testing.T) {
 	if !full {
 		t.Fatal("the accept queue never filled")
 	}
-	rep := diagnose(t, r, "svc.test", portOf(l), func(o *DiagnoseOptions) { o.Client.Timeout = 500 * time.Millisecond })
+	rep := diagnose(t, r, "svc.test", portOf(l), func(o *Options) { o.Client.Timeout = 500 * time.Millisecond })
 	expect(t, rep, StepConnect, StatusFail, "i/o timeout", "ACCEPT-QUEUE-FULL")
 	expect(t, rep, StepListen, StatusFail, "its accept queue is full", "ACCEPT-QUEUE-FULL")
 	if rep.FailedStep != StepConnect {
@@ -487,7 +458,7 @@ func TestDiagnoseFullBacklog(t *testing.T) {
 
 func TestDiagnoseListenAddressMismatch(t *testing.T) {
 	r := diagResolver(t, "127.0.0.1 localhost\n127.0.0.63 mismatch.test\n")
-	l := listen(t, "[::1]:0")
+	l := testnet.Listen(t, "[::1]:0")
 	rep := diagnose(t, r, "mismatch.test", portOf(l), nil)
 	expect(t, rep, StepConnect, StatusFail, "refused", "ECONNREFUSED")
 	expect(t, rep, StepListen, StatusFail, "the server listens on ::1 only", "LISTEN-ADDRESS")
@@ -506,7 +477,7 @@ func TestDiagnoseListenAddressMismatch(t *testing.T) {
 
 func TestDiagnoseNames(t *testing.T) {
 	r := diagResolver(t, diagHosts, "shadow.test. 60 IN A 127.0.0.99")
-	l := listen(t, "127.0.0.1:0")
+	l := testnet.Listen(t, "127.0.0.1:0")
 	port := portOf(l)
 
 	rep := diagnose(t, r, "nosuch.test", port, nil)
@@ -536,7 +507,7 @@ func TestDiagnoseNames(t *testing.T) {
 // nothing answers: the resolve step names the server, not "start the
 // service".
 func TestDiagnoseDNSServerGone(t *testing.T) {
-	gone := closedUDPPort(t)
+	gone := testnet.ClosedPort(t, "udp", "127.0.0.1")
 	r := diagResolver(t, diagHosts)
 	r.Servers, r.Timeout = []netip.AddrPort{gone}, 200*time.Millisecond
 	rep := diagnose(t, r, "db.test", 80, nil)
@@ -553,7 +524,7 @@ func TestDiagnoseDNSServerGone(t *testing.T) {
 // the nsswitch order, never asks DNS for localhost, and stops with ctx.
 func TestDiagnoseHostsShadow(t *testing.T) {
 	zone := []string{"shadow.test. 60 IN A 127.0.0.99", "localhost. 60 IN A 127.0.0.99"}
-	l := listen(t, "127.0.0.1:0")
+	l := testnet.Listen(t, "127.0.0.1:0")
 
 	r, _ := diagResolverOrder(t, "dns files", diagHosts, zone...)
 	rep := diagnose(t, r, "shadow.test", portOf(l), nil)
@@ -577,7 +548,7 @@ func TestDiagnoseHostsShadow(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	rep = diagnoseCtx(t, ctx, r, "shadow.test", portOf(l), func(o *DiagnoseOptions) { o.Client.Timeout = 5 * time.Second })
+	rep = diagnoseCtx(t, ctx, r, "shadow.test", portOf(l), func(o *Options) { o.Client.Timeout = 5 * time.Second })
 	if took := time.Since(start); took > 2*time.Second || !rep.Interrupted {
 		t.Errorf("the context's end during the DNS look of the hosts step ended the walk after %v, interrupted %v", took, rep.Interrupted)
 	}
@@ -610,7 +581,7 @@ func TestDiagnoseReportGolden(t *testing.T) {
 }
 
 func TestDiagnoseBadOptions(t *testing.T) {
-	for _, o := range []DiagnoseOptions{{Port: 1}, {Host: "x"}, {Host: "x", Port: 1, PingCount: -1}} {
+	for _, o := range []Options{{Port: 1}, {Host: "x"}, {Host: "x", Port: 1, PingCount: -1}} {
 		if _, err := Diagnose(context.Background(), o); err == nil {
 			t.Errorf("%+v accepted", o)
 		}

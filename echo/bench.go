@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/netkit/netkit/units"
 )
 
 // Bench is a load generator for an echo server: Conns connections, each
@@ -204,7 +206,7 @@ func (r *benchRun) report(start time.Time, finished <-chan struct{}) {
 				p.Messages += w.done.Load()
 				p.Errors += w.failed.Load()
 			}
-			p.ElapsedMs = ms(now.Sub(start))
+			p.ElapsedMs = units.Millis(now.Sub(start))
 			p.MessagesPerSec = float64(p.Messages-last) / now.Sub(lastTime).Seconds()
 			last, lastTime = p.Messages, now
 			r.b.Progress(p)
@@ -219,7 +221,7 @@ func (r *benchRun) result(elapsed time.Duration) *BenchResult {
 		TLS:         !r.b.Client.Plaintext,
 		Connections: len(r.workers),
 		Size:        len(r.content),
-		ElapsedMs:   ms(elapsed),
+		ElapsedMs:   units.Millis(elapsed),
 		Errors:      map[string]int64{},
 	}
 	var lat, hs histogram
@@ -451,10 +453,10 @@ func (h *histogram) summary() Latency {
 		return Latency{}
 	}
 	return Latency{
-		P50Ms:  ms(h.quantile(0.50)),
-		P90Ms:  ms(h.quantile(0.90)),
-		P99Ms:  ms(h.quantile(0.99)),
-		MaxMs:  ms(h.max),
-		MeanMs: ms(h.sum / time.Duration(h.n)),
+		P50Ms:  units.Millis(h.quantile(0.50)),
+		P90Ms:  units.Millis(h.quantile(0.90)),
+		P99Ms:  units.Millis(h.quantile(0.99)),
+		MaxMs:  units.Millis(h.max),
+		MeanMs: units.Millis(h.sum / time.Duration(h.n)),
 	}
 }

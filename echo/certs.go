@@ -16,7 +16,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 )
@@ -71,18 +70,21 @@ type Certificate struct {
 	IsCA bool `json:"is_ca"`
 }
 
-// Summarize returns the summary of c.
-func Summarize(c *x509.Certificate) Certificate {
-	sans := slices.Clone(c.DNSNames)
+// SANs lists the names c is valid for: its DNS and IP subject alternative
+// names, never nil.
+func SANs(c *x509.Certificate) []string {
+	sans := append([]string{}, c.DNSNames...)
 	for _, ip := range c.IPAddresses {
 		sans = append(sans, ip.String())
 	}
-	if sans == nil {
-		sans = []string{}
-	}
+	return sans
+}
+
+// Summarize returns the summary of c.
+func Summarize(c *x509.Certificate) Certificate {
 	return Certificate{
 		Subject:   c.Subject.String(),
-		SANs:      sans,
+		SANs:      SANs(c),
 		Issuer:    c.Issuer.String(),
 		NotBefore: c.NotBefore.UTC(),
 		NotAfter:  c.NotAfter.UTC(),

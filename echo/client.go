@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/netkit/netkit/units"
 )
 
 // DefaultTimeout bounds a Dial (connect and handshake) and each round trip
@@ -191,7 +193,7 @@ func Dial(ctx context.Context, address string, opts ClientOptions) (*Conn, error
 	}
 	c := &Conn{
 		conn:    raw,
-		session: Session{Address: raw.RemoteAddr().String(), ConnectMs: ms(time.Since(start))},
+		session: Session{Address: raw.RemoteAddr().String(), ConnectMs: units.Millis(time.Since(start))},
 		timeout: opts.timeout(),
 	}
 	if !opts.Plaintext {
@@ -210,7 +212,7 @@ func Dial(ctx context.Context, address string, opts ClientOptions) (*Conn, error
 			return nil, &net.OpError{Op: "TLS handshake", Net: "tcp", Addr: raw.RemoteAddr(), Err: err}
 		}
 		cs := tc.ConnectionState()
-		info.HandshakeMs = ms(time.Since(start))
+		info.HandshakeMs = units.Millis(time.Since(start))
 		info.Version = tls.VersionName(cs.Version)
 		info.CipherSuite = tls.CipherSuiteName(cs.CipherSuite)
 		info.SNI = cs.ServerName
@@ -423,9 +425,4 @@ func decodeResponse(m Message) (Response, error) {
 		return r, &ServerError{Code: r.Error, Message: msg}
 	}
 	return r, nil
-}
-
-// ms converts a duration to float milliseconds, netkit's unit in results.
-func ms(d time.Duration) float64 {
-	return float64(d) / float64(time.Millisecond)
 }

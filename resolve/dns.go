@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/netkit/netkit/units"
 )
 
 // maxCNAMEHops bounds CNAME chains followed in one answer.
@@ -63,7 +64,7 @@ func ask(ctx context.Context, cfg *Config, servers []netip.AddrPort, name string
 			rep := exchange(ctx, cfg, q, srv)
 			rep.duration = time.Since(start)
 			st := Step{Source: "dns", Name: q.Question[0].Name, Server: srv.String(), RecordType: dns.TypeToString[qtype],
-				Status: rep.status, Answers: len(rep.addrs), CNAMEs: rep.cnames, DurationMS: ms(rep.duration)}
+				Status: rep.status, Answers: len(rep.addrs), CNAMEs: rep.cnames, DurationMS: units.Millis(rep.duration)}
 			if rep.err != nil {
 				st.Error = rep.err.Error()
 			}
@@ -190,8 +191,4 @@ func searchNames(name string, cfg *Config) []string {
 		return append([]string{name}, withSearch...)
 	}
 	return append(withSearch, name)
-}
-
-func ms(d time.Duration) float64 {
-	return float64(d) / float64(time.Millisecond)
 }

@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 )
@@ -123,3 +124,13 @@ func (t SockType) MarshalText() ([]byte, error) { return []byte(t.String()), nil
 
 // MarshalText encodes the protocol as "tcp", "udp" or "ip".
 func (p Protocol) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// JoinAddrs lists addresses (netip.Addr or netip.AddrPort) as "a, b, c",
+// the way netkit's messages name several of them.
+func JoinAddrs[T fmt.Stringer](as []T) string {
+	s := make([]string, len(as))
+	for i, a := range as {
+		s[i] = a.String()
+	}
+	return strings.Join(s, ", ")
+}

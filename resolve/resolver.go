@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/netkit/netkit/units"
 )
 
 // Resolver looks names up as glibc's getaddrinfo does. The zero value reads
@@ -157,7 +158,7 @@ func (r *Resolver) Resolve(ctx context.Context, q Query) (*Result, error) {
 	}
 	res.Port = port
 	addrs, canon, err := r.lookup(ctx, q, res)
-	res.ElapsedMS = ms(time.Since(start))
+	res.ElapsedMS = units.Millis(time.Since(start))
 	if err != nil {
 		return res, err
 	}
@@ -216,7 +217,7 @@ func (r *Resolver) lookupFamily(ctx context.Context, name string, fam Family, re
 		return nil, "", err
 	}
 	if r.Timeout > 0 {
-		cfg.TimeoutMS = ms(r.Timeout)
+		cfg.TimeoutMS = units.Millis(r.Timeout)
 	}
 	if len(r.Servers) > 0 {
 		return r.fromDNS(ctx, cfg, r.Servers, []string{name}, name, fam, res)
@@ -237,7 +238,7 @@ func (r *Resolver) lookupFamily(ctx context.Context, name string, fam Family, re
 				return nil, "", err
 			}
 		case "dns":
-			asked = append(asked, "DNS server "+joinAddrPorts(cfg.Nameservers))
+			asked = append(asked, "DNS server "+JoinAddrs(cfg.Nameservers))
 			addrs, canon, err = r.fromDNS(ctx, cfg, cfg.Nameservers, searchNames(name, cfg), name, fam, res)
 			status = dnsStatus(err)
 			if err != nil {
@@ -304,7 +305,7 @@ func (r *Resolver) fromHosts(name string, fam Family, res *Result) ([]found, str
 		return nil, "", "", err
 	}
 	matches := hf.Lookup(name, fam) // in file order
-	took := ms(time.Since(start))
+	took := units.Millis(time.Since(start))
 	st := Step{Source: "hosts", Name: name, HostsFile: path, Status: StatusNotFound, Answers: len(matches), DurationMS: took}
 	if len(matches) == 0 {
 		res.Steps = append(res.Steps, st)
@@ -337,7 +338,7 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 			qtypes = append(qtypes, dns.TypeAAAA)
 		}
 	}
-	asked := []string{"DNS server " + joinAddrPorts(servers)}
+	asked := []string{"DNS server " + JoinAddrs(servers)}
 	worst := ErrNoSuchHost
 	var transport error
 	if len(qtypes) == 0 {
@@ -370,7 +371,7 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 			case StatusFound:
 				for _, a := range rep.addrs {
 					out = append(out, found{addr: a, origin: Origin{Source: "dns", Server: rep.server.String(),
-						RecordType: dns.TypeToString[qtypes[i]], QueryName: dns.Fqdn(cand), CNAMEs: rep.cnames, DurationMS: ms(rep.duration)}})
+						RecordType: dns.TypeToString[qtypes[i]], QueryName: dns.Fqdn(cand), CNAMEs: rep.cnames, DurationMS: units.Millis(rep.duration)}})
 				}
 				if canon == "" {
 					canon = rep.canonical
@@ -428,17 +429,6 @@ func rotate(servers []netip.AddrPort, on bool) []netip.AddrPort {
 	}
 	i := int((rotationStart + rotation.Add(1)) % uint32(len(servers)))
 	return append(slices.Clone(servers[i:]), servers[:i]...)
-}
-
-func joinAddrPorts(aps []netip.AddrPort) string {
-	s := ""
-	for i, ap := range aps {
-		if i > 0 {
-			s += ", "
-		}
-		s += ap.String()
-	}
-	return s
 }
 
 // sockProto is one socket type a service exists for.

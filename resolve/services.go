@@ -1,6 +1,7 @@
 package resolve
 
 import (
+	"fmt"
 	"io"
 	"maps"
 	"strconv"
@@ -106,4 +107,31 @@ func readServices(path string) (*Services, error) {
 		return &Services{}, err
 	}
 	return s, nil
+}
+
+// ParsePort reads a port argument: a number from 1 to 65535, or a service
+// name of proto ("tcp" or "udp"; "" takes either, TCP first) in the
+// services file ("https", "domain"), matched exactly as getservbyname(3)
+// does. Surrounding blanks are ignored. The error names the bad value.
+func ParsePort(s, proto string) (uint16, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || s[0] >= '0' && s[0] <= '9' || s[0] == '+' || s[0] == '-' {
+		n, err := strconv.ParseUint(s, 10, 16)
+		if err != nil || n == 0 {
+			return 0, fmt.Errorf("port %q is not a number from 1 to 65535", s)
+		}
+		return uint16(n), nil
+	}
+	table, _ := SystemServices()
+	ports := table.Ports(s)
+	for _, p := range []string{"tcp", "udp"} {
+		if n := ports[p]; n != 0 && (proto == "" || proto == p) {
+			return n, nil
+		}
+	}
+	kind := "service"
+	if proto != "" {
+		kind = strings.ToUpper(proto) + " service"
+	}
+	return 0, fmt.Errorf("port %q is neither a number from 1 to 65535 nor a %s name in %s", s, kind, DefaultServicesPath)
 }

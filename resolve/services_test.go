@@ -1,6 +1,9 @@
 package resolve
 
 import (
+	"os"
+	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -95,6 +98,61 @@ func FuzzParseServices(f *testing.F) {
 			if _, ok := s.Ports(name)[k.proto]; !ok {
 				t.Fatalf("%s/%d is %q, but %s/%s has no port", k.proto, k.port, name, k.proto, name)
 			}
+		}
+	})
+}
+
+// TestParsePort checks the port arguments of every command: numbers, and
+// service names of the protocol asked for, as getent services reads them.
+func TestParsePort(t *testing.T) {
+	for _, in := range []string{"0", "65536", "-1", "", "80x", "no-such-service-name"} {
+		if p, err := ParsePort(in, ""); err == nil {
+			t.Errorf("ParsePort(%q) = %d, want an error", in, p)
+		}
+	}
+	if p, err := ParsePort(" 65535 ", ""); err != nil || p != 65535 {
+		t.Errorf("ParsePort(65535) = %d, %v", p, err)
+	}
+	if _, err := os.Stat(DefaultServicesPath); err != nil {
+		t.Skipf("no %s here", DefaultServicesPath)
+	}
+	for _, tc := range []struct {
+		name, proto, getent string
+	}{{"https", "tcp", "443/tcp"}, {"domain", "udp", "53/udp"}, {"ssh", "", "22/tcp"}} {
+		out, err := exec.Command("getent", "services", tc.getent).Output()
+		if err != nil {
+			t.Skipf("getent services %s: %v", tc.getent, err)
+		}
+		want, _ := strconv.ParseUint(strings.Split(tc.getent, "/")[0], 10, 16)
+		if f := strings.Fields(string(out)); len(f) == 0 || f[0] != tc.name {
+			t.Fatalf("getent services %s: %q, want %s", tc.getent, out, tc.name)
+		}
+		if got, err := ParsePort(tc.name, tc.proto); err != nil || uint64(got) != want {
+			t.Errorf("ParsePort(%q, %q) = %d, %v; want %d", tc.name, tc.proto, got, err, want)
+		}
+	}
+	_, err := ParsePort("ssh", "udp")
+	if err == nil || !strings.Contains(err.Error(), "UDP service") {
+		t.Errorf("ssh over UDP: %v, want no UDP service", err)
+	}
+}
+
+// FuzzParsePort checks that ports are 1..65535 and that numbers read as
+// strconv reads them.
+func FuzzParsePort(f *testing.F) {
+	for _, s := range []string{"80", "65535", "0", "65536", "http", " 22 ", "-1", "1e3"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		p, err := ParsePort(in, "")
+		if err != nil {
+			return
+		}
+		if p == 0 {
+			t.Fatalf("%q read as port 0", in)
+		}
+		if n, err := strconv.ParseUint(strings.TrimSpace(in), 10, 16); err == nil && uint16(n) != p {
+			t.Fatalf("%q read as %d, strconv says %d", in, p, n)
 		}
 	})
 }

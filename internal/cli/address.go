@@ -4,13 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
+
+	"github.com/netkit/netkit/resolve"
 )
 
 // splitHostPort reads the forms netkit's address arguments take: HOST,
 // HOST:PORT, IPv6 (bare, with an optional %zone), [IPv6] and [IPv6]:PORT.
-// A missing port is defPort. bracketed reports whether the host was in
+// The port is a number or a TCP service name; a missing port is defPort. bracketed reports whether the host was in
 // brackets. The error says what is wrong without repeating the argument.
 func splitHostPort(s string, defPort uint16) (host string, port uint16, bracketed bool, err error) {
 	host, port, bracketed = s, defPort, strings.HasPrefix(s, "[")
@@ -35,11 +36,9 @@ func splitHostPort(s string, defPort uint16) (host string, port uint16, brackete
 		}
 	}
 	if hasPort {
-		n, err := strconv.ParseUint(portText, 10, 16)
-		if err != nil || n == 0 {
-			return "", 0, bracketed, fmt.Errorf("port %q is not a number from 1 to 65535", portText)
+		if port, err = resolve.ParsePort(portText, "tcp"); err != nil {
+			return "", 0, bracketed, err
 		}
-		port = uint16(n)
 	}
 	return host, port, bracketed, nil
 }

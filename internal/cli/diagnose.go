@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -19,7 +20,7 @@ type DiagnoseOptions struct {
 	IO     *output.Streams
 	Output output.Options
 
-	Diagnose diag.DiagnoseOptions
+	Diagnose diag.Options
 	Family   familyFlags
 	Client   echoClientFlags
 	// TLS is --tls: require TLS whatever the port.
@@ -60,7 +61,7 @@ not run are not checked, and it exits 1 if a step had failed, else 2.`,
 			if err := opts.Output.Resolve(); err != nil {
 				return usageError(err)
 			}
-			if err := opts.parse(cmd.Context(), args); err != nil {
+			if err := opts.parse(args); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -72,42 +73,32 @@ not run are not checked, and it exits 1 if a step had failed, else 2.`,
 	f := cmd.Flags()
 	opts.Family.addFlags(f)
 	f.BoolVar(&opts.TLS, "tls", false, "require TLS on this port")
-	opts.Client.addFlags(f, diag.DefaultDiagnoseTimeout)
+	opts.Client.addFlags(f, diag.DefaultTimeout)
 	f.IntVarP(&opts.Diagnose.PingCount, "count", "c", 3, "ICMP echo requests per address")
 	opts.Output.AddFlags(f, true)
 	return cmd
 }
 
 // parse reads HOST:PORT (or HOST PORT) and the flags.
-func (opts *DiagnoseOptions) parse(ctx context.Context, args []string) error {
-	host, port := args[0], ""
-	if len(args) == 2 {
-		port = args[1]
-	} else {
-		h, p, err := net.SplitHostPort(args[0])
-		if err != nil {
-			return usageErrorf("invalid target %q: want HOST:PORT ([::1]:443 for IPv6) or HOST PORT", args[0])
-		}
-		host, port = h, p
+func (opts *DiagnoseOptions) parse(args []string) error {
+	target := strings.Join(args, " ")
+	host, port, _, err := splitHostPort(args[0], 0)
+	if len(args) == 2 && err == nil && port == 0 {
+		port, err = resolve.ParsePort(args[1], "tcp")
 	}
-	if host == "" {
-		return usageErrorf("invalid target %q: the host is empty", args[0])
+	switch {
+	case err != nil:
+		return usageErrorf("invalid target %q: %w", target, err)
+	case port == 0 || len(args) == 2 && strings.Contains(args[0], "]:"):
+		return usageErrorf("invalid target %q: want HOST:PORT ([::1]:443 for IPv6) or HOST PORT", target)
+	case host == "":
+		return usageErrorf("invalid target %q: the host is empty", target)
 	}
 	if err := resolve.CheckName(host); err != nil && !resolve.IsNumericHost(host) {
 		return usageError(err)
 	}
-	n, err := strconv.Atoi(port)
-	if err != nil {
-		// A service name, as in /etc/services.
-		if n, err = net.DefaultResolver.LookupPort(ctx, "tcp", port); err != nil {
-			return usageErrorf("invalid port %q: not a number from 1 to 65535 nor a TCP service in /etc/services", port)
-		}
-	}
-	if n < 1 || n > 65535 {
-		return usageErrorf("invalid port %q: a port is a number from 1 to 65535", port)
-	}
 	d := &opts.Diagnose
-	d.Host, d.Port = host, uint16(n)
+	d.Host, d.Port = host, port
 	if d.Family, err = opts.Family.family(); err != nil {
 		return err
 	}

@@ -167,8 +167,10 @@ func TestDiagnoseBadInput(t *testing.T) {
 		want string
 	}{
 		{[]string{"diagnose", "localhost"}, "want HOST:PORT"},
-		{[]string{"diagnose", "localhost:0"}, `invalid port "0"`},
-		{[]string{"diagnose", "localhost:nosuchservice"}, `invalid port "nosuchservice"`},
+		{[]string{"diagnose", "localhost:0"}, `invalid target "localhost:0": port "0" is not a number from 1 to 65535`},
+		{[]string{"diagnose", "localhost:nosuchservice"}, `port "nosuchservice" is neither a number from 1 to 65535 nor a TCP service name`},
+		{[]string{"diagnose", "localhost", "0"}, `invalid target "localhost 0": port "0"`},
+		{[]string{"diagnose", "[::1]:443", "443"}, "want HOST:PORT"},
 		{[]string{"diagnose", ":443"}, "the host is empty"},
 		{[]string{"diagnose", "a..b:443"}, "empty label"},
 		{[]string{"diagnose", "--tls", "--plaintext", "localhost:443"}, "cannot be used together"},

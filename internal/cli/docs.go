@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
-	"github.com/netkit/netkit/diag"
+	"github.com/netkit/netkit/diag/explain"
 	"github.com/netkit/netkit/internal/output"
 )
 
@@ -42,7 +42,7 @@ const troubleshootingIntro = `# Troubleshooting: what netkit's errors mean
 
 When a command fails, netkit prints the error on one line, then the likely
 cause and the next thing to try. This page is the same table for people:
-generated from diag/explain.go (go test ./internal/cli -run TestDocs -update),
+generated from diag/explain/explain.go (go test ./internal/cli -run TestDocs -update),
 so it never disagrees with what the commands print. 'netkit explain NAME'
 prints one entry; NAME is the code below or an errno number.
 
@@ -56,8 +56,8 @@ literal SERVER in a command to try stands for a server of your choice.
 func GenTroubleshooting(w io.Writer) error {
 	var b strings.Builder
 	b.WriteString(troubleshootingIntro)
-	for _, code := range diag.Codes() {
-		ex, _ := diag.Lookup(code)
+	for _, code := range explain.Codes() {
+		ex, _ := explain.Lookup(code)
 		fmt.Fprintf(&b, "## %s\n\n- **Cause:** %s\n- **Next:** %s\n\n", ex.Code, ex.Cause, ex.Next)
 	}
 	_, err := io.WriteString(w, strings.TrimRight(b.String(), "\n")+"\n")

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/netkit/netkit/diag"
+	"github.com/netkit/netkit/diag/explain"
 )
 
 // Exit codes, the same for every command (see 'netkit --help'):
@@ -58,7 +58,7 @@ func checkFailed(err error) error {
 
 // exitCode maps the error a command returned to the process exit code and
 // prints it to w: one line "netkit: <error>", then, for system errors that
-// diag.Explain knows, the likely cause and the next thing to try.
+// explain.Error knows, the likely cause and the next thing to try.
 func exitCode(err error, w io.Writer) int {
 	if err == nil {
 		return exitOK
@@ -77,7 +77,7 @@ func exitCode(err error, w io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	if ex, ok := diag.ExplainHere(ctx, err); ok {
+	if ex, ok := explain.ErrorHere(ctx, err); ok {
 		printExplanation(w, "  ", ex)
 	}
 	return code
@@ -86,7 +86,7 @@ func exitCode(err error, w io.Writer) int {
 // printExplanation writes the two lines that follow an error on stderr, a
 // diagnose step or an entry of 'netkit explain': its likely cause and the
 // next thing to try, each line starting with indent.
-func printExplanation(w io.Writer, indent string, ex diag.Explanation) {
+func printExplanation(w io.Writer, indent string, ex explain.Explanation) {
 	fmt.Fprintf(w, "%scause: %s\n%snext:  %s\n", indent, ex.Cause, indent, ex.Next)
 }
 

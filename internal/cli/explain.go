@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netkit/netkit/diag"
+	"github.com/netkit/netkit/diag/explain"
 	"github.com/netkit/netkit/internal/output"
 )
 
@@ -33,7 +33,7 @@ failures (X509-EXPIRED). With no argument it lists them all.`,
   netkit explain x509-hostname`,
 		Args: rangeArgs(0, 1),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-			return diag.Codes(), cobra.ShellCompDirectiveNoFileComp
+			return explain.Codes(), cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -50,22 +50,22 @@ failures (X509-EXPIRED). With no argument it lists them all.`,
 }
 
 func explainRun(opts *ExplainOptions) error {
-	var list []diag.Explanation
+	var list []explain.Explanation
 	if opts.Name == "" {
-		for _, code := range diag.Codes() {
-			ex, _ := diag.Lookup(code)
+		for _, code := range explain.Codes() {
+			ex, _ := explain.Lookup(code)
 			list = append(list, ex)
 		}
 	} else {
-		ex, ok := diag.Lookup(opts.Name)
+		ex, ok := explain.Lookup(opts.Name)
 		if !ok {
-			return usageErrorf("no explanation for %q; known: %s", opts.Name, strings.Join(diag.Codes(), ", "))
+			return usageErrorf("no explanation for %q; known: %s", opts.Name, strings.Join(explain.Codes(), ", "))
 		}
 		list = append(list, ex)
 	}
 	if opts.JSON {
 		return output.PrintJSON(opts.IO.Out, struct {
-			Explanations []diag.Explanation `json:"explanations"`
+			Explanations []explain.Explanation `json:"explanations"`
 		}{list})
 	}
 	for i, ex := range list {

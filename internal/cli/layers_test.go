@@ -6,19 +6,46 @@ import (
 	"testing"
 )
 
-// TestLayers checks the rule of DESIGN.md: the domain packages (diag,
-// resolve, echo) never depend on the command line or the renderer.
+// TestLayers checks the layers of shared/DESIGN.md:
+//
+//	internal/cli/      one file per command: flags -> domain call -> rows -> internal/output
+//	internal/output/   the one place that writes
+//	diag/              diagnose: composes the packages below it, as Go calls
+//	diag/explain/      the one table of causes and next steps
+//	diag/ping/         ICMP echo and TCP ping, many hosts
+//	diag/sockets/      socket listing, owners, who
+//	resolve/, echo/    names and the echo service
+//
+// The domain packages never depend on the command line, the renderer or
+// anything under internal/, and each depends only on the layers below it.
 func TestLayers(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "../../diag/...", "../../resolve/...", "../../echo/...").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list: %v\n%s", err, out)
+	const mod = "github.com/netkit/netkit/"
+	below := map[string][]string{ // a package -> the netkit packages it must not import
+		"diag/ping":    {"diag", "diag/explain", "diag/sockets", "echo"},
+		"diag/sockets": {"diag", "diag/explain", "diag/ping", "echo"},
+		"diag/explain": {"diag"},
+		"diag":         nil,
+		"resolve":      {"diag", "echo"},
+		"echo":         {"diag"},
+		"units":        {"diag", "echo", "resolve"},
 	}
-	for _, dep := range strings.Fields(string(out)) {
-		switch {
-		case strings.HasPrefix(dep, "github.com/spf13/cobra"),
-			strings.HasPrefix(dep, "github.com/olekukonko/tablewriter"),
-			strings.HasPrefix(dep, "github.com/netkit/netkit/internal/"):
-			t.Errorf("a domain package depends on %s", dep)
+	for pkg, forbidden := range below {
+		out, err := exec.Command("go", "list", "-deps", "../../"+pkg).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			switch {
+			case strings.HasPrefix(dep, "github.com/spf13/cobra"),
+				strings.HasPrefix(dep, "github.com/olekukonko/tablewriter"),
+				strings.HasPrefix(dep, mod+"internal/"):
+				t.Errorf("%s depends on %s", pkg, dep)
+			}
+			for _, f := range forbidden {
+				if dep == mod+f {
+					t.Errorf("%s depends on %s, a layer above it", pkg, dep)
+				}
+			}
 		}
 	}
 }

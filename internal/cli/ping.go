@@ -15,7 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netkit/netkit/diag"
+	"github.com/netkit/netkit/diag/explain"
+	"github.com/netkit/netkit/diag/ping"
 	"github.com/netkit/netkit/internal/output"
 	"github.com/netkit/netkit/resolve"
 )
@@ -41,8 +42,9 @@ type PingOptions struct {
 	Quiet, Verbose bool
 	// Outstanding is -O: print a line for each probe not answered in time.
 	Outstanding bool
-	// TCPPort is --tcp; 0 means ICMP.
+	// TCPPort is --tcp, read from tcp by check; 0 means ICMP.
 	TCPPort int
+	tcp     string
 	// countSet, sizeSet and tcpSet say whether -c, -s and --tcp were given.
 	countSet, sizeSet, tcpSet bool
 }
@@ -53,7 +55,7 @@ const defaultManyCount = 3
 
 // NewCmdPing returns 'netkit ping'. runF replaces pingRun in tests.
 func NewCmdPing(io *output.Streams, runF func(context.Context, *PingOptions) error) *cobra.Command {
-	opts := &PingOptions{IO: io, Interval: diag.DefaultPingInterval, Timeout: diag.DefaultPingTimeout}
+	opts := &PingOptions{IO: io, Interval: ping.DefaultInterval, Timeout: ping.DefaultTimeout}
 	cmd := &cobra.Command{
 		Use:   "ping [flags] HOST...",
 		Short: "Check that hosts answer and measure loss and round-trip time (ICMP echo or TCP connect)",
@@ -95,11 +97,11 @@ Exit codes, as iputils ping for one host: 0 if any reply, 1 if none (or,
 with both -c and -w, fewer than -c replies by the deadline), 2 on bad input,
 a name that does not resolve or a socket error. For several hosts, as fping:
 0 if all are alive, 1 if any is unreachable or skipped, 2 if any name does
-not resolve or any socket fails.`, defaultManyCount, diag.MaxConcurrentTargets, diag.MinUserInterval),
+not resolve or any socket fails.`, defaultManyCount, ping.MaxConcurrentTargets, ping.MinUserInterval),
 		Example: `  netkit ping -c 3 127.0.0.1
   netkit ping -6 -c 3 ::1
   netkit ping -c 3 -i 0.2 --file hosts.txt
-  netkit ping --tcp 443 -c 3 example.com
+  netkit ping --tcp https -c 3 example.com
   netkit ping -c 1 --json 127.0.0.1`,
 		Args: wrapArgs(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -121,20 +123,20 @@ not resolve or any socket fails.`, defaultManyCount, diag.MaxConcurrentTargets, 
 	fs.VarP(secondsValue{&opts.Interval}, "interval", "i", "seconds between probes to one host")
 	fs.VarP(secondsValue{&opts.Timeout}, "timeout", "W", "seconds to wait for each reply; later ones are late")
 	fs.VarP(secondsValue{&opts.Deadline}, "deadline", "w", "stop after this many seconds in all (0: no deadline)")
-	fs.IntVarP(&opts.Size, "size", "s", diag.DefaultPingSize, "ICMP payload bytes")
-	fs.IntVarP(&opts.TTL, "ttl", "t", 0, fmt.Sprintf("TTL (IPv6 hop limit) of the probes (default %d for ICMP, the system's for TCP)", diag.DefaultPingTTL))
+	fs.IntVarP(&opts.Size, "size", "s", ping.DefaultSize, "ICMP payload bytes")
+	fs.IntVarP(&opts.TTL, "ttl", "t", 0, fmt.Sprintf("TTL (IPv6 hop limit) of the probes (default %d for ICMP, the system's for TCP)", ping.DefaultTTL))
 	opts.Family.addFlags(fs)
 	fs.BoolVarP(&opts.Quiet, "quiet", "q", false, "print only the summary")
 	fs.BoolVarP(&opts.Verbose, "verbose", "v", false, "say how probes are sent (raw or datagram ICMP socket, TCP)")
 	fs.BoolVarP(&opts.Outstanding, "report-outstanding", "O", false, "print a line for each probe not answered within -W")
-	fs.IntVar(&opts.TCPPort, "tcp", 0, "measure TCP connect time to this `PORT` instead of ICMP echo")
+	fs.StringVar(&opts.tcp, "tcp", "", "measure TCP connect time to this `PORT` (a number or a service name) instead of ICMP echo")
 	fs.StringVarP(&opts.File, "file", "f", "", "read hosts from `FILE`, one per line (- for stdin)")
 	opts.Output.AddFlags(fs, true)
 	return cmd
 }
 
 // check validates the flags that need no look at the network; the ranges
-// of the rest are checked by diag.Ping.
+// of the rest are checked by ping.Run.
 func (o *PingOptions) check() error {
 	if err := o.Output.Resolve(); err != nil {
 		return usageError(err)
@@ -143,11 +145,16 @@ func (o *PingOptions) check() error {
 	if o.family, err = o.Family.family(); err != nil {
 		return err
 	}
+	if o.tcpSet {
+		port, err := resolve.ParsePort(o.tcp, "tcp")
+		if err != nil {
+			return usageErrorf("invalid --tcp: %w", err)
+		}
+		o.TCPPort = int(port)
+	}
 	switch {
 	case o.countSet && o.Count < 1:
 		return usageErrorf("invalid -c %d: want at least 1 probe", o.Count)
-	case o.tcpSet && (o.TCPPort < 1 || o.TCPPort > 65535):
-		return usageErrorf("invalid --tcp %d: want a port from 1 to 65535", o.TCPPort)
 	case o.TCPPort != 0 && o.sizeSet:
 		return usageErrorf("-s does not apply to --tcp: TCP probes carry no payload")
 	case o.Interval == 0:
@@ -177,7 +184,7 @@ func (o *PingOptions) readFile() error {
 		defer f.Close()
 		r = f
 	}
-	hosts, err := diag.ParseHostList(r)
+	hosts, err := ping.ParseHostList(r)
 	if err != nil {
 		return usageError(fmt.Errorf("--file %s: %w", o.File, err))
 	}
@@ -185,7 +192,7 @@ func (o *PingOptions) readFile() error {
 	return nil
 }
 
-// pingFlags names the flag behind each diag.PingOptions field, for errors.
+// pingFlags names the flag behind each ping.Options field, for errors.
 var pingFlags = map[string]string{
 	"Targets": "host list", "Count": "-c", "Interval": "-i", "Timeout": "-W",
 	"Size": "-s", "TTL": "-t", "TCPPort": "--tcp",
@@ -203,18 +210,18 @@ func pingRun(ctx context.Context, o *PingOptions) error {
 		count = defaultManyCount
 	}
 	fam := o.family
-	targets := make([]diag.PingTarget, len(o.Hosts))
+	targets := make([]ping.Target, len(o.Hosts))
 	for i, h := range o.Hosts {
 		targets[i].Host = h
 	}
 	p := newPingPrinter(o, many)
-	stats, err := diag.Ping(ctx, diag.PingOptions{
+	stats, err := ping.Run(ctx, ping.Options{
 		Targets: targets, Family: fam, TCPPort: o.TCPPort, Count: count,
 		Interval: o.Interval, Timeout: o.Timeout, Size: o.Size, TTL: o.TTL,
 		OnStart: p.start, OnProbe: p.probe,
 	})
 	if err != nil {
-		var oe *diag.PingOptionError
+		var oe *ping.OptionError
 		if errors.As(err, &oe) {
 			return usageErrorf("invalid %s %s: %s", pingFlags[oe.Option], oe.Value, oe.Why)
 		}
@@ -232,16 +239,16 @@ func pingRun(ctx context.Context, o *PingOptions) error {
 // hosts, as fping: 2 if any did not resolve or failed (each said on stderr,
 // each kind of error explained once), else 1 if any is unreachable or
 // skipped, else 0.
-func pingExit(o *PingOptions, stats []diag.PingStats, many bool) error {
+func pingExit(o *PingOptions, stats []ping.Stats, many bool) error {
 	if !many {
 		s := stats[0]
 		switch {
 		case s.Err != nil:
 			return fmt.Errorf("ping: %w", s.Err)
-		case s.State == diag.PingSkipped:
+		case s.State == ping.Skipped:
 			return checkFailed(fmt.Errorf("ping: %s: %s", s.Host, s.Error))
 		case s.Received == 0 && s.Errors == 0:
-			return checkFailed(fmt.Errorf("ping: %w", &diag.NoReplyError{Host: s.Host, Port: o.TCPPort}))
+			return checkFailed(fmt.Errorf("ping: %w", &ping.NoReplyError{Host: s.Host, Port: o.TCPPort}))
 		case s.Received == 0:
 			return checkFailed(nil) // the errors are on their probe lines
 		case o.Deadline > 0 && o.countSet && s.Received < o.Count:
@@ -257,22 +264,22 @@ func pingExit(o *PingOptions, stats []diag.PingStats, many bool) error {
 			failed = true
 			err := fmt.Errorf("ping: %w", s.Err)
 			fmt.Fprintf(w, "netkit: %s\n", oneLine(err.Error()))
-			if ex, ok := diag.Explain(err); ok && !explained[ex.Code] {
+			if ex, ok := explain.Error(err); ok && !explained[ex.Code] {
 				explained[ex.Code] = true
 				printExplanation(w, "  ", ex)
 			}
 		}
 		switch {
-		case s.State == diag.PingSkipped:
+		case s.State == ping.Skipped:
 			skipped++
-		case s.State == diag.PingUnreachable && s.Err == nil && s.Errors == 0:
+		case s.State == ping.Unreachable && s.Err == nil && s.Errors == 0:
 			silent++
 		}
-		down = down || s.State != diag.PingAlive
+		down = down || s.State != ping.Alive
 	}
 	if silent > 0 {
 		fmt.Fprintf(w, "netkit: ping: %d of %d hosts did not reply\n", silent, len(stats))
-		ex, _ := diag.Explain(&diag.NoReplyError{Port: o.TCPPort})
+		ex, _ := explain.Error(&ping.NoReplyError{Port: o.TCPPort})
 		printExplanation(w, "  ", ex)
 	}
 	if skipped > 0 {
@@ -295,19 +302,19 @@ type pingPrinter struct {
 	lines *output.Lines // --format jsonl
 
 	mu     sync.Mutex
-	probes [][]diag.PingProbe // --json: each target's events
-	said   map[diag.PingMethod]bool
+	probes [][]ping.Probe // --json: each target's events
+	said   map[ping.Method]bool
 }
 
 func newPingPrinter(o *PingOptions, many bool) *pingPrinter {
-	p := &pingPrinter{o: o, many: many, said: map[diag.PingMethod]bool{}}
+	p := &pingPrinter{o: o, many: many, said: map[ping.Method]bool{}}
 	switch o.Output.Format {
 	case output.FormatJSONL:
 		p.lines = output.NewLines(o.IO.Out)
 	case output.FormatJSON:
-		p.probes = make([][]diag.PingProbe, len(o.Hosts))
+		p.probes = make([][]ping.Probe, len(o.Hosts))
 		for i := range p.probes {
-			p.probes[i] = []diag.PingProbe{}
+			p.probes[i] = []ping.Probe{}
 		}
 	}
 	return p
@@ -318,7 +325,7 @@ func (p *pingPrinter) human() bool {
 	return !p.many && p.o.Output.Format == output.FormatTable
 }
 
-func (p *pingPrinter) start(st diag.PingStart) {
+func (p *pingPrinter) start(st ping.Start) {
 	if p.o.Verbose {
 		p.mu.Lock()
 		if !p.said[st.Method] {
@@ -331,7 +338,7 @@ func (p *pingPrinter) start(st diag.PingStart) {
 	case p.lines != nil:
 		p.lines.Emit("start", st)
 	case !p.human():
-	case st.Method == diag.PingTCP:
+	case st.Method == ping.MethodTCP:
 		fmt.Fprintf(p.o.IO.Out, "PING %s (%s) port %d over TCP\n", st.Host, st.Addr, st.Port)
 	case st.Addr.Is6():
 		fmt.Fprintf(p.o.IO.Out, "PING %s(%s) %d data bytes\n", st.Host, st.Addr, st.Size)
@@ -341,17 +348,17 @@ func (p *pingPrinter) start(st diag.PingStart) {
 }
 
 // methodText says how probes are sent, for -v.
-func methodText(st diag.PingStart) string {
+func methodText(st ping.Start) string {
 	switch st.Method {
-	case diag.PingRaw:
+	case ping.MethodRaw:
 		return "raw ICMP sockets (this process has root or CAP_NET_RAW)"
-	case diag.PingDatagram:
+	case ping.MethodDatagram:
 		return "unprivileged ICMP datagram sockets (a group of this process is in net.ipv4.ping_group_range)"
 	}
 	return fmt.Sprintf("TCP connections to port %d (SYN-ACK: open, RST: closed; both mean the host is up)", st.Port)
 }
 
-func (p *pingPrinter) probe(ev diag.PingProbe) {
+func (p *pingPrinter) probe(ev ping.Probe) {
 	switch {
 	case p.lines != nil:
 		p.lines.Emit("probe", ev)
@@ -359,22 +366,22 @@ func (p *pingPrinter) probe(ev diag.PingProbe) {
 		p.mu.Lock()
 		p.probes[ev.Target] = append(p.probes[ev.Target], ev)
 		p.mu.Unlock()
-	case p.human() && !p.o.Quiet && (ev.Kind != diag.ProbeTimeout || p.o.Outstanding):
+	case p.human() && !p.o.Quiet && (ev.Kind != ping.ProbeTimeout || p.o.Outstanding):
 		fmt.Fprintln(p.o.IO.Out, probeLine(ev))
 	}
 }
 
 // probeLine is ping's line for one event.
-func probeLine(ev diag.PingProbe) string {
+func probeLine(ev ping.Probe) string {
 	seq := fmt.Sprintf("icmp_seq=%d", ev.Seq)
 	if ev.Port != 0 {
 		seq = fmt.Sprintf("tcp_seq=%d", ev.Seq)
 	}
 	var b strings.Builder
 	switch ev.Kind {
-	case diag.ProbeTimeout:
+	case ping.ProbeTimeout:
 		return "no answer yet for " + seq
-	case diag.ProbeError:
+	case ping.ProbeError:
 		return fmt.Sprintf("error for %s: %s", seq, ev.Error)
 	}
 	if ev.Port != 0 {
@@ -391,25 +398,25 @@ func probeLine(ev diag.PingProbe) string {
 	}
 	fmt.Fprintf(&b, " time=%.3f ms", ev.RTTMs)
 	switch ev.Kind {
-	case diag.ProbeDuplicate:
+	case ping.ProbeDuplicate:
 		b.WriteString(" (DUP!)")
-	case diag.ProbeLate:
+	case ping.ProbeLate:
 		b.WriteString(" (LATE!)")
 	}
 	return b.String()
 }
 
-func netipPort(ev diag.PingProbe) string {
+func netipPort(ev ping.Probe) string {
 	return net.JoinHostPort(ev.Addr.String(), strconv.Itoa(ev.Port))
 }
 
 // pingTargetJSON is one target in the --json document.
 type pingTargetJSON struct {
-	diag.PingStats
-	Probes []diag.PingProbe `json:"probes"`
+	ping.Stats
+	Probes []ping.Probe `json:"probes"`
 }
 
-func (p *pingPrinter) finish(stats []diag.PingStats) error {
+func (p *pingPrinter) finish(stats []ping.Stats) error {
 	switch {
 	case p.lines != nil:
 		for _, s := range stats {
@@ -429,16 +436,16 @@ func (p *pingPrinter) finish(stats []diag.PingStats) error {
 	case p.many:
 		return pingTable(stats, p.o.TCPPort != 0).Print(p.o.IO, p.o.Output.NoHeader)
 	}
-	if s := stats[0]; s.State != diag.PingUnresolved {
+	if s := stats[0]; s.State != ping.Unresolved {
 		pingSummary(p.o.IO.Out, s)
 	}
 	return nil
 }
 
 // pingSummary writes ping's statistics block.
-func pingSummary(w io.Writer, s diag.PingStats) {
+func pingSummary(w io.Writer, s ping.Stats) {
 	what, noun := "ping", "packets"
-	if s.Method == diag.PingTCP {
+	if s.Method == ping.MethodTCP {
 		what, noun = "tcp ping", "probes"
 	}
 	fmt.Fprintf(w, "\n--- %s %s statistics ---\n", s.Host, what)
@@ -466,7 +473,7 @@ func pct(v float64) string {
 }
 
 // pingTable is the table of several targets.
-func pingTable(stats []diag.PingStats, tcp bool) *output.Table {
+func pingTable(stats []ping.Stats, tcp bool) *output.Table {
 	t := &output.Table{Header: []string{"HOST", "ADDRESS", "SENT", "RECV", "LOSS%", "MIN", "AVG", "MAX", "STATE"}}
 	if tcp {
 		t.Header = append(t.Header, "PORT")
@@ -490,16 +497,16 @@ func pingTable(stats []diag.PingStats, tcp bool) *output.Table {
 
 // portStates says what the TCP answers of a target were: open, closed,
 // both, or nothing.
-func portStates(s diag.PingStats) string {
+func portStates(s ping.Stats) string {
 	if s.PortCounts == nil {
 		return ""
 	}
 	var st []string
 	if s.Open > 0 {
-		st = append(st, string(diag.PortOpen))
+		st = append(st, string(ping.PortOpen))
 	}
 	if s.Closed > 0 {
-		st = append(st, string(diag.PortClosed))
+		st = append(st, string(ping.PortClosed))
 	}
 	return strings.Join(st, ",")
 }

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/netkit/netkit/diag"
+	"github.com/netkit/netkit/diag/ping"
 	"github.com/netkit/netkit/internal/output"
 	"github.com/netkit/netkit/resolve"
 )
@@ -28,7 +28,7 @@ func TestPingFlags(t *testing.T) {
 	io, _, _, _ := testStreams()
 	var got *PingOptions
 	cmd := NewCmdPing(io, func(_ context.Context, o *PingOptions) error { got = o; return nil })
-	cmd.SetArgs([]string{"-c", "3", "-i", "0.2", "-W", "500ms", "-w", "2", "-t", "9", "-4", "-q", "-v", "-O", "--tcp", "443", "-f", list, "--json", "127.0.0.1"})
+	cmd.SetArgs([]string{"-c", "3", "-i", "0.2", "-W", "500ms", "-w", "2", "-t", "9", "-4", "-q", "-v", "-O", "--tcp", "https", "-f", list, "--json", "127.0.0.1"})
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +46,7 @@ func TestPingFlags(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	if got.Interval != diag.DefaultPingInterval || got.Timeout != diag.DefaultPingTimeout || got.Size != diag.DefaultPingSize || got.Count != 0 || got.Deadline != 0 {
+	if got.Interval != ping.DefaultInterval || got.Timeout != ping.DefaultTimeout || got.Size != ping.DefaultSize || got.Count != 0 || got.Deadline != 0 {
 		t.Errorf("defaults %+v", got)
 	}
 }
@@ -72,8 +72,9 @@ func TestPingUsageErrors(t *testing.T) {
 		{[]string{"ping", "-w", "1e300", "127.0.0.1"}, "want seconds from 0 to"},
 		{[]string{"ping", "-s", "10", "127.0.0.1"}, "invalid -s 10: must be from 24 to 65507 bytes"},
 		{[]string{"ping", "-t", "256", "127.0.0.1"}, "invalid -t 256: must be from 1 to 255"},
-		{[]string{"ping", "--tcp", "0", "127.0.0.1"}, "invalid --tcp 0"},
-		{[]string{"ping", "--tcp", "70000", "127.0.0.1"}, "invalid --tcp 70000"},
+		{[]string{"ping", "--tcp", "0", "127.0.0.1"}, `invalid --tcp: port "0" is not a number from 1 to 65535`},
+		{[]string{"ping", "--tcp", "70000", "127.0.0.1"}, `invalid --tcp: port "70000" is not a number`},
+		{[]string{"ping", "--tcp", "nosuchservice", "127.0.0.1"}, `port "nosuchservice" is neither a number from 1 to 65535 nor a TCP service name`},
 		{[]string{"ping", "--tcp", "80", "-s", "100", "127.0.0.1"}, "-s does not apply to --tcp"},
 		{[]string{"ping", "--format", "yaml", "127.0.0.1"}, `invalid --format "yaml"`},
 		{[]string{"ping", "-f", filepath.Join(dir, "missing.txt")}, "no such file or directory"},
@@ -194,8 +195,8 @@ func TestPingJSON(t *testing.T) {
 	var doc struct {
 		SchemaVersion int `json:"schema_version"`
 		Targets       []struct {
-			diag.PingStats
-			Probes []diag.PingProbe `json:"probes"`
+			ping.Stats
+			Probes []ping.Probe `json:"probes"`
 		} `json:"targets"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
@@ -205,12 +206,12 @@ func TestPingJSON(t *testing.T) {
 		t.Fatalf("document %+v", doc)
 	}
 	for i, tg := range doc.Targets {
-		if tg.Host != []string{"127.0.0.1", "::1"}[i] || tg.Sent != 2 || tg.Received != 2 || tg.LossPct != 0 || tg.State != diag.PingAlive ||
-			tg.Method != diag.PingRaw || tg.MinMs <= 0 || tg.MaxMs >= 2000 || len(tg.Probes) != 2 {
+		if tg.Host != []string{"127.0.0.1", "::1"}[i] || tg.Sent != 2 || tg.Received != 2 || tg.LossPct != 0 || tg.State != ping.Alive ||
+			tg.Method != ping.MethodRaw || tg.MinMs <= 0 || tg.MaxMs >= 2000 || len(tg.Probes) != 2 {
 			t.Errorf("target %d: %+v", i, tg)
 		}
 		for j, p := range tg.Probes {
-			if p.Target != i || p.Kind != diag.ProbeReply || p.RTTMs <= 0 || p.Seq != j+1 {
+			if p.Target != i || p.Kind != ping.ProbeReply || p.RTTMs <= 0 || p.Seq != j+1 {
 				t.Errorf("target %d probe %+v", i, p)
 			}
 		}

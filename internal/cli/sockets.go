@@ -9,8 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/netkit/netkit/diag"
+	"github.com/netkit/netkit/diag/sockets"
 	"github.com/netkit/netkit/internal/output"
+	"github.com/netkit/netkit/resolve"
 )
 
 // SocketsOptions are the inputs of 'netkit sockets'.
@@ -18,7 +19,7 @@ type SocketsOptions struct {
 	IO     *output.Streams
 	Output output.Options
 	// Query is what to list, filled from the flags by RunE.
-	Query diag.SocketQuery
+	Query sockets.Query
 	// Summary prints counts per protocol and state instead of sockets.
 	Summary bool
 
@@ -69,7 +70,7 @@ TIME_WAIT are held by no process: they show "-" without a note.
 			}
 			for _, list := range opts.states {
 				for name := range strings.SplitSeq(list, ",") {
-					st, err := diag.ParseSocketState(name)
+					st, err := sockets.ParseState(name)
 					if err != nil {
 						return usageErrorf("--state: %w", err)
 					}
@@ -77,9 +78,9 @@ TIME_WAIT are held by no process: they show "-" without a note.
 				}
 			}
 			if cmd.Flags().Changed("port") {
-				p, err := diag.ParsePort(opts.port)
+				p, err := resolve.ParsePort(opts.port, "")
 				if err != nil {
-					return usageErrorf("--port: %w", err)
+					return usageErrorf("invalid --port: %w", err)
 				}
 				opts.Query.Port = p
 			}
@@ -118,13 +119,13 @@ TIME_WAIT are held by no process: they show "-" without a note.
 var socketsHeader = []string{"Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address", "State", "PID/Program"}
 
 func socketsRun(cmd *cobra.Command, opts *SocketsOptions) error {
-	list, err := diag.ListSockets(cmd.Context(), opts.Query)
+	list, err := sockets.List(cmd.Context(), opts.Query)
 	if err != nil {
 		return fmt.Errorf("list sockets: %w", err)
 	}
 	printNotes(opts.IO, list.Notes)
 	if opts.Summary {
-		return printSocketSummary(opts, diag.Summarize(list.Sockets), list.Notes)
+		return printSocketSummary(opts, sockets.Summarize(list.Sockets), list.Notes)
 	}
 	if opts.Output.Format == output.FormatJSON {
 		return output.PrintJSON(opts.IO.Out, list)
@@ -141,10 +142,10 @@ func socketsRun(cmd *cobra.Command, opts *SocketsOptions) error {
 	return t.Print(opts.IO, opts.Output.NoHeader)
 }
 
-func printSocketSummary(opts *SocketsOptions, sum diag.SocketSummary, notes []string) error {
+func printSocketSummary(opts *SocketsOptions, sum sockets.Summary, notes []string) error {
 	if opts.Output.Format == output.FormatJSON {
 		return output.PrintJSON(opts.IO.Out, struct {
-			diag.SocketSummary
+			sockets.Summary
 			Notes []string `json:"notes,omitempty"`
 		}{sum, notes})
 	}
@@ -231,7 +232,7 @@ no process; a note counts them.`,
 			if err := opts.Output.Resolve(); err != nil {
 				return usageError(err)
 			}
-			p, err := diag.ParsePort(args[0])
+			p, err := resolve.ParsePort(args[0], "")
 			if err != nil {
 				return usageError(err)
 			}
@@ -247,7 +248,7 @@ no process; a note counts them.`,
 }
 
 func socketsWhoRun(cmd *cobra.Command, opts *SocketsWhoOptions) error {
-	rep, err := diag.WhoHolds(cmd.Context(), opts.Port)
+	rep, err := sockets.WhoHolds(cmd.Context(), opts.Port)
 	if err != nil {
 		return fmt.Errorf("find holders of port %d: %w", opts.Port, err)
 	}

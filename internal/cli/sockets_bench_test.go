@@ -14,9 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netkit/netkit/diag/sockets"
 	gnet "github.com/shirou/gopsutil/v3/net"
-
-	"github.com/netkit/netkit/diag"
 )
 
 // socketsBenchAddr is the loopback address the scale benchmark's listener
@@ -174,7 +173,7 @@ func startHolders(b *testing.B, n int) {
 // BenchmarkSocketsAtScale times, in one run and taking turns, 'netkit
 // sockets -t' (the built binary, output piped to io.Discard) beside
 // 'ss -tanp', 'netstat -tanp' and 'lsof -i -nP', and in this process
-// diag.ListSockets beside gopsutil's net.ConnectionsWithoutUids and
+// sockets.List beside gopsutil's net.ConnectionsWithoutUids and
 // net.Connections, with 20,000 loopback TCP connections open (40,000
 // sockets, held by helper processes). It reports
 // seconds per run of each and netkit's ratio to each tool:
@@ -216,8 +215,8 @@ func BenchmarkSocketsAtScale(b *testing.B) {
 		contenders = append(contenders, c)
 	}
 	contenders = append(contenders,
-		contender{"diag.ListSockets", func() error {
-			_, err := diag.ListSockets(ctx, diag.SocketQuery{TCP: true})
+		contender{"sockets.List", func() error {
+			_, err := sockets.List(ctx, sockets.Query{TCP: true})
 			return err
 		}},
 		contender{"gopsutil.ConnectionsWithoutUids", func() error {
@@ -230,7 +229,7 @@ func BenchmarkSocketsAtScale(b *testing.B) {
 		}},
 	)
 	// Warm up the page cache and check that netkit sees every socket.
-	list, err := diag.ListSockets(ctx, diag.SocketQuery{TCP: true, IPv4: true})
+	list, err := sockets.List(ctx, sockets.Query{TCP: true, IPv4: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -259,7 +258,7 @@ func BenchmarkSocketsAtScale(b *testing.B) {
 		case "ss", "netstat", "lsof":
 			b.ReportMetric(per["netkit"]/per[c.name], "netkit/"+c.name)
 		case "gopsutil.ConnectionsWithoutUids", "gopsutil.Connections":
-			b.ReportMetric(per["diag.ListSockets"]/per[c.name], "ListSockets/"+strings.TrimPrefix(c.name, "gopsutil."))
+			b.ReportMetric(per["sockets.List"]/per[c.name], "ListSockets/"+strings.TrimPrefix(c.name, "gopsutil."))
 		}
 	}
 	b.Logf("%d connections, %d IPv4 TCP sockets listed", n, len(list.Sockets))

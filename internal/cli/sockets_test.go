@@ -16,7 +16,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/netkit/netkit/diag"
+	"github.com/netkit/netkit/diag/sockets"
 	"github.com/netkit/netkit/internal/golden"
 )
 
@@ -29,8 +29,8 @@ func TestSocketsFlags(t *testing.T) {
 	if err := cmd.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	want := diag.SocketQuery{TCP: true, UDP: true, IPv4: true, Listening: true,
-		States: []diag.SocketState{diag.StateListen, diag.StateTimeWait, diag.StateEstablished},
+	want := sockets.Query{TCP: true, UDP: true, IPv4: true, Listening: true,
+		States: []sockets.State{sockets.StateListen, sockets.StateTimeWait, sockets.StateEstablished},
 		Port:   80, PID: 42, Program: "nginx", Names: true, SkipOwners: true}
 	q := got.Query
 	if q.TCP != want.TCP || q.UDP != want.UDP || q.IPv4 != want.IPv4 || q.IPv6 || q.Listening != want.Listening ||
@@ -57,15 +57,15 @@ func TestSocketsBadInput(t *testing.T) {
 	}{
 		{[]string{"sockets", "--state", "listen,half-open"}, `unknown socket state "half-open": want one of established, syn-sent`},
 		{[]string{"sockets", "--state", ""}, `unknown socket state ""`},
-		{[]string{"sockets", "--port", "70000"}, `invalid port "70000"`},
-		{[]string{"sockets", "--port", "no-such-service"}, `"no-such-service": not a number and not a service name`},
+		{[]string{"sockets", "--port", "70000"}, `invalid --port: port "70000" is not a number from 1 to 65535`},
+		{[]string{"sockets", "--port", "no-such-service"}, `port "no-such-service" is neither a number from 1 to 65535 nor a service name`},
 		{[]string{"sockets", "--pid", "-3"}, "--pid: invalid process id -3"},
 		{[]string{"sockets", "--pid", "x"}, `invalid argument "x" for "--pid"`},
 		{[]string{"sockets", "--program", ""}, "--program: empty name"},
 		{[]string{"sockets", "--format", "jsonl"}, `invalid --format "jsonl"`},
 		{[]string{"sockets", "8080"}, `unexpected argument "8080": 'netkit sockets' takes only flags (did you mean 'netkit sockets who 8080'?)`},
 		{[]string{"sockets", "who"}, "accepts 1 arg(s), received 0"},
-		{[]string{"sockets", "who", "0"}, `invalid port "0"`},
+		{[]string{"sockets", "who", "0"}, `port "0" is not a number from 1 to 65535`},
 		{[]string{"sockets", "who", "80", "81"}, "accepts 1 arg(s), received 2"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -152,8 +152,8 @@ func TestSocketsListing(t *testing.T) {
 	// JSON: the same sockets, typed.
 	r = netkit(t, "sockets", "--port", port, "--state", "listen,estab", "--json")
 	var doc struct {
-		SchemaVersion int           `json:"schema_version"`
-		Sockets       []diag.Socket `json:"sockets"`
+		SchemaVersion int              `json:"schema_version"`
+		Sockets       []sockets.Socket `json:"sockets"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 		t.Fatalf("%v\n%s", err, r.stdout)
@@ -192,7 +192,7 @@ func TestSocketsSummary(t *testing.T) {
 		t.Errorf("exit %d, got %q, want %q", r.code, got, want)
 	}
 	r = netkit(t, "sockets", "-s", "-t6", "--state", "listen,estab", "--port", port, "--json")
-	var sum diag.SocketSummary
+	var sum sockets.Summary
 	if err := json.Unmarshal([]byte(r.stdout), &sum); err != nil || sum.Total != 3 || len(sum.Protocols) != 1 ||
 		sum.Protocols[0].Proto != "tcp6" || len(sum.Protocols[0].States) != 2 {
 		t.Errorf("summary JSON %v: %s", err, r.stdout)
@@ -272,7 +272,7 @@ func TestSocketsUnprivileged(t *testing.T) {
 	}
 
 	r = socketsAsNobody(t, "sockets", "who", port, "--json")
-	var rep diag.PortReport
+	var rep sockets.PortReport
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("%v: %s", err, r.stdout)
 	}
@@ -281,7 +281,7 @@ func TestSocketsUnprivileged(t *testing.T) {
 	}
 
 	// As root, the same socket has its owner.
-	list, err := diag.ListSockets(context.Background(), diag.SocketQuery{Listening: true, Port: ap.Port()})
+	list, err := sockets.List(context.Background(), sockets.Query{Listening: true, Port: ap.Port()})
 	if err != nil || len(list.Sockets) != 1 || list.Sockets[0].PID != os.Getpid() {
 		t.Errorf("as root: %v %+v", err, list)
 	}
@@ -353,7 +353,7 @@ func TestSocketsOtherPIDNamespace(t *testing.T) {
 	if err != nil {
 		t.Fatalf("sockets who in a new PID namespace: %v", err)
 	}
-	var rep diag.PortReport
+	var rep sockets.PortReport
 	if err := json.Unmarshal(b, &rep); err != nil {
 		t.Fatalf("%v: %s", err, b)
 	}
@@ -363,7 +363,7 @@ func TestSocketsOtherPIDNamespace(t *testing.T) {
 			hidden++
 		}
 	}
-	if len(rep.Holders) != 1 || rep.Holders[0].PID != 0 || rep.Holders[0].Socket.State != diag.StateListen || hidden != 1 {
+	if len(rep.Holders) != 1 || rep.Holders[0].PID != 0 || rep.Holders[0].Socket.State != sockets.StateListen || hidden != 1 {
 		t.Errorf("who: holders %+v, notes %q; want the listener without a PID and one note about it", rep.Holders, rep.Notes)
 	}
 
@@ -403,12 +403,12 @@ func TestSocketsAddressesMatchSS(t *testing.T) {
 			if len(f) <= max(state, local, remote) || !ours[port(f[local])] || !ours[port(f[remote])] && port(f[remote]) != "*" {
 				continue
 			}
-			st, err := diag.ParseSocketState(f[state])
+			st, err := sockets.ParseState(f[state])
 			if err != nil {
 				t.Fatalf("state %q: %v", f[state], err)
 			}
 			peer := f[remote]
-			if st == diag.StateListen {
+			if st == sockets.StateListen {
 				peer = "*:*"
 			}
 			out = append(out, string(st)+" "+f[local]+" "+peer)

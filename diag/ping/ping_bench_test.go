@@ -1,4 +1,4 @@
-package diag
+package ping
 
 import (
 	"context"
@@ -15,10 +15,10 @@ func BenchmarkPingRTT(b *testing.B) {
 	if !rawICMPAllowed() {
 		b.Skip("needs root or CAP_NET_RAW")
 	}
-	o := PingOptions{Targets: []PingTarget{{Host: "127.0.0.1"}}, Count: 20, Interval: 5 * time.Millisecond}
+	o := Options{Targets: []Target{{Host: "127.0.0.1"}}, Count: 20, Interval: 5 * time.Millisecond}
 	var sum float64
 	for b.Loop() {
-		stats, err := Ping(context.Background(), o)
+		stats, err := Run(context.Background(), o)
 		if err != nil || stats[0].Received != 20 {
 			b.Fatalf("%v, %+v", err, stats)
 		}
@@ -38,13 +38,13 @@ func BenchmarkPingHosts(b *testing.B) {
 		b.Skip("needs root or CAP_NET_RAW")
 	}
 	for _, n := range []int{1, 200} {
-		targets := make([]PingTarget, n)
+		targets := make([]Target, n)
 		for i := range targets {
 			targets[i].Host = "127.0.0." + strconv.Itoa(i+1)
 		}
 		b.Run("hosts="+strconv.Itoa(n), func(b *testing.B) {
 			for b.Loop() {
-				stats, err := Ping(context.Background(), PingOptions{Targets: targets, Count: 3, Interval: 200 * time.Millisecond})
+				stats, err := Run(context.Background(), Options{Targets: targets, Count: 3, Interval: 200 * time.Millisecond})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,4 +1,4 @@
-package diag
+package sockets
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/netkit/netkit/resolve"
 )
 
 // Protocol names, as netstat prints them in its Proto column: "tcp6" and
@@ -24,33 +26,33 @@ const (
 	ProtoUDP6 = "udp6"
 )
 
-// SocketState is the state of a socket, named as netstat names it. A UDP
+// State is the state of a socket, named as netstat names it. A UDP
 // socket is either StateUnconn (no fixed peer, what ss calls UNCONN) or
 // StateEstablished (connected). A state number netkit does not know, from a
 // newer kernel, is "UNKNOWN(0xNN)", NN the number in hex.
-type SocketState string
+type State string
 
 // The socket states, in the kernel's order (include/net/tcp_states.h).
 // /proc/net/tcp shows half-open connections (the kernel's NEW_SYN_RECV) as
 // SYN_RECV.
 const (
-	StateEstablished SocketState = "ESTABLISHED"
-	StateSynSent     SocketState = "SYN_SENT"
-	StateSynRecv     SocketState = "SYN_RECV"
-	StateFinWait1    SocketState = "FIN_WAIT1"
-	StateFinWait2    SocketState = "FIN_WAIT2"
-	StateTimeWait    SocketState = "TIME_WAIT"
-	StateClose       SocketState = "CLOSE"
-	StateCloseWait   SocketState = "CLOSE_WAIT"
-	StateLastAck     SocketState = "LAST_ACK"
-	StateListen      SocketState = "LISTEN"
-	StateClosing     SocketState = "CLOSING"
-	StateUnconn      SocketState = "UNCONN"
+	StateEstablished State = "ESTABLISHED"
+	StateSynSent     State = "SYN_SENT"
+	StateSynRecv     State = "SYN_RECV"
+	StateFinWait1    State = "FIN_WAIT1"
+	StateFinWait2    State = "FIN_WAIT2"
+	StateTimeWait    State = "TIME_WAIT"
+	StateClose       State = "CLOSE"
+	StateCloseWait   State = "CLOSE_WAIT"
+	StateLastAck     State = "LAST_ACK"
+	StateListen      State = "LISTEN"
+	StateClosing     State = "CLOSING"
+	StateUnconn      State = "UNCONN"
 )
 
-// SocketStates lists every state in the kernel's order, UNCONN last.
-func SocketStates() []SocketState {
-	return []SocketState{
+// States lists every state in the kernel's order, UNCONN last.
+func States() []State {
+	return []State{
 		StateEstablished, StateSynSent, StateSynRecv, StateFinWait1, StateFinWait2, StateTimeWait,
 		StateClose, StateCloseWait, StateLastAck, StateListen, StateClosing, StateUnconn,
 	}
@@ -59,7 +61,7 @@ func SocketStates() []SocketState {
 // stateAliases are the other names people type, from ss: "estab",
 // "closed", "listening", "unconnected". Keys are normalized (see
 // normalizeState).
-var stateAliases = map[string]SocketState{
+var stateAliases = map[string]State{
 	"ESTAB":       StateEstablished,
 	"CLOSED":      StateClose,
 	"LISTENING":   StateListen,
@@ -78,13 +80,13 @@ func normalizeState(s string) string {
 	}, strings.ToUpper(s))
 }
 
-// ParseSocketState reads a state name as netstat or ss print it, in any
+// ParseState reads a state name as netstat or ss print it, in any
 // case and with or without dashes or underscores: "listen", "time-wait",
 // "TIME_WAIT", "estab", "fin-wait-1". Its error names the bad value and lists
 // the valid names.
-func ParseSocketState(s string) (SocketState, error) {
+func ParseState(s string) (State, error) {
 	n := normalizeState(s)
-	for _, st := range SocketStates() {
+	for _, st := range States() {
 		if normalizeState(string(st)) == n {
 			return st, nil
 		}
@@ -92,8 +94,8 @@ func ParseSocketState(s string) (SocketState, error) {
 	if st, ok := stateAliases[n]; ok {
 		return st, nil
 	}
-	names := make([]string, 0, len(SocketStates()))
-	for _, st := range SocketStates() {
+	names := make([]string, 0, len(States()))
+	for _, st := range States() {
 		names = append(names, stateFlagName(st))
 	}
 	return "", fmt.Errorf("unknown socket state %q: want one of %s", s, strings.Join(names, ", "))
@@ -101,7 +103,7 @@ func ParseSocketState(s string) (SocketState, error) {
 
 // stateFlagName spells st as ss does and as --state is documented:
 // "time-wait", "fin-wait-1".
-func stateFlagName(st SocketState) string {
+func stateFlagName(st State) string {
 	name := strings.ToLower(strings.ReplaceAll(string(st), "_", "-"))
 	if last := name[len(name)-1]; last >= '0' && last <= '9' {
 		name = name[:len(name)-1] + "-" + name[len(name)-1:]
@@ -109,32 +111,10 @@ func stateFlagName(st SocketState) string {
 	return name
 }
 
-// ParsePort reads a port as a number from 1 to 65535 or as a service name
-// from /etc/services ("http", "ssh"). Its error names the bad value.
-func ParsePort(s string) (uint16, error) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return 0, errors.New("invalid port \"\": want a number from 1 to 65535 or a service name")
-	}
-	if s[0] >= '0' && s[0] <= '9' {
-		n, err := strconv.ParseUint(s, 10, 16)
-		if err != nil || n == 0 {
-			return 0, fmt.Errorf("invalid port %q: want a number from 1 to 65535 or a service name", s)
-		}
-		return uint16(n), nil
-	}
-	for _, network := range []string{"tcp", "udp"} {
-		if n, ok := lookupService(network, s); ok {
-			return n, nil
-		}
-	}
-	return 0, fmt.Errorf("invalid port %q: not a number and not a service name in %s", s, servicesFile)
-}
-
-// SocketQuery selects the sockets ListSockets returns. Filters combine: a
+// Query selects the sockets List returns. Filters combine: a
 // socket is listed when it passes every one that is set. The zero value
 // lists every TCP and UDP socket of both families with its owning process.
-type SocketQuery struct {
+type Query struct {
 	// TCP and UDP select protocols; when both are false, both are listed.
 	TCP, UDP bool
 	// IPv4 and IPv6 select address families; when both are false, both are
@@ -144,7 +124,7 @@ type SocketQuery struct {
 	// and unconnected UDP sockets, as 'ss -l' and 'netstat -l' do.
 	Listening bool
 	// States keeps only sockets in one of these states; empty keeps all.
-	States []SocketState
+	States []State
 	// Port keeps only sockets with this port at either end; 0 keeps all.
 	Port uint16
 	// PID keeps only sockets held by this process; 0 keeps all.
@@ -176,7 +156,7 @@ type Socket struct {
 	// or port 0 is a wildcard (a listener's remote is 0.0.0.0:0 or [::]:0).
 	Local  netip.AddrPort `json:"local"`
 	Remote netip.AddrPort `json:"remote"`
-	State  SocketState    `json:"state"`
+	State  State          `json:"state"`
 	// RecvQ is the number of bytes received and not yet read by the
 	// program; for a listener, the connections waiting in its accept queue.
 	RecvQ int `json:"recv_q"`
@@ -217,8 +197,8 @@ type Socket struct {
 	holders []fdRef
 }
 
-// SocketList is the result of ListSockets.
-type SocketList struct {
+// Listing is the result of List.
+type Listing struct {
 	// Sockets are in the kernel's order within each protocol: tcp, tcp6,
 	// udp, udp6.
 	Sockets []Socket `json:"sockets"`
@@ -227,7 +207,7 @@ type SocketList struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// ListSockets lists the TCP and UDP sockets of the calling thread's network
+// List lists the TCP and UDP sockets of the calling thread's network
 // namespace that q selects, as 'ss -tuanp' and 'netstat -tuanp' do. It reads
 // /proc/net once per protocol and filters there while, on another
 // goroutine, it walks /proc/*/fd once (only the processes q allows); the
@@ -235,7 +215,7 @@ type SocketList struct {
 // owner cannot be read, or is not visible from this PID namespace, is
 // still listed without one (see Socket.OwnerUnreadable), and a note says
 // why.
-func ListSockets(ctx context.Context, q SocketQuery) (*SocketList, error) {
+func List(ctx context.Context, q Query) (*Listing, error) {
 	var walk *ownerWalk
 	if !q.SkipOwners || q.PID != 0 || q.Program != "" {
 		walk = startOwnerWalk(ctx, q)
@@ -255,7 +235,7 @@ func ListSockets(ctx context.Context, q SocketQuery) (*SocketList, error) {
 			return nil, err
 		}
 	}
-	list := &SocketList{Sockets: socks}
+	list := &Listing{Sockets: socks}
 	if walk != nil {
 		if err := walk.addOwners(ctx, list, q); err != nil {
 			return nil, err
@@ -279,16 +259,16 @@ func ListSockets(ctx context.Context, q SocketQuery) (*SocketList, error) {
 	return list, nil
 }
 
-// socketFilter is a SocketQuery's filters, checked on each /proc/net line
+// socketFilter is a Query's filters, checked on each /proc/net line
 // before the line becomes a Socket.
 type socketFilter struct {
 	tcp, udp, v4, v6 bool
 	listening        bool
-	states           []SocketState
+	states           []State
 	port             uint16
 }
 
-func newSocketFilter(q SocketQuery) socketFilter {
+func newSocketFilter(q Query) socketFilter {
 	f := socketFilter{tcp: q.TCP, udp: q.UDP, v4: q.IPv4, v6: q.IPv6,
 		listening: q.Listening, states: q.States, port: q.Port}
 	if !f.tcp && !f.udp {
@@ -319,8 +299,8 @@ func (f socketFilter) keep(s *Socket) bool {
 
 // StateCount is the number of sockets in one state.
 type StateCount struct {
-	State SocketState `json:"state"`
-	Count int         `json:"count"`
+	State State `json:"state"`
+	Count int   `json:"count"`
 }
 
 // ProtoSummary counts the sockets of one protocol, per state.
@@ -332,22 +312,22 @@ type ProtoSummary struct {
 	States []StateCount `json:"states"`
 }
 
-// SocketSummary counts sockets per protocol and per state, as 'ss -s' does.
-type SocketSummary struct {
+// Summary counts sockets per protocol and per state, as 'ss -s' does.
+type Summary struct {
 	Total int `json:"total"`
 	// Protocols has one entry per protocol that has sockets, in the order
 	// tcp, tcp6, udp, udp6.
 	Protocols []ProtoSummary `json:"protocols"`
 }
 
-// Summarize counts socks per protocol and state. ListSockets with
+// Summarize counts socks per protocol and state. List with
 // SkipOwners gives it what it needs at a fraction of the cost.
-func Summarize(socks []Socket) SocketSummary {
-	states := SocketStates()
-	sum := SocketSummary{Total: len(socks), Protocols: []ProtoSummary{}}
+func Summarize(socks []Socket) Summary {
+	states := States()
+	sum := Summary{Total: len(socks), Protocols: []ProtoSummary{}}
 	for _, t := range procNetTables {
 		counts := make([]int, len(states))
-		unknown := map[SocketState]int{}
+		unknown := map[State]int{}
 		total := 0
 		for i := range socks {
 			if socks[i].Proto != t.proto {
@@ -414,7 +394,7 @@ func WhoHolds(ctx context.Context, port uint16) (*PortReport, error) {
 	if port == 0 {
 		return nil, errors.New("invalid port 0: want a number from 1 to 65535")
 	}
-	list, err := ListSockets(ctx, SocketQuery{Port: port})
+	list, err := List(ctx, Query{Port: port})
 	if err != nil {
 		return nil, err
 	}
@@ -458,14 +438,15 @@ func WhoHolds(ctx context.Context, port uint16) (*PortReport, error) {
 // serviceName is the name of port in /etc/services for proto ("tcp6"
 // counts as "tcp"), or the number.
 func serviceName(proto string, port uint16) string {
-	if name, ok := lookupServiceName(strings.TrimSuffix(proto, "6"), port); ok {
+	table, _ := resolve.SystemServices()
+	if name, ok := table.Name(strings.TrimSuffix(proto, "6"), port); ok {
 		return name
 	}
 	return strconv.Itoa(int(port))
 }
 
-// NameTimeout bounds all the host name lookups of one ListSockets call with
-// SocketQuery.Names; addresses still unnamed by then stay numeric.
+// NameTimeout bounds all the host name lookups of one List call with
+// Query.Names; addresses still unnamed by then stay numeric.
 const NameTimeout = 3 * time.Second
 
 // addNames fills LocalName and RemoteName, looking each distinct address

@@ -1,4 +1,4 @@
-package diag
+package ping
 
 import (
 	"context"
@@ -11,14 +11,15 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/netkit/netkit/units"
 	probing "github.com/prometheus-community/pro-bing"
 	"golang.org/x/net/icmp"
 )
 
-// ICMPPermissionError reports that this process may open neither a raw ICMP
+// PermissionError reports that this process may open neither a raw ICMP
 // socket (root or CAP_NET_RAW) nor an unprivileged ICMP datagram socket (a
 // group in net.ipv4.ping_group_range, which covers IPv6 too).
-type ICMPPermissionError struct {
+type PermissionError struct {
 	// IPv6 is the family that was tried.
 	IPv6 bool
 	// Raw is why the raw socket failed (EPERM without CAP_NET_RAW).
@@ -33,7 +34,7 @@ type ICMPPermissionError struct {
 	GroupRange string
 }
 
-func (e *ICMPPermissionError) Error() string {
+func (e *PermissionError) Error() string {
 	fam := "IPv4"
 	if e.IPv6 {
 		fam = "IPv6"
@@ -47,29 +48,29 @@ func (e *ICMPPermissionError) Error() string {
 }
 
 // Unwrap returns the errors of both attempts.
-func (e *ICMPPermissionError) Unwrap() []error { return []error{e.Raw, e.Datagram} }
+func (e *PermissionError) Unwrap() []error { return []error{e.Raw, e.Datagram} }
 
 // icmpNetworks are the icmp.ListenPacket networks of each method, keyed by
 // Is6.
-var icmpNetworks = map[PingMethod]map[bool]string{
-	PingRaw:      {false: "ip4:icmp", true: "ip6:ipv6-icmp"},
-	PingDatagram: {false: "udp4", true: "udp6"},
+var icmpNetworks = map[Method]map[bool]string{
+	MethodRaw:      {false: "ip4:icmp", true: "ip6:ipv6-icmp"},
+	MethodDatagram: {false: "udp4", true: "udp6"},
 }
 
 // icmpMethod decides by trying, not by the user ID (CAP_NET_RAW can be
 // granted without root), how this process can send ICMP to the family: a raw
 // socket if it may, else a datagram socket.
-func icmpMethod(v6 bool) (PingMethod, error) {
-	rawErr := tryListen(PingRaw, v6)
+func icmpMethod(v6 bool) (Method, error) {
+	rawErr := tryListen(MethodRaw, v6)
 	if rawErr == nil {
-		return PingRaw, nil
+		return MethodRaw, nil
 	}
-	dgramErr := tryListen(PingDatagram, v6)
+	dgramErr := tryListen(MethodDatagram, v6)
 	if dgramErr == nil {
-		return PingDatagram, nil
+		return MethodDatagram, nil
 	}
 	rng, _ := os.ReadFile("/proc/sys/net/ipv4/ping_group_range")
-	return "", &ICMPPermissionError{
+	return "", &PermissionError{
 		IPv6: v6, Raw: rawErr, Datagram: dgramErr, GID: os.Getegid(),
 		GroupRange: strings.Join(strings.Fields(string(rng)), " "),
 	}
@@ -78,12 +79,12 @@ func icmpMethod(v6 bool) (PingMethod, error) {
 // rawICMPAllowed reports whether this process may open a raw ICMP socket:
 // the privilege iputils asks of intervals below 200 ms.
 func rawICMPAllowed() bool {
-	return tryListen(PingRaw, false) == nil
+	return tryListen(MethodRaw, false) == nil
 }
 
 // tryListen opens and closes an ICMP socket of the method, returning the
 // system call's error number (EPERM, EACCES) when it has one.
-func tryListen(m PingMethod, v6 bool) error {
+func tryListen(m Method, v6 bool) error {
 	c, err := icmp.ListenPacket(icmpNetworks[m][v6], "")
 	if err != nil {
 		var errno syscall.Errno
@@ -103,7 +104,7 @@ func (r *targetRun) runICMP(ctx context.Context) error {
 	p := probing.New(s.Addr.String())
 	p.SetLogger(probing.NoopLogger{})
 	p.SetIPAddr(&net.IPAddr{IP: s.Addr.AsSlice(), Zone: s.Addr.Zone()})
-	p.SetPrivileged(s.Method == PingRaw)
+	p.SetPrivileged(s.Method == MethodRaw)
 	p.Count = r.count
 	if p.Count == 0 {
 		p.Count = -1
@@ -158,7 +159,7 @@ func (r *targetRun) sendFailed(pkt *probing.Packet, err error) {
 	defer r.mu.Unlock()
 	r.tally.sent++
 	r.tally.errors++
-	r.emit(PingProbe{Seq: pkt.Seq + 1, Kind: ProbeError, Error: err.Error()})
+	r.emit(Probe{Seq: pkt.Seq + 1, Kind: ProbeError, Error: err.Error()})
 }
 
 // received is pro-bing's OnRecv: the first answer to a probe, in time or
@@ -200,12 +201,12 @@ func (r *targetRun) expire(seq int) {
 		return
 	}
 	delete(r.pending, seq)
-	r.emit(PingProbe{Seq: seq + 1, Kind: ProbeTimeout})
+	r.emit(Probe{Seq: seq + 1, Kind: ProbeTimeout})
 }
 
 // icmpEvent turns a pro-bing packet into a reply event.
-func icmpEvent(pkt *probing.Packet) PingProbe {
-	ev := PingProbe{Seq: pkt.Seq + 1, Kind: ProbeReply, Bytes: pkt.Nbytes, RTTMs: ms(pkt.Rtt)}
+func icmpEvent(pkt *probing.Packet) Probe {
+	ev := Probe{Seq: pkt.Seq + 1, Kind: ProbeReply, Bytes: pkt.Nbytes, RTTMs: units.Millis(pkt.Rtt)}
 	if pkt.TTL > 0 {
 		ev.TTL = pkt.TTL
 	}

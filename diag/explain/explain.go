@@ -1,4 +1,4 @@
-package diag
+package explain
 
 import (
 	"cmp"
@@ -17,6 +17,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/netkit/netkit/diag/ping"
+	"github.com/netkit/netkit/diag/sockets"
+	"github.com/netkit/netkit/echo"
 	"github.com/netkit/netkit/resolve"
 )
 
@@ -191,21 +194,22 @@ func Codes() []string {
 	return codes
 }
 
-// Explain turns err into a cause and a next step, with the address, port and
+// Error turns err into a cause and a next step, with the address, port and
 // certificate details err carries. It reports false when it has nothing to
 // add to the error's own text. It classifies by type (errors.As, errors.Is),
 // never by matching message strings.
-func Explain(err error) (Explanation, bool) {
-	return explainAt(err, fill{})
+func Error(err error) (Explanation, bool) {
+	return ErrorAt(err, "", 0)
 }
 
-// explainAt is Explain with a default host and port for errors that do not
-// carry them (a certificate signed by an unknown authority says nothing of
-// the host it was presented for).
-func explainAt(err error, def fill) (Explanation, bool) {
+// ErrorAt is Error with a default host and port (0 for none) for errors
+// that do not carry them (a certificate signed by an unknown authority says
+// nothing of the host it was presented for).
+func ErrorAt(err error, host string, port uint16) (Explanation, bool) {
 	if err == nil {
 		return Explanation{}, false
 	}
+	def := at(host, port)
 	f := fillFrom(err)
 	f.host = cmp.Or(f.host, def.host)
 	f.port = cmp.Or(f.port, def.port)
@@ -218,7 +222,7 @@ func explainAt(err error, def fill) (Explanation, bool) {
 	if ex, ok := explainDNS(err, f); ok {
 		return ex, true
 	}
-	var icmpErr *ICMPPermissionError
+	var icmpErr *ping.PermissionError
 	if errors.As(err, &icmpErr) {
 		return byCode("ICMP-NOT-PERMITTED").explain(f), true
 	}
@@ -228,7 +232,7 @@ func explainAt(err error, def fill) (Explanation, bool) {
 		// error names it and why; the errno entries are about sockets.
 		return Explanation{}, false
 	}
-	var noReply *NoReplyError
+	var noReply *ping.NoReplyError
 	if errors.As(err, &noReply) {
 		f.host = cmp.Or(noReply.Host, f.host)
 		if noReply.Port != 0 {
@@ -245,36 +249,41 @@ func explainAt(err error, def fill) (Explanation, bool) {
 			}
 		}
 	}
-	if isTimeout(err) {
+	if IsTimeout(err) {
 		return byCode("TIMEOUT").explain(f), true
 	}
 	return Explanation{}, false
 }
 
-// isTimeout reports whether err is a deadline that passed: a socket's, a
+// IsTimeout reports whether err is a deadline that passed: a socket's, a
 // context's, or any net.Error that says it timed out.
-func isTimeout(err error) bool {
+func IsTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, os.ErrDeadlineExceeded) || errors.Is(err, context.DeadlineExceeded) ||
 		(errors.As(err, &ne) && ne.Timeout())
 }
 
-// explainCode is the explanation of a code for a host and port, for
+// Finding is the explanation of code for a host and port (0 for none), for
 // findings that are not Go errors (nothing listens, no ICMP reply).
-func explainCode(code, host string, port uint16) *Explanation {
-	p := ""
-	if port != 0 {
-		p = strconv.Itoa(int(port))
-	}
-	ex := byCode(code).explain(fill{host: host, port: p})
+func Finding(code, host string, port uint16) *Explanation {
+	ex := byCode(code).explain(at(host, port))
 	return &ex
 }
 
-// ExplainHere is Explain plus what only this machine can tell: for
+// at is the fill of a host and a port, 0 for none.
+func at(host string, port uint16) fill {
+	f := fill{host: host}
+	if port != 0 {
+		f.port = strconv.Itoa(int(port))
+	}
+	return f
+}
+
+// ErrorHere is Error plus what only this machine can tell: for
 // EADDRINUSE, which processes hold the port (as 'netkit sockets who PORT'
 // would say). It may read /proc; ctx bounds that.
-func ExplainHere(ctx context.Context, err error) (Explanation, bool) {
-	ex, ok := Explain(err)
+func ErrorHere(ctx context.Context, err error) (Explanation, bool) {
+	ex, ok := Error(err)
 	if !ok || ex.Code != "EADDRINUSE" {
 		return ex, ok
 	}
@@ -283,7 +292,7 @@ func ExplainHere(ctx context.Context, err error) (Explanation, bool) {
 	if perr != nil || port == 0 {
 		return ex, ok
 	}
-	rep, werr := WhoHolds(ctx, uint16(port))
+	rep, werr := sockets.WhoHolds(ctx, uint16(port))
 	if werr != nil || len(rep.Holders) == 0 {
 		return ex, ok
 	}
@@ -437,7 +446,7 @@ func explainTLS(err error, f fill) (Explanation, bool) {
 	if errors.As(err, &rec) {
 		return byCode("TLS-NOT-TLS").explain(f), true
 	}
-	if alert, ok := peerAlert(err); ok {
+	if alert, ok := PeerAlert(err); ok {
 		ex := byCode("TLS-ALERT").explain(f)
 		ex.Cause += fmt.Sprintf(" (alert: %s)", alert)
 		return ex, true
@@ -450,7 +459,7 @@ func explainTLS(err error, f fill) (Explanation, bool) {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "TLS handshake" {
 		switch {
-		case isTimeout(op.Err):
+		case IsTimeout(op.Err):
 			return byCode("TLS-NO-ANSWER").explain(f), true
 		case errors.Is(op.Err, io.EOF) || errors.Is(op.Err, syscall.ECONNRESET):
 			return byCode("TLS-EOF").explain(f), true
@@ -467,7 +476,7 @@ func explainTLS(err error, f fill) (Explanation, bool) {
 	var hostErr x509.HostnameError
 	if errors.As(err, &hostErr) {
 		ex := byCode("X509-HOSTNAME").explain(f)
-		if names := CertificateNames(hostErr.Certificate); len(names) > 0 {
+		if names := certificateNames(hostErr.Certificate); len(names) > 0 {
 			ex.Cause += ": it is for " + strings.Join(names, ", ")
 		}
 		return ex, true
@@ -495,12 +504,12 @@ func explainTLS(err error, f fill) (Explanation, bool) {
 	return Explanation{}, false
 }
 
-// peerAlert returns the text of the TLS alert err carries, when it is one: a
+// PeerAlert returns the text of the TLS alert err carries, when it is one: a
 // tls.AlertError, or, over TCP, the *net.OpError with Op "remote error" that
 // crypto/tls makes of an alert from the peer (around an unexported type).
 // With TLS 1.3 a server's refusal of the client's certificate arrives this
 // way on the first read, after a handshake that looked complete.
-func peerAlert(err error) (string, bool) {
+func PeerAlert(err error) (string, bool) {
 	var alert tls.AlertError
 	if errors.As(err, &alert) {
 		return alert.Error(), true
@@ -512,16 +521,13 @@ func peerAlert(err error) (string, bool) {
 	return "", false
 }
 
-// CertificateNames lists the names a certificate is valid for: its DNS and
-// IP subject alternative names, or its common name when it has none.
-func CertificateNames(c *x509.Certificate) []string {
+// certificateNames lists the names c is valid for: its subject alternative
+// names, or its common name when it has none.
+func certificateNames(c *x509.Certificate) []string {
 	if c == nil {
 		return nil
 	}
-	names := slices.Clone(c.DNSNames)
-	for _, ip := range c.IPAddresses {
-		names = append(names, ip.String())
-	}
+	names := echo.SANs(c)
 	if len(names) == 0 && c.Subject.CommonName != "" {
 		names = append(names, c.Subject.CommonName)
 	}

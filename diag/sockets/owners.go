@@ -1,4 +1,4 @@
-package diag
+package sockets
 
 import (
 	"bytes"
@@ -46,7 +46,7 @@ type ownerWalk struct {
 
 // startOwnerWalk starts walking the descriptors of the processes q allows
 // (PID and Program, both when both are set) on a new goroutine.
-func startOwnerWalk(ctx context.Context, q SocketQuery) *ownerWalk {
+func startOwnerWalk(ctx context.Context, q Query) *ownerWalk {
 	ctx, cancel := context.WithCancel(ctx)
 	w := &ownerWalk{cancel: cancel, done: make(chan struct{}), holders: map[uint64][]fdRef{}, procs: processCache{}}
 	go func() {
@@ -84,7 +84,7 @@ func (w *ownerWalk) wait(stop bool) {
 // addOwners waits for the walk (stopping it when no socket of list needs
 // an owner), fills in the processes holding list's sockets and, when q
 // filters by PID or Program, drops the sockets none of those holds.
-func (w *ownerWalk) addOwners(ctx context.Context, list *SocketList, q SocketQuery) error {
+func (w *ownerWalk) addOwners(ctx context.Context, list *Listing, q Query) error {
 	socks := list.Sockets
 	needed := slices.ContainsFunc(socks, func(s Socket) bool { return s.Inode != 0 })
 	w.wait(!needed)

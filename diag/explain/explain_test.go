@@ -1,4 +1,4 @@
-package diag
+package explain
 
 import (
 	"context"
@@ -17,40 +17,18 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/netkit/netkit/diag/ping"
 	"github.com/netkit/netkit/echo"
 	"github.com/netkit/netkit/internal/dnstest"
 	"github.com/netkit/netkit/internal/testcert"
+	"github.com/netkit/netkit/internal/testnet"
 	"github.com/netkit/netkit/resolve"
 )
 
-// closedPort returns a loopback TCP address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
-}
-
-// closedUDPPort returns a loopback UDP address nothing listens on.
-func closedUDPPort(t *testing.T) netip.AddrPort {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := pc.LocalAddr().(*net.UDPAddr).AddrPort()
-	pc.Close()
-	return addr
-}
-
 func TestExplainConnectionRefused(t *testing.T) {
-	addr := closedPort(t)
+	addr := testnet.ClosedPort(t, "tcp", "127.0.0.1").String()
 	_, err := net.Dial("tcp", addr)
-	ex, ok := Explain(fmt.Errorf("connect: %w", err))
+	ex, ok := Error(fmt.Errorf("connect: %w", err))
 	if !ok || ex.Code != "ECONNREFUSED" {
 		t.Fatalf("%v → %+v %v", err, ex, ok)
 	}
@@ -67,15 +45,15 @@ func TestExplainAddressInUse(t *testing.T) {
 	}
 	defer l.Close()
 	_, err = net.Listen("tcp", l.Addr().String())
-	ex, ok := Explain(err)
+	ex, ok := Error(err)
 	_, port, _ := net.SplitHostPort(l.Addr().String())
 	if !ok || ex.Code != "EADDRINUSE" || !strings.Contains(ex.Next, "netkit sockets who "+port) {
 		t.Errorf("%v → %+v", err, ex)
 	}
 	// On this machine the holder is known: this test process.
-	ex, ok = ExplainHere(context.Background(), err)
+	ex, ok = ErrorHere(context.Background(), err)
 	if want := fmt.Sprintf("held by %d/", os.Getpid()); !ok || !strings.Contains(ex.Cause, want) {
-		t.Errorf("ExplainHere: %+v, want %q", ex, want)
+		t.Errorf("ErrorHere: %+v, want %q", ex, want)
 	}
 }
 
@@ -95,7 +73,7 @@ func TestExplainTimeout(t *testing.T) {
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 	_, err = c.Read(make([]byte, 1))
-	if ex, ok := Explain(err); !ok || ex.Code != "TIMEOUT" {
+	if ex, ok := Error(err); !ok || ex.Code != "TIMEOUT" {
 		t.Errorf("%v → %+v", err, ex)
 	}
 }
@@ -104,8 +82,8 @@ func TestExplainTimeout(t *testing.T) {
 // handshake, then closes, on each connection until the test ends.
 func listenTLS(t *testing.T, cfg *tls.Config) net.Listener {
 	t.Helper()
-	l := tls.NewListener(listen(t, "127.0.0.1:0"), cfg)
-	serveConns(t, l, func(c net.Conn) { c.(*tls.Conn).Handshake() })
+	l := tls.NewListener(testnet.Listen(t, "127.0.0.1:0"), cfg)
+	testnet.ServeConns(t, l, func(c net.Conn) { c.(*tls.Conn).Handshake() })
 	return l
 }
 
@@ -131,7 +109,7 @@ func TestExplainTLSFailures(t *testing.T) {
 				cfg.RootCAs = ca.Pool()
 			}
 			_, err := tls.Dial("tcp", l.Addr().String(), cfg)
-			ex, ok := Explain(fmt.Errorf("handshake: %w", err))
+			ex, ok := Error(fmt.Errorf("handshake: %w", err))
 			if !ok || ex.Code != tc.code || !strings.Contains(ex.Cause, tc.mentions) {
 				t.Errorf("%v → %+v", err, ex)
 			}
@@ -153,16 +131,16 @@ func TestExplainRemoteAlert(t *testing.T) {
 		_, err = c.Read(make([]byte, 1))
 		c.Close()
 	}
-	if ex, ok := Explain(err); !ok || ex.Code != "TLS-ALERT" || !strings.Contains(ex.Cause, "certificate required") {
+	if ex, ok := Error(err); !ok || ex.Code != "TLS-ALERT" || !strings.Contains(ex.Cause, "certificate required") {
 		t.Errorf("%v → %+v", err, ex)
 	}
 }
 
 func TestExplainPlaintextPeer(t *testing.T) {
-	l := listen(t, "127.0.0.1:0")
-	serveConns(t, l, func(c net.Conn) { c.Write([]byte("HTTP/1.0 400 Bad Request\r\n\r\n")) })
+	l := testnet.Listen(t, "127.0.0.1:0")
+	testnet.ServeConns(t, l, func(c net.Conn) { c.Write([]byte("HTTP/1.0 400 Bad Request\r\n\r\n")) })
 	_, err := tls.Dial("tcp", l.Addr().String(), &tls.Config{ServerName: "localhost"})
-	if ex, ok := Explain(err); !ok || ex.Code != "TLS-NOT-TLS" {
+	if ex, ok := Error(err); !ok || ex.Code != "TLS-NOT-TLS" {
 		t.Errorf("%v → %+v", err, ex)
 	}
 }
@@ -180,10 +158,10 @@ func TestExplainTLSHandshake(t *testing.T) {
 		{"hangs up", func(net.Conn) {}, "TLS-EOF"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := listen(t, "127.0.0.1:0")
-			serveConns(t, l, tc.handle)
+			l := testnet.Listen(t, "127.0.0.1:0")
+			testnet.ServeConns(t, l, tc.handle)
 			_, err := echo.Dial(context.Background(), l.Addr().String(), echo.ClientOptions{Timeout: 200 * time.Millisecond})
-			ex, ok := Explain(fmt.Errorf("echo send: %w", err))
+			ex, ok := Error(fmt.Errorf("echo send: %w", err))
 			if !ok || ex.Code != tc.code || !strings.Contains(ex.Cause, l.Addr().String()) {
 				t.Errorf("%v → %+v", err, ex)
 			}
@@ -195,24 +173,24 @@ func TestExplainDNS(t *testing.T) {
 	srv := dnstest.Start(t, "exists.test. 60 IN TXT \"x\"")
 	r := &resolve.Resolver{Servers: []netip.AddrPort{srv.Addr}}
 	_, err := r.LookupIP(context.Background(), "nosuch.test", resolve.AnyFamily)
-	if ex, ok := Explain(err); !ok || ex.Code != "NXDOMAIN" || !strings.Contains(ex.Cause, "nosuch.test") {
+	if ex, ok := Error(err); !ok || ex.Code != "NXDOMAIN" || !strings.Contains(ex.Cause, "nosuch.test") {
 		t.Errorf("%v → %+v", err, ex)
 	}
 	_, err = r.LookupIP(context.Background(), "exists.test", resolve.AnyFamily)
-	if ex, ok := Explain(err); !ok || ex.Code != "NODATA" {
+	if ex, ok := Error(err); !ok || ex.Code != "NODATA" {
 		t.Errorf("%v → %+v", err, ex)
 	}
 	srv.Rcode("broken.test", dns.RcodeServerFailure)
 	_, err = r.LookupIP(context.Background(), "broken.test", resolve.AnyFamily)
-	if ex, ok := Explain(err); !ok || ex.Code != "SERVFAIL" {
+	if ex, ok := Error(err); !ok || ex.Code != "SERVFAIL" {
 		t.Errorf("%v → %+v", err, ex)
 	}
 	// Go's own resolver errors are classified too, and only labelled
 	// SERVFAIL when they say so, which they do not.
-	if ex, ok := Explain(&net.DNSError{Name: "x.test", Err: "no such host", IsNotFound: true}); !ok || ex.Code != "NXDOMAIN" {
+	if ex, ok := Error(&net.DNSError{Name: "x.test", Err: "no such host", IsNotFound: true}); !ok || ex.Code != "NXDOMAIN" {
 		t.Errorf("net.DNSError → %+v", ex)
 	}
-	ex, ok := Explain(&net.DNSError{Name: "x.test", Server: "127.0.0.53:53", Err: "server misbehaving", IsTemporary: true})
+	ex, ok := Error(&net.DNSError{Name: "x.test", Server: "127.0.0.53:53", Err: "server misbehaving", IsTemporary: true})
 	if !ok || ex.Code != "DNS-ERROR" || !strings.Contains(ex.Cause, "x.test") || !strings.Contains(ex.Cause, "server misbehaving") {
 		t.Errorf("net.DNSError → %+v", ex)
 	}
@@ -222,7 +200,7 @@ func TestExplainDNS(t *testing.T) {
 // that does not answer: the explanation names the server and the name
 // apart, and says what to check.
 func TestExplainDNSServerProblems(t *testing.T) {
-	gone := closedUDPPort(t)
+	gone := testnet.ClosedPort(t, "udp", "127.0.0.1")
 	srv := dnstest.Start(t)
 	srv.Silence("quiet.test")
 	for _, tc := range []struct {
@@ -235,7 +213,7 @@ func TestExplainDNSServerProblems(t *testing.T) {
 	} {
 		r := &resolve.Resolver{Servers: []netip.AddrPort{tc.server}, Timeout: 200 * time.Millisecond}
 		_, err := r.LookupIP(context.Background(), tc.name, resolve.AnyFamily)
-		ex, ok := Explain(err)
+		ex, ok := Error(err)
 		if !ok || ex.Code != tc.code || !strings.Contains(ex.Cause, "DNS server "+tc.server.String()) ||
 			!strings.Contains(ex.Cause, "about "+tc.name) && !strings.Contains(ex.Cause, "for "+tc.name) ||
 			!strings.Contains(ex.Next, "netkit resolve --config") || !strings.Contains(ex.Next, "--server") {
@@ -245,10 +223,10 @@ func TestExplainDNSServerProblems(t *testing.T) {
 }
 
 func TestExplainUnknown(t *testing.T) {
-	if _, ok := Explain(errors.New("something else")); ok {
+	if _, ok := Error(errors.New("something else")); ok {
 		t.Error("an unknown error was explained")
 	}
-	if _, ok := Explain(nil); ok {
+	if _, ok := Error(nil); ok {
 		t.Error("nil was explained")
 	}
 }
@@ -265,7 +243,7 @@ func TestExplainUnreadableFile(t *testing.T) {
 		fmt.Errorf("load --cert: %w", &fs.PathError{Op: "open", Path: "/etc/key.pem", Err: syscall.EACCES}),
 		fmt.Errorf("hosts file: %w", err),
 	} {
-		if ex, ok := Explain(err); ok {
+		if ex, ok := Error(err); ok {
 			t.Errorf("%v explained as %+v", err, ex)
 		}
 	}
@@ -292,5 +270,53 @@ func TestLookup(t *testing.T) {
 	}
 	if _, ok := Lookup("99999"); ok {
 		t.Error("99999 explained")
+	}
+}
+
+// TestICMPPermissionErrorExplained checks that the error of a process that
+// may open no ICMP socket is explained with the fixes, not as a bare EPERM.
+func TestICMPPermissionErrorExplained(t *testing.T) {
+	err := &ping.PermissionError{Raw: syscall.EPERM, Datagram: syscall.EACCES, GID: 65534, GroupRange: "1 0"}
+	msg := err.Error()
+	for _, want := range []string{"raw socket: operation not permitted", "datagram socket: permission denied", `group 65534 is not in net.ipv4.ping_group_range "1 0"`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message %q lacks %q", msg, want)
+		}
+	}
+	ex, ok := Error(errors.Join(errors.New("ping"), err))
+	if !ok || ex.Code != "ICMP-NOT-PERMITTED" {
+		t.Fatalf("Error: %+v, %v", ex, ok)
+	}
+	for _, want := range []string{"net.ipv4.ping_group_range", "setcap cap_net_raw+ep", "root"} {
+		if !strings.Contains(ex.Next, want) {
+			t.Errorf("next step %q lacks %q", ex.Next, want)
+		}
+	}
+}
+
+// TestFamilyErrorExplained checks that ping's error for a name with no
+// address of the family asked for is explained as NODATA naming the host,
+// and that a literal of the other family gets no explanation.
+func TestFamilyErrorExplained(t *testing.T) {
+	r := testnet.HostsResolver(t, "127.0.0.1 localhost\n")
+	for _, tc := range []struct {
+		host   string
+		family resolve.Family
+		code   string // "" for none
+	}{
+		{"127.0.0.1", resolve.IPv6, ""},
+		{"localhost", resolve.IPv6, "NODATA"},
+	} {
+		stats, err := ping.Run(context.Background(), ping.Options{Targets: []ping.Target{{Host: tc.host}}, Resolver: r, Family: tc.family, Count: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex, ok := Error(stats[0].Err)
+		if ok != (tc.code != "") || ex.Code != tc.code {
+			t.Errorf("%s: Error %+v, %v; want code %q", tc.host, ex, ok, tc.code)
+		}
+		if ok && !strings.Contains(ex.Cause, "the name "+tc.host+" exists") {
+			t.Errorf("%s: cause %q does not name the host", tc.host, ex.Cause)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package diag
+package sockets
 
 import (
 	"bufio"
@@ -28,7 +28,7 @@ type procNetTable struct {
 	v6    bool   // false: IPv4
 }
 
-// procNetTables are the tables ListSockets reads, in the order it lists
+// procNetTables are the tables List reads, in the order it lists
 // them.
 var procNetTables = []procNetTable{
 	{name: "tcp", proto: ProtoTCP, tcp: true},
@@ -38,7 +38,7 @@ var procNetTables = []procNetTable{
 }
 
 // tcpStates maps the kernel's state numbers (the st column) to names.
-var tcpStates = [...]SocketState{
+var tcpStates = [...]State{
 	1: StateEstablished, 2: StateSynSent, 3: StateSynRecv, 4: StateFinWait1, 5: StateFinWait2,
 	6: StateTimeWait, 7: StateClose, 8: StateCloseWait, 9: StateLastAck, 10: StateListen, 11: StateClosing,
 	// 12 is NEW_SYN_RECV, which the kernel prints as 3.
@@ -47,9 +47,9 @@ var tcpStates = [...]SocketState{
 // kernelState names the kernel's state number st. A number netkit does not
 // know (one a newer kernel added) is "UNKNOWN(0xNN)" rather than an error
 // that would hide every other socket of the table.
-func kernelState(st uint64) SocketState {
+func kernelState(st uint64) State {
 	if st == 0 || st >= uint64(len(tcpStates)) {
-		return SocketState(fmt.Sprintf("UNKNOWN(0x%02X)", st))
+		return State(fmt.Sprintf("UNKNOWN(0x%02X)", st))
 	}
 	return tcpStates[st]
 }

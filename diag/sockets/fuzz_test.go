@@ -1,4 +1,4 @@
-package diag
+package sockets
 
 import (
 	"encoding/binary"
@@ -55,7 +55,7 @@ func FuzzParseProcNetLine(f *testing.F) {
 		if s.Local.Addr().Is4() == v6 || s.Remote.Addr().Is4() == v6 {
 			t.Fatalf("%q: family v6=%v but addresses %s %s", line, v6, s.Local, s.Remote)
 		}
-		known := slices.Contains(SocketStates(), s.State)
+		known := slices.Contains(States(), s.State)
 		if s.State == StateUnconn && tcp || s.State == StateClose && !tcp || !known && !unknownState.MatchString(string(s.State)) {
 			t.Fatalf("%q: state %q for tcp=%v", line, s.State, tcp)
 		}
@@ -78,38 +78,18 @@ func FuzzParseSocketState(f *testing.F) {
 	f.Add("Fin_Wait-1")
 	f.Add("bogus")
 	f.Fuzz(func(t *testing.T, in string) {
-		st, err := ParseSocketState(in)
+		st, err := ParseState(in)
 		if err != nil {
 			if !strings.Contains(err.Error(), strconv.Quote(in)) {
 				t.Fatalf("error %q does not name %q", err, in)
 			}
 			return
 		}
-		if !slices.Contains(SocketStates(), st) {
+		if !slices.Contains(States(), st) {
 			t.Fatalf("%q read as %q, not a state", in, st)
 		}
-		if back, err := ParseSocketState(string(st)); err != nil || back != st {
+		if back, err := ParseState(string(st)); err != nil || back != st {
 			t.Fatalf("%q read as %q, which reads as %q, %v", in, st, back, err)
-		}
-	})
-}
-
-// FuzzParsePort checks that ports are 1..65535 and that numbers read as
-// strconv reads them.
-func FuzzParsePort(f *testing.F) {
-	for _, s := range []string{"80", "65535", "0", "65536", "http", " 22 ", "-1", "1e3"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, in string) {
-		p, err := ParsePort(in)
-		if err != nil {
-			return
-		}
-		if p == 0 {
-			t.Fatalf("%q read as port 0", in)
-		}
-		if n, err := strconv.ParseUint(strings.TrimSpace(in), 10, 16); err == nil && uint16(n) != p {
-			t.Fatalf("%q read as %d, strconv says %d", in, p, n)
 		}
 	})
 }

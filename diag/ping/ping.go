@@ -1,4 +1,4 @@
-package diag
+package ping
 
 import (
 	"cmp"
@@ -11,35 +11,36 @@ import (
 	"time"
 
 	"github.com/netkit/netkit/resolve"
+	"github.com/netkit/netkit/units"
 )
 
-// Defaults and limits of PingOptions. The defaults are those of iputils
-// ping, except DefaultPingTimeout (ping waits 10 s for the last reply).
+// Defaults and limits of Options. The defaults are those of iputils
+// ping, except DefaultTimeout (ping waits 10 s for the last reply).
 const (
-	// DefaultPingInterval is the time between two probes to one target.
-	DefaultPingInterval = time.Second
-	// DefaultPingTimeout is how long a probe waits for its reply.
-	DefaultPingTimeout = 2 * time.Second
-	// DefaultPingSize is the ICMP payload size in bytes (84 bytes on the wire
+	// DefaultInterval is the time between two probes to one target.
+	DefaultInterval = time.Second
+	// DefaultTimeout is how long a probe waits for its reply.
+	DefaultTimeout = 2 * time.Second
+	// DefaultSize is the ICMP payload size in bytes (84 bytes on the wire
 	// with the IPv4 and ICMP headers).
-	DefaultPingSize = 56
-	// DefaultPingTTL is the TTL (IPv6 hop limit) of ICMP probes.
-	DefaultPingTTL = 64
+	DefaultSize = 56
+	// DefaultTTL is the TTL (IPv6 hop limit) of ICMP probes.
+	DefaultTTL = 64
 
-	// MinPingSize is the smallest payload: the send time and the tracking
+	// MinSize is the smallest payload: the send time and the tracking
 	// UUID pro-bing puts in every probe to match replies.
-	MinPingSize = 24
-	// MaxPingSize is the largest payload that fits an IPv4 packet.
-	MaxPingSize = 65507
-	// MinPingInterval is the shortest interval anyone may ask for.
-	MinPingInterval = time.Millisecond
+	MinSize = 24
+	// MaxSize is the largest payload that fits an IPv4 packet.
+	MaxSize = 65507
+	// MinInterval is the shortest interval anyone may ask for.
+	MinInterval = time.Millisecond
 	// MinUserInterval is the shortest ICMP interval without root or
 	// CAP_NET_RAW, whatever the socket: shorter ones are a flood only the
 	// administrator may start. iputils ping (20221126) has the same 2 ms
 	// limit for users other than root. TCP probes have none.
 	MinUserInterval = 2 * time.Millisecond
-	// MaxPingTargets is the most targets one run takes.
-	MaxPingTargets = 10000
+	// MaxTargets is the most targets one run takes.
+	MaxTargets = 10000
 	// MaxConcurrentTargets bounds the targets pinged at once: each holds
 	// one socket, and pro-bing starts losing replies near 1,000 of them.
 	// The others wait for their turn.
@@ -49,43 +50,43 @@ const (
 	maxStartGap = 10 * time.Millisecond
 )
 
-// PingMethod is how the probes to a target were sent.
-type PingMethod string
+// Method is how the probes to a target were sent.
+type Method string
 
-// Methods. Ping picks PingRaw when the process may open raw ICMP sockets,
-// else PingDatagram; PingTCP when PingOptions.TCPPort is set.
+// Methods. Ping picks MethodRaw when the process may open raw ICMP sockets,
+// else MethodDatagram; MethodTCP when Options.TCPPort is set.
 const (
-	// PingRaw is ICMP echo on a raw socket: root or CAP_NET_RAW.
-	PingRaw PingMethod = "raw"
-	// PingDatagram is ICMP echo on an unprivileged ICMP datagram socket,
+	// MethodRaw is ICMP echo on a raw socket: root or CAP_NET_RAW.
+	MethodRaw Method = "raw"
+	// MethodDatagram is ICMP echo on an unprivileged ICMP datagram socket,
 	// which the kernel allows to the groups in net.ipv4.ping_group_range.
-	PingDatagram PingMethod = "datagram"
-	// PingTCP is a TCP connection attempt: a SYN answered by SYN-ACK (open)
+	MethodDatagram Method = "datagram"
+	// MethodTCP is a TCP connection attempt: a SYN answered by SYN-ACK (open)
 	// or RST (closed) both mean the host is up.
-	PingTCP PingMethod = "tcp"
+	MethodTCP Method = "tcp"
 )
 
-// PingState is what a run found out about a target.
-type PingState string
+// State is what a run found out about a target.
+type State string
 
 // States of a target after a run.
 const (
-	// PingAlive: at least one probe was answered in time.
-	PingAlive PingState = "alive"
-	// PingUnreachable: the target resolved but no probe was answered in time.
-	PingUnreachable PingState = "unreachable"
-	// PingUnresolved: the name did not resolve to an address of the family
+	// Alive: at least one probe was answered in time.
+	Alive State = "alive"
+	// Unreachable: the target resolved but no probe was answered in time.
+	Unreachable State = "unreachable"
+	// Unresolved: the name did not resolve to an address of the family
 	// asked for; nothing was sent.
-	PingUnresolved PingState = "unresolved"
-	// PingSkipped: the run ended (ctx done: Ctrl-C, or a deadline too close
+	Unresolved State = "unresolved"
+	// Skipped: the run ended (ctx done: Ctrl-C, or a deadline too close
 	// for one more probe) before the target's turn came; nothing was sent.
-	PingSkipped PingState = "skipped"
+	Skipped State = "skipped"
 )
 
 // ProbeKind is what became of one probe, or what one answer was.
 type ProbeKind string
 
-// Probe kinds, as PingOptions.OnProbe reports them.
+// Probe kinds, as Options.OnProbe reports them.
 const (
 	// ProbeReply: the answer came within the timeout.
 	ProbeReply ProbeKind = "reply"
@@ -117,20 +118,20 @@ const (
 	PortClosed PortState = "closed"
 )
 
-// PingTarget is one host to ping.
-type PingTarget struct {
-	// Host is a host name or IP literal, resolved with PingOptions.Resolver
+// Target is one host to ping.
+type Target struct {
+	// Host is a host name or IP literal, resolved with Options.Resolver
 	// unless Addr is valid; with a valid Addr it only names the target.
 	Host string
 	// Addr, when valid, is pinged as is.
 	Addr netip.Addr
 }
 
-// PingOptions are the inputs of Ping. The zero value of every field but
+// Options are the inputs of Ping. The zero value of every field but
 // Targets is usable.
-type PingOptions struct {
+type Options struct {
 	// Targets are pinged concurrently; the results come in the same order.
-	Targets []PingTarget
+	Targets []Target
 	// Resolver looks up host names; nil means resolve.Default().
 	Resolver *resolve.Resolver
 	// Family restricts the address used: resolve.AnyFamily (the zero value)
@@ -142,51 +143,51 @@ type PingOptions struct {
 	// Count is the number of probes per target; 0 sends until ctx is done.
 	Count int
 	// Interval is the time between probes to one target; 0 means
-	// DefaultPingInterval. For ICMP, below MinUserInterval it needs root or
+	// DefaultInterval. For ICMP, below MinUserInterval it needs root or
 	// CAP_NET_RAW.
 	Interval time.Duration
 	// Timeout is how long a probe waits for its answer; 0 means
-	// DefaultPingTimeout. An answer after it is late.
+	// DefaultTimeout. An answer after it is late.
 	Timeout time.Duration
-	// Size is the ICMP payload size in bytes; 0 means DefaultPingSize. TCP
+	// Size is the ICMP payload size in bytes; 0 means DefaultSize. TCP
 	// probes carry no payload and ignore it.
 	Size int
-	// TTL is the TTL (IPv6 hop limit) of each probe; 0 means DefaultPingTTL
+	// TTL is the TTL (IPv6 hop limit) of each probe; 0 means DefaultTTL
 	// for ICMP and the system default for TCP.
 	TTL int
 
 	// OnStart, if not nil, is called once per target that resolved, before
 	// its first probe, from that target's goroutine.
-	OnStart func(PingStart)
+	OnStart func(Start)
 	// OnProbe, if not nil, is called for every answer, timeout and send
 	// error. Calls for one target come one at a time from its goroutines
 	// (pro-bing's receive loop, a probe's timeout timer, a TCP dial), not
 	// always in sequence order (a timeout comes after later replies); calls for
 	// different targets may run concurrently. Keep it fast: while it runs,
 	// the target's next answer waits and its RTT grows.
-	OnProbe func(PingProbe)
+	OnProbe func(Probe)
 
 	// concurrency bounds the targets pinged at once; 0 means
 	// MaxConcurrentTargets. Tests lower it.
 	concurrency int
 }
 
-// PingStart says how a target is about to be pinged.
-type PingStart struct {
-	// Target is the index of the target in PingOptions.Targets.
+// Start says how a target is about to be pinged.
+type Start struct {
+	// Target is the index of the target in Options.Targets.
 	Target int        `json:"target"`
 	Host   string     `json:"host"`
 	Addr   netip.Addr `json:"address"`
-	Method PingMethod `json:"method"`
-	// Port is the TCP port of PingTCP, else 0.
+	Method Method     `json:"method"`
+	// Port is the TCP port of MethodTCP, else 0.
 	Port int `json:"port,omitempty"`
-	// Size is the ICMP payload size in bytes, 0 for PingTCP.
+	// Size is the ICMP payload size in bytes, 0 for MethodTCP.
 	Size int `json:"size,omitempty"`
 }
 
-// PingProbe is one event of a run: an answer, a timeout or an error.
-type PingProbe struct {
-	// Target is the index of the target in PingOptions.Targets.
+// Probe is one event of a run: an answer, a timeout or an error.
+type Probe struct {
+	// Target is the index of the target in Options.Targets.
 	Target int        `json:"target"`
 	Host   string     `json:"host"`
 	Addr   netip.Addr `json:"address"`
@@ -213,26 +214,26 @@ type PingProbe struct {
 	Error string `json:"error,omitempty"`
 }
 
-// PingStats are the results of one target. Counts follow iputils ping: Sent
+// Stats are the results of one target. Counts follow iputils ping: Sent
 // counts every probe (failed sends too), Received only answers within the
 // timeout; the RTT figures are over those answers, in milliseconds, with
 // Mdev the population standard deviation ping calls mdev.
-type PingStats struct {
+type Stats struct {
 	Host   string     `json:"host"`
 	Addr   netip.Addr `json:"address,omitzero"`
-	Method PingMethod `json:"method,omitempty"`
-	// Port is the TCP port of PingTCP, else 0.
-	Port       int       `json:"port,omitempty"`
-	State      PingState `json:"state"`
-	Sent       int       `json:"sent"`
-	Received   int       `json:"received"`
-	Duplicates int       `json:"duplicates"`
-	Late       int       `json:"late"`
-	Errors     int       `json:"errors"`
+	Method Method     `json:"method,omitempty"`
+	// Port is the TCP port of MethodTCP, else 0.
+	Port       int   `json:"port,omitempty"`
+	State      State `json:"state"`
+	Sent       int   `json:"sent"`
+	Received   int   `json:"received"`
+	Duplicates int   `json:"duplicates"`
+	Late       int   `json:"late"`
+	Errors     int   `json:"errors"`
 	// FirstError is the Error of the first ProbeError probe, as OnProbe
 	// reports it; empty when none failed.
 	FirstError string `json:"first_error,omitempty"`
-	// PortCounts counts the answers of a PingTCP target by port state
+	// PortCounts counts the answers of a MethodTCP target by port state
 	// (both counts, zeros too); nil for other targets.
 	*PortCounts
 	LossPct float64 `json:"loss_pct"`
@@ -245,7 +246,7 @@ type PingStats struct {
 	// Error says why the target is unresolved or skipped, or why pinging it
 	// stopped early (a socket error, no route).
 	Error string `json:"error,omitempty"`
-	// Err is the error behind Error, for errors.As and diag.Explain.
+	// Err is the error behind Error, for errors.As and explain.Error.
 	Err error `json:"-"`
 }
 
@@ -256,7 +257,7 @@ type PortCounts struct {
 }
 
 // NoReplyError says that a host answered none of its probes: ICMP echo
-// requests, or TCP connects to Port when Port is not 0. Explain turns it
+// requests, or TCP connects to Port when Port is not 0. explain.Error turns it
 // into what that means and what to try next.
 type NoReplyError struct {
 	Host string
@@ -270,19 +271,19 @@ func (e *NoReplyError) Error() string {
 	return "no reply from " + e.Host
 }
 
-// PingOptionError is an option Ping cannot run with: the caller's mistake,
+// OptionError is an option Ping cannot run with: the caller's mistake,
 // not the network's.
-type PingOptionError struct {
-	Option string // the PingOptions field
+type OptionError struct {
+	Option string // the Options field
 	Value  string
 	Why    string
 }
 
-func (e *PingOptionError) Error() string {
+func (e *OptionError) Error() string {
 	return fmt.Sprintf("invalid %s %s: %s", e.Option, e.Value, e.Why)
 }
 
-// Ping sends probes to every target concurrently and returns one PingStats
+// Run sends probes to every target concurrently and returns one Stats
 // per target, in the order of Targets. It ends when every target has sent
 // Count probes and each is answered or timed out, or when ctx is done:
 // cancelling ctx (Ctrl-C) or its deadline (ping -w) is a normal end, and the
@@ -296,13 +297,13 @@ func (e *PingOptionError) Error() string {
 // MaxConcurrentTargets are pinged at once, each sending the probes that fit
 // before ctx's deadline, so that the others still get their turn; a target
 // whose turn comes when ctx is done, or too close to its deadline for one
-// probe, is PingSkipped.
+// probe, is Skipped.
 //
 // A target that does not resolve or whose socket fails has its error in
-// PingStats.Err; Ping itself fails only when nothing can run: a
-// *PingOptionError, or an *ICMPPermissionError when the process may open
+// Stats.Err; Ping itself fails only when nothing can run: a
+// *OptionError, or an *PermissionError when the process may open
 // neither kind of ICMP socket.
-func Ping(ctx context.Context, o PingOptions) ([]PingStats, error) {
+func Run(ctx context.Context, o Options) ([]Stats, error) {
 	if err := o.normalize(); err != nil {
 		return nil, err
 	}
@@ -311,16 +312,16 @@ func Ping(ctx context.Context, o PingOptions) ([]PingStats, error) {
 	if err != nil {
 		return nil, err
 	}
-	stats := make([]PingStats, len(o.Targets))
+	stats := make([]Stats, len(o.Targets))
 	var todo []int
 	for i, t := range o.Targets {
-		stats[i] = PingStats{Host: t.Host, Addr: addrs[i].addr, Port: o.TCPPort}
+		stats[i] = Stats{Host: t.Host, Addr: addrs[i].addr, Port: o.TCPPort}
 		if addrs[i].err != nil {
-			stats[i].State, stats[i].Err, stats[i].Error = PingUnresolved, addrs[i].err, addrs[i].err.Error()
+			stats[i].State, stats[i].Err, stats[i].Error = Unresolved, addrs[i].err, addrs[i].err.Error()
 			continue
 		}
 		stats[i].Method = methods[addrs[i].addr.Is6()]
-		if stats[i].Method == PingTCP {
+		if stats[i].Method == MethodTCP {
 			stats[i].PortCounts = &PortCounts{}
 		}
 		todo = append(todo, i)
@@ -333,7 +334,7 @@ func Ping(ctx context.Context, o PingOptions) ([]PingStats, error) {
 // it starts them one after the other, evenly over one interval, with at
 // most o.concurrency running at once, and marks those whose turn came too
 // late (see probeCount) as skipped.
-func (o *PingOptions) launch(ctx context.Context, todo []int, stats []PingStats) {
+func (o *Options) launch(ctx context.Context, todo []int, stats []Stats) {
 	limit := cmp.Or(o.concurrency, MaxConcurrentTargets)
 	gap := min(o.Interval/time.Duration(max(1, min(len(todo), limit))), maxStartGap)
 	sem := make(chan struct{}, limit)
@@ -347,7 +348,7 @@ func (o *PingOptions) launch(ctx context.Context, todo []int, stats []PingStats)
 		}
 		if !ok {
 			for _, j := range todo[k:] {
-				stats[j].State = PingSkipped
+				stats[j].State = Skipped
 				stats[j].Error = fmt.Sprintf("not pinged: the run ended before its turn (at most %d hosts are pinged at once)", limit)
 			}
 			return
@@ -388,7 +389,7 @@ const deadlineMargin = 5 * time.Millisecond
 // (0: until ctx is done), but no more than are due, one per interval, before
 // ctx's deadline (less deadlineMargin), as iputils ping -w sends none at the
 // deadline. It reports false when not one is.
-func (o *PingOptions) probeCount(ctx context.Context, now time.Time) (int, bool) {
+func (o *Options) probeCount(ctx context.Context, now time.Time) (int, bool) {
 	if ctx.Err() != nil {
 		return 0, false
 	}
@@ -408,41 +409,41 @@ func (o *PingOptions) probeCount(ctx context.Context, now time.Time) (int, bool)
 }
 
 // normalize fills in the defaults and checks the ranges of o.
-func (o *PingOptions) normalize() error {
+func (o *Options) normalize() error {
 	switch {
 	case len(o.Targets) == 0:
-		return &PingOptionError{"Targets", "[]", "nothing to ping"}
-	case len(o.Targets) > MaxPingTargets:
-		return &PingOptionError{"Targets", fmt.Sprintf("(%d hosts)", len(o.Targets)), fmt.Sprintf("at most %d hosts per run", MaxPingTargets)}
+		return &OptionError{"Targets", "[]", "nothing to ping"}
+	case len(o.Targets) > MaxTargets:
+		return &OptionError{"Targets", fmt.Sprintf("(%d hosts)", len(o.Targets)), fmt.Sprintf("at most %d hosts per run", MaxTargets)}
 	}
 	if o.Interval == 0 {
-		o.Interval = DefaultPingInterval
+		o.Interval = DefaultInterval
 	}
 	if o.Timeout == 0 {
-		o.Timeout = DefaultPingTimeout
+		o.Timeout = DefaultTimeout
 	}
 	if o.Size == 0 {
-		o.Size = DefaultPingSize
+		o.Size = DefaultSize
 	}
 	if o.TTL == 0 && o.TCPPort == 0 {
-		o.TTL = DefaultPingTTL
+		o.TTL = DefaultTTL
 	}
 	switch {
 	case o.Count < 0:
-		return &PingOptionError{"Count", fmt.Sprint(o.Count), "must not be negative"}
-	case o.Interval < MinPingInterval:
-		return &PingOptionError{"Interval", o.Interval.String(), "must be at least " + MinPingInterval.String()}
+		return &OptionError{"Count", fmt.Sprint(o.Count), "must not be negative"}
+	case o.Interval < MinInterval:
+		return &OptionError{"Interval", o.Interval.String(), "must be at least " + MinInterval.String()}
 	case o.Timeout < 0:
-		return &PingOptionError{"Timeout", o.Timeout.String(), "must be positive"}
-	case o.Size < MinPingSize || o.Size > MaxPingSize:
-		return &PingOptionError{"Size", fmt.Sprint(o.Size), fmt.Sprintf("must be from %d to %d bytes", MinPingSize, MaxPingSize)}
+		return &OptionError{"Timeout", o.Timeout.String(), "must be positive"}
+	case o.Size < MinSize || o.Size > MaxSize:
+		return &OptionError{"Size", fmt.Sprint(o.Size), fmt.Sprintf("must be from %d to %d bytes", MinSize, MaxSize)}
 	case o.TTL < 0 || o.TTL > 255:
-		return &PingOptionError{"TTL", fmt.Sprint(o.TTL), "must be from 1 to 255"}
+		return &OptionError{"TTL", fmt.Sprint(o.TTL), "must be from 1 to 255"}
 	case o.TCPPort < 0 || o.TCPPort > 65535:
-		return &PingOptionError{"TCPPort", fmt.Sprint(o.TCPPort), "must be from 1 to 65535"}
+		return &OptionError{"TCPPort", fmt.Sprint(o.TCPPort), "must be from 1 to 65535"}
 	}
 	if o.TCPPort == 0 && o.Interval < MinUserInterval && !rawICMPAllowed() {
-		return &PingOptionError{"Interval", o.Interval.String(),
+		return &OptionError{"Interval", o.Interval.String(),
 			"below " + MinUserInterval.String() + " is a flood: it needs root or CAP_NET_RAW (iputils ping: root)"}
 	}
 	return nil
@@ -455,7 +456,7 @@ type resolved struct {
 }
 
 // resolveTargets looks up every target concurrently.
-func resolveTargets(ctx context.Context, o *PingOptions) []resolved {
+func resolveTargets(ctx context.Context, o *Options) []resolved {
 	out := make([]resolved, len(o.Targets))
 	sem := make(chan struct{}, MaxConcurrentTargets)
 	var wg sync.WaitGroup
@@ -474,7 +475,7 @@ func resolveTargets(ctx context.Context, o *PingOptions) []resolved {
 // it names, or the first address the resolver returns for its name. An
 // address of the other family than o.Family asks for, or a name that only
 // has such addresses, is a *FamilyError.
-func resolveTarget(ctx context.Context, o *PingOptions, t PingTarget) (netip.Addr, error) {
+func resolveTarget(ctx context.Context, o *Options, t Target) (netip.Addr, error) {
 	a := t.Addr
 	if !a.IsValid() {
 		if lit, err := netip.ParseAddr(t.Host); err == nil {
@@ -535,10 +536,10 @@ func (e *FamilyError) Error() string {
 	if e.Literal {
 		return fmt.Sprintf("%s is an %s address, and %s was asked for", e.Host, familyName(e.Have[0].Is6()), familyName(e.Want == resolve.IPv6))
 	}
-	return fmt.Sprintf("%s has only %s addresses (%s), and %s was asked for", e.Host, familyName(e.Have[0].Is6()), joinAddrs(e.Have), familyName(e.Want == resolve.IPv6))
+	return fmt.Sprintf("%s has only %s addresses (%s), and %s was asked for", e.Host, familyName(e.Have[0].Is6()), resolve.JoinAddrs(e.Have), familyName(e.Want == resolve.IPv6))
 }
 
-// Unwrap says what the lookup of a name found, for errors.Is and Explain: a
+// Unwrap says what the lookup of a name found, for errors.Is and explain.Error: a
 // *resolve.LookupError with resolve.ErrNoData, the name exists without an
 // address of the family. A literal was looked up nowhere: nil.
 func (e *FamilyError) Unwrap() error {
@@ -558,8 +559,8 @@ func familyName(v6 bool) string {
 
 // pickMethods decides, once per address family the targets need, how to
 // send: keyed by Is6.
-func pickMethods(o *PingOptions, addrs []resolved) (map[bool]PingMethod, error) {
-	methods := map[bool]PingMethod{}
+func pickMethods(o *Options, addrs []resolved) (map[bool]Method, error) {
+	methods := map[bool]Method{}
 	for _, r := range addrs {
 		if r.err != nil {
 			continue
@@ -569,7 +570,7 @@ func pickMethods(o *PingOptions, addrs []resolved) (map[bool]PingMethod, error) 
 			continue
 		}
 		if o.TCPPort != 0 {
-			methods[v6] = PingTCP
+			methods[v6] = MethodTCP
 			continue
 		}
 		m, err := icmpMethod(v6)
@@ -584,10 +585,10 @@ func pickMethods(o *PingOptions, addrs []resolved) (map[bool]PingMethod, error) 
 // targetRun is the state of pinging one target. mu serialises the hooks of
 // pro-bing's loop, the timeout timers and the TCP dials.
 type targetRun struct {
-	o     *PingOptions
+	o     *Options
 	index int // in o.Targets
 	count int // probes to send, 0: until ctx is done (see probeCount)
-	stats *PingStats
+	stats *Stats
 
 	mu      sync.Mutex
 	tally   tally
@@ -600,15 +601,15 @@ type targetRun struct {
 func (r *targetRun) run(ctx context.Context) {
 	s := r.stats
 	if r.o.OnStart != nil {
-		st := PingStart{Target: r.index, Host: s.Host, Addr: s.Addr, Method: s.Method, Port: s.Port}
-		if s.Method != PingTCP {
+		st := Start{Target: r.index, Host: s.Host, Addr: s.Addr, Method: s.Method, Port: s.Port}
+		if s.Method != MethodTCP {
 			st.Size = r.o.Size
 		}
 		r.o.OnStart(st)
 	}
 	start := time.Now()
 	var err error
-	if s.Method == PingTCP {
+	if s.Method == MethodTCP {
 		err = r.runTCP(ctx)
 	} else {
 		err = r.runICMP(ctx)
@@ -620,7 +621,7 @@ func (r *targetRun) run(ctx context.Context) {
 		t.Stop()
 	}
 	r.tally.fill(s)
-	s.TimeMs = ms(time.Since(start))
+	s.TimeMs = units.Millis(time.Since(start))
 	if err != nil && ctx.Err() == nil {
 		s.Err, s.Error = err, err.Error()
 	}
@@ -628,7 +629,7 @@ func (r *targetRun) run(ctx context.Context) {
 
 // emit reports a probe event and checks whether the run is complete. The
 // caller holds r.mu.
-func (r *targetRun) emit(p PingProbe) {
+func (r *targetRun) emit(p Probe) {
 	if r.ended {
 		return
 	}
@@ -668,7 +669,7 @@ func (t *tally) reply(rttMs float64) {
 }
 
 // fill writes the statistics into s.
-func (t *tally) fill(s *PingStats) {
+func (t *tally) fill(s *Stats) {
 	s.Sent, s.Received, s.Duplicates, s.Late, s.Errors = t.sent, t.received, t.dups, t.late, t.errors
 	s.FirstError = t.firstError
 	if s.PortCounts != nil {
@@ -681,13 +682,8 @@ func (t *tally) fill(s *PingStats) {
 		s.MinMs, s.AvgMs, s.MaxMs = t.min, t.mean, t.max
 		s.MdevMs = math.Sqrt(t.m2 / float64(t.received))
 	}
-	s.State = PingUnreachable
+	s.State = Unreachable
 	if t.received > 0 {
-		s.State = PingAlive
+		s.State = Alive
 	}
-}
-
-// ms converts a duration to milliseconds.
-func ms(d time.Duration) float64 {
-	return float64(d) / float64(time.Millisecond)
 }

@@ -1,4 +1,4 @@
-package diag
+package sockets
 
 import (
 	"bufio"
@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/netkit/netkit/resolve"
 )
 
 // testSockets are the loopback sockets the comparison tests open: listeners
@@ -142,7 +144,7 @@ func (ts *testSockets) owns(local, remote netip.AddrPort) bool {
 
 // ssRow is one line of ss's output, reduced to what is compared.
 type ssRow struct {
-	state         SocketState
+	state         State
 	local, remote string // "127.0.0.1:80", "*:80", "*:*"
 	recvQ, sendQ  int
 	pids          []int
@@ -222,7 +224,7 @@ func runSS(t *testing.T, ts *testSockets, args ...string) []ssRow {
 		if !ts.owns(lap, rap) {
 			continue
 		}
-		st, err := ParseSocketState(f[0])
+		st, err := ParseState(f[0])
 		if err != nil {
 			t.Fatalf("ss state %q: %v", f[0], err)
 		}
@@ -242,9 +244,9 @@ func runSS(t *testing.T, ts *testSockets, args ...string) []ssRow {
 }
 
 // netkitRows lists sockets with q and reduces the test's to ssRows.
-func netkitRows(t *testing.T, q SocketQuery, ts *testSockets) []ssRow {
+func netkitRows(t *testing.T, q Query, ts *testSockets) []ssRow {
 	t.Helper()
-	list, err := ListSockets(context.Background(), q)
+	list, err := List(context.Background(), q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +296,7 @@ func waitTimeWait(t *testing.T, ts *testSockets) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		list, err := ListSockets(context.Background(), SocketQuery{TCP: true, Port: ts.twPort, SkipOwners: true})
+		list, err := List(context.Background(), Query{TCP: true, Port: ts.twPort, SkipOwners: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -313,11 +315,11 @@ func waitTimeWait(t *testing.T, ts *testSockets) {
 func TestListSocketsMatchesSS(t *testing.T) {
 	ts := openTestSockets(t)
 	waitTimeWait(t, ts)
-	sameRows(t, "ss -tanp", netkitRows(t, SocketQuery{TCP: true}, ts), runSS(t, ts, "-t", "-a"))
-	sameRows(t, "ss -uanp", netkitRows(t, SocketQuery{UDP: true}, ts), runSS(t, ts, "-u", "-a"))
+	sameRows(t, "ss -tanp", netkitRows(t, Query{TCP: true}, ts), runSS(t, ts, "-t", "-a"))
+	sameRows(t, "ss -uanp", netkitRows(t, Query{UDP: true}, ts), runSS(t, ts, "-u", "-a"))
 
 	// The rows ss is compared on must include each kind of socket.
-	rows := netkitRows(t, SocketQuery{}, ts)
+	rows := netkitRows(t, Query{}, ts)
 	want := map[string]bool{}
 	for _, r := range rows {
 		want[string(r.state)] = true
@@ -345,34 +347,34 @@ func TestListSocketsFilters(t *testing.T) {
 	held := func(s Socket) bool { return s.State != StateTimeWait }
 	tests := []struct {
 		name string
-		q    SocketQuery
+		q    Query
 		n    int                 // how many of the test's 11 sockets q keeps
 		want func(s Socket) bool // which ones
 	}{
-		{"all", SocketQuery{}, 11, func(Socket) bool { return true }},
-		{"tcp", SocketQuery{TCP: true}, 8, func(s Socket) bool { return s.Proto == ProtoTCP || s.Proto == ProtoTCP6 }},
-		{"udp ipv6", SocketQuery{UDP: true, IPv6: true}, 2, func(s Socket) bool { return s.Proto == ProtoUDP6 }},
-		{"ipv4", SocketQuery{IPv4: true}, 6, func(s Socket) bool { return s.Local.Addr().Is4() }},
-		{"listening", SocketQuery{Listening: true}, 5, listening},
-		{"listening tcp6", SocketQuery{Listening: true, TCP: true, IPv6: true}, 1, func(s Socket) bool { return s.Local == ts.ln6 && listening(s) }},
-		{"time-wait", SocketQuery{States: []SocketState{StateTimeWait}}, 1, func(s Socket) bool { return s.Local == ts.twClient }},
-		{"listen or established on a port", SocketQuery{States: []SocketState{StateListen, StateEstablished}, Port: ts.ln4.Port()}, 3,
+		{"all", Query{}, 11, func(Socket) bool { return true }},
+		{"tcp", Query{TCP: true}, 8, func(s Socket) bool { return s.Proto == ProtoTCP || s.Proto == ProtoTCP6 }},
+		{"udp ipv6", Query{UDP: true, IPv6: true}, 2, func(s Socket) bool { return s.Proto == ProtoUDP6 }},
+		{"ipv4", Query{IPv4: true}, 6, func(s Socket) bool { return s.Local.Addr().Is4() }},
+		{"listening", Query{Listening: true}, 5, listening},
+		{"listening tcp6", Query{Listening: true, TCP: true, IPv6: true}, 1, func(s Socket) bool { return s.Local == ts.ln6 && listening(s) }},
+		{"time-wait", Query{States: []State{StateTimeWait}}, 1, func(s Socket) bool { return s.Local == ts.twClient }},
+		{"listen or established on a port", Query{States: []State{StateListen, StateEstablished}, Port: ts.ln4.Port()}, 3,
 			func(s Socket) bool { return s.Local.Port() == ts.ln4.Port() || s.Remote == ts.ln4 }},
-		{"listening and time-wait", SocketQuery{Listening: true, States: []SocketState{StateTimeWait}}, 0, func(Socket) bool { return false }},
-		{"port, either end", SocketQuery{Port: ts.ln6.Port()}, 3, func(s Socket) bool { return s.Local == ts.ln6 || s.Remote == ts.ln6 }},
-		{"pid", SocketQuery{PID: self}, 10, held},
-		{"program", SocketQuery{Program: strings.TrimSpace(string(comm))}, 10, held},
-		{"other program", SocketQuery{Program: "no-such-program"}, 0, func(Socket) bool { return false }},
-		{"pid and its program", SocketQuery{PID: self, Program: strings.TrimSpace(string(comm))}, 10, held},
-		{"pid and another program", SocketQuery{PID: self, Program: "no-such-program"}, 0, func(Socket) bool { return false }},
+		{"listening and time-wait", Query{Listening: true, States: []State{StateTimeWait}}, 0, func(Socket) bool { return false }},
+		{"port, either end", Query{Port: ts.ln6.Port()}, 3, func(s Socket) bool { return s.Local == ts.ln6 || s.Remote == ts.ln6 }},
+		{"pid", Query{PID: self}, 10, held},
+		{"program", Query{Program: strings.TrimSpace(string(comm))}, 10, held},
+		{"other program", Query{Program: "no-such-program"}, 0, func(Socket) bool { return false }},
+		{"pid and its program", Query{PID: self, Program: strings.TrimSpace(string(comm))}, 10, held},
+		{"pid and another program", Query{PID: self, Program: "no-such-program"}, 0, func(Socket) bool { return false }},
 	}
-	all, err := ListSockets(ctx, SocketQuery{})
+	all, err := List(ctx, Query{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			list, err := ListSockets(ctx, tt.q)
+			list, err := List(ctx, tt.q)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -401,7 +403,7 @@ func TestListSocketsFilters(t *testing.T) {
 
 func TestListSocketsOwners(t *testing.T) {
 	ts := openTestSockets(t)
-	list, err := ListSockets(context.Background(), SocketQuery{Port: ts.ln4.Port(), Cmdlines: true})
+	list, err := List(context.Background(), Query{Port: ts.ln4.Port(), Cmdlines: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,7 +436,7 @@ func TestListSocketsNames(t *testing.T) {
 	ap := addrPort(t, ln.Addr())
 	// Only 127.0.0.1 is looked up: it is in /etc/hosts, so no DNS server
 	// is asked.
-	list, err := ListSockets(context.Background(), SocketQuery{TCP: true, IPv4: true, Listening: true, Port: ap.Port(), Names: true})
+	list, err := List(context.Background(), Query{TCP: true, IPv4: true, Listening: true, Port: ap.Port(), Names: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -455,8 +457,8 @@ func TestListSocketsNames(t *testing.T) {
 }
 
 func TestServiceNames(t *testing.T) {
-	if _, err := os.Stat(servicesFile); err != nil {
-		t.Skipf("no %s here", servicesFile)
+	if _, err := os.Stat(resolve.DefaultServicesPath); err != nil {
+		t.Skipf("no %s here", resolve.DefaultServicesPath)
 	}
 	// getent reads the same file through libc.
 	out, err := exec.Command("getent", "services", "22/tcp").Output()
@@ -467,24 +469,24 @@ func TestServiceNames(t *testing.T) {
 	if got := serviceName(ProtoTCP6, 22); got != want {
 		t.Errorf("serviceName(tcp6, 22) = %q, getent says %q", got, want)
 	}
-	if got, err := ParsePort(want); err != nil || got != 22 {
+	if got, err := resolve.ParsePort(want, "tcp"); err != nil || got != 22 {
 		t.Errorf("ParsePort(%q) = %d, %v; want 22", want, got, err)
 	}
 }
 
 func TestParseSocketState(t *testing.T) {
-	for in, want := range map[string]SocketState{
+	for in, want := range map[string]State{
 		"listen": StateListen, "LISTEN": StateListen, "listening": StateListen,
 		"time-wait": StateTimeWait, "TIME_WAIT": StateTimeWait, "TimeWait": StateTimeWait,
 		"estab": StateEstablished, "Established": StateEstablished,
 		"fin-wait-1": StateFinWait1, "fin-wait1": StateFinWait1, "FIN_WAIT2": StateFinWait2, "fin-wait-2": StateFinWait2,
 		"syn-recv": StateSynRecv, "closed": StateClose, "close-wait": StateCloseWait, "unconn": StateUnconn,
 	} {
-		if got, err := ParseSocketState(in); err != nil || got != want {
-			t.Errorf("ParseSocketState(%q) = %q, %v; want %q", in, got, err, want)
+		if got, err := ParseState(in); err != nil || got != want {
+			t.Errorf("ParseState(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
-	_, err := ParseSocketState("half-open")
+	_, err := ParseState("half-open")
 	if err == nil || !strings.Contains(err.Error(), `"half-open"`) {
 		t.Fatalf("error %v: want it to name the value", err)
 	}
@@ -496,20 +498,9 @@ func TestParseSocketState(t *testing.T) {
 		t.Errorf("valid names %q, want %q", list, want)
 	}
 	for i, name := range strings.Split(list, ", ") {
-		if st, err := ParseSocketState(name); err != nil || st != SocketStates()[i] {
-			t.Errorf("listed name %q reads as %q, %v; want %q", name, st, err, SocketStates()[i])
+		if st, err := ParseState(name); err != nil || st != States()[i] {
+			t.Errorf("listed name %q reads as %q, %v; want %q", name, st, err, States()[i])
 		}
-	}
-}
-
-func TestParsePort(t *testing.T) {
-	for _, in := range []string{"0", "65536", "-1", "", "80x", "no-such-service-name"} {
-		if p, err := ParsePort(in); err == nil {
-			t.Errorf("ParsePort(%q) = %d, want an error", in, p)
-		}
-	}
-	if p, err := ParsePort(" 65535 "); err != nil || p != 65535 {
-		t.Errorf("ParsePort(65535) = %d, %v", p, err)
 	}
 }
 
@@ -522,7 +513,7 @@ func TestParseProcNetUnknownState(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	socks, err := parseProcNet(f, procNetTables[0], newSocketFilter(SocketQuery{}), nil)
+	socks, err := parseProcNet(f, procNetTables[0], newSocketFilter(Query{}), nil)
 	if err != nil {
 		t.Fatalf("one unknown state broke the table: %v", err)
 	}
@@ -546,7 +537,7 @@ func TestParseProcNetUnknownState(t *testing.T) {
 	if _, err := f.Seek(0, 0); err != nil {
 		t.Fatal(err)
 	}
-	listening, err := parseProcNet(f, procNetTables[0], newSocketFilter(SocketQuery{Listening: true}), nil)
+	listening, err := parseProcNet(f, procNetTables[0], newSocketFilter(Query{Listening: true}), nil)
 	if err != nil || len(listening) != 1 || listening[0].State != StateListen {
 		t.Errorf("listening: %v %+v, want the one LISTEN socket", err, listening)
 	}
@@ -555,7 +546,7 @@ func TestParseProcNetUnknownState(t *testing.T) {
 func TestSummarize(t *testing.T) {
 	ts := openTestSockets(t)
 	waitTimeWait(t, ts)
-	list, err := ListSockets(context.Background(), SocketQuery{SkipOwners: true})
+	list, err := List(context.Background(), Query{SkipOwners: true})
 	if err != nil {
 		t.Fatal(err)
 	}

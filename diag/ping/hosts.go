@@ -1,4 +1,4 @@
-package diag
+package ping
 
 import (
 	"bufio"
@@ -28,7 +28,7 @@ func (e *HostListError) Error() string {
 // ParseHostList reads the targets of 'netkit ping --file', as fping -f
 // does: one host name or IP literal per line; blank lines and everything
 // after a '#' are ignored. It stops at the first line it cannot use, with a
-// *HostListError naming it, and at MaxPingTargets hosts.
+// *HostListError naming it, and at MaxTargets hosts.
 func ParseHostList(r io.Reader) ([]string, error) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 512), maxHostLine)
@@ -51,8 +51,8 @@ func ParseHostList(r io.Reader) ([]string, error) {
 				return nil, &HostListError{n, err.Error()}
 			}
 		}
-		if len(hosts) == MaxPingTargets {
-			return nil, &HostListError{n, fmt.Sprintf("more than %d hosts", MaxPingTargets)}
+		if len(hosts) == MaxTargets {
+			return nil, &HostListError{n, fmt.Sprintf("more than %d hosts", MaxTargets)}
 		}
 		hosts = append(hosts, h)
 	}

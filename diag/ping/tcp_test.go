@@ -1,4 +1,4 @@
-package diag
+package ping
 
 import (
 	"context"
@@ -10,20 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
-)
 
-// closedPort returns a loopback address and port nothing listens on: one
-// the kernel just handed out and that was closed again.
-func closedTCPPort(t *testing.T, network, host string) netip.AddrPort {
-	t.Helper()
-	ln, err := net.Listen(network, net.JoinHostPort(host, "0"))
-	if err != nil {
-		t.Skipf("no %s loopback: %v", network, err)
-	}
-	ap := ln.Addr().(*net.TCPAddr).AddrPort()
-	ln.Close()
-	return ap
-}
+	"github.com/netkit/netkit/internal/testnet"
+)
 
 // openPort returns the address of a listener that accepts and closes
 // connections until the test ends.
@@ -47,9 +36,9 @@ func TestTCPPing(t *testing.T) {
 				want PortState
 			}{
 				{openTCPPort(t, fam.network, fam.host), PortOpen},
-				{closedTCPPort(t, fam.network, fam.host), PortClosed},
+				{testnet.ClosedPort(t, fam.network, fam.host), PortClosed},
 			} {
-				res, err := TCPPing(context.Background(), tc.addr, TCPPingOptions{Timeout: time.Second})
+				res, err := TCP(context.Background(), tc.addr, TCPOptions{Timeout: time.Second})
 				if err != nil {
 					t.Fatalf("%s: %v", tc.addr, err)
 				}
@@ -65,7 +54,7 @@ func TestTCPPing(t *testing.T) {
 // both hosts are alive, the counts say which answer came.
 func TestPingTCP(t *testing.T) {
 	open := openTCPPort(t, "tcp4", "127.0.0.1")
-	closed := closedTCPPort(t, "tcp6", "::1")
+	closed := testnet.ClosedPort(t, "tcp6", "::1")
 	for _, tc := range []struct {
 		addr         netip.AddrPort
 		open, closed int
@@ -75,15 +64,15 @@ func TestPingTCP(t *testing.T) {
 		{closed, 0, 3, PortClosed},
 	} {
 		var rec recorder
-		o := PingOptions{Targets: []PingTarget{{Host: tc.addr.Addr().String()}}, TCPPort: int(tc.addr.Port()),
+		o := Options{Targets: []Target{{Host: tc.addr.Addr().String()}}, TCPPort: int(tc.addr.Port()),
 			Count: 3, Interval: 200 * time.Millisecond, Timeout: time.Second}
 		rec.hook(&o)
-		stats, err := Ping(context.Background(), o)
+		stats, err := Run(context.Background(), o)
 		if err != nil {
 			t.Fatal(err)
 		}
 		s := stats[0]
-		if s.Method != PingTCP || s.State != PingAlive || s.Sent != 3 || s.Received != 3 || s.Open != tc.open || s.Closed != tc.closed || s.LossPct != 0 {
+		if s.Method != MethodTCP || s.State != Alive || s.Sent != 3 || s.Received != 3 || s.Open != tc.open || s.Closed != tc.closed || s.LossPct != 0 {
 			t.Errorf("%s: %+v", tc.addr, s)
 		}
 		// Both counts are in the JSON, a zero too.
@@ -108,8 +97,8 @@ func TestTCPPingTTL(t *testing.T) {
 	needRawICMP(t)
 	const host = "127.4.4.7"
 	rc := rawConn(t, "ip4:tcp", host)
-	addr := closedTCPPort(t, "tcp4", host)
-	if _, err := TCPPing(context.Background(), addr, TCPPingOptions{TTL: 7}); err != nil {
+	addr := testnet.ClosedPort(t, "tcp4", host)
+	if _, err := TCP(context.Background(), addr, TCPOptions{TTL: 7}); err != nil {
 		t.Fatal(err)
 	}
 	rc.SetReadDeadline(time.Now().Add(2 * time.Second))
@@ -134,7 +123,7 @@ func TestTCPPingTTL(t *testing.T) {
 func TestTCPPingCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := TCPPing(ctx, openTCPPort(t, "tcp4", "127.0.0.1"), TCPPingOptions{})
+	_, err := TCP(ctx, openTCPPort(t, "tcp4", "127.0.0.1"), TCPOptions{})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v, want context.Canceled", err)
 	}

@@ -1,4 +1,4 @@
-package diag
+package ping
 
 import (
 	"cmp"
@@ -10,11 +10,13 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/netkit/netkit/units"
 )
 
-// TCPPingOptions are the options of TCPPing; the zero value is usable.
-type TCPPingOptions struct {
-	// Timeout bounds the connection attempt; 0 means DefaultPingTimeout.
+// TCPOptions are the options of TCP; the zero value is usable.
+type TCPOptions struct {
+	// Timeout bounds the connection attempt; 0 means DefaultTimeout.
 	Timeout time.Duration
 	// TTL, when not 0, is the TTL (IPv6 hop limit) of the SYN; 0 keeps the
 	// system default.
@@ -27,23 +29,23 @@ type TCPProbe struct {
 	// RTTMs is the connect time in milliseconds: until the SYN-ACK or RST.
 	RTTMs float64 `json:"rtt_ms"`
 	// Refusal is the dial's error for PortClosed (ECONNREFUSED, with the
-	// address), for Explain; nil for PortOpen.
+	// address), for explain.Error; nil for PortOpen.
 	Refusal error `json:"-"`
 }
 
-// TCPPing makes one TCP connection attempt to addr and says what answered:
+// TCP makes one TCP connection attempt to addr and says what answered:
 // a SYN-ACK (PortOpen; the connection is closed at once) or a RST
 // (PortClosed): either way the host is up. Anything else, a timeout (a
 // firewall dropping the SYN), no route or an ICMP error, is returned as the
-// dial's *net.OpError, which Explain knows.
-func TCPPing(ctx context.Context, addr netip.AddrPort, o TCPPingOptions) (TCPProbe, error) {
-	d := net.Dialer{Timeout: cmp.Or(o.Timeout, DefaultPingTimeout)}
+// dial's *net.OpError, which explain.Error knows.
+func TCP(ctx context.Context, addr netip.AddrPort, o TCPOptions) (TCPProbe, error) {
+	d := net.Dialer{Timeout: cmp.Or(o.Timeout, DefaultTimeout)}
 	if o.TTL != 0 {
 		d.Control = setTTL(o.TTL)
 	}
 	start := time.Now()
 	c, err := d.DialContext(ctx, "tcp", addr.String())
-	rtt := ms(time.Since(start))
+	rtt := units.Millis(time.Since(start))
 	switch {
 	case err == nil:
 		c.Close()
@@ -73,12 +75,12 @@ func setTTL(ttl int) func(network, address string, c syscall.RawConn) error {
 	}
 }
 
-// runTCP sends one TCPPing per interval, each on its own goroutine so that a
+// runTCP sends one TCP per interval, each on its own goroutine so that a
 // slow answer does not hold back the next probe, and waits for all of them.
 func (r *targetRun) runTCP(ctx context.Context) error {
 	o, s := r.o, r.stats
 	addr := netip.AddrPortFrom(s.Addr, uint16(o.TCPPort))
-	topts := TCPPingOptions{Timeout: o.Timeout, TTL: o.TTL}
+	topts := TCPOptions{Timeout: o.Timeout, TTL: o.TTL}
 	tick := time.NewTicker(o.Interval)
 	defer tick.Stop()
 	var wg sync.WaitGroup
@@ -95,7 +97,7 @@ func (r *targetRun) runTCP(ctx context.Context) error {
 		r.tally.sent++
 		r.mu.Unlock()
 		wg.Go(func() {
-			res, err := TCPPing(ctx, addr, topts)
+			res, err := TCP(ctx, addr, topts)
 			if err != nil && ctx.Err() != nil {
 				return // the run ended (Ctrl-C, deadline): not an answer
 			}
@@ -109,7 +111,7 @@ func (r *targetRun) runTCP(ctx context.Context) error {
 
 // tcpAnswer records what became of TCP probe seq. The caller holds r.mu.
 func (r *targetRun) tcpAnswer(seq int, res TCPProbe, err error) {
-	ev := PingProbe{Seq: seq, Port: r.o.TCPPort}
+	ev := Probe{Seq: seq, Port: r.o.TCPPort}
 	var ne net.Error
 	switch {
 	case err == nil:

@@ -1,4 +1,4 @@
-package diag
+package ping
 
 import (
 	"errors"
@@ -28,7 +28,7 @@ func TestParseHostListErrors(t *testing.T) {
 		{"ok\nbad..name\n", "line 2: invalid name"},
 		{strings.Repeat("a", 300) + "\n", "line 1: invalid name"},
 		{"x\n" + strings.Repeat("#", maxHostLine+1) + "\n", "line 2: longer than 4096 bytes"},
-		{strings.Repeat("h\n", MaxPingTargets+1), "line 10001: more than 10000 hosts"},
+		{strings.Repeat("h\n", MaxTargets+1), "line 10001: more than 10000 hosts"},
 	} {
 		_, err := ParseHostList(strings.NewReader(tc.in))
 		var he *HostListError

@@ -1,0 +1,96 @@
+// Package testnet holds what tests of several packages build: a loopback
+// listener closed when the test ends, an accept loop, and a resolver that
+// answers from a hosts file alone.
+package testnet
+
+import (
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/netkit/netkit/resolve"
+)
+
+// Listen listens on the TCP address addr (such as "127.0.0.1:0") and
+// closes the listener when the test ends.
+func Listen(t testing.TB, addr string) net.Listener {
+	t.Helper()
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// ServeConns runs handle on each connection l accepts until the test ends,
+// then closes l and waits for the handlers to return. Each connection is
+// closed when its handler returns.
+func ServeConns(t testing.TB, l net.Listener, handle func(net.Conn)) {
+	t.Helper()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			wg.Go(func() {
+				defer c.Close()
+				handle(c)
+			})
+		}
+	})
+	t.Cleanup(func() { l.Close(); wg.Wait() })
+}
+
+// HostsResolver returns a resolver that answers from a temporary hosts file
+// holding lines and nothing else: its nsswitch.conf says "hosts: files", so
+// no DNS server is asked.
+func HostsResolver(t testing.TB, lines string) *resolve.Resolver {
+	t.Helper()
+	dir := t.TempDir()
+	hosts := filepath.Join(dir, "hosts")
+	if err := os.WriteFile(hosts, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nss := filepath.Join(dir, "nsswitch.conf")
+	if err := os.WriteFile(nss, []byte("hosts: files\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return &resolve.Resolver{HostsPath: hosts, Paths: resolve.ConfigPaths{NSSwitch: nss, ResolvConf: filepath.Join(dir, "none")}}
+}
+
+// ClosedPort returns an address and port of host that nothing listens on
+// for network ("tcp", "tcp6", "udp", …): one the kernel just handed out and
+// that was closed again. It skips the test when the network is missing
+// (no IPv6 loopback).
+func ClosedPort(t testing.TB, network, host string) netip.AddrPort {
+	t.Helper()
+	var (
+		c   io.Closer
+		ap  netip.AddrPort
+		err error
+	)
+	if strings.HasPrefix(network, "udp") {
+		var pc net.PacketConn
+		if pc, err = net.ListenPacket(network, net.JoinHostPort(host, "0")); err == nil {
+			c, ap = pc, pc.LocalAddr().(*net.UDPAddr).AddrPort()
+		}
+	} else {
+		var l net.Listener
+		if l, err = net.Listen(network, net.JoinHostPort(host, "0")); err == nil {
+			c, ap = l, l.Addr().(*net.TCPAddr).AddrPort()
+		}
+	}
+	if err != nil {
+		t.Skipf("no %s on %s: %v", network, host, err)
+	}
+	c.Close()
+	return ap
+}
