@@ -102,7 +102,7 @@ func (opts *DiagnoseOptions) parse(args []string) error {
 	if d.Family, err = opts.Family.family(); err != nil {
 		return err
 	}
-	if d.Client, err = opts.Client.options(opts.IO.ErrOut); err != nil {
+	if d.Client, err = opts.Client.options(opts.IO); err != nil {
 		return err
 	}
 	switch {
@@ -125,7 +125,7 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 		lines := output.NewLines(out)
 		opts.Diagnose.OnStep = func(s diag.Step) { lines.Emit("step", s) }
 	case output.FormatTable:
-		fmt.Fprintf(out, "netkit diagnose %s\n", target)
+		opts.IO.Printf("netkit diagnose %s\n", target)
 		opts.Diagnose.OnStep = func(s diag.Step) { printStep(opts.IO, s) }
 	}
 	rep, err := diag.Diagnose(ctx, opts.Diagnose)
@@ -152,7 +152,7 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 			return err
 		}
 	default:
-		fmt.Fprintln(out, verdict(rep))
+		opts.IO.Println(verdict(rep))
 	}
 	switch {
 	case rep.FailedStep != "":
@@ -164,12 +164,15 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 	return nil
 }
 
-// marks are the checklist symbols and their terminal colours.
-var marks = map[diag.Status]struct{ sym, color string }{
-	diag.StatusOK:   {"✓", "\x1b[32m"},
-	diag.StatusWarn: {"!", "\x1b[33m"},
-	diag.StatusFail: {"✗", "\x1b[31m"},
-	diag.StatusSkip: {"-", "\x1b[2m"},
+// marks are the checklist symbols and their colours.
+var marks = map[diag.Status]struct {
+	sym   string
+	style output.Style
+}{
+	diag.StatusOK:   {"✓", output.OK},
+	diag.StatusWarn: {"!", output.Warn},
+	diag.StatusFail: {"✗", output.Fail},
+	diag.StatusSkip: {"-", output.Dim},
 }
 
 // printStep writes one checklist line, its details, and the cause and next
@@ -177,17 +180,13 @@ var marks = map[diag.Status]struct{ sym, color string }{
 // for a reason the user can fix (ICMP not permitted).
 func printStep(io *output.Streams, s diag.Step) {
 	m := marks[s.Status]
-	sym := m.sym
-	if io.OutTTY {
-		sym = m.color + sym + "\x1b[0m"
-	}
-	fmt.Fprintf(io.Out, "%s %-8s %s  (%s)\n", sym, s.Name, s.Summary, formatDuration(s.DurationMS))
+	io.Printf("%s %-8s %s  (%s)\n", io.Paint(m.style, m.sym), s.Name, s.Summary, formatDuration(s.DurationMS))
 	const indent = "           "
 	for _, d := range s.Details {
-		fmt.Fprintf(io.Out, "%s%s\n", indent, d)
+		io.Printf("%s%s\n", indent, d)
 	}
 	if ex := s.Explanation; ex != nil {
-		printExplanation(io.Out, indent, *ex)
+		printExplanation(io.Printf, indent, *ex)
 	}
 }
 

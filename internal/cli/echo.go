@@ -3,7 +3,6 @@ package cli
 import (
 	"crypto/tls"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"time"
@@ -91,8 +90,8 @@ func (f *echoClientFlags) addFlags(fs *pflag.FlagSet, timeout time.Duration) {
 }
 
 // options checks the flags and loads the files they name. With --insecure
-// it writes a warning to errOut.
-func (f *echoClientFlags) options(errOut io.Writer) (echo.ClientOptions, error) {
+// it writes a warning on io's ErrOut.
+func (f *echoClientFlags) options(io *output.Streams) (echo.ClientOptions, error) {
 	opts := echo.ClientOptions{
 		Timeout:            f.Timeout,
 		Plaintext:          f.Plaintext,
@@ -135,10 +134,10 @@ func (f *echoClientFlags) options(errOut io.Writer) (echo.ClientOptions, error) 
 		opts.Certificates = []tls.Certificate{kp.Certificate}
 	}
 	if f.Insecure {
-		io.WriteString(errOut, insecureWarning)
+		io.Warnf("%s", insecureWarning)
 	}
 	return opts, nil
 }
 
 // insecureWarning is printed to stderr whenever --insecure is used.
-const insecureWarning = "netkit: WARNING: --insecure: the connection goes on even if the server's certificate does not verify; anyone on the path could read and change it\n"
+const insecureWarning = "--insecure: the connection goes on even if the server's certificate does not verify; anyone on the path could read and change it"

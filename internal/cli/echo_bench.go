@@ -36,7 +36,7 @@ func NewCmdEchoBench(io *output.Streams, runF func(context.Context, *EchoBenchOp
 		Use:   "bench [flags] HOST[:PORT]",
 		Short: "Load an echo server: messages/s, MB/s, handshakes/s and latency percentiles",
 		Long: fmt.Sprintf(`Bench opens -c connections to an echo server (port %d unless given) and
-on each sends --size-byte messages one after the other, checking every echo,
+on each sends messages of --size bytes one after the other, checking every echo,
 until -n messages in all or for -d. With --per-conn N each connection is
 closed and a new one opened every N messages, to measure handshakes.
 
@@ -102,7 +102,7 @@ func (o *EchoBenchOptions) check(args []string) error {
 }
 
 func echoBenchRun(ctx context.Context, o *EchoBenchOptions) error {
-	opts, err := o.Client.options(o.IO.ErrOut)
+	opts, err := o.Client.options(o.IO)
 	if err != nil {
 		return err
 	}

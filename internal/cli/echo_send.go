@@ -105,7 +105,7 @@ func (o *EchoSendOptions) check(args []string) error {
 		o.Content = []byte(args[1])
 	case o.Action != "info":
 		if o.IO.InTTY {
-			io.WriteString(o.IO.ErrOut, "netkit: reading the message from stdin (Ctrl-D to end)\n")
+			o.IO.Eprintf("netkit: reading the message from stdin (Ctrl-D to end)\n")
 		}
 		// Read one byte more than the limit to tell "too long" from "just fits".
 		b, err := io.ReadAll(io.LimitReader(o.IO.In, int64(o.Client.MaxSize)+1))
@@ -147,7 +147,7 @@ type echoSendResult struct {
 }
 
 func echoSendRun(ctx context.Context, o *EchoSendOptions) error {
-	opts, err := o.Client.options(o.IO.ErrOut)
+	opts, err := o.Client.options(o.IO)
 	if err != nil {
 		return err
 	}

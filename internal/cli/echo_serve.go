@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"strconv"
@@ -179,19 +178,16 @@ func echoServeRun(ctx context.Context, o *EchoServeOptions) error {
 		cert := echo.Summarize(kp.Leaf)
 		ready.Certificate, ready.CertFile, ready.KeyFile, ready.Created = &cert, kp.CertFile, kp.KeyFile, kp.Created
 		ready.SelfSigned = o.Cert == ""
-		warnCertValidity(o.IO.ErrOut, kp.CertFile, kp.Leaf, time.Now())
+		warnCertValidity(o.IO, kp.CertFile, kp.Leaf, time.Now())
 	}
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return err
 	}
 	ready.Listen = ln.Addr().String()
-	if o.JSON {
-		err = output.PrintJSON(o.IO.Out, ready)
-	} else {
-		err = printServeReady(o.IO, ready)
-	}
-	if err != nil {
+	if !o.JSON {
+		printServeReady(o.IO, ready)
+	} else if err := output.PrintJSON(o.IO.Out, ready); err != nil {
 		ln.Close()
 		return err
 	}
@@ -217,14 +213,14 @@ func echoServeRun(ctx context.Context, o *EchoServeOptions) error {
 	return err
 }
 
-// warnCertValidity warns on errOut when the certificate in file is not valid
-// at now: clients that verify it will refuse every connection.
-func warnCertValidity(errOut io.Writer, file string, c *x509.Certificate, now time.Time) {
+// warnCertValidity warns when the certificate in file is not valid at now:
+// clients that verify it will refuse every connection.
+func warnCertValidity(io *output.Streams, file string, c *x509.Certificate, now time.Time) {
 	switch {
 	case now.After(c.NotAfter):
-		fmt.Fprintf(errOut, "netkit: WARNING: the certificate %s expired on %s: clients that verify it will refuse the connection\n", file, c.NotAfter.UTC().Format(time.RFC3339))
+		io.Warnf("the certificate %s expired on %s: clients that verify it will refuse the connection", file, c.NotAfter.UTC().Format(time.RFC3339))
 	case now.Before(c.NotBefore):
-		fmt.Fprintf(errOut, "netkit: WARNING: the certificate %s is not valid before %s: clients that verify it will refuse the connection\n", file, c.NotBefore.UTC().Format(time.RFC3339))
+		io.Warnf("the certificate %s is not valid before %s: clients that verify it will refuse the connection", file, c.NotBefore.UTC().Format(time.RFC3339))
 	}
 }
 
@@ -247,7 +243,7 @@ func (o *EchoServeOptions) keyPair() (*echo.KeyPair, error) {
 	return (&echo.SelfSigned{Dir: dir}).LoadOrCreate()
 }
 
-func printServeReady(io *output.Streams, r echoServeReady) error {
+func printServeReady(io *output.Streams, r echoServeReady) {
 	transport := "plain TCP"
 	if r.TLS {
 		transport = "TLS"
@@ -259,8 +255,7 @@ func printServeReady(io *output.Streams, r echoServeReady) error {
 	if r.Mode == "raw" {
 		mode = "raw echo"
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "netkit echo serve: listening on %s (%s; %s)\n", r.Listen, transport, mode)
+	io.Printf("netkit echo serve: listening on %s (%s; %s)\n", r.Listen, transport, mode)
 	target := r.Listen
 	if host, port, err := net.SplitHostPort(r.Listen); err == nil {
 		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
@@ -276,14 +271,12 @@ func printServeReady(io *output.Streams, r echoServeReady) error {
 			state = "reused"
 		}
 		if r.CertFile != "" && r.KeyFile != "" {
-			fmt.Fprintf(&b, "  certificate  %s (%s)\n  key          %s\n", r.CertFile, state, r.KeyFile)
+			io.Printf("  certificate  %s (%s)\n  key          %s\n", r.CertFile, state, r.KeyFile)
 		}
-		fmt.Fprintf(&b, "  names        %s\n  expires      %s\n  fingerprint  %s\n",
+		io.Printf("  names        %s\n  expires      %s\n  fingerprint  %s\n",
 			strings.Join(c.SANs, ", "), c.NotAfter.Format(time.RFC3339), c.SHA256)
-		fmt.Fprintf(&b, "  try          netkit echo send --pin %s %s hello\n", c.SHA256, target)
+		io.Printf("  try          netkit echo send --pin %s %s hello\n", c.SHA256, target)
 	} else {
-		fmt.Fprintf(&b, "  try          netkit echo send --plaintext %s hello\n", target)
+		io.Printf("  try          netkit echo send --plaintext %s hello\n", target)
 	}
-	_, err := fmt.Fprint(io.Out, b.String())
-	return err
 }

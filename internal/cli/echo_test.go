@@ -342,9 +342,7 @@ func TestEchoServeExpiredCert(t *testing.T) {
 
 	io, _, out, _ := testStreams()
 	s.ready.Listen = "127.0.0.1:65432"
-	if err := printServeReady(io, s.ready); err != nil {
-		t.Fatal(err)
-	}
+	printServeReady(io, s.ready)
 	if want := "  certificate  " + kp.CertFile + " (from --cert)\n"; !strings.Contains(out.String(), want) {
 		t.Errorf("output lacks %q:\n%s", want, out)
 	}
@@ -352,10 +350,7 @@ func TestEchoServeExpiredCert(t *testing.T) {
 
 func TestEchoServePlaintextHuman(t *testing.T) {
 	io, _, out, _ := testStreams()
-	err := printServeReady(io, echoServeReady{Listen: "[::]:65432", Mode: "auto"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	printServeReady(io, echoServeReady{Listen: "[::]:65432", Mode: "auto"})
 	want := "netkit echo serve: listening on [::]:65432 (plain TCP; frames, and raw echo for clients that start with text)\n" +
 		"  try          netkit echo send --plaintext 127.0.0.1:65432 hello\n"
 	if out.String() != want {

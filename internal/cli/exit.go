@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
 	"github.com/netkit/netkit/diag/explain"
+	"github.com/netkit/netkit/internal/output"
 )
 
 // Exit codes, the same for every command (see 'netkit --help'):
@@ -59,7 +59,7 @@ func checkFailed(err error) error {
 // exitCode maps the error a command returned to the process exit code and
 // prints it to w: one line "netkit: <error>", then, for system errors that
 // explain.Error knows, the likely cause and the next thing to try.
-func exitCode(err error, w io.Writer) int {
+func exitCode(err error, io *output.Streams) int {
 	if err == nil {
 		return exitOK
 	}
@@ -71,23 +71,24 @@ func exitCode(err error, w io.Writer) int {
 			return code
 		}
 	}
-	fmt.Fprintf(w, "netkit: %s\n", oneLine(err.Error()))
+	io.Eprintf("netkit: %s\n", oneLine(err.Error()))
 	if usage {
 		return code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if ex, ok := explain.ErrorHere(ctx, err); ok {
-		printExplanation(w, "  ", ex)
+		printExplanation(io.Eprintf, "  ", ex)
 	}
 	return code
 }
 
-// printExplanation writes the two lines that follow an error on stderr, a
-// diagnose step or an entry of 'netkit explain': its likely cause and the
-// next thing to try, each line starting with indent.
-func printExplanation(w io.Writer, indent string, ex explain.Explanation) {
-	fmt.Fprintf(w, "%scause: %s\n%snext:  %s\n", indent, ex.Cause, indent, ex.Next)
+// printExplanation writes, with printf (a Streams' Printf or Eprintf), the
+// two lines that follow an error on stderr, a diagnose step or an entry of
+// 'netkit explain': its likely cause and the next thing to try, each line
+// starting with indent.
+func printExplanation(printf func(string, ...any), indent string, ex explain.Explanation) {
+	printf("%scause: %s\n%snext:  %s\n", indent, ex.Cause, indent, ex.Next)
 }
 
 // oneLine folds a multi-line message (some library errors have them) so an

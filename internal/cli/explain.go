@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"fmt"
+	"context"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -19,7 +19,7 @@ type ExplainOptions struct {
 }
 
 // NewCmdExplain returns 'netkit explain'. runF replaces explainRun in tests.
-func NewCmdExplain(io *output.Streams, runF func(*ExplainOptions) error) *cobra.Command {
+func NewCmdExplain(io *output.Streams, runF func(context.Context, *ExplainOptions) error) *cobra.Command {
 	opts := &ExplainOptions{IO: io}
 	cmd := &cobra.Command{
 		Use:   "explain [ERRNAME|NUMBER]",
@@ -40,16 +40,16 @@ failures (X509-EXPIRED). With no argument it lists them all.`,
 				opts.Name = args[0]
 			}
 			if runF != nil {
-				return runF(opts)
+				return runF(cmd.Context(), opts)
 			}
-			return explainRun(opts)
+			return explainRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print one JSON document")
 	return cmd
 }
 
-func explainRun(opts *ExplainOptions) error {
+func explainRun(_ context.Context, opts *ExplainOptions) error {
 	var list []explain.Explanation
 	if opts.Name == "" {
 		for _, code := range explain.Codes() {
@@ -70,10 +70,10 @@ func explainRun(opts *ExplainOptions) error {
 	}
 	for i, ex := range list {
 		if i > 0 {
-			fmt.Fprintln(opts.IO.Out)
+			opts.IO.Println()
 		}
-		fmt.Fprintln(opts.IO.Out, ex.Code)
-		printExplanation(opts.IO.Out, "  ", ex)
+		opts.IO.Println(ex.Code)
+		printExplanation(opts.IO.Printf, "  ", ex)
 	}
 	return nil
 }

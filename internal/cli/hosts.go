@@ -102,7 +102,7 @@ func hostsRun(opts *HostsOptions) error {
 			Problems []resolve.Problem `json:"problems"`
 		}{opts.File, hf.Lines, len(hf.Entries), append([]resolve.Problem{}, problems...)})
 	} else if len(problems) == 0 {
-		_, err = fmt.Fprintf(opts.IO.Out, "%s: %d lines, %d entries, no problems found\n", opts.File, hf.Lines, len(hf.Entries))
+		opts.IO.Printf("%s: %d lines, %d entries, no problems found\n", opts.File, hf.Lines, len(hf.Entries))
 	} else {
 		t := output.Table{Header: []string{"Line", "Severity", "Kind", "Problem"}}
 		for _, p := range problems {
@@ -168,7 +168,7 @@ func hostsMatches(opts *HostsOptions, hf *resolve.HostsFile) error {
 	}
 	ignored := hf.IgnoredMentions(opts.Name)
 	for _, l := range ignored {
-		fmt.Fprintf(opts.IO.ErrOut, "netkit: note: line %d names %s, but glibc ignores it: %s\n", l.Line, opts.Name, l.Reason)
+		opts.IO.Notef("line %d names %s, but glibc ignores it: %s", l.Line, opts.Name, l.Reason)
 	}
 	if opts.Output.Format == output.FormatJSON {
 		if err := output.PrintJSON(opts.IO.Out, struct {

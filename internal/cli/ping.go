@@ -266,7 +266,7 @@ func pingExit(o *PingOptions, stats []ping.Stats, many bool) error {
 			fmt.Fprintf(w, "netkit: %s\n", oneLine(err.Error()))
 			if ex, ok := explain.Error(err); ok && !explained[ex.Code] {
 				explained[ex.Code] = true
-				printExplanation(w, "  ", ex)
+				printExplanation(o.IO.Eprintf, "  ", ex)
 			}
 		}
 		switch {
@@ -280,7 +280,7 @@ func pingExit(o *PingOptions, stats []ping.Stats, many bool) error {
 	if silent > 0 {
 		fmt.Fprintf(w, "netkit: ping: %d of %d hosts did not reply\n", silent, len(stats))
 		ex, _ := explain.Error(&ping.NoReplyError{Port: o.TCPPort})
-		printExplanation(w, "  ", ex)
+		printExplanation(o.IO.Eprintf, "  ", ex)
 	}
 	if skipped > 0 {
 		fmt.Fprintf(w, "netkit: ping: %d of %d hosts not pinged: the run ended before their turn\n", skipped, len(stats))

@@ -154,7 +154,7 @@ func resolveRun(ctx context.Context, opts *ResolveOptions) error {
 		return resolveError(err, opts.Server != "")
 	}
 	for _, n := range res.Notes {
-		fmt.Fprintf(opts.IO.ErrOut, "netkit: note: %s\n", n)
+		opts.IO.Notef("%s", n)
 	}
 	if opts.Output.Format == output.FormatJSON {
 		return output.PrintJSON(opts.IO.Out, res)
@@ -180,7 +180,7 @@ func resolveRun(ctx context.Context, opts *ResolveOptions) error {
 		return err
 	}
 	if opts.Trace {
-		fmt.Fprintln(opts.IO.Out)
+		opts.IO.Println()
 		return printSteps(opts.IO, res, opts.Output.NoHeader)
 	}
 	return nil

@@ -61,6 +61,14 @@ func NewRootCmd(io *output.Streams) *cobra.Command {
 	root.SetOut(io.Out)
 	root.SetErr(io.ErrOut)
 	root.SetVersionTemplate("netkit version {{.Version}}\n")
+	color := string(output.ColorAuto)
+	root.PersistentFlags().StringVar(&color, "color", color, "when to colour the output: auto (a terminal, unless NO_COLOR is set), always, never")
+	root.PersistentPreRunE = func(*cobra.Command, []string) error {
+		if err := io.SetColor(output.ColorMode(color)); err != nil {
+			return usageError(err)
+		}
+		return nil
+	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErrorf("%s (see '%s --help')", err, c.CommandPath())
 	})
@@ -95,7 +103,7 @@ func run(ctx context.Context, io *output.Streams, args []string) int {
 		// An unknown subcommand or a bare group: cobra's own usage errors.
 		err = usageErrorf("%s (see '%s --help')", err, cmd.CommandPath())
 	}
-	return exitCode(err, io.ErrOut)
+	return exitCode(err, io)
 }
 
 func isCLIError(err error) bool {

@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/netkit/netkit/internal/testnet"
 )
 
 func TestVersion(t *testing.T) {
@@ -53,4 +56,22 @@ func TestExplainCommand(t *testing.T) {
 	if got := strings.Count(r.stdout, "  cause: "); got < 20 {
 		t.Errorf("listing has %d explanations", got)
 	}
+}
+
+// TestColorFlag checks that --color decides colour once for every command:
+// always colours diagnose's marks even in a pipe, never and the default in
+// a pipe write no escape codes, and a bad value is a usage error.
+func TestColorFlag(t *testing.T) {
+	port := strconv.Itoa(int(testnet.ClosedPort(t, "tcp", "127.0.0.1").Port()))
+	r := netkit(t, "--color", "always", "diagnose", "-c", "1", "127.0.0.1:"+port)
+	if !strings.Contains(r.stdout, "\x1b[31m✗\x1b[0m connect") {
+		t.Errorf("--color always: exit %d\n%q", r.code, r.stdout)
+	}
+	for _, args := range [][]string{{"--color", "never"}, nil} {
+		r := netkit(t, append(args, "diagnose", "-c", "1", "127.0.0.1:"+port)...)
+		if !strings.Contains(r.stdout, "✗ connect") || strings.Contains(r.stdout+r.stderr, "\x1b") {
+			t.Errorf("%v: exit %d\n%q", args, r.code, r.stdout)
+		}
+	}
+	assertOneLineError(t, netkit(t, "--color", "sometimes", "explain"), `invalid --color "sometimes"`)
 }

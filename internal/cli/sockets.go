@@ -164,7 +164,7 @@ func printSocketSummary(opts *SocketsOptions, sum sockets.Summary, notes []strin
 // cannot see every owner; JSON documents also carry them.
 func printNotes(io *output.Streams, notes []string) {
 	for _, n := range notes {
-		fmt.Fprintf(io.ErrOut, "netkit: note: %s\n", n)
+		io.Notef("%s", n)
 	}
 }
 

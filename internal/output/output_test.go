@@ -209,3 +209,43 @@ func TestLongTableOnTerminal(t *testing.T) {
 		t.Errorf("a cell with a line break was not left to tablewriter")
 	}
 }
+
+// TestColor checks when colour is written: on a terminal only, never with
+// NO_COLOR (no-color.org) or --color never, always with --color always.
+func TestColor(t *testing.T) {
+	for _, tc := range []struct {
+		mode    ColorMode
+		tty     bool
+		noColor string
+		want    bool
+	}{
+		{ColorAuto, true, "", true},
+		{ColorAuto, false, "", false},
+		{ColorAuto, true, "1", false},
+		{ColorNever, true, "", false},
+		{ColorAlways, false, "", true},
+		{ColorAlways, false, "1", true},
+	} {
+		t.Setenv("NO_COLOR", tc.noColor)
+		s, _, out, errOut := Test()
+		s.OutTTY, s.ErrTTY = tc.tty, tc.tty
+		if err := s.SetColor(tc.mode); err != nil {
+			t.Fatal(err)
+		}
+		s.Printf("%s\n", s.Paint(Fail, "x"))
+		s.Warnf("w")
+		if got := strings.Contains(out.String(), "\x1b[31mx\x1b[0m"); got != tc.want {
+			t.Errorf("%+v: out %q, coloured %v, want %v", tc, out, got, tc.want)
+		}
+		if got := strings.Contains(errOut.String(), "\x1b[33mWARNING\x1b[0m"); got != tc.want {
+			t.Errorf("%+v: stderr %q, coloured %v, want %v", tc, errOut, got, tc.want)
+		}
+		if !tc.want && strings.Contains(out.String()+errOut.String(), "\x1b") {
+			t.Errorf("%+v: escape codes written: %q %q", tc, out, errOut)
+		}
+	}
+	s, _, _, _ := Test()
+	if err := s.SetColor("sometimes"); err == nil || !strings.Contains(err.Error(), `"sometimes"`) {
+		t.Errorf("bad mode: %v", err)
+	}
+}

@@ -29,11 +29,15 @@ type Streams struct {
 	// ErrTTY reports whether ErrOut is a terminal: live progress lines are
 	// written only then.
 	ErrTTY bool
+
+	// outColor and errColor say whether Out and ErrOut are coloured; see
+	// SetColor.
+	outColor, errColor bool
 }
 
 // System returns the process's standard streams with their terminal flags.
 func System() *Streams {
-	return &Streams{
+	s := &Streams{
 		In:     os.Stdin,
 		Out:    os.Stdout,
 		ErrOut: os.Stderr,
@@ -41,10 +45,12 @@ func System() *Streams {
 		OutTTY: isTerminal(os.Stdout),
 		ErrTTY: isTerminal(os.Stderr),
 	}
+	s.SetColor(ColorAuto)
+	return s
 }
 
-// Test returns streams backed by buffers, none of them a terminal, and the
-// buffers behind In, Out and ErrOut.
+// Test returns streams backed by buffers, none of them a terminal nor
+// coloured, and the buffers behind In, Out and ErrOut.
 func Test() (s *Streams, in, out, errOut *bytes.Buffer) {
 	in, out, errOut = &bytes.Buffer{}, &bytes.Buffer{}, &bytes.Buffer{}
 	return &Streams{In: in, Out: out, ErrOut: errOut}, in, out, errOut
