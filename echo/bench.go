@@ -8,6 +8,8 @@ import (
 	"io"
 	"math/bits"
 	"math/rand/v2"
+	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -121,7 +123,18 @@ func (b *Bench) Run(ctx context.Context, address string) (*BenchResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &benchRun{b: b, address: address, content: content, frame: frame, limit: int64(limit), stopped: make(chan struct{})}
+	// Later connections go to the address the first one reached, for the
+	// same server name: the name is looked up once.
+	client := b.Client
+	if client.ServerName == "" {
+		client.ServerName, _, _ = net.SplitHostPort(address)
+	}
+	target, err := netip.ParseAddrPort(first.Session().Address)
+	if err != nil {
+		first.Close()
+		return nil, err
+	}
+	r := &benchRun{b: b, client: client, target: target, address: address, content: content, frame: frame, limit: int64(limit), stopped: make(chan struct{})}
 	r.workers = make([]*benchWorker, conns)
 	for i := range r.workers {
 		r.workers[i] = &benchWorker{r: r}
@@ -155,7 +168,9 @@ func (b *Bench) Run(ctx context.Context, address string) (*BenchResult, error) {
 // benchRun is the state the workers of one Run share.
 type benchRun struct {
 	b        *Bench
-	address  string
+	address  string         // as given, for the result
+	target   netip.AddrPort // what the first connection reached
+	client   ClientOptions  // b.Client with the server name of address
 	content  []byte
 	frame    []byte // the request, encoded once
 	limit    int64  // messages to attempt, 0 for no limit
@@ -270,7 +285,7 @@ func (w *benchWorker) run(ctx context.Context, c *Conn) {
 	for r.claim() {
 		if w.conn == nil {
 			start := time.Now()
-			c, err := Dial(ctx, r.address, r.b.Client)
+			c, err := DialAddrPort(ctx, r.target, r.client)
 			if err != nil {
 				if !w.fail(ctx, err, &backoff) {
 					return

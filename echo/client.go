@@ -2,6 +2,7 @@ package echo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/netkit/netkit/resolve"
 	"github.com/netkit/netkit/units"
 )
 
@@ -55,6 +57,12 @@ type ClientOptions struct {
 	// MaxContentLength is the longest reply content accepted; zero means
 	// DefaultMaxContentLength.
 	MaxContentLength int
+	// Resolver looks up the host names Dial is given; nil means
+	// resolve.Default(), the hosts file and DNS as nsswitch.conf orders them.
+	Resolver *resolve.Resolver
+	// Family limits the addresses Dial tries to one family; the zero value
+	// tries both.
+	Family resolve.Family
 }
 
 func (o *ClientOptions) timeout() time.Duration {
@@ -170,24 +178,65 @@ type Conn struct {
 	timeout time.Duration
 }
 
-// DialAddrPort is Dial to an IP address and port.
-func DialAddrPort(ctx context.Context, ap netip.AddrPort, opts ClientOptions) (*Conn, error) {
-	return Dial(ctx, ap.String(), opts)
-}
-
-// Dial connects to address ("host:port"), does the TLS handshake unless
-// opts.Plaintext, and checks the server's certificate as opts say. Errors
-// are *net.OpError, naming the server's address: "dial" for the connection
-// (refused, timeout) and "TLS handshake" for the handshake, which wraps the
-// crypto/tls error (tls.RecordHeaderError when the server does not speak
-// TLS, a remote alert, *tls.CertificateVerificationError wrapping the x509
-// error or a *PinError), so errors.As classifies it.
+// Dial connects to address ("host:port", the port a number or a TCP
+// service name), does the TLS handshake unless opts.Plaintext, and checks
+// the server's certificate as opts say. A host name is looked up with
+// opts.Resolver, and its addresses are tried in getaddrinfo's order until
+// one accepts the connection; the handshake is done with that one only.
+// Errors are *net.OpError, naming the server's address: "dial" for the
+// connection (refused, timeout) and "TLS handshake" for the handshake, which
+// wraps the crypto/tls error (tls.RecordHeaderError when the server does not
+// speak TLS, a remote alert, *tls.CertificateVerificationError wrapping the
+// x509 error or a *PinError), so errors.As classifies it; a name that does
+// not resolve is resolve's error.
 func Dial(ctx context.Context, address string, opts ClientOptions) (*Conn, error) {
+	host, portText, err := net.SplitHostPort(address)
+	if err != nil {
+		return nil, err
+	}
+	port, err := resolve.ParsePort(portText, "tcp")
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout())
 	defer cancel()
+	if host == "" {
+		host = "localhost"
+	}
+	r := cmp.Or(opts.Resolver, resolve.Default())
+	addrs, err := r.LookupIP(ctx, host, opts.Family)
+	if err != nil {
+		return nil, err
+	}
+	if opts.ServerName == "" {
+		opts.ServerName = host
+	}
+	var first error
+	for _, a := range addrs {
+		c, err := dial(ctx, netip.AddrPortFrom(a, port), opts)
+		var op *net.OpError
+		if err == nil || errors.As(err, &op) && op.Op != "dial" {
+			return c, err
+		}
+		first = cmp.Or(first, err)
+	}
+	return nil, first
+}
+
+// DialAddrPort is Dial to an IP address and port: no name is looked up,
+// and without opts.ServerName the certificate is checked for the address.
+func DialAddrPort(ctx context.Context, ap netip.AddrPort, opts ClientOptions) (*Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, opts.timeout())
+	defer cancel()
+	return dial(ctx, ap, opts)
+}
+
+// dial connects to ap and does the handshake for opts.ServerName (ap's
+// address when empty), within ctx.
+func dial(ctx context.Context, ap netip.AddrPort, opts ClientOptions) (*Conn, error) {
 	var d net.Dialer
 	start := time.Now()
-	raw, err := d.DialContext(ctx, "tcp", address)
+	raw, err := d.DialContext(ctx, "tcp", ap.String())
 	if err != nil {
 		return nil, err
 	}
@@ -197,13 +246,7 @@ func Dial(ctx context.Context, address string, opts ClientOptions) (*Conn, error
 		timeout: opts.timeout(),
 	}
 	if !opts.Plaintext {
-		name := opts.ServerName
-		if name == "" {
-			name, _, _ = net.SplitHostPort(address)
-		}
-		if name == "" {
-			name = "localhost"
-		}
+		name := cmp.Or(opts.ServerName, ap.Addr().WithZone("").String())
 		info := &TLSInfo{ServerName: name}
 		tc := tls.Client(raw, opts.tlsConfig(name, info))
 		start = time.Now()

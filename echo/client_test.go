@@ -102,7 +102,7 @@ func TestDialVerification(t *testing.T) {
 func TestSessionDescribesCertificate(t *testing.T) {
 	pki := newTestPKI(t)
 	r := serve(t, &Server{TLSConfig: ServerTLSConfig(pki.server.Certificate, nil, nil)})
-	c := dial(t, r.addr, ClientOptions{RootCAs: pki.serverPool})
+	c := mustDial(t, r.addr, ClientOptions{RootCAs: pki.serverPool})
 	s := c.Session()
 	if s.Address != r.addr || s.TLS == nil || s.TLS.Version != "TLS 1.3" || s.TLS.ServerName != "127.0.0.1" || len(s.TLS.Chain) != 1 {
 		t.Fatalf("session %+v %+v", s, s.TLS)
@@ -130,7 +130,7 @@ func TestDialSNI(t *testing.T) {
 		{"fe80::1%eth0", "fe80::1%eth0", ""},
 		{"[fe80::1%25eth0]", "[fe80::1%25eth0]", ""},
 	} {
-		c := dial(t, r.addr, ClientOptions{Pins: pins, ServerName: tt.serverName})
+		c := mustDial(t, r.addr, ClientOptions{Pins: pins, ServerName: tt.serverName})
 		info := c.Session().TLS
 		if info.ServerName != tt.wantName || info.SNI != tt.wantSNI {
 			t.Errorf("ServerName %q: TLSInfo server name %q, SNI %q; want %q, %q", tt.serverName, info.ServerName, info.SNI, tt.wantName, tt.wantSNI)
@@ -160,7 +160,7 @@ func TestDialErrors(t *testing.T) {
 	// handshake and closes.
 	pki := newTestPKI(t)
 	r := serve(t, &Server{TLSConfig: ServerTLSConfig(pki.server.Certificate, nil, nil)})
-	c := dial(t, r.addr, ClientOptions{Plaintext: true})
+	c := mustDial(t, r.addr, ClientOptions{Plaintext: true})
 	if _, err := c.Echo(context.Background(), ContentTypeBinary, []byte("x")); !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("plaintext to TLS: %v, want the server to close", err)
 	}
@@ -182,7 +182,7 @@ func TestRoundTripHonoursContext(t *testing.T) {
 			io.Copy(io.Discard, c) // reads, never answers
 		}
 	}()
-	c := dial(t, ln.Addr().String(), ClientOptions{Plaintext: true})
+	c := mustDial(t, ln.Addr().String(), ClientOptions{Plaintext: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(100*time.Millisecond, cancel)
 	start := time.Now()
@@ -201,7 +201,7 @@ func TestRoundTripHonoursContext(t *testing.T) {
 func TestRepliesMustBeWellFormed(t *testing.T) {
 	ctx := context.Background()
 	raw := serve(t, &Server{Raw: true})
-	c := dial(t, raw.addr, ClientOptions{Plaintext: true})
+	c := mustDial(t, raw.addr, ClientOptions{Plaintext: true})
 	if _, _, err := c.Action(ctx, "foo", "x"); !errors.Is(err, ErrEchoedRequest) {
 		t.Errorf("action foo to a raw server: %v, want ErrEchoedRequest", err)
 	}
@@ -238,7 +238,7 @@ func TestRepliesMustBeWellFormed(t *testing.T) {
 			}()
 		}
 	}()
-	c = dial(t, ln.Addr().String(), ClientOptions{Plaintext: true})
+	c = mustDial(t, ln.Addr().String(), ClientOptions{Plaintext: true})
 	for _, tt := range []struct {
 		reply string
 		info  bool

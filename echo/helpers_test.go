@@ -137,8 +137,8 @@ func serveOn(t *testing.T, s *Server, address string) *running {
 	return &running{addr: ln.Addr().String(), log: log, stop: stop}
 }
 
-// dial connects to r with opts, failing the test on error.
-func dial(t *testing.T, addr string, opts ClientOptions) *Conn {
+// mustDial connects to addr with opts, failing the test on error.
+func mustDial(t *testing.T, addr string, opts ClientOptions) *Conn {
 	t.Helper()
 	c, err := Dial(context.Background(), addr, opts)
 	if err != nil {

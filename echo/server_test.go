@@ -95,7 +95,7 @@ func TestServerHandBuiltStream(t *testing.T) {
 
 func TestServerInvalidActionKeepsConnection(t *testing.T) {
 	r := serve(t, &Server{})
-	c := dial(t, r.addr, ClientOptions{Plaintext: true})
+	c := mustDial(t, r.addr, ClientOptions{Plaintext: true})
 	ctx := context.Background()
 	_, _, err := c.Action(ctx, "search", "morpheus")
 	var se *ServerError
@@ -128,7 +128,7 @@ func TestServerMalformedClients(t *testing.T) {
 	r := serve(t, &Server{TLSConfig: ServerTLSConfig(pki.server.Certificate, nil, nil), MaxContentLength: 1024})
 	opts := ClientOptions{RootCAs: pki.serverPool, ServerName: "localhost"}
 
-	good := dial(t, r.addr, opts)
+	good := mustDial(t, r.addr, opts)
 	stop := make(chan struct{})
 	var echoed atomic.Int64
 	goodErr := make(chan error, 1)
@@ -235,7 +235,7 @@ func TestServerIdleClientsDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer silent.Close()
-	idle := dial(t, r.addr, ClientOptions{RootCAs: pki.serverPool, ServerName: "localhost"})
+	idle := mustDial(t, r.addr, ClientOptions{RootCAs: pki.serverPool, ServerName: "localhost"})
 	start := time.Now()
 	for _, c := range []net.Conn{silent, idle.conn} {
 		c.SetReadDeadline(time.Now().Add(5 * time.Second))
@@ -340,13 +340,13 @@ func TestServerMaxConns(t *testing.T) {
 	r := serve(t, &Server{MaxConns: 2})
 	ctx := context.Background()
 	opts := ClientOptions{Plaintext: true}
-	first, second := dial(t, r.addr, opts), dial(t, r.addr, opts)
+	first, second := mustDial(t, r.addr, opts), mustDial(t, r.addr, opts)
 	for _, c := range []*Conn{first, second} {
 		if _, err := c.Echo(ctx, ContentTypeBinary, []byte("in")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	third := dial(t, r.addr, opts)
+	third := mustDial(t, r.addr, opts)
 	_, err := third.Echo(ctx, ContentTypeBinary, []byte("over the limit"))
 	var se *ServerError
 	if !errors.As(err, &se) || se.Code != "busy" {
@@ -358,7 +358,7 @@ func TestServerMaxConns(t *testing.T) {
 	// A place frees up: the next connection is served.
 	first.Close()
 	r.log.waitFor(t, `reason="closed by peer"`)
-	if _, err := dial(t, r.addr, opts).Echo(ctx, ContentTypeBinary, []byte("now")); err != nil {
+	if _, err := mustDial(t, r.addr, opts).Echo(ctx, ContentTypeBinary, []byte("now")); err != nil {
 		t.Errorf("after a connection closed: %v", err)
 	}
 }
@@ -408,7 +408,7 @@ func TestServerMutualTLS(t *testing.T) {
 	t.Run("accepted", func(t *testing.T) {
 		o := opts
 		o.Certificates = []tls.Certificate{pki.client}
-		c := dial(t, r.addr, o)
+		c := mustDial(t, r.addr, o)
 		info, _, err := c.Info(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -632,7 +632,7 @@ func TestServerALPN(t *testing.T) {
 	}
 	r.log.waitFor(t, "level=WARN msg=close", "client requested unsupported application protocols")
 	opts.NextProtos = nil
-	c := dial(t, r.addr, opts)
+	c := mustDial(t, r.addr, opts)
 	if _, err := c.Echo(context.Background(), ContentTypeBinary, []byte("no ALPN")); err != nil || c.Session().TLS.ALPN != "" {
 		t.Errorf("offering no ALPN: %v, negotiated %q; want served without ALPN", err, c.Session().TLS.ALPN)
 	}
@@ -803,7 +803,7 @@ func TestServerTellsTextFromFrames(t *testing.T) {
 		})
 	}
 	// Frames, some with a header length whose low byte is '{' or text.
-	c := dial(t, r.addr, ClientOptions{Plaintext: true})
+	c := mustDial(t, r.addr, ClientOptions{Plaintext: true})
 	for size := 1; size <= 300; size++ {
 		if _, err := c.Echo(context.Background(), strings.Repeat("t", size), []byte("frame")); err != nil {
 			t.Errorf("content type of %d bytes: %v", size, err)
@@ -866,7 +866,7 @@ func TestServerDualStack(t *testing.T) {
 	r := serveOn(t, &Server{}, "[::]:0")
 	_, port, _ := net.SplitHostPort(r.addr)
 	for _, ip := range []string{"127.0.0.1", "::1"} {
-		c := dial(t, net.JoinHostPort(ip, port), ClientOptions{Plaintext: true})
+		c := mustDial(t, net.JoinHostPort(ip, port), ClientOptions{Plaintext: true})
 		info, _, err := c.Info(context.Background())
 		if err != nil {
 			t.Fatal(err)

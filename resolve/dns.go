@@ -34,6 +34,7 @@ const (
 type dnsReply struct {
 	status    string
 	addrs     []netip.Addr
+	names     []string // PTR targets, for a PTR question
 	cnames    []string // CNAME targets followed from the question name
 	canonical string   // owner of the address records
 	server    netip.AddrPort
@@ -167,10 +168,14 @@ func exchange(ctx context.Context, cfg *Config, q *dns.Msg, srv netip.AddrPort) 
 			if a, ok := netip.AddrFromSlice(rr.AAAA.To16()); ok && q.Question[0].Qtype == dns.TypeAAAA {
 				rep.addrs = append(rep.addrs, a)
 			}
+		case *dns.PTR:
+			if q.Question[0].Qtype == dns.TypePTR {
+				rep.names = append(rep.names, strings.TrimSuffix(rr.Ptr, "."))
+			}
 		}
 	}
 	rep.status = StatusFound
-	if len(rep.addrs) == 0 {
+	if len(rep.addrs) == 0 && len(rep.names) == 0 {
 		rep.status = StatusNoData
 	}
 	return rep

@@ -3,11 +3,15 @@ package resolve
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/miekg/dns"
 )
 
 // compareHosts is the hosts file the comparison with glibc uses: several
@@ -248,5 +252,44 @@ print(json.dumps([socket.gethostbyname_ex(sys.argv[1])[2], socket.gethostbyname(
 		if string(gj) != string(wj) {
 			t.Errorf("%s: [gethostbyname_ex, gethostbyname]\npython %s\nnetkit %s", name, wj, gj)
 		}
+	}
+}
+
+// TestLookupAddrAgreesWithGetent compares LookupAddr with glibc's
+// gethostbyaddr as 'getent hosts ADDR' prints it: addresses of the hosts
+// file (one that DNS names otherwise: the file comes first), addresses only
+// DNS names (PTR records of the test's server, IPv4 and IPv6), and one
+// nobody names.
+func TestLookupAddrAgreesWithGetent(t *testing.T) {
+	var zone []string
+	for a, name := range map[string]string{"127.0.0.77": "ptr77.test.", "127.0.0.9": "not-the-hosts-file.test.", "2001:db8::8": "ptr6.test."} {
+		arpa, _ := dns.ReverseAddr(a)
+		zone = append(zone, arpa+" 60 IN PTR "+name)
+	}
+	r, srv := setup(t, zone)
+	if err := os.WriteFile(r.HostsPath, []byte(compareHosts), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"127.0.0.5", "127.0.0.9", "127.0.0.77", "2001:db8::8", "127.0.0.99"} {
+		addr := netip.MustParseAddr(a)
+		want := strings.Fields(sysResolve(t, r, "getent", "hosts", a))
+		names, err := r.LookupAddr(context.Background(), addr)
+		switch {
+		case len(want) < 2:
+			if !errors.Is(err, ErrNoSuchHost) {
+				t.Errorf("%s: getent finds no name; netkit %q, %v", a, names, err)
+			}
+		case err != nil || len(names) == 0 || names[0] != want[1]:
+			t.Errorf("%s: getent says %q; netkit %q, %v", a, want[1:], names, err)
+		}
+	}
+	asked := 0
+	for _, q := range srv.Queries() {
+		if q.Qtype == dns.TypePTR {
+			asked++
+		}
+	}
+	if asked == 0 {
+		t.Error("no PTR question reached the test's DNS server")
 	}
 }

@@ -49,6 +49,18 @@ func Default() *Resolver {
 	}
 }
 
+// config loads the resolver configuration, with Timeout applied.
+func (r *Resolver) config() (*Config, error) {
+	cfg, err := LoadConfig(r.Paths)
+	if err != nil {
+		return nil, err
+	}
+	if r.Timeout > 0 {
+		cfg.TimeoutMS = units.Millis(r.Timeout)
+	}
+	return cfg, nil
+}
+
 func (r *Resolver) hostsPath() string {
 	if r.HostsPath != "" {
 		return r.HostsPath
@@ -212,12 +224,9 @@ func (r *Resolver) lookupFamily(ctx context.Context, name string, fam Family, re
 	if err := CheckName(name); err != nil {
 		return nil, "", err
 	}
-	cfg, err := LoadConfig(r.Paths)
+	cfg, err := r.config()
 	if err != nil {
 		return nil, "", err
-	}
-	if r.Timeout > 0 {
-		cfg.TimeoutMS = units.Millis(r.Timeout)
 	}
 	if len(r.Servers) > 0 {
 		return r.fromDNS(ctx, cfg, r.Servers, []string{name}, name, fam, res)

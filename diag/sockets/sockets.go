@@ -1,11 +1,11 @@
 package sockets
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"maps"
-	"net"
 	"net/netip"
 	"os/user"
 	"slices"
@@ -139,10 +139,13 @@ type Query struct {
 	SkipOwners bool
 	// Cmdlines fills Socket.Cmdline with the owner's command line.
 	Cmdlines bool
-	// Names fills Socket.LocalName and RemoteName: host names from the
-	// system resolver (the hosts file, then reverse DNS, at most
-	// NameTimeout in all) and service names from /etc/services.
+	// Names fills Socket.LocalName and RemoteName: host names from
+	// Resolver (the hosts file and reverse DNS as nsswitch.conf orders
+	// them, at most NameTimeout in all) and service names from
+	// /etc/services.
 	Names bool
+	// Resolver names addresses for Names; nil means resolve.Default().
+	Resolver *resolve.Resolver
 }
 
 // Socket is one TCP or UDP socket, as the kernel lists it in
@@ -254,7 +257,7 @@ func List(ctx context.Context, q Query) (*Listing, error) {
 		s.User = name
 	}
 	if q.Names {
-		addNames(ctx, list.Sockets)
+		addNames(ctx, cmp.Or(q.Resolver, resolve.Default()), list.Sockets)
 	}
 	return list, nil
 }
@@ -451,7 +454,7 @@ const NameTimeout = 3 * time.Second
 
 // addNames fills LocalName and RemoteName, looking each distinct address
 // up once, several at a time.
-func addNames(ctx context.Context, socks []Socket) {
+func addNames(ctx context.Context, r *resolve.Resolver, socks []Socket) {
 	ctx, cancel := context.WithTimeout(ctx, NameTimeout)
 	defer cancel()
 	hosts := map[netip.Addr]string{}
@@ -462,7 +465,7 @@ func addNames(ctx context.Context, socks []Socket) {
 			}
 		}
 	}
-	lookupHosts(ctx, hosts)
+	lookupHosts(ctx, r, hosts)
 	name := func(proto string, ap netip.AddrPort) string {
 		host, port := "*", "*"
 		if a := ap.Addr(); !a.IsUnspecified() {
@@ -486,9 +489,9 @@ func addNames(ctx context.Context, socks []Socket) {
 // nameWorkers is how many reverse lookups addNames runs at once.
 const nameWorkers = 8
 
-// lookupHosts sets each key's value to its first name from the system
-// resolver, or to the address itself when it has none or ctx ends first.
-func lookupHosts(ctx context.Context, hosts map[netip.Addr]string) {
+// lookupHosts sets each key's value to its first name from r, or to the
+// address itself when it has none or ctx ends first.
+func lookupHosts(ctx context.Context, r *resolve.Resolver, hosts map[netip.Addr]string) {
 	addrs := make([]netip.Addr, 0, len(hosts))
 	for a := range hosts {
 		addrs = append(addrs, a)
@@ -500,8 +503,8 @@ func lookupHosts(ctx context.Context, hosts map[netip.Addr]string) {
 		wg.Go(func() {
 			for i := range next {
 				names[i] = addrs[i].String()
-				if n, err := net.DefaultResolver.LookupAddr(ctx, addrs[i].String()); err == nil && len(n) > 0 {
-					names[i] = strings.TrimSuffix(n[0], ".")
+				if n, err := r.LookupAddr(ctx, addrs[i]); err == nil {
+					names[i] = n[0]
 				}
 			}
 		})

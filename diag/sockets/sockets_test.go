@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netkit/netkit/internal/testnet"
 	"github.com/netkit/netkit/resolve"
 )
 
@@ -434,21 +435,17 @@ func TestListSocketsNames(t *testing.T) {
 	}
 	defer ln.Close()
 	ap := addrPort(t, ln.Addr())
-	// Only 127.0.0.1 is looked up: it is in /etc/hosts, so no DNS server
-	// is asked.
-	list, err := List(context.Background(), Query{TCP: true, IPv4: true, Listening: true, Port: ap.Port(), Names: true})
+	// Only 127.0.0.1 is looked up, in the test's hosts file.
+	r := testnet.HostsResolver(t, "127.0.0.1 loopback-name.test\n")
+	list, err := List(context.Background(), Query{TCP: true, IPv4: true, Listening: true, Port: ap.Port(), Names: true, Resolver: r})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(list.Sockets) != 1 {
 		t.Fatalf("got %d sockets, want the listener: %+v", len(list.Sockets), list.Sockets)
 	}
-	names, err := net.LookupAddr("127.0.0.1")
-	if err != nil || len(names) == 0 {
-		t.Skipf("127.0.0.1 has no name here: %v", err)
-	}
 	s := list.Sockets[0]
-	if want := strings.TrimSuffix(names[0], ".") + ":" + serviceName(ProtoTCP, ap.Port()); s.LocalName != want {
+	if want := "loopback-name.test:" + serviceName(ProtoTCP, ap.Port()); s.LocalName != want {
 		t.Errorf("local name %q, want %q", s.LocalName, want)
 	}
 	if s.RemoteName != "*:*" {

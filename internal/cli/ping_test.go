@@ -348,7 +348,9 @@ func TestPingManyHosts(t *testing.T) {
 		msg += "; iputils ping 1 host " + tp.Round(time.Millisecond).String()
 	}
 	t.Log(msg)
-	if t200 > 3*t1 {
+	// One host after another would take 200 times as long; a loaded
+	// machine stretches the concurrent run to a few times one host.
+	if t200 > 20*t1 {
 		t.Errorf("200 hosts took %v, one host %v: the hosts are not pinged concurrently", t200, t1)
 	}
 }

@@ -1,0 +1,78 @@
+package resolve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+
+	"github.com/miekg/dns"
+)
+
+// LookupAddr returns the names of addr, as glibc's getnameinfo finds them:
+// the sources of the hosts line of nsswitch.conf in order, the hosts file
+// (the first name of the first line with the address) and DNS (the PTR
+// records of its in-addr.arpa or ip6.arpa name, asked of the configured
+// servers). An address no source names is a *LookupError wrapping
+// ErrNoSuchHost.
+func (r *Resolver) LookupAddr(ctx context.Context, addr netip.Addr) ([]string, error) {
+	addr = addr.Unmap().WithZone("")
+	cfg, err := r.config()
+	if err != nil {
+		return nil, err
+	}
+	arpa, err := dns.ReverseAddr(addr.String())
+	if err != nil {
+		return nil, fmt.Errorf("reverse name of %s: %w", addr, err)
+	}
+	sources := cfg.HostsOrder
+	if len(r.Servers) > 0 {
+		sources = []Source{{Name: "dns"}}
+	}
+	servers := cfg.Nameservers
+	if len(r.Servers) > 0 {
+		servers = r.Servers
+	}
+	var asked []string
+	var lastErr error = ErrNoSuchHost
+	for _, src := range sources {
+		status := "NOTFOUND"
+		switch src.Name {
+		case "files":
+			asked = append(asked, "hosts file "+r.hostsPath())
+			hf, err := ReadHostsFile(r.hostsPath())
+			switch {
+			case errors.Is(err, os.ErrNotExist):
+				status = "UNAVAIL"
+			case err != nil:
+				return nil, err
+			default:
+				for _, e := range hf.Entries {
+					if e.Address.Unmap() == addr {
+						return []string{e.Names[0]}, nil
+					}
+				}
+			}
+		case "dns":
+			asked = append(asked, "DNS server "+JoinAddrs(servers))
+			rep := ask(ctx, cfg, rotate(servers, cfg.Rotate), arpa, dns.TypePTR, func(Step) {})
+			switch rep.status {
+			case StatusFound:
+				return rep.names, nil
+			case StatusServFail:
+				status, lastErr = "TRYAGAIN", ErrServerFailure
+			case StatusRefused:
+				status, lastErr = "TRYAGAIN", ErrRefused
+			case StatusTimeout, StatusError:
+				status, lastErr = "TRYAGAIN", rep.err
+			}
+		default:
+			continue
+		}
+		if src.returnsOn(status) {
+			break
+		}
+	}
+	return nil, &LookupError{Name: addr.String(), Asked: asked, Err: lastErr}
+}
