@@ -29,7 +29,7 @@ JSON header, the content), so the tutorial's client works against
 are echoed byte for byte. docs/protocol.md describes it.`, echo.DefaultPort),
 		// Runnable, so that cobra checks its arguments: an unknown
 		// subcommand is a usage error, not a help page with exit 0.
-		Args: wrapArgs(cobra.NoArgs),
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error { return cmd.Help() },
 	}
 	cmd.AddCommand(

@@ -15,6 +15,7 @@ import (
 
 	"github.com/netkit/netkit/echo"
 	"github.com/netkit/netkit/internal/output"
+	"github.com/netkit/netkit/resolve"
 )
 
 // EchoServeOptions are the inputs of 'netkit echo serve'.
@@ -75,7 +76,7 @@ peer, TLS version, messages, bytes, duration and why it closed.`,
   netkit echo serve --listen [::]:%d
   netkit echo serve --plaintext --listen 127.0.0.1:9000
   netkit echo serve --cert server.pem --key server.key --client-ca clients.pem`, echo.DefaultPort),
-		Args: wrapArgs(cobra.NoArgs),
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.check(); err != nil {
 				return err
@@ -108,8 +109,16 @@ peer, TLS version, messages, bytes, duration and why it closed.`,
 }
 
 func (o *EchoServeOptions) check() error {
-	if _, _, err := net.SplitHostPort(o.Listen); err != nil {
+	host, port, err := net.SplitHostPort(o.Listen)
+	if err != nil {
 		return usageErrorf("invalid --listen %q: want HOST:PORT, e.g. 127.0.0.1:%d or [::]:%d", o.Listen, echo.DefaultPort, echo.DefaultPort)
+	}
+	if port != "0" { // 0: any free port
+		p, err := resolve.ParsePort(port, "tcp")
+		if err != nil {
+			return usageErrorf("invalid --listen %q: %w", o.Listen, err)
+		}
+		o.Listen = net.JoinHostPort(host, strconv.Itoa(int(p)))
 	}
 	for name, d := range map[string]time.Duration{
 		"--handshake-timeout": o.HandshakeTimeout, "--idle-timeout": o.IdleTimeout,

@@ -26,6 +26,7 @@ func TestEchoUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
+		{[]string{"echo", "serve", "--listen", ":99999"}, `invalid --listen ":99999": port "99999" is not a number from 1 to 65535`},
 		{[]string{"echo", "send", "127.0.0.1:70000", "x"}, `port "70000" is not a number from 1 to 65535`},
 		{[]string{"echo", "send", ":65432", "x"}, "no host"},
 		{[]string{"echo", "send", "a:b:c", "x"}, "want HOST:PORT"},
@@ -38,7 +39,7 @@ func TestEchoUsageErrors(t *testing.T) {
 		{[]string{"echo", "send", "--content-type", "text/json", "127.0.0.1", "x"}, "use --action"},
 		{[]string{"echo", "send", "--max-size", "3", "127.0.0.1", "hello"}, "longer than --max-size 3"},
 		{[]string{"echo", "send", "--timeout", "0s", "127.0.0.1", "x"}, "invalid --timeout"},
-		{[]string{"echo", "send"}, "accepts between 1 and 2 arg(s)"},
+		{[]string{"echo", "send"}, "echo send takes at least 1 argument, got 0"},
 		{[]string{"echo", "sned", "127.0.0.1"}, `unknown command "sned" for "netkit echo"`},
 		{[]string{"echo", "bench", "-c", "0", "127.0.0.1"}, "invalid -c 0"},
 		{[]string{"echo", "bench", "--size", "2000000", "127.0.0.1"}, "larger than --max-size"},

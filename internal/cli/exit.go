@@ -28,6 +28,7 @@ type cliError struct {
 	code  int
 	err   error // nil: the command already said everything it had to
 	usage bool
+	hint  string // a line of its own after the error ("did you mean: ping")
 }
 
 func (e *cliError) Error() string {
@@ -73,6 +74,9 @@ func exitCode(err error, io *output.Streams) int {
 	}
 	io.Eprintf("netkit: %s\n", oneLine(err.Error()))
 	if usage {
+		if ce.hint != "" {
+			io.Eprintf("  %s\n", ce.hint)
+		}
 		return code
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)

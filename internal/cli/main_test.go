@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 	binary = filepath.Join(dir, "netkit")
 	_, file, _, _ := runtime.Caller(0)
 	top := filepath.Join(filepath.Dir(file), "..", "..")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	build := exec.Command("go", "build", "-buildvcs=true", "-o", binary, ".")
 	build.Dir = top
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {

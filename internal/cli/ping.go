@@ -103,7 +103,6 @@ not resolve or any socket fails.`, defaultManyCount, ping.MaxConcurrentTargets, 
   netkit ping -c 3 -i 0.2 --file hosts.txt
   netkit ping --tcp https -c 3 example.com
   netkit ping -c 1 --json 127.0.0.1`,
-		Args: wrapArgs(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Hosts = args
 			opts.countSet = cmd.Flags().Changed("count")

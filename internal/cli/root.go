@@ -6,11 +6,15 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -23,15 +27,35 @@ import (
 var version = ""
 
 // Version returns netkit's version: the one set at build time, else the
-// module version recorded in the binary, else "dev".
+// module version recorded in the binary ("devel" for a build from a work
+// tree), then the VCS revision it was built from when the build recorded it
+// (go build -buildvcs=true, the default in a git checkout unless GOFLAGS
+// says otherwise) and the Go version.
 func Version() string {
-	if version != "" {
-		return version
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return cmp.Or(version, "devel")
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
+	v := version
+	if v == "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
 	}
-	return "dev"
+	v = cmp.Or(v, "devel")
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value[:min(12, len(s.Value))]
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if rev != "" {
+		return fmt.Sprintf("%s (rev %s%s; %s)", v, rev, modified, bi.GoVersion)
+	}
+	return fmt.Sprintf("%s (%s)", v, bi.GoVersion)
 }
 
 const rootLong = `netkit troubleshoots network connections: the one binary to reach for when
@@ -61,6 +85,7 @@ func NewRootCmd(io *output.Streams) *cobra.Command {
 	root.SetOut(io.Out)
 	root.SetErr(io.ErrOut)
 	root.SetVersionTemplate("netkit version {{.Version}}\n")
+	root.InitDefaultVersionFlag() // now, so that docs/commands list --version
 	color := string(output.ColorAuto)
 	root.PersistentFlags().StringVar(&color, "color", color, "when to colour the output: auto (a terminal, unless NO_COLOR is set), always, never")
 	root.PersistentPreRunE = func(*cobra.Command, []string) error {
@@ -100,8 +125,14 @@ func run(ctx context.Context, io *output.Streams, args []string) int {
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil && !isCLIError(err) && cmd != nil && !cmd.Runnable() {
-		// An unknown subcommand or a bare group: cobra's own usage errors.
-		err = usageErrorf("%s (see '%s --help')", err, cmd.CommandPath())
+		// An unknown subcommand or a bare group: cobra's own usage errors,
+		// with its suggestion of a command on a line of its own.
+		msg, suggestion, _ := strings.Cut(err.Error(), "\n\nDid you mean this?\n")
+		ce := &cliError{code: exitError, usage: true, err: fmt.Errorf("%s (see '%s --help')", msg, cmd.CommandPath())}
+		if s := strings.Fields(suggestion); len(s) > 0 {
+			ce.hint = "did you mean: " + strings.Join(s, ", ")
+		}
+		err = ce
 	}
 	return exitCode(err, io)
 }
@@ -111,26 +142,39 @@ func isCLIError(err error) bool {
 	return errors.As(err, &ce)
 }
 
-// exactArgs is cobra.ExactArgs with netkit's usage error (exit 2).
+// exactArgs accepts exactly n arguments; its error, a usage error (exit 2),
+// says how many the command takes and shows its usage line.
 func exactArgs(n int) cobra.PositionalArgs {
-	return wrapArgs(cobra.ExactArgs(n))
+	return rangeArgs(n, n)
 }
 
-// rangeArgs is cobra.RangeArgs with netkit's usage error (exit 2).
+// rangeArgs accepts lo to hi arguments, as exactArgs.
 func rangeArgs(lo, hi int) cobra.PositionalArgs {
-	return wrapArgs(cobra.RangeArgs(lo, hi))
-}
-
-// minArgs is cobra.MinimumNArgs with netkit's usage error (exit 2).
-func minArgs(n int) cobra.PositionalArgs {
-	return wrapArgs(cobra.MinimumNArgs(n))
-}
-
-func wrapArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
 	return func(cmd *cobra.Command, args []string) error {
-		if err := check(cmd, args); err != nil {
-			return usageErrorf("%s (see '%s --help')", err, cmd.CommandPath())
+		if len(args) >= lo && len(args) <= hi {
+			return nil
 		}
-		return nil
+		var want string
+		switch {
+		case lo == hi:
+			want = plural(lo, "argument")
+		case len(args) < lo:
+			want = "at least " + plural(lo, "argument")
+		default:
+			want = "at most " + plural(hi, "argument")
+		}
+		name := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
+		return usageErrorf("%s takes %s, got %d (usage: %s)", name, want, len(args), cmd.UseLine())
 	}
+}
+
+// plural is "no arguments", "1 argument", "2 arguments".
+func plural(n int, noun string) string {
+	switch n {
+	case 0:
+		return "no " + noun + "s"
+	case 1:
+		return "1 " + noun
+	}
+	return strconv.Itoa(n) + " " + noun + "s"
 }

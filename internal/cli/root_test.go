@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -8,10 +10,20 @@ import (
 	"github.com/netkit/netkit/internal/testnet"
 )
 
+// TestVersion checks that --version names the revision the binary was
+// built from (TestMain builds it with -buildvcs=true in this checkout) and
+// the Go version, and never the bare "dev" of a build without them.
 func TestVersion(t *testing.T) {
 	r := netkitBinary(t, "--version")
-	if r.code != 0 || !strings.HasPrefix(r.stdout, "netkit version ") {
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "netkit version ") || !strings.Contains(r.stdout, runtime.Version()) {
 		t.Errorf("exit %d, %q", r.code, r.stdout)
+	}
+	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
+	if err != nil {
+		t.Skipf("not a git checkout: %v", err)
+	}
+	if want := "rev " + string(head[:12]); !strings.Contains(r.stdout, want) {
+		t.Errorf("%q does not name %s", r.stdout, want)
 	}
 }
 
@@ -35,7 +47,8 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"no-such-command"}, `unknown command "no-such-command"`},
-		{[]string{"explain", "a", "b"}, "accepts between 0 and 1 arg(s)"},
+		{[]string{"echo", "serve", "x"}, "echo serve takes no arguments, got 1"},
+		{[]string{"explain", "a", "b"}, "explain takes at most 1 argument, got 2 (usage: netkit explain [ERRNAME|NUMBER] [flags])"},
 		{[]string{"explain", "ENOSUCH"}, `no explanation for "ENOSUCH"`},
 		{[]string{"--no-such-flag"}, "unknown flag: --no-such-flag"},
 	} {
@@ -74,4 +87,14 @@ func TestColorFlag(t *testing.T) {
 		}
 	}
 	assertOneLineError(t, netkit(t, "--color", "sometimes", "explain"), `invalid --color "sometimes"`)
+}
+
+// TestSuggestion checks that a mistyped command gets cobra's suggestion on
+// a line of its own, after the one-line error.
+func TestSuggestion(t *testing.T) {
+	r := netkitBinary(t, "pnig")
+	want := "netkit: unknown command \"pnig\" for \"netkit\" (see 'netkit --help')\n  did you mean: ping\n"
+	if r.code != 2 || r.stderr != want {
+		t.Errorf("exit %d, stderr %q, want %q", r.code, r.stderr, want)
+	}
 }

@@ -64,9 +64,9 @@ func TestSocketsBadInput(t *testing.T) {
 		{[]string{"sockets", "--program", ""}, "--program: empty name"},
 		{[]string{"sockets", "--format", "jsonl"}, `invalid --format "jsonl"`},
 		{[]string{"sockets", "8080"}, `unexpected argument "8080": 'netkit sockets' takes only flags (did you mean 'netkit sockets who 8080'?)`},
-		{[]string{"sockets", "who"}, "accepts 1 arg(s), received 0"},
+		{[]string{"sockets", "who"}, "sockets who takes 1 argument, got 0"},
 		{[]string{"sockets", "who", "0"}, `port "0" is not a number from 1 to 65535`},
-		{[]string{"sockets", "who", "80", "81"}, "accepts 1 arg(s), received 2"},
+		{[]string{"sockets", "who", "80", "81"}, "sockets who takes 1 argument, got 2"},
 	} {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
 			assertOneLineError(t, netkit(t, tt.args...), tt.want)
