@@ -396,9 +396,16 @@ func fillFrom(err error) fill {
 // server that did not answer in time, one that could not be reached, and
 // any other failure, which is not labelled as an answer it was not.
 func explainDNS(err error, f fill) (Explanation, bool) {
+	var lookErr *resolve.LookupError
 	switch {
 	case errors.Is(err, resolve.ErrNoSuchHost):
-		return byCode("NXDOMAIN").explain(f), true
+		ex := byCode("NXDOMAIN").explain(f)
+		if errors.As(err, &lookErr) && !slices.ContainsFunc(lookErr.Asked, func(a string) bool { return strings.HasPrefix(a, "DNS") }) {
+			// Only the hosts file was asked: no DNS server said anything.
+			ex.Cause = fmt.Sprintf("the name %s is not in %s, and no DNS server was asked (the hosts line of nsswitch.conf names no dns source)",
+				lookErr.Name, strings.Join(lookErr.Asked, ", "))
+		}
+		return ex, true
 	case errors.Is(err, resolve.ErrNoData):
 		return byCode("NODATA").explain(f), true
 	case errors.Is(err, resolve.ErrServerFailure):
@@ -407,7 +414,6 @@ func explainDNS(err error, f fill) (Explanation, bool) {
 		return byCode("REFUSED").explain(f), true
 	}
 	var dnsErr *net.DNSError
-	var lookErr *resolve.LookupError
 	var why string
 	switch {
 	case errors.As(err, &lookErr):

@@ -320,3 +320,15 @@ func TestFamilyErrorExplained(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainNoSuchHostFromHostsFileOnly checks that a name missing from
+// the hosts file, where nsswitch.conf names no DNS, is not blamed on a DNS
+// server that was never asked.
+func TestExplainNoSuchHostFromHostsFileOnly(t *testing.T) {
+	r := testnet.HostsResolver(t, "127.0.0.1 localhost\n")
+	_, err := r.LookupIP(context.Background(), "nosuch.test", resolve.AnyFamily)
+	ex, ok := Error(err)
+	if !ok || ex.Code != "NXDOMAIN" || strings.Contains(ex.Cause, "DNS server answered") || !strings.Contains(ex.Cause, "no DNS server was asked") {
+		t.Errorf("%v → %+v", err, ex)
+	}
+}

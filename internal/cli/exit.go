@@ -9,6 +9,7 @@ import (
 
 	"github.com/netkit/netkit/diag/explain"
 	"github.com/netkit/netkit/internal/output"
+	"github.com/netkit/netkit/resolve"
 )
 
 // Exit codes, the same for every command (see 'netkit --help'):
@@ -93,6 +94,13 @@ func exitCode(err error, io *output.Streams) int {
 // starting with indent.
 func printExplanation(printf func(string, ...any), indent string, ex explain.Explanation) {
 	printf("%scause: %s\n%snext:  %s\n", indent, ex.Cause, indent, ex.Next)
+}
+
+// noSuchName reports whether err says a name does not exist (NXDOMAIN, or
+// no address of the family asked for): exit 1 in every command, since the
+// lookup ran and found nothing, like a ping without reply.
+func noSuchName(err error) bool {
+	return errors.Is(err, resolve.ErrNoSuchHost) || errors.Is(err, resolve.ErrNoData)
 }
 
 // oneLine folds a multi-line message (some library errors have them) so an

@@ -94,10 +94,10 @@ host is up.
 --format jsonl streams them as they happen.
 
 Exit codes, as iputils ping for one host: 0 if any reply, 1 if none (or,
-with both -c and -w, fewer than -c replies by the deadline), 2 on bad input,
-a name that does not resolve or a socket error. For several hosts, as fping:
-0 if all are alive, 1 if any is unreachable or skipped, 2 if any name does
-not resolve or any socket fails.`, defaultManyCount, ping.MaxConcurrentTargets, ping.MinUserInterval),
+with both -c and -w, fewer than -c replies by the deadline), 2 on bad input
+or a socket error. For several hosts, as fping: 0 if all are alive, 1 if any
+is unreachable or skipped, 2 if any socket fails. A name that does not
+exist is 1, as in every netkit command (iputils and fping say 2).`, defaultManyCount, ping.MaxConcurrentTargets, ping.MinUserInterval),
 		Example: `  netkit ping -c 3 127.0.0.1
   netkit ping -6 -c 3 ::1
   netkit ping -c 3 -i 0.2 --file hosts.txt
@@ -242,6 +242,8 @@ func pingExit(o *PingOptions, stats []ping.Stats, many bool) error {
 	if !many {
 		s := stats[0]
 		switch {
+		case s.Err != nil && noSuchName(s.Err):
+			return checkFailed(fmt.Errorf("ping: %w", s.Err))
 		case s.Err != nil:
 			return fmt.Errorf("ping: %w", s.Err)
 		case s.State == ping.Skipped:
@@ -260,7 +262,7 @@ func pingExit(o *PingOptions, stats []ping.Stats, many bool) error {
 	failed, down, silent, skipped := false, false, 0, 0
 	for _, s := range stats {
 		if s.Err != nil {
-			failed = true
+			failed = failed || !noSuchName(s.Err)
 			err := fmt.Errorf("ping: %w", s.Err)
 			fmt.Fprintf(w, "netkit: %s\n", oneLine(err.Error()))
 			if ex, ok := explain.Error(err); ok && !explained[ex.Code] {

@@ -245,13 +245,14 @@ func TestPingJSON(t *testing.T) {
 }
 
 // TestPingUnresolvable pings a name the in-process DNS server answers
-// NXDOMAIN for: exit 2 with the lookup's message and its explanation; with
-// other hosts, the table says unresolved and the exit code is still 2.
+// NXDOMAIN for: exit 1, as resolve and diagnose, with the lookup's message
+// and its explanation; with other hosts, the table says unresolved and the
+// exit code is still 1.
 func TestPingUnresolvable(t *testing.T) {
 	srv := resolveEnv(t)
 	r := netkit(t, "ping", "-c", "1", "nosuch.test")
-	if r.code != exitError {
-		t.Errorf("exit %d, want 2", r.code)
+	if r.code != exitFailed {
+		t.Errorf("exit %d, want 1", r.code)
 	}
 	want := "netkit: ping: nosuch.test: no such host (asked: hosts file " + os.Getenv("NETKIT_HOSTS_FILE") + ", DNS server " + srv.Addr.Addr().String() + ":53)\n"
 	if !strings.HasPrefix(r.stderr, want) || !strings.Contains(r.stderr, "cause: the name nosuch.test does not exist") {
@@ -264,8 +265,8 @@ func TestPingUnresolvable(t *testing.T) {
 		return
 	}
 	r = netkit(t, "ping", "-c", "1", "web.test", "nosuch.test", "nosuch2.test")
-	if r.code != exitError {
-		t.Errorf("exit %d, want 2", r.code)
+	if r.code != exitFailed {
+		t.Errorf("exit %d, want 1", r.code)
 	}
 	rows := pingTableRows(r.stdout)
 	if rows["web.test"][1] != "127.0.0.5" || rows["web.test"][8] != "alive" || rows["nosuch.test"][8] != "unresolved" || rows["nosuch.test"][1] != "-" {
@@ -457,7 +458,7 @@ func TestPingFamily(t *testing.T) {
 	r := netkit(t, "ping", "-c", "1", "-4", "::1")
 	assertOneLineError(t, r, "netkit: ping: ::1 is an IPv6 address, and IPv4 was asked for")
 	r = netkit(t, "ping", "-c", "1", "-6", "localhost")
-	if r.code != exitError || !strings.HasPrefix(r.stderr, "netkit: ping: localhost has only IPv4 addresses (127.0.0.1), and IPv6 was asked for\n") ||
+	if r.code != exitFailed || !strings.HasPrefix(r.stderr, "netkit: ping: localhost has only IPv4 addresses (127.0.0.1), and IPv6 was asked for\n") ||
 		!strings.Contains(r.stderr, "cause: the name localhost exists") {
 		t.Errorf("-6 localhost: exit %d, stderr:\n%s", r.code, r.stderr)
 	}

@@ -98,3 +98,20 @@ func TestSuggestion(t *testing.T) {
 		t.Errorf("exit %d, stderr %q, want %q", r.code, r.stderr, want)
 	}
 }
+
+// TestNoSuchNameExitCode checks that a name that does not exist is exit 1
+// in every command that looks names up, as 'netkit --help' says.
+func TestNoSuchNameExitCode(t *testing.T) {
+	resolveEnv(t)
+	for _, args := range [][]string{
+		{"resolve", "nosuch.test"},
+		{"ping", "-c", "1", "nosuch.test"},
+		{"ping", "--tcp", "80", "-c", "1", "nosuch.test"},
+		{"diagnose", "-c", "1", "nosuch.test:80"},
+		{"echo", "send", "--plaintext", "nosuch.test:7", "hi"},
+	} {
+		if r := netkit(t, args...); r.code != exitFailed || !strings.Contains(r.stderr+r.stdout, "nosuch.test: no such host") {
+			t.Errorf("%v: exit %d, want 1\n%s%s", args, r.code, r.stdout, r.stderr)
+		}
+	}
+}
