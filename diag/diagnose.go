@@ -145,6 +145,16 @@ type ConnectAttempt struct {
 // server closed right after accepting it.
 var errClosedAtOnce = errors.New("the server closed the connection at once")
 
+// Layer is a layer of the path that a step can prove to work.
+type Layer string
+
+// The layers, from the bottom.
+const (
+	LayerTCP  Layer = "tcp"
+	LayerTLS  Layer = "tls"
+	LayerEcho Layer = "echo"
+)
+
 // Report is the result of Diagnose: the checklist and the data behind it.
 type Report struct {
 	Host string `json:"host"`
@@ -156,7 +166,12 @@ type Report struct {
 	FailedStep StepName `json:"failed_step,omitempty"`
 	// Interrupted reports that ctx ended (Ctrl-C) before every step ran:
 	// the step running then and the later ones are not checked.
-	Interrupted bool   `json:"interrupted,omitempty"`
+	Interrupted bool `json:"interrupted,omitempty"`
+	// Proven is the highest layer shown to work: "" (none), "tcp" (a
+	// connection was accepted), "tls" (a handshake completed, verified or
+	// not: see TLS.Verified) or "echo" (a netkit echo server answered).
+	// A path with no failed step is proven only up to this layer.
+	Proven Layer `json:"proven"`
 	Steps       []Step `json:"steps"`
 
 	HostsLines []resolve.HostsEntry `json:"hosts_lines,omitempty"`
@@ -234,7 +249,7 @@ func Diagnose(ctx context.Context, o Options) (*Report, error) {
 	go func() { pingDone <- d.timed(ctx, StepPing, func(s *Step) { d.ping(ctx, s) }) }()
 	connect := d.timed(ctx, StepConnect, func(s *Step) { d.connect(ctx, s) })
 	d.greet(ctx)
-	d.judgeConnect(&connect)
+	d.judgeConnect(ctx, &connect)
 	connect.stopped = stopReason(ctx)
 	// The listen step runs before the connect step is reported: a full
 	// accept queue it finds is why the connect failed.
@@ -571,7 +586,7 @@ func (d *diagnosis) greet(ctx context.Context) {
 
 // judgeConnect sums the attempts up in the connect step and keeps the
 // addresses that accepted for the later steps.
-func (d *diagnosis) judgeConnect(s *Step) {
+func (d *diagnosis) judgeConnect(ctx context.Context, s *Step) {
 	if len(d.rep.Connect) == 0 { // skipped, or not run
 		return
 	}
@@ -581,6 +596,7 @@ func (d *diagnosis) judgeConnect(s *Step) {
 		switch {
 		case at.State == string(ping.PortOpen):
 			d.open = append(d.open, at.Address)
+			d.rep.Proven = LayerTCP
 			parts = append(parts, fmt.Sprintf("%s open (%.3f ms)", at.Address, at.RTTMs))
 		case at.State == string(ping.PortClosed):
 			parts = append(parts, fmt.Sprintf("%s refused", at.Address))
@@ -588,6 +604,8 @@ func (d *diagnosis) judgeConnect(s *Step) {
 			parts = append(parts, fmt.Sprintf("%s accepted the connection, then closed it at once", at.Address))
 		case errors.Is(at.err, syscall.ECONNRESET):
 			parts = append(parts, fmt.Sprintf("%s accepted the connection, then reset it", at.Address))
+		case explain.IsTimeout(at.err):
+			parts = append(parts, fmt.Sprintf("%s no answer in %s", at.Address, seconds(d.o.Client.Timeout)))
 		default:
 			parts = append(parts, fmt.Sprintf("%s %s", at.Address, shortError(at.err)))
 		}
@@ -599,12 +617,12 @@ func (d *diagnosis) judgeConnect(s *Step) {
 	switch {
 	case len(d.open) == 0:
 		s.set(StatusFail, "%s", summary)
-		d.explainConnect(s, failed.Address, failed.err)
+		d.explainConnect(ctx, s, failed.Address, failed.err)
 		return
 	case len(d.open) < len(d.rep.Connect):
 		s.set(StatusWarn, "%s", summary)
 		s.Details = append(s.Details, "clients that try a failing address first wait or fall back: fix or remove it")
-		d.explainConnect(s, failed.Address, failed.err)
+		d.explainConnect(ctx, s, failed.Address, failed.err)
 	default:
 		s.set(StatusOK, "%s", summary)
 	}
@@ -616,12 +634,25 @@ func (d *diagnosis) judgeConnect(s *Step) {
 // explainConnect explains why a connection to ap failed. A reset or a
 // close before this side sent anything is the server turning clients
 // away, whatever the protocol: not ECONNRESET's other causes.
-func (d *diagnosis) explainConnect(s *Step, ap netip.AddrPort, err error) {
-	if errors.Is(err, errClosedAtOnce) || errors.Is(err, syscall.ECONNRESET) {
+func (d *diagnosis) explainConnect(ctx context.Context, s *Step, ap netip.AddrPort, err error) {
+	switch {
+	case errors.Is(err, errClosedAtOnce) || errors.Is(err, syscall.ECONNRESET):
 		s.Explanation = explain.Finding("TURNED-AWAY", ap.Addr().String(), ap.Port())
-		return
+	case explain.IsTimeout(err) && ctx.Err() == nil && listensHere(ctx, ap):
+		s.Explanation = explain.Finding("LOCAL-FIREWALL", ap.Addr().String(), ap.Port())
+	default:
+		d.explain(s, err)
 	}
-	d.explain(s, err)
+}
+
+// listensHere reports whether a socket of this machine listens on ap, so
+// that a connect to it which gets no answer is dropped on this machine.
+func listensHere(ctx context.Context, ap netip.AddrPort) bool {
+	if !isLocalAddr(ap.Addr()) {
+		return false
+	}
+	list, err := sockets.List(ctx, sockets.Query{TCP: true, Listening: true, Port: ap.Port(), SkipOwners: true})
+	return err == nil && slices.ContainsFunc(list.Sockets, func(l sockets.Socket) bool { return listenCovers(l.Local.Addr(), ap.Addr()) })
 }
 
 // listeners looks at the local sockets when the target is this machine:
@@ -749,7 +780,16 @@ func (d *diagnosis) handshake(ctx context.Context, s *Step) {
 	if err != nil {
 		var rec tls.RecordHeaderError
 		notTLS := errors.As(err, &rec) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
-		if !wanted && (notTLS || explain.IsTimeout(err)) {
+		switch {
+		case explain.IsTimeout(err) && ctx.Err() == nil && !wanted:
+			d.silent(s, "a TLS ClientHello", cfg.Timeout)
+			return
+		case explain.IsTimeout(err) && ctx.Err() == nil:
+			s.set(StatusFail, "no answer to the TLS handshake in %s: the service accepted the connection and sent nothing", seconds(cfg.Timeout))
+			d.explain(s, err)
+			d.noEcho = "the TLS handshake failed"
+			return
+		case !wanted && notTLS:
 			d.skipped(s, "the service does not answer TLS (--tls to require it)")
 			return
 		}
@@ -764,19 +804,38 @@ func (d *diagnosis) handshake(ctx context.Context, s *Step) {
 	if len(info.Chain) > 0 {
 		leaf = fmt.Sprintf(", certificate for %s, expires %s", strings.Join(info.Chain[0].SANs, ", "), info.Chain[0].NotAfter.Format("2006-01-02"))
 	}
-	if !info.Verified {
+	switch {
+	case info.Verified:
+		s.set(StatusOK, "%s %s in %.3f ms%s, verified (%s)", info.Version, info.CipherSuite, info.HandshakeMs, leaf, info.VerifiedBy)
+	case d.o.Client.InsecureSkipVerify:
+		// As curl -k and openssl s_client: the handshake worked, and the
+		// certificate's failure is a warning that says why.
+		s.set(StatusWarn, "%s %s in %.3f ms%s: not verified (--insecure): %v", info.Version, info.CipherSuite, info.HandshakeMs, leaf, info.VerifyError)
+		d.explain(s, info.VerifyError)
+		if s.Explanation != nil {
+			s.Explanation.Next = "the connection is encrypted but nobody vouches for the server: to check it, pass its CA with --ca FILE or pin its certificate with --pin sha256:…"
+		}
+	default:
 		s.set(StatusFail, "%s %s in %.3f ms%s: NOT verified: %v", info.Version, info.CipherSuite, info.HandshakeMs, leaf, info.VerifyError)
 		d.explain(s, info.VerifyError)
-		if d.o.Client.InsecureSkipVerify {
-			d.conn = c
-		} else {
-			c.Close()
-			d.noEcho = "not tried over a TLS connection whose certificate did not verify (--insecure to try)"
-		}
+		c.Close()
+		d.noEcho = "not tried over a TLS connection whose certificate did not verify (--insecure to try)"
 		return
 	}
-	s.set(StatusOK, "%s %s in %.3f ms%s, verified (%s)", info.Version, info.CipherSuite, info.HandshakeMs, leaf, info.VerifiedBy)
+	d.rep.Proven = LayerTLS
 	d.conn = c
+}
+
+// silent warns of a service that accepted the connection and answered
+// nothing to what (a TLS ClientHello, an echo request) within wait.
+func (d *diagnosis) silent(s *Step, what string, wait time.Duration) {
+	s.set(StatusWarn, "the service accepted the connection and answered nothing to %s in %s", what, seconds(wait))
+	s.Explanation = explain.Finding("SILENT", d.open[0].Addr().String(), d.open[0].Port())
+}
+
+// seconds is a wait as people say it: "3 s", "0.5 s".
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
 }
 
 // echo tries an info round trip: does a netkit echo server answer, and what
@@ -800,12 +859,13 @@ func (d *diagnosis) echo(ctx context.Context, s *Step) {
 		c, err := echo.DialAddrPort(ctx, d.open[0], cfg)
 		if err != nil {
 			s.set(StatusFail, "%v", err)
-			d.explainConnect(s, d.open[0], err)
+			d.explainConnect(ctx, s, d.open[0], err)
 			return
 		}
 		d.conn = c
 	}
-	rctx, cancel := context.WithTimeout(ctx, min(d.o.Client.Timeout, time.Second))
+	wait := min(d.o.Client.Timeout, time.Second)
+	rctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	info, rtt, err := d.conn.Info(rctx)
 	if alert, ok := explain.PeerAlert(err); ok {
@@ -815,10 +875,15 @@ func (d *diagnosis) echo(ctx context.Context, s *Step) {
 		d.explain(s, err)
 		return
 	}
-	if err != nil {
+	switch {
+	case err != nil && explain.IsTimeout(err) && ctx.Err() == nil:
+		d.silent(s, "a netkit echo request", wait)
+		return
+	case err != nil:
 		d.skipped(s, fmt.Sprintf("no netkit echo reply (%s): another kind of service", shortError(err)))
 		return
 	}
+	d.rep.Proven = LayerEcho
 	d.rep.Echo = &EchoResult{PeerInfo: info, RTTMs: units.Millis(rtt)}
 	seen := fmt.Sprintf("%s:%d", info.RemoteAddr, info.RemotePort)
 	if info.TLS {

@@ -147,8 +147,9 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 			OK          bool          `json:"ok"`
 			FailedStep  diag.StepName `json:"failed_step,omitempty"`
 			Interrupted bool          `json:"interrupted,omitempty"`
+			Proven      diag.Layer    `json:"proven"`
 			ElapsedMS   float64       `json:"elapsed_ms"`
-		}{target, rep.OK, rep.FailedStep, rep.Interrupted, rep.ElapsedMS}); err != nil {
+		}{target, rep.OK, rep.FailedStep, rep.Interrupted, rep.Proven, rep.ElapsedMS}); err != nil {
 			return err
 		}
 	default:
@@ -199,7 +200,20 @@ func verdict(rep *diag.Report) string {
 	case rep.Interrupted:
 		return "Interrupted: the path was not checked to the end."
 	}
-	return fmt.Sprintf("The path works end to end (%s).", formatDuration(rep.ElapsedMS))
+	took := formatDuration(rep.ElapsedMS)
+	unverified := ""
+	if rep.TLS != nil && !rep.TLS.Verified {
+		unverified = ", over TLS whose certificate was not verified (--insecure)"
+	}
+	switch rep.Proven {
+	case diag.LayerEcho:
+		return fmt.Sprintf("The path works end to end (%s)%s.", took, unverified)
+	case diag.LayerTLS:
+		return fmt.Sprintf("TCP and TLS work (%s)%s; the service is not a netkit echo server, so nothing above TLS was checked.", took, unverified)
+	case diag.LayerTCP:
+		return fmt.Sprintf("TCP works (%s); nothing above it was proven: see the steps marked ! or -.", took)
+	}
+	return fmt.Sprintf("Nothing was proven to work (%s).", took)
 }
 
 func formatDuration(ms float64) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/netkit/netkit/echo"
 	"github.com/netkit/netkit/internal/output"
+	"github.com/netkit/netkit/internal/testnet"
 )
 
 func TestDiagnoseCommand(t *testing.T) {
@@ -180,5 +182,75 @@ func TestDiagnoseBadInput(t *testing.T) {
 		{[]string{"diagnose", "--count", "0", "localhost:443"}, "invalid --count 0"},
 	} {
 		assertOneLineError(t, netkit(t, tc.args...), tc.want)
+	}
+}
+
+// TestDiagnoseVerdicts checks that the verdict says what was proven: with
+// --insecure against a self-signed netkit echo server the path passes
+// (exit 0) and says the certificate was not verified, as curl -k does; a
+// service that accepts and says nothing proves TCP alone.
+func TestDiagnoseVerdicts(t *testing.T) {
+	resolveEnv(t)
+	kp, err := (&echo.SelfSigned{Dir: t.TempDir()}).LoadOrCreate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := testnet.Listen(t, "127.0.0.5:0")
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { (&echo.Server{TLSConfig: echo.ServerTLSConfig(kp.Certificate, nil, nil)}).Serve(ctx, l) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+
+	r := netkit(t, "diagnose", "-c", "1", "--tls", "--insecure", "web.test:"+port)
+	last := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || !strings.Contains(r.stdout, "! tls      TLS 1.3") || !strings.Contains(r.stdout, "not verified (--insecure)") ||
+		!strings.HasPrefix(last[len(last)-1], "The path works end to end (") || !strings.HasSuffix(last[len(last)-1], "over TLS whose certificate was not verified (--insecure).") {
+		t.Errorf("--insecure: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = netkit(t, "diagnose", "-c", "1", "--tls", "--insecure", "--json", "web.test:"+port)
+	var rep struct {
+		OK     bool   `json:"ok"`
+		Proven string `json:"proven"`
+		TLS    struct {
+			Verified bool `json:"verified"`
+		} `json:"tls"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || !rep.OK || rep.Proven != "echo" || rep.TLS.Verified {
+		t.Errorf("--insecure --json: %+v, %v\n%s", rep, err, r.stdout)
+	}
+
+	silent := testnet.Listen(t, "127.0.0.5:0")
+	testnet.ServeConns(t, silent, func(c net.Conn) { io.Copy(io.Discard, c) })
+	r = netkit(t, "diagnose", "-c", "1", "--timeout", "0.3s", "web.test:"+strconv.Itoa(silent.Addr().(*net.TCPAddr).Port))
+	if r.code != 0 || !strings.Contains(r.stdout, "TCP works (") || !strings.Contains(r.stdout, "nothing above it was proven") ||
+		strings.Contains(r.stdout, "works end to end") || strings.Contains(r.stdout, "deadline exceeded") {
+		t.Errorf("silent service: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestDiagnoseLocalFirewall diagnoses a listener on this machine behind a
+// local nftables rule that drops its port, in a network namespace of the
+// test: the connect step blames a firewall on this machine, not a down host.
+func TestDiagnoseLocalFirewall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs root, a network namespace and nftables")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nft not installed (apt-get install nftables)")
+	}
+	ns := pingNetns(t)
+	var ln net.Listener
+	pingInNetns(t, ns, func() (err error) {
+		ln, err = net.Listen("tcp", "127.0.0.1:0")
+		return err
+	})
+	t.Cleanup(func() { ln.Close() })
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	pingMust(t, "ip", "netns", "exec", ns, "nft", "add table inet fw; add chain inet fw in { type filter hook input priority 0; }; add rule inet fw in tcp dport "+port+" drop")
+	r := pingIn(t, ns, binary, "diagnose", "-c", "1", "--timeout", "1s", "127.0.0.1:"+port)
+	if r.code != 1 || !strings.Contains(r.stdout, "✗ connect  127.0.0.1:"+port+" no answer in 1 s") ||
+		!strings.Contains(r.stdout, "a firewall on this machine (nftables or iptables) drops the packets") || strings.Contains(r.stdout, "host is down") {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
