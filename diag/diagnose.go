@@ -171,8 +171,8 @@ type Report struct {
 	// connection was accepted), "tls" (a handshake completed, verified or
 	// not: see TLS.Verified) or "echo" (a netkit echo server answered).
 	// A path with no failed step is proven only up to this layer.
-	Proven Layer `json:"proven"`
-	Steps       []Step `json:"steps"`
+	Proven Layer  `json:"proven"`
+	Steps  []Step `json:"steps"`
 
 	HostsLines []resolve.HostsEntry `json:"hosts_lines,omitempty"`
 	Resolution *resolve.Result      `json:"resolution,omitempty"`
