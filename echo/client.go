@@ -359,10 +359,26 @@ func (c *Conn) exchange(frame []byte) (Message, time.Duration, error) {
 	}
 	reply, err := c.r.Read()
 	if err != nil {
-		return Message{}, 0, fmt.Errorf("read reply: %w", err)
+		return Message{}, 0, &ReplyError{Addr: c.session.Address, Plaintext: c.session.TLS == nil, Err: err}
 	}
 	return reply, time.Since(start), nil
 }
+
+// ReplyError is a reply that could not be read: the server closed or reset
+// the connection, sent something that is not a frame, or did not answer in
+// time.
+type ReplyError struct {
+	// Addr is the server's address, "ip:port".
+	Addr string
+	// Plaintext reports that the connection was plain TCP, where a TLS
+	// server closes without a word.
+	Plaintext bool
+	Err       error
+}
+
+func (e *ReplyError) Error() string { return "read reply from " + e.Addr + ": " + e.Err.Error() }
+
+func (e *ReplyError) Unwrap() error { return e.Err }
 
 // Echo sends content with the given content type (not text/json) and checks
 // that the reply is the same bytes with the same content type. A different

@@ -119,7 +119,13 @@ var table = []entry{
 		"connect without TLS (--plaintext), or use the port where the service speaks TLS; if it should speak TLS here, check that the server is not stuck"},
 	{"TLS-EOF", 0,
 		"{peer} closed or reset the connection during the TLS handshake: it does not speak TLS on this port, or it turned this client away",
-		"check that the service speaks TLS on port {port} (try without --tls), and the server's log for why it closed"},
+		"check that the service speaks TLS on port {port} (--plaintext if it does not; 'netkit diagnose {host}:{port}' tells), and the server's log for why it closed"},
+	{"PLAINTEXT-TO-TLS", 0,
+		"{peer} closed the connection without answering a plaintext message: a TLS server does this to a client that does not start a handshake (netkit echo serve logs \"first record does not look like a TLS handshake\")",
+		"drop --plaintext to speak TLS; 'netkit diagnose {host}:{port}' tells which the port speaks"},
+	{"NO-REPLY", 0,
+		"{peer} closed the connection without a reply: it is not a netkit echo server, or it refused the message (too large, or malformed)",
+		"check the server's log; 'netkit diagnose {host}:{port}' tells what the port speaks"},
 	{"TLS-ALERT", 0,
 		"{peer} refused the TLS handshake",
 		"check the TLS versions, cipher suites and client certificate the server wants (--cert/--key for mutual TLS)"},
@@ -231,6 +237,13 @@ func ErrorAt(err error, host string, port uint16) (Explanation, bool) {
 	var icmpErr *ping.PermissionError
 	if errors.As(err, &icmpErr) {
 		return byCode("ICMP-NOT-PERMITTED").explain(f), true
+	}
+	var replyErr *echo.ReplyError
+	if errors.As(err, &replyErr) && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)) {
+		if replyErr.Plaintext {
+			return byCode("PLAINTEXT-TO-TLS").explain(f), true
+		}
+		return byCode("NO-REPLY").explain(f), true
 	}
 	var pathErr *fs.PathError
 	if errors.As(err, &pathErr) {
@@ -380,7 +393,10 @@ func fillFrom(err error) fill {
 	}
 	var dnsErr *net.DNSError
 	var lookErr *resolve.LookupError
+	var replyErr *echo.ReplyError
 	switch {
+	case errors.As(err, &replyErr):
+		f.host, f.port, _ = net.SplitHostPort(replyErr.Addr)
 	case errors.As(err, &lookErr):
 		f.host, f.server = lookErr.Name, opAddr
 	case errors.As(err, &dnsErr):

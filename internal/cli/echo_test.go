@@ -381,3 +381,20 @@ func TestEchoSendToRawServer(t *testing.T) {
 		}
 	}
 }
+
+// TestEchoSendWrongTransport checks that echo send says what went wrong
+// when it speaks the other transport: plaintext to a TLS server (which
+// closes without a word) and TLS to a plaintext server.
+func TestEchoSendWrongTransport(t *testing.T) {
+	tlsServer := startEchoServer(t).ready.Listen
+	r := netkit(t, "echo", "send", "--plaintext", tlsServer, "hi")
+	if r.code != 1 || !strings.Contains(r.stderr, "cause: the peer at "+tlsServer+" closed the connection without answering a plaintext message") ||
+		!strings.Contains(r.stderr, "next:  drop --plaintext") {
+		t.Errorf("plaintext to TLS: exit %d\n%s", r.code, r.stderr)
+	}
+	plainServer := startEchoServer(t, "--plaintext").ready.Listen
+	r = netkit(t, "echo", "send", plainServer, "hi")
+	if r.code != 1 || !strings.Contains(r.stderr, "cause: ") || !strings.Contains(r.stderr, "--plaintext if it does not") {
+		t.Errorf("TLS to plaintext: exit %d\n%s", r.code, r.stderr)
+	}
+}
