@@ -451,7 +451,7 @@ func (d *diagnosis) resolve(ctx context.Context, s *Step) {
 			d.local = true
 		}
 	}
-	s.set(StatusOK, "%d address%s: %s", len(d.addrs), plural(len(d.addrs), "es"), strings.Join(where, ", "))
+	s.set(StatusOK, "%s: %s", units.Count(len(d.addrs), "address", "addresses"), strings.Join(where, ", "))
 }
 
 func (d *diagnosis) ping(ctx context.Context, s *Step) {
@@ -701,12 +701,12 @@ func (d *diagnosis) listeners(ctx context.Context, s *Step) {
 			continue
 		}
 		if len(d.open) == 0 {
-			s.set(StatusFail, "%s has %d connections waiting to be accepted and takes no more: its accept queue is full", l.Local, l.RecvQ)
+			s.set(StatusFail, "%s has %s waiting to be accepted and takes no more: its accept queue is full", l.Local, units.Count(int(l.RecvQ), "connection", "connections"))
 			s.Explanation = explain.Finding("ACCEPT-QUEUE-FULL", d.o.Host, d.o.Port)
 			d.queueFull = true
 		} else {
 			s.Status = StatusWarn
-			s.Details = append(s.Details, fmt.Sprintf("%s has %d connections waiting to be accepted: the server is slow to accept", l.Local, l.RecvQ))
+			s.Details = append(s.Details, fmt.Sprintf("%s has %s waiting to be accepted: the server is slow to accept", l.Local, units.Count(int(l.RecvQ), "connection", "connections")))
 		}
 	}
 	var uncovered []netip.Addr
@@ -945,11 +945,4 @@ func joinListenAddrs(socks []sockets.Socket) string {
 		s[i] = l.Local.Addr().String()
 	}
 	return strings.Join(s, ", ")
-}
-
-func plural(n int, suffix string) string {
-	if n == 1 {
-		return ""
-	}
-	return suffix
 }

@@ -34,6 +34,9 @@ type LookupError struct {
 	// Err is the reason: one of the sentinel errors above, or the error of
 	// the last DNS exchange (a timeout, a refused connection).
 	Err error
+	// Direct reports that the servers asked were given directly
+	// (Resolver.Servers, --server), not read from resolv.conf.
+	Direct bool
 }
 
 func (e *LookupError) Error() string {

@@ -229,7 +229,12 @@ func (r *Resolver) lookupFamily(ctx context.Context, name string, fam Family, re
 		return nil, "", err
 	}
 	if len(r.Servers) > 0 {
-		return r.fromDNS(ctx, cfg, r.Servers, []string{name}, name, fam, res)
+		addrs, canon, err := r.fromDNS(ctx, cfg, r.Servers, []string{name}, name, fam, res)
+		var le *LookupError
+		if errors.As(err, &le) {
+			le.Direct = true
+		}
+		return addrs, canon, err
 	}
 	var asked []string
 	var lastErr error = ErrNoSuchHost

@@ -1,11 +1,24 @@
-// Package units holds the one unit rule of netkit's results: a duration is
-// reported as a float number of milliseconds (JSON fields ending in _ms).
+// Package units says how netkit states quantities: a duration as a float
+// number of milliseconds (JSON fields ending in _ms), a count with its noun
+// in the right number.
 package units
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // Millis is d in milliseconds, the unit of every duration in netkit's
 // results.
 func Millis(d time.Duration) float64 {
 	return float64(d) / float64(time.Millisecond)
+}
+
+// Count states n things: "1 socket", "0 sockets", "3 sockets", with one
+// and many the noun's two forms.
+func Count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"strconv"
@@ -312,11 +313,18 @@ func ErrorHere(ctx context.Context, err error) (Explanation, bool) {
 		return ex, ok
 	}
 	rep, werr := sockets.WhoHolds(ctx, uint16(port))
-	if werr != nil || len(rep.Holders) == 0 {
+	if werr != nil {
 		return ex, ok
 	}
+	want, _ := netip.ParseAddr(f.host)
 	var holders []string
 	for _, h := range rep.Holders {
+		// Only a socket bound to the port, on the address asked for or on
+		// a wildcard, is in the way: not one whose peer has the port.
+		local := h.Socket.Local
+		if local.Port() != uint16(port) || want.IsValid() && !want.IsUnspecified() && !local.Addr().IsUnspecified() && local.Addr().Unmap() != want.Unmap() {
+			continue
+		}
 		var who string
 		switch {
 		case h.PID != 0:
@@ -330,7 +338,9 @@ func ErrorHere(ctx context.Context, err error) (Explanation, bool) {
 			holders = append(holders, who)
 		}
 	}
-	ex.Cause += ": held by " + strings.Join(holders, ", ")
+	if len(holders) > 0 {
+		ex.Cause += ": held by " + strings.Join(holders, ", ")
+	}
 	return ex, ok
 }
 
@@ -440,15 +450,23 @@ func explainDNS(err error, f fill) (Explanation, bool) {
 	switch {
 	case errors.As(err, &lookErr):
 		var errno syscall.Errno
+		var ex Explanation
 		switch {
 		case lookErr.Timeout():
-			return byCode("DNS-TIMEOUT").explain(f), true
+			ex = byCode("DNS-TIMEOUT").explain(f)
 		case errors.As(lookErr.Err, &errno):
-			ex := byCode("DNS-UNREACHABLE").explain(f)
+			ex = byCode("DNS-UNREACHABLE").explain(f)
 			ex.Cause += fmt.Sprintf(" (%v)", errno)
+		default:
+			why = lookErr.Err.Error()
+		}
+		if ex.Code != "" {
+			if lookErr.Direct {
+				// The server came from --server, not from resolv.conf.
+				ex.Next = fmt.Sprintf("check that a DNS server runs at %s and answers there ('dig @ADDRESS -p PORT %s'), or leave out --server to ask the configured servers", f.server, f.host)
+			}
 			return ex, true
 		}
-		why = lookErr.Err.Error()
 	case errors.As(err, &dnsErr):
 		// Go's resolver keeps only the text of its own errors: a SERVFAIL
 		// and a refused connection are both just "temporary".

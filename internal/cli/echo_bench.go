@@ -12,6 +12,7 @@ import (
 
 	"github.com/netkit/netkit/echo"
 	"github.com/netkit/netkit/internal/output"
+	"github.com/netkit/netkit/units"
 )
 
 // EchoBenchOptions are the inputs of 'netkit echo bench'.
@@ -117,8 +118,8 @@ func echoBenchRun(ctx context.Context, o *EchoBenchOptions) error {
 		b.Progress = func(p echo.BenchProgress) { lines.Emit("progress", p) }
 	case o.IO.ErrTTY:
 		b.Progress = func(p echo.BenchProgress) {
-			o.IO.Status(fmt.Sprintf("%6.1fs  %d messages  %.0f msg/s  %d errors",
-				p.ElapsedMs/1000, p.Messages, p.MessagesPerSec, p.Errors))
+			o.IO.Status(fmt.Sprintf("%6.1fs  %s  %.0f msg/s  %s",
+				p.ElapsedMs/1000, units.Count(int(p.Messages), "message", "messages"), p.MessagesPerSec, units.Count(int(p.Errors), "error", "errors")))
 		}
 	}
 	res, err := b.Run(ctx, o.Address)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/netkit/netkit/echo"
 	"github.com/netkit/netkit/internal/output"
+	"github.com/netkit/netkit/units"
 )
 
 // EchoSendOptions are the inputs of 'netkit echo send'.
@@ -250,7 +251,7 @@ func echoSendTable(r echoSendResult) *output.Table {
 	case r.Error != "":
 		t.Append("check", "FAILED: "+r.Error)
 	case r.Action == "" || r.Action == "echo":
-		t.Append("check", fmt.Sprintf("ok: %d bytes echoed unchanged", r.Bytes))
+		t.Append("check", fmt.Sprintf("ok: %s echoed unchanged", units.Count(r.Bytes, "byte", "bytes")))
 	default:
 		t.Append("check", "ok")
 	}

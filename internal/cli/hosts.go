@@ -14,6 +14,7 @@ import (
 
 	"github.com/netkit/netkit/internal/output"
 	"github.com/netkit/netkit/resolve"
+	"github.com/netkit/netkit/units"
 )
 
 // HostsOptions are the inputs of 'netkit hosts'.
@@ -102,7 +103,7 @@ func hostsRun(opts *HostsOptions) error {
 			Problems []resolve.Problem `json:"problems"`
 		}{opts.File, hf.Lines, len(hf.Entries), append([]resolve.Problem{}, problems...)})
 	} else if len(problems) == 0 {
-		opts.IO.Printf("%s: %d lines, %d entries, no problems found\n", opts.File, hf.Lines, len(hf.Entries))
+		opts.IO.Printf("%s: %s, %s, no problems found\n", opts.File, units.Count(hf.Lines, "line", "lines"), units.Count(len(hf.Entries), "entry", "entries"))
 	} else {
 		t := output.Table{Header: []string{"Line", "Severity", "Kind", "Problem"}}
 		for _, p := range problems {

@@ -259,7 +259,8 @@ func pingExit(o *PingOptions, stats []ping.Stats, many bool) error {
 	}
 	w := o.IO.ErrOut
 	explained := map[string]bool{}
-	failed, down, silent, skipped := false, false, 0, 0
+	failed, down, skipped := false, false, 0
+	var silent []string
 	for _, s := range stats {
 		if s.Err != nil {
 			failed = failed || !noSuchName(s.Err)
@@ -274,13 +275,13 @@ func pingExit(o *PingOptions, stats []ping.Stats, many bool) error {
 		case s.State == ping.Skipped:
 			skipped++
 		case s.State == ping.Unreachable && s.Err == nil && s.Errors == 0:
-			silent++
+			silent = append(silent, s.Host)
 		}
 		down = down || s.State != ping.Alive
 	}
-	if silent > 0 {
-		fmt.Fprintf(w, "netkit: ping: %d of %d hosts did not reply\n", silent, len(stats))
-		ex, _ := explain.Error(&ping.NoReplyError{Port: o.TCPPort})
+	if len(silent) > 0 {
+		fmt.Fprintf(w, "netkit: ping: %d of %d hosts did not reply\n", len(silent), len(stats))
+		ex, _ := explain.Error(&ping.NoReplyError{Host: strings.Join(silent, " "), Port: o.TCPPort})
 		printExplanation(o.IO.Eprintf, "  ", ex)
 	}
 	if skipped > 0 {

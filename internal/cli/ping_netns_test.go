@@ -440,7 +440,7 @@ func TestPingFiltered(t *testing.T) {
 	if f := rows["10.44.2.3"]; len(f) != 9 || f[3] != "2" || f[8] != "alive" {
 		t.Errorf("10.44.2.3 row %v:\n%s", f, r.stdout)
 	}
-	if want := "netkit: ping: 1 of 2 hosts did not reply\n" + icmpNoReply("HOST"); r.stderr != want {
+	if want := "netkit: ping: 1 of 2 hosts did not reply\n" + icmpNoReply("10.44.2.2"); r.stderr != want {
 		t.Errorf("two hosts, one unreachable: stderr %q, want %q", r.stderr, want)
 	}
 }

@@ -13,13 +13,13 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 
 	"github.com/netkit/netkit/internal/output"
+	"github.com/netkit/netkit/units"
 )
 
 // version is set at build time with
@@ -156,25 +156,16 @@ func rangeArgs(lo, hi int) cobra.PositionalArgs {
 		}
 		var want string
 		switch {
+		case lo == hi && lo == 0:
+			want = "no arguments"
 		case lo == hi:
-			want = plural(lo, "argument")
+			want = units.Count(lo, "argument", "arguments")
 		case len(args) < lo:
-			want = "at least " + plural(lo, "argument")
+			want = "at least " + units.Count(lo, "argument", "arguments")
 		default:
-			want = "at most " + plural(hi, "argument")
+			want = "at most " + units.Count(hi, "argument", "arguments")
 		}
 		name := strings.TrimPrefix(cmd.CommandPath(), cmd.Root().Name()+" ")
 		return usageErrorf("%s takes %s, got %d (usage: %s)", name, want, len(args), cmd.UseLine())
 	}
-}
-
-// plural is "no arguments", "1 argument", "2 arguments".
-func plural(n int, noun string) string {
-	switch n {
-	case 0:
-		return "no " + noun + "s"
-	case 1:
-		return "1 " + noun
-	}
-	return strconv.Itoa(n) + " " + noun + "s"
 }
