@@ -3,6 +3,8 @@ package output
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"testing"
@@ -247,5 +249,28 @@ func TestColor(t *testing.T) {
 	s, _, _, _ := Test()
 	if err := s.SetColor("sometimes"); err == nil || !strings.Contains(err.Error(), `"sometimes"`) {
 		t.Errorf("bad mode: %v", err)
+	}
+}
+
+// BenchmarkTable lays out 40,000 rows of sockets-like cells the three ways
+// a table can go: tablewriter and printAligned on a terminal, printPlain
+// for a pipe. The ratio of tablewriter to printAligned is why
+// alignedMinRows exists.
+func BenchmarkTable(b *testing.B) {
+	t := Table{Header: []string{"Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address", "State", "PID/Program"}}
+	for i := range 40000 {
+		t.Append("tcp", "0", "0", fmt.Sprintf("127.0.0.1:%d", 1024+i%60000), "127.0.0.1:443", "ESTABLISHED", fmt.Sprintf("%d/server", 1000+i%50))
+	}
+	for _, m := range []struct {
+		name  string
+		print func(io.Writer, bool) error
+	}{{"tablewriter", t.printTablewriter}, {"aligned", t.printAligned}, {"plain", t.printPlain}} {
+		b.Run(m.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := m.print(io.Discard, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

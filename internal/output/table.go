@@ -41,10 +41,9 @@ func (t *Table) Print(s *Streams, noHeader bool) error {
 }
 
 // alignedMinRows is the number of rows from which a table on a terminal is
-// laid out by printAligned rather than by tablewriter. tablewriter formats
-// each cell through several layers: 40,000 socket rows take it 1.0-1.5 s
-// here, printAligned 0.01 s (and text/tabwriter, for pipes, 0.05 s). Below
-// this its cost is not seen, and it handles any cell (line breaks, tabs,
+// laid out by printAligned rather than by tablewriter, which formats each
+// cell through several layers (BenchmarkTable compares them). Below this
+// its cost is not seen, and it handles any cell (line breaks, tabs,
 // colours).
 const alignedMinRows = 1000
 
