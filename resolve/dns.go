@@ -35,6 +35,7 @@ type dnsReply struct {
 	status    string
 	addrs     []netip.Addr
 	names     []string // PTR targets, for a PTR question
+	answer    []dns.RR // the answer section, as received
 	cnames    []string // CNAME targets followed from the question name
 	canonical string   // owner of the address records
 	server    netip.AddrPort
@@ -138,6 +139,7 @@ func exchange(ctx context.Context, cfg *Config, q *dns.Msg, srv netip.AddrPort) 
 		rep.status, rep.err = StatusError, fmt.Errorf("DNS server %s answered %s", srv, dns.RcodeToString[r.Rcode])
 		return rep
 	}
+	rep.answer = r.Answer
 	qname := q.Question[0].Name
 	cur := qname
 	for hop := 0; hop < maxCNAMEHops; hop++ {

@@ -3,7 +3,6 @@ package resolve
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"os"
 
@@ -22,9 +21,9 @@ func (r *Resolver) LookupAddr(ctx context.Context, addr netip.Addr) ([]string, e
 	if err != nil {
 		return nil, err
 	}
-	arpa, err := dns.ReverseAddr(addr.String())
+	arpa, err := ReverseName(addr)
 	if err != nil {
-		return nil, fmt.Errorf("reverse name of %s: %w", addr, err)
+		return nil, err
 	}
 	sources := cfg.HostsOrder
 	if len(r.Servers) > 0 {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,6 +31,12 @@ type ResolveOptions struct {
 	Timeout time.Duration
 	Trace   bool
 	Config  bool
+	// QType is -t: a DNS record type to ask for, as dig; Reverse is -x:
+	// the address whose PTR records to ask for. Short prints only the
+	// records' data, as dig +short.
+	QType   string
+	Reverse string
+	Short   bool
 
 	// serverSet is whether --server was given, so that an empty one is an
 	// error rather than no --server.
@@ -40,7 +47,7 @@ type ResolveOptions struct {
 func NewCmdResolve(io *output.Streams, runF func(context.Context, *ResolveOptions) error) *cobra.Command {
 	opts := &ResolveOptions{IO: io, Resolver: resolve.Default()}
 	cmd := &cobra.Command{
-		Use:   "resolve NAME [SERVICE|PORT]",
+		Use:   "resolve [@SERVER] NAME [SERVICE|PORT]",
 		Short: "Resolve a name as getaddrinfo does, and say where each address came from",
 		Long: `Resolve looks NAME up the way glibc's getaddrinfo does (what getent ahosts and
 Python's socket.getaddrinfo show): the hosts file and DNS in the order of
@@ -56,8 +63,16 @@ for link-local addresses, an index for any). A service is a name from
 getaddrinfo, --type or --proto picks one socket type, and raw takes any
 --proto but no service.
 
---server asks one DNS server directly, like dig @server: the hosts file and the
-search list are skipped. --config shows the configuration instead.
+--server SERVER (or an @SERVER argument, as dig) asks one DNS server directly:
+the hosts file and the search list are skipped. --config shows the
+configuration instead.
+
+As dig: -t TYPE asks DNS for records of one type (A, AAAA, CNAME, MX, TXT, NS,
+SOA, PTR, SRV, CAA) and prints the answer section, or only the records' data
+with --short (or a +short argument); -x ADDR asks for the PTR records of an
+address. These ask the name as given, of --server or of the nameservers of
+resolv.conf, without the hosts file or the search list. (--type stays the
+socket type of getaddrinfo.)
 
 The environment variables NETKIT_HOSTS_FILE, NETKIT_RESOLV_CONF and
 NETKIT_NSSWITCH_CONF point netkit at other files, to try a configuration
@@ -70,13 +85,21 @@ but cannot be read, or a --server that does not answer.`,
 		Example: `  netkit resolve localhost
   netkit resolve -4 example.test https
   netkit resolve --server 127.0.0.53 --trace db.internal
+  netkit resolve @127.0.0.53 -t MX example.test
+  netkit resolve -x 127.0.0.1 --short
   netkit resolve --config`,
-		Args: rangeArgs(0, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.Output.Resolve(); err != nil {
 				return usageError(err)
 			}
 			opts.serverSet = cmd.Flags().Changed("server")
+			args, err := opts.digArgs(args)
+			if err != nil {
+				return err
+			}
+			if err := rangeArgs(0, 2)(cmd, args); err != nil {
+				return err
+			}
 			if err := opts.parse(args); err != nil {
 				return err
 			}
@@ -95,12 +118,47 @@ but cannot be read, or a --server that does not answer.`,
 	f.DurationVar(&opts.Timeout, "timeout", 0, "per-query DNS timeout (default: resolv.conf's, 5s)")
 	f.BoolVar(&opts.Trace, "trace", false, "also list every lookup step: hosts file, each DNS question and answer")
 	f.BoolVar(&opts.Config, "config", false, "show the resolver configuration: nameservers, search, options, nsswitch order")
+	f.StringVarP(&opts.QType, "qtype", "t", "", "ask DNS for records of this `TYPE`, as dig -t: "+strings.Join(resolve.RecordTypes, ", "))
+	f.StringVarP(&opts.Reverse, "reverse", "x", "", "ask DNS for the PTR records of this `ADDRESS`, as dig -x")
+	f.BoolVar(&opts.Short, "short", false, "with -t or -x, print only the records' data, as dig +short")
 	opts.Output.AddFlags(f, false)
 	return cmd
 }
 
+// digArgs takes dig's argument forms out of args: @SERVER (as --server)
+// and +short (as --short).
+func (opts *ResolveOptions) digArgs(args []string) ([]string, error) {
+	var rest []string
+	for _, a := range args {
+		switch {
+		case strings.HasPrefix(a, "@"):
+			if opts.serverSet {
+				return nil, usageErrorf("%s and --server %s: give one server", a, opts.Server)
+			}
+			opts.Server, opts.serverSet = a[1:], true
+		case a == "+short":
+			opts.Short = true
+		default:
+			rest = append(rest, a)
+		}
+	}
+	return rest, nil
+}
+
+// records reports whether the command asks DNS for records (-t, -x)
+// rather than resolving as getaddrinfo.
+func (opts *ResolveOptions) records() bool {
+	return opts.QType != "" || opts.Reverse != ""
+}
+
 // parse checks flags and arguments and fills opts.Query.
 func (opts *ResolveOptions) parse(args []string) error {
+	if opts.records() {
+		return opts.parseRecords(args)
+	}
+	if opts.Short {
+		return usageErrorf("--short goes with -t or -x")
+	}
 	if opts.Config {
 		if len(args) > 0 {
 			return usageErrorf("--config takes no NAME")
@@ -145,6 +203,9 @@ func resolveRun(ctx context.Context, opts *ResolveOptions) error {
 			return err
 		}
 		opts.Resolver.Servers = []netip.AddrPort{srv}
+	}
+	if opts.records() {
+		return recordsRun(ctx, opts)
 	}
 	res, err := opts.Resolver.Resolve(ctx, opts.Query)
 	if err != nil {
@@ -325,4 +386,67 @@ func printResolverConfig(opts *ResolveOptions) error {
 		t.Append("note", n)
 	}
 	return t.Print(opts.IO, opts.Output.NoHeader)
+}
+
+// parseRecords checks the arguments of -t and -x: a NAME for -t, none for
+// -x (whose address is the name), and no getaddrinfo flags.
+func (opts *ResolveOptions) parseRecords(args []string) error {
+	switch {
+	case opts.Config:
+		return usageErrorf("--config does not go with -t or -x")
+	case opts.Reverse != "" && len(args) > 0:
+		return usageErrorf("-x takes the address; no NAME goes with it")
+	case opts.Reverse == "" && len(args) != 1:
+		return usageErrorf("-t takes one NAME")
+	case opts.Type != "" || opts.Proto != "" || opts.Canon || opts.Trace:
+		return usageErrorf("--type, --proto, --canon and --trace are getaddrinfo's; they do not go with -t or -x")
+	}
+	if opts.Reverse != "" {
+		a, err := netip.ParseAddr(opts.Reverse)
+		if err != nil {
+			return usageErrorf("invalid -x %q: not an IP address", opts.Reverse)
+		}
+		if opts.Query.Name, err = resolve.ReverseName(a); err != nil {
+			return usageError(err)
+		}
+		opts.QType = cmp.Or(opts.QType, "PTR")
+	} else {
+		opts.Query.Name = args[0]
+	}
+	if opts.serverSet && opts.Server == "" {
+		return usageErrorf("invalid --server \"\": want an IP address or host name, with an optional :PORT")
+	}
+	opts.Resolver.Timeout = opts.Timeout
+	return nil
+}
+
+// recordsRun asks DNS for records, as dig, and prints the answer section:
+// a table of name, TTL, type and data, only the data with --short, or the
+// RecordsResult with --json.
+func recordsRun(ctx context.Context, opts *ResolveOptions) error {
+	res, err := opts.Resolver.LookupRecords(ctx, opts.Query.Name, opts.QType)
+	if res != nil {
+		switch {
+		case opts.Output.Format == output.FormatJSON:
+			if jerr := output.PrintJSON(opts.IO.Out, res); jerr != nil {
+				return jerr
+			}
+		case opts.Short:
+			for _, r := range res.Records {
+				opts.IO.Println(r.Data)
+			}
+		case len(res.Records) > 0:
+			t := output.Table{Header: []string{"Name", "TTL", "Type", "Data"}}
+			for _, r := range res.Records {
+				t.Append(r.Name, strconv.FormatUint(uint64(r.TTL), 10), r.Type, r.Data)
+			}
+			if perr := t.Print(opts.IO, opts.Output.NoHeader); perr != nil {
+				return perr
+			}
+		}
+	}
+	if err != nil {
+		return resolveError(err, opts.Server != "")
+	}
+	return nil
 }

@@ -383,3 +383,60 @@ func TestResolveServerPort(t *testing.T) {
 		t.Errorf("exit %d, %q, %s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestResolveRecords runs dig's forms: @SERVER, -t TYPE, -x ADDR and
+// +short or --short, against a DNS server of the test.
+func TestResolveRecords(t *testing.T) {
+	resolveEnv(t)
+	srv := dnstest.StartAnyPort(t,
+		"mail.test. 60 IN MX 10 mx1.mail.test.",
+		"mail.test. 60 IN MX 20 mx2.mail.test.",
+		`mail.test. 60 IN TXT "v=spf1 -all"`,
+		"7.0.0.127.in-addr.arpa. 60 IN PTR seven.test.",
+	)
+	at := "@" + srv.Addr.String()
+	r := netkit(t, "resolve", at, "-t", "mx", "mail.test")
+	if r.code != 0 || r.stdout != "Name        TTL  Type  Data\nmail.test.  60   MX    10 mx1.mail.test.\nmail.test.  60   MX    20 mx2.mail.test.\n" {
+		t.Errorf("-t mx: exit %d\n%q%s", r.code, r.stdout, r.stderr)
+	}
+	r = netkit(t, "resolve", "mail.test", "-t", "TXT", "+short", at)
+	if r.code != 0 || r.stdout != "\"v=spf1 -all\"\n" {
+		t.Errorf("+short TXT: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	r = netkit(t, "resolve", "--server", srv.Addr.String(), "-x", "127.0.0.7", "--short")
+	if r.code != 0 || r.stdout != "seven.test.\n" {
+		t.Errorf("-x: exit %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	r = netkit(t, "resolve", at, "-t", "MX", "--json", "mail.test")
+	var doc struct {
+		Name    string `json:"name"`
+		Type    string `json:"type"`
+		Records []struct {
+			Data string `json:"data"`
+		} `json:"records"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.Name != "mail.test." || doc.Type != "MX" || len(doc.Records) != 2 {
+		t.Errorf("--json: %+v, %v\n%s", doc, err, r.stdout)
+	}
+	// Without records of the type: exit 1 and the NODATA explanation;
+	// without the name: exit 1, NXDOMAIN.
+	r = netkit(t, "resolve", at, "-t", "AAAA", "mail.test")
+	if r.code != 1 || !strings.Contains(r.stderr, "has no AAAA record") || !strings.Contains(r.stderr, "cause: ") {
+		t.Errorf("no AAAA: exit %d %q", r.code, r.stderr)
+	}
+	if r := netkit(t, "resolve", at, "-t", "MX", "nosuch.test"); r.code != 1 || !strings.Contains(r.stderr, "no such host") {
+		t.Errorf("nosuch: exit %d %q", r.code, r.stderr)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"resolve", at, "-t", "HINFO", "mail.test"}, `invalid record type "HINFO"`},
+		{[]string{"resolve", "-x", "not-an-ip"}, `invalid -x "not-an-ip": not an IP address`},
+		{[]string{"resolve", "-x", "127.0.0.1", "extra.test"}, "-x takes the address"},
+		{[]string{"resolve", "--short", "mail.test"}, "--short goes with -t or -x"},
+		{[]string{"resolve", at, "--server", "127.0.0.1", "mail.test"}, "give one server"},
+	} {
+		assertOneLineError(t, netkit(t, tc.args...), tc.want)
+	}
+}
