@@ -68,7 +68,7 @@ different echo, 2 bad usage.`, echo.DefaultPort),
   netkit echo send --plaintext --action echo 127.0.0.1:9000 hello`,
 		Args: rangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := opts.check(args); err != nil {
+			if err := opts.check(cmd.Context(), args); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -85,7 +85,7 @@ different echo, 2 bad usage.`, echo.DefaultPort),
 	return cmd
 }
 
-func (o *EchoSendOptions) check(args []string) error {
+func (o *EchoSendOptions) check(ctx context.Context, args []string) error {
 	addr, err := echoTarget(&o.Output, args[0])
 	if err != nil {
 		return err
@@ -109,7 +109,10 @@ func (o *EchoSendOptions) check(args []string) error {
 			o.IO.Eprintf("netkit: reading the message from stdin (Ctrl-D to end)\n")
 		}
 		// Read one byte more than the limit to tell "too long" from "just fits".
-		b, err := io.ReadAll(io.LimitReader(o.IO.In, int64(o.Client.MaxSize)+1))
+		b, err := readAllContext(ctx, o.IO.In, int64(o.Client.MaxSize)+1)
+		if ctx.Err() != nil {
+			return fmt.Errorf("interrupted while reading the message from stdin: %w", ctx.Err())
+		}
 		if err != nil {
 			return usageErrorf("read stdin: %v", err)
 		}
@@ -257,4 +260,25 @@ func echoSendTable(r echoSendResult) *output.Table {
 	}
 	t.Append("rtt", msText(r.RTTMs))
 	return t
+}
+
+// readAllContext reads r to its end, at most limit bytes, and returns at
+// once when ctx ends (Ctrl-C): a read of a terminal cannot be interrupted,
+// so it is left to end with the process.
+func readAllContext(ctx context.Context, r io.Reader, limit int64) ([]byte, error) {
+	type result struct {
+		b   []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		b, err := io.ReadAll(io.LimitReader(r, limit))
+		done <- result{b, err}
+	}()
+	select {
+	case res := <-done:
+		return res.b, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }

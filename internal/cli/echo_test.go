@@ -398,3 +398,20 @@ func TestEchoSendWrongTransport(t *testing.T) {
 		t.Errorf("TLS to plaintext: exit %d\n%s", r.code, r.stderr)
 	}
 }
+
+// TestEchoSendStdinInterrupt checks that Ctrl-C while echo send waits for
+// the message on a terminal ends it at once.
+func TestEchoSendStdinInterrupt(t *testing.T) {
+	pr, pw := io.Pipe() // a terminal nobody types into
+	defer pw.Close()
+	ios, _, _, errOut := testStreams()
+	ios.In, ios.InTTY = pr, true
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	code := run(ctx, ios, []string{"echo", "send", "--plaintext", "127.0.0.1:7"})
+	if took := time.Since(start); code != exitError || took > 5*time.Second ||
+		!strings.Contains(errOut.String(), "interrupted while reading the message from stdin") {
+		t.Errorf("exit %d after %v: %q", code, took, errOut)
+	}
+}
