@@ -25,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/netkit/netkit/internal/testenv"
 )
 
 // jsonFrame builds a text/json frame by hand.
@@ -459,9 +461,7 @@ func TestServerMutualTLS(t *testing.T) {
 // TestServerMutualTLSOpenSSL presents a certificate from an unknown CA with
 // openssl, which sends it even though the server names other CAs.
 func TestServerMutualTLSOpenSSL(t *testing.T) {
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl is not installed (apt-get install openssl)")
-	}
+	testenv.NeedTool(t, "openssl")
 	pki := newTestPKI(t)
 	r := serve(t, &Server{TLSConfig: ServerTLSConfig(pki.server.Certificate, pki.clientCA, nil)})
 	dir := t.TempDir()
@@ -662,9 +662,7 @@ func startPiped(t *testing.T, cmd *exec.Cmd) (stdin io.WriteCloser, stdout io.Re
 // checks that OpenSSL accepts the self-signed certificate. The first line is
 // empty and sent on its own: one byte, "\n", which is text.
 func TestServerRawOpenSSL(t *testing.T) {
-	if _, err := exec.LookPath("openssl"); err != nil {
-		t.Skip("openssl is not installed (apt-get install openssl)")
-	}
+	testenv.NeedTool(t, "openssl")
 	pki := newTestPKI(t)
 	r := serve(t, &Server{TLSConfig: ServerTLSConfig(pki.server.Certificate, nil, nil), IdleTimeout: 500 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -694,9 +692,7 @@ func TestServerRawOpenSSL(t *testing.T) {
 }
 
 func TestServerRawNcat(t *testing.T) {
-	if _, err := exec.LookPath("ncat"); err != nil {
-		t.Skip("ncat is not installed (apt-get install ncat)")
-	}
+	testenv.NeedTool(t, "ncat")
 	pki := newTestPKI(t)
 	r := serve(t, &Server{TLSConfig: ServerTLSConfig(pki.server.Certificate, nil, nil)})
 	host, port, _ := net.SplitHostPort(r.addr)
@@ -834,9 +830,7 @@ func TestServerForcedRaw(t *testing.T) {
 // it is; "echo" and "info" take the one line testdata/python/app-client.py
 // changes (they go as text/json there, as binary in the guide).
 func TestPythonTutorialClient(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is not installed (apt-get install python3)")
-	}
+	testenv.NeedTool(t, "python3")
 	r := serve(t, &Server{})
 	host, port, _ := net.SplitHostPort(r.addr)
 	for _, tt := range []struct{ action, value, want string }{
@@ -935,7 +929,7 @@ func TestServerCertificateFiles(t *testing.T) {
 		t.Error("a certificate about to expire was not replaced")
 	}
 	// The fingerprint openssl computes is the one netkit prints.
-	if _, err := exec.LookPath("openssl"); err == nil {
+	if _, err := exec.LookPath("openssl"); err == nil && !testing.Short() {
 		out, err := exec.Command("openssl", "x509", "-in", renewed.CertFile, "-noout", "-fingerprint", "-sha256").Output()
 		if err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/miekg/dns"
+	"github.com/netkit/netkit/internal/testenv"
 )
 
 // compareHosts is the hosts file the comparison with glibc uses: several
@@ -32,12 +33,8 @@ const compareHosts = `127.0.0.1 localhost
 // that is impossible (not root, no unshare).
 func sysResolve(t *testing.T, r *Resolver, cmd ...string) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("comparing with glibc needs root to bind-mount the test's /etc/hosts")
-	}
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("unshare (util-linux) is not installed")
-	}
+	testenv.NeedRoot(t) // to bind-mount the test's /etc/hosts
+	testenv.NeedTool(t, "unshare")
 	script := fmt.Sprintf(`mount --bind %q /etc/hosts && mount --bind %q /etc/resolv.conf && mount --bind %q /etc/nsswitch.conf && exec "$@"`,
 		r.HostsPath, r.Paths.ResolvConf, r.Paths.NSSwitch)
 	c := exec.Command("unshare", append([]string{"-m", "sh", "-c", script, "sh"}, cmd...)...)
@@ -135,9 +132,7 @@ func agreeWithGetent(t *testing.T, r *Resolver, names ...string) {
 // TestAgreesWithPython compares with Python's socket.getaddrinfo, which also
 // calls glibc, with services and socket type hints.
 func TestAgreesWithPython(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is not installed")
-	}
+	testenv.NeedTool(t, "python3")
 	r := comparisonResolver(t)
 	const py = `import json, socket, sys
 name, svc, fam, typ, proto = sys.argv[1], sys.argv[2] or None, int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
@@ -226,9 +221,7 @@ except socket.gaierror as e:
 // and Python's socket.gethostbyname is the first address of getaddrinfo
 // for AF_INET.
 func TestHostsOrderAgreesWithGlibc(t *testing.T) {
-	if _, err := exec.LookPath("python3"); err != nil {
-		t.Skip("python3 is not installed")
-	}
+	testenv.NeedTool(t, "python3")
 	r := comparisonResolver(t)
 	hf, err := ReadHostsFile(r.HostsPath)
 	if err != nil {

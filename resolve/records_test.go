@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/netkit/netkit/internal/testenv"
 )
 
 // recordZone has a record of every type LookupRecords asks for.
@@ -27,6 +29,7 @@ var recordZone = []string{
 // TestLookupRecordsAgreesWithDig asks the test's DNS server for each record
 // type with LookupRecords and with dig +short, and compares the data.
 func TestLookupRecordsAgreesWithDig(t *testing.T) {
+	dig := testenv.NeedTool(t, "dig")
 	r, srv := setup(t, recordZone)
 	r.Servers = []netip.AddrPort{srv.Addr}
 	for _, tc := range []struct{ name, qtype string }{
@@ -43,10 +46,7 @@ func TestLookupRecordsAgreesWithDig(t *testing.T) {
 		for _, rec := range res.Records {
 			got = append(got, rec.Data)
 		}
-		if _, err := exec.LookPath("dig"); err != nil {
-			continue
-		}
-		out, err := exec.Command("dig", "@"+srv.Addr.Addr().String(), "-p", "53", "+short", "+time=1", "+tries=1", tc.name, tc.qtype).Output()
+		out, err := exec.Command(dig, "@"+srv.Addr.Addr().String(), "-p", "53", "+short", "+time=1", "+tries=1", tc.name, tc.qtype).Output()
 		if err != nil {
 			t.Fatalf("dig: %v", err)
 		}

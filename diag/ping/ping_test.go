@@ -23,6 +23,7 @@ import (
 	"golang.org/x/net/ipv4"
 
 	"github.com/netkit/netkit/internal/dnstest"
+	"github.com/netkit/netkit/internal/testenv"
 	"github.com/netkit/netkit/internal/testnet"
 	"github.com/netkit/netkit/resolve"
 )
@@ -31,6 +32,9 @@ import (
 // open raw sockets (they run as root in CI).
 func needRawICMP(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping a test that sends ICMP")
+	}
 	if !rawICMPAllowed() {
 		t.Skip("needs root or CAP_NET_RAW for raw ICMP sockets")
 	}
@@ -84,10 +88,7 @@ var (
 // the test when ping is not installed (apt package iputils-ping).
 func runIputils(t testing.TB, args ...string) iputils {
 	t.Helper()
-	if _, err := exec.LookPath("ping"); err != nil {
-		t.Skip("iputils ping not installed (apt-get install iputils-ping)")
-	}
-	out, err := exec.Command("ping", append([]string{"-n"}, args...)...).CombinedOutput()
+	out, err := exec.Command(testenv.NeedTool(t, "ping"), append([]string{"-n"}, args...)...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("ping %v: %v\n%s", args, err, out)
 	}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/netkit/netkit/internal/testenv"
 	"github.com/netkit/netkit/internal/testnet"
 	"github.com/netkit/netkit/resolve"
 )
@@ -206,10 +207,7 @@ var ssPID = regexp.MustCompile(`pid=(\d+)`)
 // for the test's sockets.
 func runSS(t *testing.T, ts *testSockets, args ...string) []ssRow {
 	t.Helper()
-	if _, err := exec.LookPath("ss"); err != nil {
-		t.Skip("ss (iproute2) is not installed: the comparison needs it (.ci/run installs it)")
-	}
-	out, err := exec.Command("ss", append([]string{"-H", "-n", "-p"}, args...)...).Output()
+	out, err := exec.Command(testenv.NeedTool(t, "ss"), append([]string{"-H", "-n", "-p"}, args...)...).Output()
 	if err != nil {
 		t.Fatalf("ss %v: %v", args, err)
 	}
@@ -575,10 +573,7 @@ func TestSummarize(t *testing.T) {
 // lines.
 func lsofHolders(t *testing.T, port uint16) []string {
 	t.Helper()
-	if _, err := exec.LookPath("lsof"); err != nil {
-		t.Skip("lsof is not installed: the comparison needs it (.ci/run installs it)")
-	}
-	out, err := exec.Command("lsof", "-nP", "-F", "pfL", "-i", ":"+strconv.Itoa(int(port))).Output()
+	out, err := exec.Command(testenv.NeedTool(t, "lsof"), "-nP", "-F", "pfL", "-i", ":"+strconv.Itoa(int(port))).Output()
 	var ee *exec.ExitError
 	if err != nil && !(errors.As(err, &ee) && len(out) == 0) {
 		t.Fatalf("lsof: %v", err)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/netkit/netkit/echo"
 	"github.com/netkit/netkit/internal/output"
+	"github.com/netkit/netkit/internal/testenv"
 	"github.com/netkit/netkit/internal/testnet"
 )
 
@@ -233,12 +234,7 @@ func TestDiagnoseVerdicts(t *testing.T) {
 // local nftables rule that drops its port, in a network namespace of the
 // test: the connect step blames a firewall on this machine, not a down host.
 func TestDiagnoseLocalFirewall(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs root, a network namespace and nftables")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("nft not installed (apt-get install nftables)")
-	}
+	testenv.NeedTool(t, "nft")
 	ns := pingNetns(t)
 	var ln net.Listener
 	pingInNetns(t, ns, func() (err error) {

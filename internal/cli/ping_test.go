@@ -17,6 +17,7 @@ import (
 
 	"github.com/netkit/netkit/diag/ping"
 	"github.com/netkit/netkit/internal/output"
+	"github.com/netkit/netkit/internal/testenv"
 	"github.com/netkit/netkit/resolve"
 )
 
@@ -171,9 +172,7 @@ func pingIputilsLines(t *testing.T, args ...string) []string {
 // pingNeedRoot skips tests that need raw ICMP sockets or namespaces.
 func pingNeedRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: raw ICMP sockets and network namespaces")
-	}
+	testenv.NeedRoot(t)
 }
 
 // TestPingQuiet checks that -q keeps the header and the summary only.

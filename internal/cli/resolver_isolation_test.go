@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/netkit/netkit/internal/dnstest"
+	"github.com/netkit/netkit/internal/testenv"
 	"github.com/netkit/netkit/internal/testnet"
 )
 
@@ -44,12 +45,8 @@ func deadServer(t *testing.T, addr string) *atomic.Int64 {
 // another one, which must hear nothing. Before, echo send and bench dialled
 // through Go's resolver and sockets -r reverse-resolved through it.
 func TestOneResolver(t *testing.T) {
-	if testing.Short() {
-		t.Skip("needs root, unshare and port 53")
-	}
-	if _, err := exec.LookPath("unshare"); err != nil || os.Geteuid() != 0 {
-		t.Skip("needs root and unshare to give the commands their own /etc/resolv.conf")
-	}
+	testenv.NeedRoot(t) // to give the commands their own /etc/resolv.conf
+	testenv.NeedTool(t, "unshare")
 	dead := deadServer(t, "127.83.0.53")
 	other := dnstest.Start(t)
 	dir := t.TempDir()

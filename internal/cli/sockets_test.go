@@ -18,6 +18,7 @@ import (
 
 	"github.com/netkit/netkit/diag/sockets"
 	"github.com/netkit/netkit/internal/golden"
+	"github.com/netkit/netkit/internal/testenv"
 )
 
 func TestSocketsFlags(t *testing.T) {
@@ -231,12 +232,8 @@ func TestSocketsWho(t *testing.T) {
 // socketsAsNobody runs the built binary as the unprivileged user nobody.
 func socketsAsNobody(t *testing.T, args ...string) result {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to switch to nobody")
-	}
-	if _, err := exec.LookPath("setpriv"); err != nil {
-		t.Skip("setpriv (util-linux) is not installed")
-	}
+	testenv.NeedRoot(t) // to switch to nobody
+	testenv.NeedTool(t, "setpriv")
 	// TestMain builds the binary in a private directory; let nobody in.
 	if err := os.Chmod(filepath.Dir(binary), 0o755); err != nil {
 		t.Fatal(err)
@@ -291,12 +288,8 @@ func TestSocketsUnprivileged(t *testing.T) {
 // (as in a container) where that cannot be done.
 func needPIDNamespace(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root for a new PID namespace")
-	}
-	if _, err := exec.LookPath("unshare"); err != nil {
-		t.Skip("unshare (util-linux) is not installed")
-	}
+	testenv.NeedRoot(t)
+	testenv.NeedTool(t, "unshare")
 }
 
 // TestSocketsOtherPIDNamespace runs netkit as root in a PID namespace of
@@ -381,9 +374,7 @@ func TestSocketsOtherPIDNamespace(t *testing.T) {
 // read as ss writes them, except a listener's peer, which netkit writes
 // "*:*" for every family (ss: "[::]:*", "0.0.0.0:*" or "*:*").
 func TestSocketsAddressesMatchSS(t *testing.T) {
-	if _, err := exec.LookPath("ss"); err != nil {
-		t.Skip("ss (iproute2) is not installed: the comparison needs it (.ci/run installs it)")
-	}
+	testenv.NeedTool(t, "ss")
 	ln6, ap6 := socketsListener(t, "tcp6", "[::1]:0")
 	socketsConnect(t, ln6, "tcp", ap6.String())
 	// "tcp" on the unspecified address is one IPv6 socket that also takes

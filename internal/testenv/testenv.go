@@ -1,0 +1,39 @@
+// Package testenv says what a test may use on this machine, and skips it
+// when the machine cannot give it: a system tool to compare netkit with,
+// root. Under 'go test -short' (the quick mode, without root and without
+// system tools) it skips every such test.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// NeedTool returns the path of the system tool name that a differential
+// test compares netkit with (ss, getent, openssl, …), and skips the test
+// when the tool is missing or under 'go test -short', the quick mode that
+// runs without root and without system tools.
+func NeedTool(t testing.TB, name string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skipf("-short: skipping the comparison with %s", name)
+	}
+	path, err := exec.LookPath(name)
+	if err != nil {
+		t.Skipf("%s is not installed (.ci/run installs it)", name)
+	}
+	return path
+}
+
+// NeedRoot skips the test when the process is not root (network
+// namespaces, raw sockets, bind mounts, port 53) or under -short.
+func NeedRoot(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping a test that needs root")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+}
