@@ -328,9 +328,6 @@ func (r *run) parseTarget() error {
 		if perr != nil {
 			return bad(perr.Error())
 		}
-		if p == 0 {
-			return bad("the port is 0")
-		}
 		r.host, r.port = host, p
 	}
 	if r.host == "" {
