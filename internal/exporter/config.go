@@ -117,7 +117,10 @@ func ParseConfig(data []byte, name, dir string) (*Config, error) {
 	p := &parser{file: name, dir: dir}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, &ConfigError{File: name, Line: yamlErrorLine(err), Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		line := yamlErrorLine(err)
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		msg = strings.TrimPrefix(msg, "line "+strconv.Itoa(line)+": ")
+		return nil, &ConfigError{File: name, Line: line, Msg: oneLine(msg)}
 	}
 	c := &Config{Modules: map[string]probe.Module{}, Source: map[string]string{}}
 	if len(doc.Content) == 0 {
@@ -138,9 +141,13 @@ func ParseConfig(data []byte, name, dir string) (*Config, error) {
 		},
 		"allow": func(n *yaml.Node, path string) error {
 			return p.list(n, path, func(v *yaml.Node, path string) error {
-				if pr, err := parsePrefix(v.Value); err == nil {
+				pr, err := parsePrefix(v.Value)
+				switch {
+				case err == nil:
 					c.AllowNets = append(c.AllowNets, pr)
 					return nil
+				case strings.Contains(v.Value, "/") || resolve.IsNumericHost(v.Value):
+					return p.errorf(v, path, "invalid network %q: %v", v.Value, err)
 				}
 				if err := resolve.CheckName(v.Value); err != nil {
 					return p.errorf(v, path, "%q is neither a network (CIDR), an address nor a host name", v.Value)
@@ -157,6 +164,11 @@ func ParseConfig(data []byte, name, dir string) (*Config, error) {
 		return nil, &ConfigError{File: name, Line: root.Line, Msg: "no module: want a modules: mapping with at least one module"}
 	}
 	return c, nil
+}
+
+// oneLine folds a multi-line message onto one line.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
 }
 
 // parsePrefix parses a network (10.0.0.0/8) or a single address.
