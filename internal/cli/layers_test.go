@@ -14,6 +14,7 @@ import (
 //	diag/explain/      the one table of causes and next steps
 //	diag/ping/         ICMP echo and TCP ping, many hosts
 //	diag/sockets/      socket listing, owners, who
+//	diag/probe/        the exporter's probes, built on all of the above
 //	resolve/, echo/    names and the echo service
 //
 // The domain packages never depend on the command line, the renderer or
@@ -25,6 +26,7 @@ func TestLayers(t *testing.T) {
 		"diag/sockets": {"diag", "diag/explain", "diag/ping", "echo"},
 		"diag/explain": {"diag"},
 		"diag":         nil,
+		"diag/probe":   nil,
 		"resolve":      {"diag", "echo"},
 		"echo":         {"diag"},
 		"units":        {"diag", "echo", "resolve"},

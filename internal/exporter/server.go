@@ -59,8 +59,8 @@ type Options struct {
 	MaxInFlight int
 	// Resolver looks up target names; nil means resolve.Default().
 	Resolver *resolve.Resolver
-	// Logger logs reloads and each probe's end at debug level; nil
-	// discards.
+	// Logger logs reloads (not the first load, whose error New returns)
+	// and each probe's end at debug level; nil discards.
 	Logger *slog.Logger
 }
 
@@ -112,15 +112,25 @@ func New(o Options) (*Server, error) {
 	inFlightMax.Set(float64(o.MaxInFlight))
 	s.reg.MustRegister(s.probes, s.flying, s.reloads, s.lastOK, s.lastAt, inFlightMax,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if err := s.Reload(); err != nil {
+	if err := s.load(); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// Reload reads the configuration file again. On error the configuration
-// in use stays.
+// Reload reads the configuration file again, and logs the outcome. On
+// error the configuration in use stays.
 func (s *Server) Reload() error {
+	if err := s.load(); err != nil {
+		s.o.Logger.Error("config reload failed", "err", err)
+		return err
+	}
+	s.o.Logger.Info("config reloaded", "file", s.o.ConfigFile, "modules", strings.Join(sortedKeys(s.Config().Modules), ","))
+	return nil
+}
+
+// load reads the configuration and counts the outcome in /metrics.
+func (s *Server) load() error {
 	s.reload.Lock()
 	defer s.reload.Unlock()
 	cfg := DefaultConfig()
@@ -131,14 +141,12 @@ func (s *Server) Reload() error {
 	if err != nil {
 		s.reloads.WithLabelValues("failure").Inc()
 		s.lastOK.Set(0)
-		s.o.Logger.Error("config reload failed", "err", err)
 		return err
 	}
 	s.cfg.Store(cfg)
 	s.reloads.WithLabelValues("success").Inc()
 	s.lastOK.Set(1)
 	s.lastAt.Set(float64(time.Now().Unix()))
-	s.o.Logger.Info("config loaded", "file", s.o.ConfigFile, "modules", strings.Join(sortedKeys(cfg.Modules), ","))
 	return nil
 }
 
