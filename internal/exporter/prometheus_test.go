@@ -170,4 +170,3 @@ func waitAlerts(t *testing.T, ctx context.Context, base string, n int) []promAle
 		}
 	}
 }
-
