@@ -2,7 +2,6 @@ package probe
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -149,18 +148,7 @@ func TestEveryAddress(t *testing.T) {
 
 func TestTLS(t *testing.T) {
 	ca := testcert.NewCA(t)
-	serve := func(cert tls.Certificate) string {
-		l := testnet.Listen(t, "127.0.0.1:0")
-		cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
-		testnet.ServeConns(t, l, func(c net.Conn) {
-			tc := tls.Server(c, cfg)
-			tc.SetDeadline(time.Now().Add(2 * time.Second))
-			tc.Handshake()
-			io.Copy(io.Discard, tc)
-		})
-		return l.Addr().String()
-	}
-	good := serve(ca.Issue(t, testcert.Leaf{}))
+	good := testnet.ServeTLS(t, ca.Issue(t, testcert.Leaf{}))
 	_, port, _ := net.SplitHostPort(good)
 	m := Module{Prober: TCP, TLS: true, Client: echo.ClientOptions{RootCAs: ca.Pool()}}
 	res := mustRun(t, "localhost:"+port, m, Options{Resolver: testnet.HostsResolver(t, "127.0.0.1 localhost\n")})
@@ -175,7 +163,7 @@ func TestTLS(t *testing.T) {
 	}
 	mustValue(t, res, "probe_ssl_last_chain_info", "subject", "CN=localhost", "subjectalternative", "localhost")
 
-	expired := serve(ca.Issue(t, testcert.Leaf{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)}))
+	expired := testnet.ServeTLS(t, ca.Issue(t, testcert.Leaf{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)}))
 	res = mustRun(t, expired, m, Options{})
 	assertFailure(t, res, "tls", "X509-EXPIRED")
 

@@ -17,6 +17,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/netkit/netkit/internal/testnet"
 )
 
 // Load of BenchmarkExporters: the 1,000 targets scraped every
@@ -81,20 +83,8 @@ func BenchmarkExporters(b *testing.B) {
 
 	tcpTargets := make([]string, benchTargets)
 	for i := range tcpTargets {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer l.Close()
-		go func() {
-			for {
-				c, err := l.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
+		l := testnet.Listen(b, "127.0.0.1:0")
+		testnet.ServeConns(b, l, func(net.Conn) {})
 		tcpTargets[i] = l.Addr().String()
 	}
 	icmpTargets := make([]string, benchTargets)
@@ -109,7 +99,7 @@ func BenchmarkExporters(b *testing.B) {
 			for _, load := range []string{"schedule", "max"} {
 				figs := map[string]benchFigures{}
 				for _, ex := range []string{"netkit", "blackbox"} {
-					addr := freePortB(b)
+					addr := freePort(b)
 					var cmd *exec.Cmd
 					if ex == "netkit" {
 						cmd = exec.Command(netkit, "exporter", "--listen", addr, "--config", cfg, "--max-in-flight", "1024")
@@ -137,15 +127,6 @@ func BenchmarkExporters(b *testing.B) {
 
 func cpuPerProbe(f benchFigures) float64 {
 	return float64(f.cpu.Microseconds()) / float64(max(f.probes, 1))
-}
-
-func freePortB(b *testing.B) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // runLoad starts the exporter cmd, waits for it, puts one load on it and

@@ -1,7 +1,6 @@
 package exporter
 
 import (
-	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -69,19 +68,8 @@ func TestSideBySide(t *testing.T) {
 	open := testnet.Listen(t, "127.0.0.1:0")
 	testnet.ServeConns(t, open, func(c net.Conn) { io.Copy(io.Discard, c) })
 	closed := testnet.ClosedPort(t, "tcp4", "127.0.0.1")
-	tlsServer := func(leaf testcert.Leaf) string {
-		l := testnet.Listen(t, "127.0.0.1:0")
-		conf := &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, leaf)}}
-		testnet.ServeConns(t, l, func(c net.Conn) {
-			tc := tls.Server(c, conf)
-			tc.SetDeadline(time.Now().Add(2 * time.Second))
-			tc.Handshake()
-			io.Copy(io.Discard, tc)
-		})
-		return l.Addr().String()
-	}
-	good := tlsServer(testcert.Leaf{})
-	expired := tlsServer(testcert.Leaf{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)})
+	good := testnet.ServeTLS(t, ca.Issue(t, testcert.Leaf{}))
+	expired := testnet.ServeTLS(t, ca.Issue(t, testcert.Leaf{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)}))
 	dns := dnstest.StartAnyPort(t, "a.test. 60 IN A 127.0.0.5")
 
 	bbAddr := freePort(t)
