@@ -259,10 +259,13 @@ func Run(ctx context.Context, target string, m Module, o Options) (*Result, erro
 	if r.o.Resolver == nil {
 		r.o.Resolver = resolve.Default()
 	}
+	if !slices.Contains(Probers, m.Prober) {
+		return nil, &TargetError{Target: target, Why: fmt.Sprintf("unknown prober %q", m.Prober)}
+	}
 	if err := r.parseTarget(); err != nil {
 		return nil, err
 	}
-	r.log.Info("Beginning probe", "probe", string(m.Prober), "target", target)
+	r.log.Info("Beginning probe", "probe", string(m.Prober), "timeout_seconds", remaining(ctx).Seconds())
 	var err error
 	switch m.Prober {
 	case ICMP:
@@ -275,8 +278,6 @@ func Run(ctx context.Context, target string, m Module, o Options) (*Result, erro
 		err = r.echo(ctx)
 	case Diagnose:
 		err = r.diagnose(ctx)
-	default:
-		return nil, &TargetError{Target: target, Why: fmt.Sprintf("unknown prober %q", m.Prober)}
 	}
 	if err != nil {
 		return nil, err

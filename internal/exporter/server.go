@@ -231,7 +231,6 @@ func (s *Server) serveProbe(w http.ResponseWriter, r *http.Request) {
 
 	var logBuf bytes.Buffer
 	log := slog.New(slog.NewTextHandler(&logBuf, nil)).With("module", name, "target", target)
-	log.Info("Beginning probe", "probe", string(m.Prober), "timeout_seconds", timeout.Seconds())
 	m.Timeout = 0 // ctx carries it
 	res, err := probe.Run(ctx, target, m, probe.Options{Resolver: s.o.Resolver, Allowed: s.allowed(cfg, target), Logger: log})
 	var na *probe.NotAllowedError
@@ -244,7 +243,7 @@ func (s *Server) serveProbe(w http.ResponseWriter, r *http.Request) {
 		s.refuse(w, name, "bad_request", http.StatusBadRequest, err.Error())
 		return
 	case err != nil:
-		s.refuse(w, name, "bad_request", http.StatusInternalServerError, err.Error())
+		s.refuse(w, name, "error", http.StatusInternalServerError, err.Error())
 		return
 	}
 	result := "failure"
@@ -253,7 +252,7 @@ func (s *Server) serveProbe(w http.ResponseWriter, r *http.Request) {
 	}
 	s.probes.WithLabelValues(name, result).Inc()
 	s.o.Logger.Debug("probe", "module", name, "target", target, "success", res.Success)
-	reg, err := Registry(res)
+	reg, err := newRegistry(res)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -324,9 +323,9 @@ func splitHostPortLoose(target string) (string, string, error) {
 	return strings.Trim(target[:i], "[]"), target[i+1:], nil
 }
 
-// Registry turns a probe's result into a registry of gauges, one per
+// newRegistry turns a probe's result into a registry of gauges, one per
 // metric name, for promhttp.
-func Registry(res *probe.Result) (*prometheus.Registry, error) {
+func newRegistry(res *probe.Result) (*prometheus.Registry, error) {
 	reg := prometheus.NewRegistry()
 	vecs := map[string]*prometheus.GaugeVec{}
 	for _, smp := range res.Samples {
