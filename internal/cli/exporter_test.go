@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"io"
 	"net"
@@ -62,7 +63,8 @@ type exporterProcess struct {
 func startExporter(t *testing.T, args ...string) *exporterProcess {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"exporter", "--listen", "127.0.0.1:0"}, args...)...)
-	cmd.Stderr = os.Stderr
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +72,13 @@ func startExporter(t *testing.T, args ...string) *exporterProcess {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("exporter stderr:\n%s", stderr.String())
+		}
+	})
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	addr, ok := strings.CutPrefix(strings.TrimSpace(line), "netkit exporter: listening on ")
 	if err != nil || !ok {
