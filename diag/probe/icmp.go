@@ -31,7 +31,7 @@ func (r *run) icmp(ctx context.Context) error {
 	primary := r.res.Primary
 	stats, err := ping.Run(ctx, ping.Options{
 		Targets: targets, Count: 1, Timeout: remaining(ctx),
-		Size: r.m.ICMP.PayloadSize, TTL: r.m.ICMP.TTL,
+		Size: r.m.ICMP.PayloadSize, TTL: r.m.ICMP.TTL, DontFragment: r.m.ICMP.DontFragment,
 		OnStart: func(s ping.Start) {
 			if s.Addr == primary {
 				mu.Lock()
@@ -73,6 +73,8 @@ func (r *run) icmp(ctx context.Context) error {
 			return "", nil
 		case s.Err != nil:
 			return "", s.Err
+		case s.FirstErr != nil: // the request could not be sent
+			return "", s.FirstErr
 		default:
 			return "", &ping.NoReplyError{Host: a.String()}
 		}

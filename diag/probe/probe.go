@@ -89,6 +89,9 @@ type ICMPOptions struct {
 	PayloadSize int
 	// TTL is the TTL (hop limit) of the request; 0 means ping.DefaultTTL.
 	TTL int
+	// DontFragment sets the don't-fragment bit: a request larger than the
+	// path MTU fails (EMSGSIZE) rather than arriving in pieces.
+	DontFragment bool
 }
 
 // DNSOptions are the settings of the dns prober, whose target is the DNS

@@ -3,10 +3,12 @@ package probe
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -340,5 +342,54 @@ func TestReasons(t *testing.T) {
 		if !slices.Contains(Reasons(), code) {
 			t.Errorf("%s is not in Reasons()", code)
 		}
+	}
+}
+
+// dfChildEnv marks the run of the test binary that TestDontFragment starts
+// inside its network namespace.
+const dfChildEnv = "NETKIT_PROBE_DF_CHILD"
+
+// TestDontFragment probes 127.0.0.1 with 2,000-byte requests in a network
+// namespace whose loopback has an MTU of 1,500: with dont_fragment the
+// request fails (EMSGSIZE), as iputils 'ping -M do' does; without it, it
+// is fragmented and answered. The probes run in a child process started
+// inside the namespace, since pro-bing opens its sockets on goroutines of
+// its own.
+func TestDontFragment(t *testing.T) {
+	if os.Getenv(dfChildEnv) != "" {
+		df := mustRun(t, "127.0.0.1", Module{Prober: ICMP, ICMP: ICMPOptions{PayloadSize: 2000, DontFragment: true}}, Options{})
+		assertFailure(t, df, "icmp", "EMSGSIZE")
+		frag := mustRun(t, "127.0.0.1", Module{Prober: ICMP, ICMP: ICMPOptions{PayloadSize: 2000}}, Options{})
+		if !frag.Success {
+			t.Errorf("without dont_fragment: %+v", frag.Failures)
+		}
+		return
+	}
+	if testing.Short() {
+		t.Skip("network namespace: not with -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("network namespaces need root")
+	}
+	ns := fmt.Sprintf("nkprobedf%d-1", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	for _, args := range [][]string{{"-n", ns, "link", "set", "lo", "mtu", "1500"}, {"-n", ns, "link", "set", "lo", "up"}} {
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", args, err, out)
+		}
+	}
+	// The system's ping agrees: with the bit set, 2,000 bytes do not go.
+	out, err := exec.Command("ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", "-M", "do", "-s", "2000", "127.0.0.1").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "message too long") {
+		t.Errorf("ping -M do -s 2000 in the namespace: %v %s", err, out)
+	}
+	child := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run", "^TestDontFragment$", "-test.v")
+	child.Env = append(os.Environ(), dfChildEnv+"=1")
+	out, err = child.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestDontFragment") {
+		t.Fatalf("probes in the namespace: %v\n%s", err, out)
 	}
 }

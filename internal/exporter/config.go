@@ -394,16 +394,7 @@ func (p *parser) module(n *yaml.Node, path string) (probe.Module, error) {
 			return p.integer(v, s, 24, 65507, &m.ICMP.PayloadSize)
 		}
 		keys["ttl"] = func(v *yaml.Node, s string) error { return p.integer(v, s, 1, 255, &m.ICMP.TTL) }
-		keys["dont_fragment"] = func(v *yaml.Node, s string) error {
-			var df bool
-			if err := p.boolean(v, s, &df); err != nil {
-				return err
-			}
-			if df {
-				return p.errorf(v, s, "netkit cannot do this: its ICMP probes cannot set the don't-fragment bit")
-			}
-			return nil
-		}
+		keys["dont_fragment"] = func(v *yaml.Node, s string) error { return p.boolean(v, s, &m.ICMP.DontFragment) }
 	case probe.DNS:
 		p.dnsKeys(keys, &m.DNS)
 	case probe.Echo, probe.Diagnose:

@@ -34,7 +34,7 @@ func TestParseConfig(t *testing.T) {
     prober: icmp
     icmp:
       payload_size: 100
-      dont_fragment: false
+      dont_fragment: true
       ttl: 9
   ns:
     prober: dns
@@ -66,7 +66,7 @@ allow:
 		tcp.Client.RootCAs == nil || tcp.Client.ServerName != "db.test" {
 		t.Errorf("tcp_tls: %+v", tcp)
 	}
-	if p := c.Modules["ping"]; p.ICMP.PayloadSize != 100 || p.ICMP.TTL != 9 {
+	if p := c.Modules["ping"]; p.ICMP.PayloadSize != 100 || p.ICMP.TTL != 9 || !p.ICMP.DontFragment {
 		t.Errorf("ping: %+v", p)
 	}
 	ns := c.Modules["ns"].DNS
@@ -95,7 +95,7 @@ func TestConfigRefusals(t *testing.T) {
 		{"modules:\n  http_2xx:\n    prober: http\n", "netkit.yml:3: modules.http_2xx.prober: netkit cannot do this: netkit has no http prober"},
 		{"modules:\n  a:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: x\n", "netkit.yml:5: modules.a.tcp.query_response: netkit cannot do this"},
 		{"modules:\n  a:\n    prober: tcp\n    http:\n      method: GET\n", "netkit.yml:4: modules.a.http: netkit cannot do this"},
-		{"modules:\n  a:\n    prober: icmp\n    icmp:\n      dont_fragment: true\n", "netkit.yml:5: modules.a.icmp.dont_fragment: netkit cannot do this"},
+		{"modules:\n  a:\n    prober: icmp\n    icmp:\n      dont_fragment: yes please\n", "netkit.yml:5: modules.a.icmp.dont_fragment: want true or false"},
 		{"modules:\n  a:\n    prober: icmp\n    icmp:\n      ttl: 300\n", "netkit.yml:5: modules.a.icmp.ttl: want a whole number from 1 to 255"},
 		{"modules:\n  a:\n    prober: tcp\n    timeout: fast\n", "netkit.yml:4: modules.a.timeout: want a positive duration"},
 		{"modules:\n  a:\n    prober: tcp\n    tcp:\n      tls: maybe\n", "netkit.yml:5: modules.a.tcp.tls: want true or false"},
