@@ -74,7 +74,7 @@ an address other than loopback needs an allow list. At most --max-in-flight
 probes run at once; a probe that finds no room in its time is answered 503.`,
 		Example: `  netkit exporter
   curl 'http://127.0.0.1:9115/probe?module=tcp_connect&target=localhost:22'
-  netkit exporter --config /etc/prometheus/blackbox.yml --listen [::]:9115 --allow 10.0.0.0/8,192.0.2.7`,
+  netkit exporter --config netkit-exporter.yml --listen [::]:9115 --allow 10.0.0.0/8,192.0.2.7`,
 		Args: wrapArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.check(); err != nil {

@@ -129,6 +129,9 @@ func TestProbeTCP(t *testing.T) {
 		t.Errorf("/metrics:\n%s", m.body)
 	}
 	m.gauge(t, "go_goroutines")
+	if idx := get(t, base, "/"); idx.status != 200 || !strings.Contains(idx.body, "<li>tcp_connect (tcp)</li>") {
+		t.Errorf("index page: %d %s", idx.status, idx.body)
+	}
 	m.gauge(t, "netkit_exporter_probes_in_flight")
 	m.gauge(t, "netkit_exporter_config_last_reload_successful")
 }
