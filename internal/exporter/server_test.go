@@ -180,6 +180,25 @@ func TestAllow(t *testing.T) {
 	}
 }
 
+// TestAllowHost checks the configuration's allow list by host name: a
+// target with that host is probed at whatever address, the same address
+// under another name or as a literal is not.
+func TestAllowHost(t *testing.T) {
+	l := testnet.Listen(t, "127.0.0.1:0")
+	testnet.ServeConns(t, l, func(net.Conn) {})
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	cfg := writeConfig(t, "modules:\n  conn:\n    prober: tcp\nallow:\n  - DB.test\n")
+	_, base := start(t, Options{ConfigFile: cfg, Resolver: testnet.HostsResolver(t, "127.0.0.1 db.test other.test\n")})
+	if s := get(t, base, "/probe?module=conn&target=db.test:"+port); s.status != 200 || s.gauge(t, "probe_success") != 1 {
+		t.Errorf("db.test: %d %s", s.status, s.body)
+	}
+	for _, target := range []string{"other.test:" + port, l.Addr().String()} {
+		if s := get(t, base, "/probe?module=conn&target="+target); s.status != http.StatusForbidden {
+			t.Errorf("%s: %d %s, want 403", target, s.status, s.body)
+		}
+	}
+}
+
 // TestTimeoutAndInFlight checks that the scrape's timeout header bounds a
 // probe, and that a probe that finds every slot taken gets a 503.
 func TestTimeoutAndInFlight(t *testing.T) {
