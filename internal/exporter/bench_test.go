@@ -54,6 +54,12 @@ type benchFigures struct {
 
 func (f benchFigures) rate() float64 { return float64(f.probes) / f.wall.Seconds() }
 
+// String is the figures on one line.
+func (f benchFigures) String() string {
+	return fmt.Sprintf("%.1f probes/s (%d/%d ok), %.0f µs CPU/probe, RSS %d KiB (peak %d), latency p50 %v p99 %v max %v",
+		f.rate(), f.ok, f.probes, cpuPerProbe(f), f.rssKB, f.hwmKB, f.p50.Round(time.Microsecond), f.p99.Round(time.Microsecond), f.max.Round(time.Microsecond))
+}
+
 // BenchmarkExporters runs netkit's exporter and Debian's
 // prometheus-blackbox-exporter, each as its own process with the same
 // module file, under the same loads, taking turns: for the tcp and icmp
@@ -109,12 +115,8 @@ func BenchmarkExporters(b *testing.B) {
 					figs[ex] = runLoad(b, cmd, addr, mod.name, mod.targets, load)
 				}
 				n, k := figs["netkit"], figs["blackbox"]
-				b.Logf("%s %s: netkit %.1f probes/s (%d/%d ok), %.0f µs CPU/probe, RSS %d KiB (peak %d), latency p50 %v p99 %v max %v",
-					mod.name, load, n.rate(), n.ok, n.probes, cpuPerProbe(n), n.rssKB, n.hwmKB, n.p50, n.p99, n.max)
-				b.Logf("%s %s: blackbox %.1f probes/s (%d/%d ok), %.0f µs CPU/probe, RSS %d KiB (peak %d), latency p50 %v p99 %v max %v",
-					mod.name, load, k.rate(), k.ok, k.probes, cpuPerProbe(k), k.rssKB, k.hwmKB, k.p50, k.p99, k.max)
-				b.Logf("%s %s: netkit/blackbox probes/s %.2f, CPU per probe %.2f, peak RSS %.2f",
-					mod.name, load, n.rate()/k.rate(), cpuPerProbe(n)/cpuPerProbe(k), float64(n.hwmKB)/float64(k.hwmKB))
+				b.Logf("%s %s | netkit %s | blackbox %s | netkit/blackbox: probes/s %.2f, CPU per probe %.2f, peak RSS %.2f",
+					mod.name, load, n, k, n.rate()/k.rate(), cpuPerProbe(n)/cpuPerProbe(k), float64(n.hwmKB)/float64(k.hwmKB))
 				prefix := mod.name + "_" + load + "_"
 				b.ReportMetric(n.rate(), prefix+"netkit_probes/s")
 				b.ReportMetric(k.rate(), prefix+"blackbox_probes/s")
