@@ -345,18 +345,64 @@ func TestReasons(t *testing.T) {
 	}
 }
 
-// dfChildEnv marks the run of the test binary that TestDontFragment starts
-// inside its network namespace.
-const dfChildEnv = "NETKIT_PROBE_DF_CHILD"
+// childEnv names the test that a run of the test binary started inside a
+// network namespace is for (inNetns).
+const childEnv = "NETKIT_PROBE_NETNS_CHILD"
+
+// isChild reports whether this process is the run of test that inNetns
+// started inside its namespace.
+func isChild(test string) bool { return os.Getenv(childEnv) == test }
+
+// netnsSeq numbers the namespaces of this test process.
+var netnsSeq atomic.Int32
+
+// newNetns makes a network namespace with its loopback up, deleted when
+// the test ends; it skips under -short and without root.
+func newNetns(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("network namespaces: not with -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("network namespaces need root")
+	}
+	ns := fmt.Sprintf("nkprobe%d-%d", os.Getpid(), netnsSeq.Add(1))
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Skipf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	must(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	return ns
+}
+
+// must runs a setup command and fails the test if it fails.
+func must(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if out, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+// inNetns runs the test named test again, in a child process inside
+// namespace ns, where isChild(test) is true, and fails unless it passes.
+// The probes run in a process of their own because pro-bing and the
+// dialers open their sockets on goroutines that any thread may run.
+func inNetns(t *testing.T, ns, test string) {
+	t.Helper()
+	child := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run", "^"+test+"$", "-test.v", "-test.count=1")
+	child.Env = append(os.Environ(), childEnv+"="+test)
+	out, err := child.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+test) {
+		t.Fatalf("%s in namespace %s: %v\n%s", test, ns, err, out)
+	}
+}
 
 // TestDontFragment probes 127.0.0.1 with 2,000-byte requests in a network
 // namespace whose loopback has an MTU of 1,500: with dont_fragment the
 // request fails (EMSGSIZE), as iputils 'ping -M do' does; without it, it
-// is fragmented and answered. The probes run in a child process started
-// inside the namespace, since pro-bing opens its sockets on goroutines of
-// its own.
+// is fragmented and answered.
 func TestDontFragment(t *testing.T) {
-	if os.Getenv(dfChildEnv) != "" {
+	if isChild(t.Name()) {
 		df := mustRun(t, "127.0.0.1", Module{Prober: ICMP, ICMP: ICMPOptions{PayloadSize: 2000, DontFragment: true}}, Options{})
 		assertFailure(t, df, "icmp", "EMSGSIZE")
 		frag := mustRun(t, "127.0.0.1", Module{Prober: ICMP, ICMP: ICMPOptions{PayloadSize: 2000}}, Options{})
@@ -365,31 +411,91 @@ func TestDontFragment(t *testing.T) {
 		}
 		return
 	}
-	if testing.Short() {
-		t.Skip("network namespace: not with -short")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("network namespaces need root")
-	}
-	ns := fmt.Sprintf("nkprobedf%d-1", os.Getpid())
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("ip netns add: %v %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-	for _, args := range [][]string{{"-n", ns, "link", "set", "lo", "mtu", "1500"}, {"-n", ns, "link", "set", "lo", "up"}} {
-		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
-			t.Fatalf("ip %v: %v %s", args, err, out)
-		}
-	}
+	ns := newNetns(t)
+	must(t, "ip", "-n", ns, "link", "set", "lo", "mtu", "1500")
 	// The system's ping agrees: with the bit set, 2,000 bytes do not go.
 	out, err := exec.Command("ip", "netns", "exec", ns, "ping", "-c", "1", "-W", "1", "-M", "do", "-s", "2000", "127.0.0.1").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "message too long") {
 		t.Errorf("ping -M do -s 2000 in the namespace: %v %s", err, out)
 	}
-	child := exec.Command("ip", "netns", "exec", ns, os.Args[0], "-test.run", "^TestDontFragment$", "-test.v")
-	child.Env = append(os.Environ(), dfChildEnv+"=1")
-	out, err = child.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestDontFragment") {
-		t.Fatalf("probes in the namespace: %v\n%s", err, out)
+	inNetns(t, ns, t.Name())
+}
+
+// TestPathReasons probes through a lab of three namespaces, client --
+// router -- server, whose firewalls break the path in different ways, and
+// checks that each way has its own reason: a dropped SYN is TIMEOUT, a
+// router rejecting with ICMP admin-prohibited is EHOSTUNREACH, a closed
+// port is ECONNREFUSED, dropped ICMP is ICMP-NO-REPLY.
+func TestPathReasons(t *testing.T) {
+	if isChild(t.Name()) {
+		tcp := Module{Prober: TCP, Timeout: time.Second}
+		if res := mustRun(t, "10.45.2.2:80", tcp, Options{}); !res.Success {
+			t.Errorf("open port through the router: %+v", res.Failures)
+		}
+		assertFailure(t, mustRun(t, "10.45.2.2:81", tcp, Options{}), "connect", "TIMEOUT")
+		assertFailure(t, mustRun(t, "10.45.2.2:82", tcp, Options{}), "connect", "EHOSTUNREACH")
+		assertFailure(t, mustRun(t, "10.45.2.2:83", tcp, Options{}), "connect", "ECONNREFUSED")
+		icmp := Module{Prober: ICMP, Timeout: time.Second}
+		assertFailure(t, mustRun(t, "10.45.2.2", icmp, Options{}), "icmp", "ICMP-NO-REPLY")
+		if res := mustRun(t, "10.45.2.3", icmp, Options{}); !res.Success {
+			t.Errorf("ping 10.45.2.3: %+v", res.Failures)
+		}
+		diag := mustRun(t, "10.45.2.2:81", Module{Prober: Diagnose, Plaintext: true, Timeout: 3 * time.Second}, Options{})
+		assertFailure(t, diag, "connect", "TIMEOUT")
+		if v := mustValue(t, diag, "probe_step_success", "step", "connect"); v != 0 {
+			t.Errorf("diagnose: connect step %v", v)
+		}
+		return
 	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("nft not installed (apt-get install nftables)")
+	}
+	if _, err := exec.LookPath("ncat"); err != nil {
+		t.Skip("ncat not installed (apt-get install ncat)")
+	}
+	cli, rtr, srv := newNetns(t), newNetns(t), newNetns(t)
+	for _, c := range [][]string{
+		{"-n", cli, "link", "add", "c0", "type", "veth", "peer", "name", "r0", "netns", rtr},
+		{"-n", rtr, "link", "add", "r1", "type", "veth", "peer", "name", "s1", "netns", srv},
+		{"-n", cli, "addr", "add", "10.45.1.2/24", "dev", "c0"},
+		{"-n", cli, "link", "set", "c0", "up"},
+		{"-n", cli, "route", "add", "default", "via", "10.45.1.1"},
+		{"-n", rtr, "addr", "add", "10.45.1.1/24", "dev", "r0"},
+		{"-n", rtr, "addr", "add", "10.45.2.1/24", "dev", "r1"},
+		{"-n", rtr, "link", "set", "r0", "up"},
+		{"-n", rtr, "link", "set", "r1", "up"},
+		{"-n", srv, "addr", "add", "10.45.2.2/24", "dev", "s1"},
+		{"-n", srv, "addr", "add", "10.45.2.3/24", "dev", "s1"},
+		{"-n", srv, "link", "set", "s1", "up"},
+		{"-n", srv, "route", "add", "default", "via", "10.45.2.1"},
+	} {
+		must(t, "ip", c...)
+	}
+	must(t, "ip", "netns", "exec", rtr, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	dir := t.TempDir()
+	rules := map[string]string{
+		rtr: "table inet netkit_probe_test {\n\tchain forward {\n\t\ttype filter hook forward priority 0; policy accept;\n" +
+			"\t\ttcp dport 82 reject with icmp type admin-prohibited\n\t}\n}\n",
+		srv: "table inet netkit_probe_test {\n\tchain input {\n\t\ttype filter hook input priority 0; policy accept;\n" +
+			"\t\tip daddr 10.45.2.2 icmp type echo-request drop\n\t\ttcp dport 81 drop\n\t}\n}\n",
+	}
+	for ns, r := range rules {
+		path := dir + "/" + ns + ".nft"
+		os.WriteFile(path, []byte(r), 0o644)
+		must(t, "ip", "netns", "exec", ns, "nft", "-f", path)
+	}
+	server := exec.Command("ip", "netns", "exec", srv, "ncat", "-l", "-k", "10.45.2.2", "80")
+	if err := server.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Process.Kill(); server.Wait() })
+	// ncat listens once it has started; wait for it from the client side.
+	deadline := time.Now().Add(5 * time.Second)
+	for exec.Command("ip", "netns", "exec", cli, "ncat", "-z", "-w", "1", "10.45.2.2", "80").Run() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("ncat does not listen on 10.45.2.2:80")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	inNetns(t, cli, t.Name())
 }
