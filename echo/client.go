@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/netkit/netkit/units"
@@ -55,6 +56,10 @@ type ClientOptions struct {
 	// MaxContentLength is the longest reply content accepted; zero means
 	// DefaultMaxContentLength.
 	MaxContentLength int
+	// Control, if not nil, is called with the socket before it connects,
+	// as net.Dialer.Control is: for socket options (the exporter's probes
+	// ask for ICMP errors with it).
+	Control func(network, address string, c syscall.RawConn) error
 }
 
 func (o *ClientOptions) timeout() time.Duration {
@@ -185,7 +190,7 @@ func DialAddrPort(ctx context.Context, ap netip.AddrPort, opts ClientOptions) (*
 func Dial(ctx context.Context, address string, opts ClientOptions) (*Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout())
 	defer cancel()
-	var d net.Dialer
+	d := net.Dialer{Control: opts.Control}
 	start := time.Now()
 	raw, err := d.DialContext(ctx, "tcp", address)
 	if err != nil {

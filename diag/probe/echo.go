@@ -23,7 +23,7 @@ func (r *run) echo(ctx context.Context) error {
 	var info *echo.TLSInfo
 	var rtt time.Duration
 	err = r.eachAddress(ctx, "echo", func(ctx context.Context, a netip.Addr) (string, error) {
-		c, err := echo.DialAddrPort(ctx, netip.AddrPortFrom(a, r.port), r.client(ctx, r.m.Plaintext))
+		c, err := r.dial(ctx, a, r.m.Plaintext)
 		if err != nil {
 			return stepOfDial(err), err
 		}
@@ -63,8 +63,11 @@ func (r *run) diagnose(ctx context.Context) error {
 	if r.m.Plaintext {
 		tls = diag.TLSOff
 	}
+	// The connect and the handshake each may take Client.Timeout, and the
+	// echo step a second more: a third of the probe's time for each leaves
+	// the step that hangs time to say so before the probe ends.
 	client := r.client(ctx, r.m.Plaintext)
-	client.Timeout = min(client.Timeout, diag.DefaultTimeout)
+	client.Timeout = min(client.Timeout/3, diag.DefaultTimeout)
 	rep, err := diag.Diagnose(ctx, diag.Options{Host: r.host, Port: r.port, Resolver: r.o.Resolver,
 		TLS: tls, Client: client, PingCount: max(r.m.PingCount, 1)})
 	if err != nil {

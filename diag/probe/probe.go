@@ -369,6 +369,10 @@ func Reason(err error, host string, port uint16) string {
 	if errors.As(err, &f) {
 		return f.code
 	}
+	var ie *icmpError
+	if errors.As(err, &ie) && ie.adminProhibited() {
+		return reasonAdminProhibited
+	}
 	if ex, ok := explain.ErrorAt(err, host, port); ok {
 		return ex.Code
 	}

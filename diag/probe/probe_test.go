@@ -424,8 +424,9 @@ func TestDontFragment(t *testing.T) {
 // TestPathReasons probes through a lab of three namespaces, client --
 // router -- server, whose firewalls break the path in different ways, and
 // checks that each way has its own reason: a dropped SYN is TIMEOUT, a
-// router rejecting with ICMP admin-prohibited is EHOSTUNREACH, a closed
-// port is ECONNREFUSED, dropped ICMP is ICMP-NO-REPLY.
+// router rejecting with ICMP admin-prohibited is ICMP-ADMIN-PROHIBITED
+// (with host-unreachable, EHOSTUNREACH: the same errno), a closed port is
+// ECONNREFUSED, dropped ICMP is ICMP-NO-REPLY.
 func TestPathReasons(t *testing.T) {
 	if isChild(t.Name()) {
 		tcp := Module{Prober: TCP, Timeout: time.Second}
@@ -433,7 +434,13 @@ func TestPathReasons(t *testing.T) {
 			t.Errorf("open port through the router: %+v", res.Failures)
 		}
 		assertFailure(t, mustRun(t, "10.45.2.2:81", tcp, Options{}), "connect", "TIMEOUT")
-		assertFailure(t, mustRun(t, "10.45.2.2:82", tcp, Options{}), "connect", "EHOSTUNREACH")
+		rejected := mustRun(t, "10.45.2.2:82", tcp, Options{})
+		assertFailure(t, rejected, "connect", "ICMP-ADMIN-PROHIBITED")
+		if !strings.Contains(rejected.Failures[0].Error, "administratively prohibited from 10.45.1.1") {
+			t.Errorf("the rejection does not name the router: %q", rejected.Failures[0].Error)
+		}
+		assertFailure(t, mustRun(t, "10.45.2.2:82", Module{Prober: Echo, Plaintext: true, Timeout: time.Second}, Options{}), "connect", "ICMP-ADMIN-PROHIBITED")
+		assertFailure(t, mustRun(t, "10.45.2.2:84", tcp, Options{}), "connect", "EHOSTUNREACH")
 		assertFailure(t, mustRun(t, "10.45.2.2:83", tcp, Options{}), "connect", "ECONNREFUSED")
 		icmp := Module{Prober: ICMP, Timeout: time.Second}
 		assertFailure(t, mustRun(t, "10.45.2.2", icmp, Options{}), "icmp", "ICMP-NO-REPLY")
@@ -475,7 +482,7 @@ func TestPathReasons(t *testing.T) {
 	dir := t.TempDir()
 	rules := map[string]string{
 		rtr: "table inet netkit_probe_test {\n\tchain forward {\n\t\ttype filter hook forward priority 0; policy accept;\n" +
-			"\t\ttcp dport 82 reject with icmp type admin-prohibited\n\t}\n}\n",
+			"\t\ttcp dport 82 reject with icmp type admin-prohibited\n\t\ttcp dport 84 reject with icmp type host-unreachable\n\t}\n}\n",
 		srv: "table inet netkit_probe_test {\n\tchain input {\n\t\ttype filter hook input priority 0; policy accept;\n" +
 			"\t\tip daddr 10.45.2.2 icmp type echo-request drop\n\t\ttcp dport 81 drop\n\t}\n}\n",
 	}

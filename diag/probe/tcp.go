@@ -22,7 +22,7 @@ func (r *run) tcp(ctx context.Context) error {
 	}
 	var info *echo.TLSInfo
 	err = r.eachAddress(ctx, "connect", func(ctx context.Context, a netip.Addr) (string, error) {
-		c, err := echo.DialAddrPort(ctx, netip.AddrPortFrom(a, r.port), r.client(ctx, !r.m.TLS))
+		c, err := r.dial(ctx, a, !r.m.TLS)
 		if err != nil {
 			return stepOfDial(err), err
 		}
@@ -37,6 +37,18 @@ func (r *run) tcp(ctx context.Context) error {
 	}
 	r.res.Success = err == nil
 	return nil
+}
+
+// dial connects to a (and does the TLS handshake unless plaintext). A
+// connect that an ICMP error ended comes back with that error's type and
+// code (icmpError), which tell a firewall's reject from a host that is
+// down.
+func (r *run) dial(ctx context.Context, a netip.Addr, plaintext bool) (*echo.Conn, error) {
+	var w icmpWatch
+	o := r.client(ctx, plaintext)
+	o.Control = w.control
+	c, err := echo.DialAddrPort(ctx, netip.AddrPortFrom(a, r.port), o)
+	return c, w.explain(err)
 }
 
 // client is the module's echo client options for this target: plaintext
