@@ -1,7 +1,6 @@
 package probe
 
 import (
-	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -61,26 +60,25 @@ type icmpWatch struct {
 }
 
 func (w *icmpWatch) control(network, _ string, c syscall.RawConn) error {
-	var serr error
-	err := c.Control(func(fd uintptr) {
+	// Best effort: a socket that takes neither the option nor the
+	// duplicate still connects, only without the ICMP detail.
+	return c.Control(func(fd uintptr) {
 		v6 := network == "tcp6"
 		level, opt := unix.IPPROTO_IP, unix.IP_RECVERR
 		if v6 {
 			level, opt = unix.IPPROTO_IPV6, unix.IPV6_RECVERR
 		}
-		if serr = unix.SetsockoptInt(int(fd), level, opt, 1); serr != nil {
+		if unix.SetsockoptInt(int(fd), level, opt, 1) != nil {
 			return
 		}
-		dup, derr := unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
-		if derr != nil {
-			serr = derr
+		dup, err := unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
 			return
 		}
 		w.mu.Lock()
 		w.fds, w.v6 = append(w.fds, dup), append(w.v6, v6)
 		w.mu.Unlock()
 	})
-	return errors.Join(err, serr)
 }
 
 // explain returns err with the ICMP error the kernel queued for the dial,
