@@ -111,6 +111,27 @@ func TestTCPOpenAndRefused(t *testing.T) {
 	closed := testnet.ClosedPort(t, "tcp4", "127.0.0.1")
 	res = mustRun(t, closed.String(), Module{Prober: TCP}, Options{})
 	assertFailure(t, res, "connect", "ECONNREFUSED")
+
+	// The duplicates kept to read ICMP errors are closed, whatever the
+	// dial gave.
+	before := openFiles(t)
+	for range 20 {
+		mustRun(t, closed.String(), Module{Prober: TCP}, Options{})
+		mustRun(t, l.Addr().String(), Module{Prober: TCP}, Options{})
+	}
+	if after := openFiles(t); after > before+2 {
+		t.Errorf("%d open files before 40 probes, %d after", before, after)
+	}
+}
+
+// openFiles counts this process's open file descriptors.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip(err)
+	}
+	return len(fds)
 }
 
 // TestEveryAddress checks that a name's every address is probed: a
