@@ -60,6 +60,11 @@ func assertFailure(t *testing.T, res *Result, step, reason string) {
 	if res.Success {
 		t.Errorf("probe succeeded, want a failure at %s (%s)", step, reason)
 	}
+	for _, f := range res.Failures {
+		if !slices.Contains(Reasons(), f.Reason) {
+			t.Errorf("reason %q is not in the documented set (Reasons)", f.Reason)
+		}
+	}
 	if !slices.ContainsFunc(res.Failures, func(f Failure) bool { return f.Step == step && f.Reason == reason }) {
 		t.Errorf("failures %+v, want step %s reason %s", res.Failures, step, reason)
 	}
