@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/netkit/netkit/resolve"
@@ -63,6 +64,10 @@ type ClientOptions struct {
 	// Family limits the addresses Dial tries to one family; the zero value
 	// tries both.
 	Family resolve.Family
+	// Control, if not nil, is called with the socket before it connects,
+	// as net.Dialer.Control is: for socket options (the exporter's probes
+	// ask for ICMP errors with it).
+	Control func(network, address string, c syscall.RawConn) error
 }
 
 func (o *ClientOptions) timeout() time.Duration {
@@ -234,7 +239,7 @@ func DialAddrPort(ctx context.Context, ap netip.AddrPort, opts ClientOptions) (*
 // dial connects to ap and does the handshake for opts.ServerName (ap's
 // address when empty), within ctx.
 func dial(ctx context.Context, ap netip.AddrPort, opts ClientOptions) (*Conn, error) {
-	var d net.Dialer
+	d := net.Dialer{Control: opts.Control}
 	start := time.Now()
 	raw, err := d.DialContext(ctx, "tcp", ap.String())
 	if err != nil {

@@ -1,6 +1,7 @@
 package ping
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -110,6 +111,7 @@ func (r *targetRun) runICMP(ctx context.Context) error {
 		p.Count = -1
 	}
 	p.Interval, p.Size, p.TTL = o.Interval, o.Size, o.TTL
+	p.SetDoNotFragment(o.DontFragment)
 	p.RecordRtts, p.RecordTTLs = false, false
 	r.pending = map[int]*time.Timer{}
 	complete := make(chan struct{})
@@ -159,6 +161,7 @@ func (r *targetRun) sendFailed(pkt *probing.Packet, err error) {
 	defer r.mu.Unlock()
 	r.tally.sent++
 	r.tally.errors++
+	r.tally.firstErr = cmp.Or(r.tally.firstErr, err)
 	r.emit(Probe{Seq: pkt.Seq + 1, Kind: ProbeError, Error: err.Error()})
 }
 

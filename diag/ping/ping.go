@@ -155,6 +155,11 @@ type Options struct {
 	// TTL is the TTL (IPv6 hop limit) of each probe; 0 means DefaultTTL
 	// for ICMP and the system default for TCP.
 	TTL int
+	// DontFragment sets the don't-fragment bit on ICMP probes (for IPv6:
+	// this host does not fragment them either), so that a probe larger
+	// than the path MTU fails rather than arrives in pieces. TCP probes
+	// ignore it.
+	DontFragment bool
 
 	// OnStart, if not nil, is called once per target that resolved, before
 	// its first probe, from that target's goroutine.
@@ -233,6 +238,10 @@ type Stats struct {
 	// FirstError is the Error of the first ProbeError probe, as OnProbe
 	// reports it; empty when none failed.
 	FirstError string `json:"first_error,omitempty"`
+	// FirstErr is the error behind FirstError, for errors.As and
+	// explain.Error (EMSGSIZE: a probe larger than the path MTU with
+	// DontFragment).
+	FirstErr error `json:"-"`
 	// PortCounts counts the answers of a MethodTCP target by port state
 	// (both counts, zeros too); nil for other targets.
 	*PortCounts
@@ -650,8 +659,10 @@ func (r *targetRun) emit(p Probe) {
 // variance, so a long run keeps no list).
 type tally struct {
 	sent, received, dups, late, errors, open, closed int
-	// firstError is the Error of the first ProbeError event.
+	// firstError is the Error of the first ProbeError event, firstErr
+	// the error behind it.
 	firstError string
+	firstErr   error
 
 	mean, m2, min, max float64
 }
@@ -671,7 +682,7 @@ func (t *tally) reply(rttMs float64) {
 // fill writes the statistics into s.
 func (t *tally) fill(s *Stats) {
 	s.Sent, s.Received, s.Duplicates, s.Late, s.Errors = t.sent, t.received, t.dups, t.late, t.errors
-	s.FirstError = t.firstError
+	s.FirstError, s.FirstErr = t.firstError, t.firstErr
 	if s.PortCounts != nil {
 		s.Open, s.Closed = t.open, t.closed
 	}

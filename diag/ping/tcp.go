@@ -126,6 +126,7 @@ func (r *targetRun) tcpAnswer(seq int, res TCPProbe, err error) {
 		ev.Kind = ProbeTimeout
 	default:
 		r.tally.errors++
+		r.tally.firstErr = cmp.Or(r.tally.firstErr, err)
 		ev.Kind, ev.Error = ProbeError, err.Error()
 	}
 	r.emit(ev)

@@ -10,10 +10,12 @@ import (
 //
 //	internal/cli/      one file per command: flags -> domain call -> rows -> internal/output
 //	internal/output/   the one place that writes
+//	diag/probe/        the exporter's probes, built on the packages below
 //	diag/              diagnose: composes the packages below it, as Go calls
 //	diag/explain/      the one table of causes and next steps
 //	diag/ping/         ICMP echo and TCP ping, many hosts
 //	diag/sockets/      socket listing, owners, who
+//	diag/probe/        the exporter's probes, built on all of the above
 //	resolve/, echo/    names and the echo service
 //
 // The domain packages never depend on the command line, the renderer or
@@ -24,7 +26,9 @@ func TestLayers(t *testing.T) {
 		"diag/ping":    {"diag", "diag/explain", "diag/sockets", "echo"},
 		"diag/sockets": {"diag", "diag/explain", "diag/ping", "echo"},
 		"diag/explain": {"diag"},
-		"diag":         nil,
+		"diag":         {"diag/probe"},
+		"diag/probe":   nil,
+		"diag/probe":   nil,
 		"resolve":      {"diag", "echo"},
 		"echo":         {"diag"},
 		"units":        {"diag", "echo", "resolve"},

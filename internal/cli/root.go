@@ -105,6 +105,7 @@ func NewRootCmd(io *output.Streams) *cobra.Command {
 		NewCmdSockets(io, nil),
 		NewCmdEcho(io),
 		NewCmdDiagnose(io, nil),
+		NewCmdExporter(io, nil),
 	)
 	return root
 }

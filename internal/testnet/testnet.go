@@ -1,9 +1,10 @@
 // Package testnet holds what tests of several packages build: a loopback
-// listener closed when the test ends, an accept loop, and a resolver that
-// answers from a hosts file alone.
+// listener closed when the test ends, an accept loop, a TLS server, and a
+// resolver that answers from a hosts file alone.
 package testnet
 
 import (
+	"crypto/tls"
 	"io"
 	"net"
 	"net/netip"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/netkit/netkit/resolve"
 )
@@ -93,4 +95,20 @@ func ClosedPort(t testing.TB, network, host string) netip.AddrPort {
 	}
 	c.Close()
 	return ap
+}
+
+// ServeTLS serves TLS with cert on a port of 127.0.0.1 until the test
+// ends and returns its address: each client gets the handshake (within 2 s)
+// and is then read until it closes.
+func ServeTLS(t testing.TB, cert tls.Certificate) string {
+	t.Helper()
+	l := Listen(t, "127.0.0.1:0")
+	cfg := &tls.Config{Certificates: []tls.Certificate{cert}}
+	ServeConns(t, l, func(c net.Conn) {
+		tc := tls.Server(c, cfg)
+		tc.SetDeadline(time.Now().Add(2 * time.Second))
+		tc.Handshake()
+		io.Copy(io.Discard, tc)
+	})
+	return l.Addr().String()
 }
