@@ -77,9 +77,10 @@ type Session struct {
 	// Address is the address connected to, "ip:port".
 	Address string `json:"address"`
 	// ConnectMs is the time the TCP connect took.
-	ConnectMs float64 `json:"connect_ms"`
-	// TLS is nil for a plain TCP connection.
-	TLS *TLSInfo `json:"tls"`
+	ConnectMs float64 `json:"connect_ms,omitempty"`
+	// TLS is nil for a plain TCP connection, and when the connection
+	// failed before the handshake ended.
+	TLS *TLSInfo `json:"tls,omitempty"`
 }
 
 // TLSInfo is what a TLS handshake established and what the client thinks of

@@ -99,7 +99,7 @@ type Result struct {
 	Steps []Step `json:"steps"`
 	// Notes explain surprising readings (an octal IPv4 part, a skipped
 	// nsswitch source).
-	Notes     []string `json:"notes,omitempty"`
+	Notes     []string `json:"notes"`
 	ElapsedMS float64  `json:"elapsed_ms"`
 }
 
@@ -125,7 +125,7 @@ type Origin struct {
 	Server     string   `json:"server,omitempty"`
 	RecordType string   `json:"record_type,omitempty"`
 	QueryName  string   `json:"query_name,omitempty"`
-	CNAMEs     []string `json:"cname_chain,omitempty"`
+	CNAMEs     []string `json:"cname_chain,omitzero"`
 	// DurationMS is how long the lookup that gave the address took.
 	DurationMS float64 `json:"duration_ms"`
 }
@@ -146,7 +146,7 @@ type Step struct {
 	RecordType string   `json:"record_type,omitempty"`
 	Status     string   `json:"status"`
 	Answers    int      `json:"answers"`
-	CNAMEs     []string `json:"cname_chain,omitempty"`
+	CNAMEs     []string `json:"cname_chain,omitzero"`
 	DurationMS float64  `json:"duration_ms"`
 	Error      string   `json:"error,omitempty"`
 }
@@ -163,7 +163,7 @@ type found struct {
 // the partial Result (its Steps) is returned with a *LookupError too.
 func (r *Resolver) Resolve(ctx context.Context, q Query) (*Result, error) {
 	start := time.Now()
-	res := &Result{Name: q.Name, Service: q.Service}
+	res := &Result{Name: q.Name, Service: q.Service, Answers: []Answer{}, Steps: []Step{}, Notes: []string{}}
 	types, port, err := serviceTypes(q)
 	if err != nil {
 		return nil, err
