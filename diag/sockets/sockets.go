@@ -372,7 +372,7 @@ type PortHolder struct {
 	PID     int    `json:"pid,omitempty"`
 	Program string `json:"program,omitempty"`
 	// User is the name of the process's real user.
-	User    string   `json:"user,omitempty"`
+	User string `json:"user,omitempty"`
 	// Cmdline is nil when PID is 0.
 	Cmdline []string `json:"cmdline,omitzero"`
 	FD      int      `json:"fd,omitempty"`
