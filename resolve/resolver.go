@@ -91,7 +91,8 @@ type Result struct {
 	Name      string `json:"name"`
 	Service   string `json:"service,omitempty"`
 	Port      int    `json:"port"`
-	Canonical string `json:"canonical_name"`
+	// Canonical is empty when the lookup failed.
+	Canonical string `json:"canonical_name,omitempty"`
 	// Answers are getaddrinfo's results, in its order.
 	Answers []Answer `json:"answers"`
 	// Steps are the lookups made, in order, found or not; the A and AAAA
