@@ -88,9 +88,9 @@ type Query struct {
 
 // Result is the answer to a Query.
 type Result struct {
-	Name      string `json:"name"`
-	Service   string `json:"service,omitempty"`
-	Port      int    `json:"port"`
+	Name    string `json:"name"`
+	Service string `json:"service,omitempty"`
+	Port    int    `json:"port"`
 	// Canonical is empty when the lookup failed.
 	Canonical string `json:"canonical_name,omitempty"`
 	// Answers are getaddrinfo's results, in its order.
