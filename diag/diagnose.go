@@ -134,8 +134,9 @@ type ConnectAttempt struct {
 	Address netip.AddrPort `json:"address"`
 	// State is "open", "closed" (refused) or "error" (no answer, no route,
 	// or a reset or close right after the server accepted).
-	State string  `json:"state"`
-	RTTMs float64 `json:"rtt_ms"`
+	State string `json:"state"`
+	// RTTMs is the connect time, 0 when nothing answered.
+	RTTMs float64 `json:"rtt_ms,omitempty"`
 	Error string  `json:"error,omitempty"`
 
 	err error

@@ -100,7 +100,7 @@ type TLSInfo struct {
 	// a zone included).
 	SNI string `json:"sni"`
 	// ALPN is the negotiated application protocol, empty when none.
-	ALPN string `json:"alpn"`
+	ALPN string `json:"alpn,omitempty"`
 	// Chain is the server's certificate chain, leaf first.
 	Chain []Certificate `json:"chain"`
 	// Verified reports whether the server's certificate was trusted.
