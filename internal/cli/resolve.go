@@ -148,8 +148,9 @@ func resolveRun(ctx context.Context, opts *ResolveOptions) error {
 	}
 	res, err := opts.Resolver.Resolve(ctx, opts.Query)
 	if err != nil {
+		var ie *resolve.InputError
 		switch {
-		case res == nil: // bad input: nothing was looked up
+		case res == nil || errors.As(err, &ie): // bad input: nothing was looked up
 		case opts.Output.Format == output.FormatJSON:
 			// The steps say how far the lookup went, error why it stopped.
 			if perr := output.PrintJSON(opts.IO.Out, resolveJSON{res, err.Error()}); perr != nil {

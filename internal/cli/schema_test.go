@@ -224,6 +224,25 @@ func TestJSONSchemas(t *testing.T) {
 		}
 	})
 
+	// A command that could not start prints no document: stdout stays
+	// empty, the error is on stderr, the exit code 2.
+	t.Run("could not start", func(t *testing.T) {
+		for _, args := range [][]string{
+			{"resolve", "--json"},
+			{"resolve", "bad..name", "--json"},
+			{"hosts", "--file", filepath.Join(t.TempDir(), "none"), "--json"},
+			{"ping", "-c", "0", "127.0.0.1", "--format", "jsonl"},
+			{"echo", "serve", "--plaintext", "--listen", open.Addr().String(), "--json"},
+			{"echo", "bench", "-c", "0", "127.0.0.1", "--json"},
+			{"diagnose", "127.0.0.1", "--json"},
+		} {
+			r := netkit(t, args...)
+			if r.code != exitError || r.stdout != "" || r.stderr == "" {
+				t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2, nothing on stdout, an error on stderr", args, r.code, r.stdout, r.stderr)
+			}
+		}
+	})
+
 	t.Run("explain", func(t *testing.T) {
 		checkDocument(t, netkit(t, "explain", "--json"), 0, "explain.json")
 		checkDocument(t, netkit(t, "explain", "ECONNREFUSED", "--json"), 0, "explain.json")
