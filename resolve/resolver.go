@@ -123,10 +123,11 @@ type Origin struct {
 	// Server, RecordType, QueryName and CNAMEs describe a DNS answer: the
 	// server that answered, A or AAAA, the name asked (after the search
 	// list) and the CNAME chain followed from it.
-	Server     string   `json:"server,omitempty"`
-	RecordType string   `json:"record_type,omitempty"`
-	QueryName  string   `json:"query_name,omitempty"`
-	CNAMEs     []string `json:"cname_chain,omitzero"`
+	Server     string `json:"server,omitempty"`
+	RecordType string `json:"record_type,omitempty"`
+	QueryName  string `json:"query_name,omitempty"`
+	// CNAMEs is nil for an address that did not come from DNS.
+	CNAMEs []string `json:"cname_chain,omitzero"`
 	// DurationMS is how long the lookup that gave the address took.
 	DurationMS float64 `json:"duration_ms"`
 }
