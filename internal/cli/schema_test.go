@@ -150,6 +150,16 @@ func TestJSONSchemas(t *testing.T) {
 		checkDocument(t, netkit(t, "ping", "--tcp", closedPort, "-c", "1", "::1", "--json"), 0, "ping.json")
 		checkDocument(t, netkit(t, "ping", "--tcp", openPort, "-c", "1", "127.0.0.1", "nosuch.test", "--json"), 1, "ping.json")
 		checkDocument(t, netkit(t, "ping", "--tcp", openPort, "-c", "1", "nosuch.test", "--json"), 1, "ping.json")
+		// Hosts start 10 ms apart: a 50 ms deadline skips the later ones.
+		many := []string{"ping", "--tcp", closedPort, "-c", "1", "-w", "0.05"}
+		for i := 1; i <= 30; i++ {
+			many = append(many, "127.0.0."+strconv.Itoa(i))
+		}
+		r := netkit(t, append(many, "--json")...)
+		checkDocument(t, r, 1, "ping.json")
+		if !strings.Contains(r.stdout, `"state": "skipped"`) {
+			t.Errorf("no target skipped:\n%s", r.stdout)
+		}
 		types := checkLines(t, netkit(t, "ping", "--tcp", openPort, "-c", "2", "-i", "0.05", "127.0.0.1", "nosuch.test", "--format", "jsonl"), 1, "ping")
 		if !slices.Contains(types, "start") || !slices.Contains(types, "probe") || !slices.Contains(types, "summary") {
 			t.Errorf("events %v: want start, probe and summary", types)
