@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/spf13/cobra"
 
 	"github.com/netkit/netkit/internal/testnet"
 )
@@ -62,9 +63,14 @@ func schema(t *testing.T, name string) *jsonschema.Schema {
 	return sch
 }
 
+// validated records the schemas validate used, for TestJSONSchemas to
+// check that each describes something a command printed.
+var validated = map[string]bool{}
+
 // validate checks one JSON document or event against docs/schema/name.
 func validate(t *testing.T, name string, doc []byte) {
 	t.Helper()
+	validated[name] = true
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
 		t.Errorf("%s: not JSON: %v\n%s", name, err, doc)
@@ -121,6 +127,19 @@ func checkLines(t *testing.T, r result, code int, prefix string) []string {
 // docs/schema: a field the schema does not have fails the test, so every
 // new field is a schema change (and a line of docs/json.md).
 func TestJSONSchemas(t *testing.T) {
+	// ran records the commands run, to check that none with --json is
+	// left out.
+	streams, _, _, _ := testStreams()
+	root := NewRootCmd(streams)
+	ran := map[string]bool{}
+	nk := func(t *testing.T, args ...string) result {
+		t.Helper()
+		if c, _, err := root.Find(args); err == nil {
+			ran[c.CommandPath()] = true
+		}
+		return netkit(t, args...)
+	}
+	validated = map[string]bool{}
 	srv := resolveEnv(t)
 	open := testnet.Listen(t, "127.0.0.1:0")
 	testnet.ServeConns(t, open, func(c net.Conn) { io.Copy(io.Discard, c) })
@@ -128,39 +147,39 @@ func TestJSONSchemas(t *testing.T) {
 	closedPort := strconv.Itoa(int(testnet.ClosedPort(t, "tcp", "127.0.0.1").Port()))
 
 	t.Run("resolve", func(t *testing.T) {
-		checkDocument(t, netkit(t, "resolve", "www.test", "https", "--json"), 0, "resolve.json")
-		checkDocument(t, netkit(t, "resolve", "web.test", "--json"), 0, "resolve.json")
-		checkDocument(t, netkit(t, "resolve", "::1", "--json"), 0, "resolve.json")
-		checkDocument(t, netkit(t, "resolve", "--server", srv.Addr.String(), "db.test", "--json"), 0, "resolve.json")
-		checkDocument(t, netkit(t, "resolve", "nosuch.test", "--json"), 1, "resolve.json")
-		checkDocument(t, netkit(t, "resolve", "-6", "web.test", "--json"), 1, "resolve.json")
-		checkDocument(t, netkit(t, "resolve", "--config", "--json"), 0, "resolve-config.json")
+		checkDocument(t, nk(t, "resolve", "www.test", "https", "--json"), 0, "resolve.json")
+		checkDocument(t, nk(t, "resolve", "web.test", "--json"), 0, "resolve.json")
+		checkDocument(t, nk(t, "resolve", "::1", "--json"), 0, "resolve.json")
+		checkDocument(t, nk(t, "resolve", "--server", srv.Addr.String(), "db.test", "--json"), 0, "resolve.json")
+		checkDocument(t, nk(t, "resolve", "nosuch.test", "--json"), 1, "resolve.json")
+		checkDocument(t, nk(t, "resolve", "-6", "web.test", "--json"), 1, "resolve.json")
+		checkDocument(t, nk(t, "resolve", "--config", "--json"), 0, "resolve-config.json")
 	})
 
 	t.Run("hosts", func(t *testing.T) {
 		lint := filepath.Join("testdata", "hosts.lint")
-		checkDocument(t, netkit(t, "hosts", "--file", lint, "--json"), 1, "hosts.json")
-		checkDocument(t, netkit(t, "hosts", "--hostname", "localhost", "--json"), 0, "hosts.json")
-		checkDocument(t, netkit(t, "hosts", "--file", lint, "db.internal", "--json"), 0, "hosts-name.json")
-		checkDocument(t, netkit(t, "hosts", "--file", lint, "broken.test", "--json"), 1, "hosts-name.json")
+		checkDocument(t, nk(t, "hosts", "--file", lint, "--json"), 1, "hosts.json")
+		checkDocument(t, nk(t, "hosts", "--hostname", "localhost", "--json"), 0, "hosts.json")
+		checkDocument(t, nk(t, "hosts", "--file", lint, "db.internal", "--json"), 0, "hosts-name.json")
+		checkDocument(t, nk(t, "hosts", "--file", lint, "broken.test", "--json"), 1, "hosts-name.json")
 	})
 
 	t.Run("ping tcp", func(t *testing.T) {
-		checkDocument(t, netkit(t, "ping", "--tcp", openPort, "-c", "2", "-i", "0.05", "127.0.0.1", "--json"), 0, "ping.json")
-		checkDocument(t, netkit(t, "ping", "--tcp", closedPort, "-c", "1", "::1", "--json"), 0, "ping.json")
-		checkDocument(t, netkit(t, "ping", "--tcp", openPort, "-c", "1", "127.0.0.1", "nosuch.test", "--json"), 1, "ping.json")
-		checkDocument(t, netkit(t, "ping", "--tcp", openPort, "-c", "1", "nosuch.test", "--json"), 1, "ping.json")
+		checkDocument(t, nk(t, "ping", "--tcp", openPort, "-c", "2", "-i", "0.05", "127.0.0.1", "--json"), 0, "ping.json")
+		checkDocument(t, nk(t, "ping", "--tcp", closedPort, "-c", "1", "::1", "--json"), 0, "ping.json")
+		checkDocument(t, nk(t, "ping", "--tcp", openPort, "-c", "1", "127.0.0.1", "nosuch.test", "--json"), 1, "ping.json")
+		checkDocument(t, nk(t, "ping", "--tcp", openPort, "-c", "1", "nosuch.test", "--json"), 1, "ping.json")
 		// Hosts start 10 ms apart: a 50 ms deadline skips the later ones.
 		many := []string{"ping", "--tcp", closedPort, "-c", "1", "-w", "0.05"}
 		for i := 1; i <= 30; i++ {
 			many = append(many, "127.0.0."+strconv.Itoa(i))
 		}
-		r := netkit(t, append(many, "--json")...)
+		r := nk(t, append(many, "--json")...)
 		checkDocument(t, r, 1, "ping.json")
 		if !strings.Contains(r.stdout, `"state": "skipped"`) {
 			t.Errorf("no target skipped:\n%s", r.stdout)
 		}
-		types := checkLines(t, netkit(t, "ping", "--tcp", openPort, "-c", "2", "-i", "0.05", "127.0.0.1", "nosuch.test", "--format", "jsonl"), 1, "ping")
+		types := checkLines(t, nk(t, "ping", "--tcp", openPort, "-c", "2", "-i", "0.05", "127.0.0.1", "nosuch.test", "--format", "jsonl"), 1, "ping")
 		if !slices.Contains(types, "start") || !slices.Contains(types, "probe") || !slices.Contains(types, "summary") {
 			t.Errorf("events %v: want start, probe and summary", types)
 		}
@@ -168,21 +187,21 @@ func TestJSONSchemas(t *testing.T) {
 
 	t.Run("ping icmp", func(t *testing.T) {
 		pingNeedRoot(t)
-		checkDocument(t, netkit(t, "ping", "-c", "2", "-i", "0.05", "127.0.0.1", "::1", "--json"), 0, "ping.json")
-		checkDocument(t, netkit(t, "ping", "-c", "1", "-W", "0.3", "-i", "0.05", "127.0.0.1", "--json"), 0, "ping.json")
-		checkLines(t, netkit(t, "ping", "-c", "2", "-i", "0.05", "::1", "--format", "jsonl"), 0, "ping")
+		checkDocument(t, nk(t, "ping", "-c", "2", "-i", "0.05", "127.0.0.1", "::1", "--json"), 0, "ping.json")
+		checkDocument(t, nk(t, "ping", "-c", "1", "-W", "0.3", "-i", "0.05", "127.0.0.1", "--json"), 0, "ping.json")
+		checkLines(t, nk(t, "ping", "-c", "2", "-i", "0.05", "::1", "--format", "jsonl"), 0, "ping")
 	})
 
 	t.Run("sockets", func(t *testing.T) {
-		checkDocument(t, netkit(t, "sockets", "--json"), 0, "sockets.json")
-		checkDocument(t, netkit(t, "sockets", "-l", "--port", openPort, "--resolve", "--json"), 0, "sockets.json")
-		checkDocument(t, netkit(t, "sockets", "--summary", "--json"), 0, "sockets-summary.json")
-		checkDocument(t, netkit(t, "sockets", "who", openPort, "--json"), 0, "sockets-who.json")
+		checkDocument(t, nk(t, "sockets", "--json"), 0, "sockets.json")
+		checkDocument(t, nk(t, "sockets", "-l", "--port", openPort, "--resolve", "--json"), 0, "sockets.json")
+		checkDocument(t, nk(t, "sockets", "--summary", "--json"), 0, "sockets-summary.json")
+		checkDocument(t, nk(t, "sockets", "who", openPort, "--json"), 0, "sockets-who.json")
 		// A port nothing holds: tests running beside this one may hold
 		// sockets on nearly every ephemeral port, so the first unused one
 		// below 32 is asked.
 		for port := 1; ; port++ {
-			r := netkit(t, "sockets", "who", strconv.Itoa(port), "--json")
+			r := nk(t, "sockets", "who", strconv.Itoa(port), "--json")
 			if r.code == exitFailed || port == 31 {
 				checkDocument(t, r, exitFailed, "sockets-who.json")
 				break
@@ -193,42 +212,43 @@ func TestJSONSchemas(t *testing.T) {
 	t.Run("echo", func(t *testing.T) {
 		s := startEchoServer(t)
 		validate(t, "echo-serve.json", s.raw)
+		ran["netkit echo serve"] = true
 		plain := startEchoServer(t, "--plaintext")
 		validate(t, "echo-serve.json", plain.raw)
 		addr, ca := s.ready.Listen, s.ready.CertFile
 		closed := "127.0.0.1:" + closedPort
 
-		checkDocument(t, netkit(t, "echo", "send", "--ca", ca, "--servername", "localhost", addr, "hi", "--json"), 0, "echo-send.json")
-		checkDocument(t, netkit(t, "echo", "send", "--ca", ca, "--servername", "localhost", "--action", "info", addr, "--json"), 0, "echo-send.json")
-		checkDocument(t, netkit(t, "echo", "send", "--ca", ca, "--servername", "localhost", "--action", "nosuch", addr, "x", "--json"), 1, "echo-send.json")
-		checkDocument(t, netkit(t, "echo", "send", "--plaintext", plain.ready.Listen, "hi", "--json"), 0, "echo-send.json")
-		checkDocument(t, netkit(t, "echo", "send", addr, "hi", "--json"), 1, "echo-send.json") // unknown authority
-		checkDocument(t, netkit(t, "echo", "send", "--plaintext", addr, "hi", "--json"), 1, "echo-send.json")
-		checkDocument(t, netkit(t, "echo", "send", closed, "hi", "--json"), 1, "echo-send.json")
+		checkDocument(t, nk(t, "echo", "send", "--ca", ca, "--servername", "localhost", addr, "hi", "--json"), 0, "echo-send.json")
+		checkDocument(t, nk(t, "echo", "send", "--ca", ca, "--servername", "localhost", "--action", "info", addr, "--json"), 0, "echo-send.json")
+		checkDocument(t, nk(t, "echo", "send", "--ca", ca, "--servername", "localhost", "--action", "nosuch", addr, "x", "--json"), 1, "echo-send.json")
+		checkDocument(t, nk(t, "echo", "send", "--plaintext", plain.ready.Listen, "hi", "--json"), 0, "echo-send.json")
+		checkDocument(t, nk(t, "echo", "send", addr, "hi", "--json"), 1, "echo-send.json") // unknown authority
+		checkDocument(t, nk(t, "echo", "send", "--plaintext", addr, "hi", "--json"), 1, "echo-send.json")
+		checkDocument(t, nk(t, "echo", "send", closed, "hi", "--json"), 1, "echo-send.json")
 
-		checkDocument(t, netkit(t, "echo", "bench", "--ca", ca, "--servername", "localhost", "-c", "2", "-n", "20", "--per-conn", "5", addr, "--json"), 0, "echo-bench.json")
-		checkDocument(t, netkit(t, "echo", "bench", closed, "--json"), 1, "echo-bench.json")
-		types := checkLines(t, netkit(t, "echo", "bench", "--plaintext", "-n", "20", plain.ready.Listen, "--format", "jsonl"), 0, "echo-bench")
+		checkDocument(t, nk(t, "echo", "bench", "--ca", ca, "--servername", "localhost", "-c", "2", "-n", "20", "--per-conn", "5", addr, "--json"), 0, "echo-bench.json")
+		checkDocument(t, nk(t, "echo", "bench", closed, "--json"), 1, "echo-bench.json")
+		types := checkLines(t, nk(t, "echo", "bench", "--plaintext", "-n", "20", plain.ready.Listen, "--format", "jsonl"), 0, "echo-bench")
 		if len(types) == 0 || types[len(types)-1] != "result" {
 			t.Errorf("events %v: want a result last", types)
 		}
-		checkLines(t, netkit(t, "echo", "bench", closed, "--format", "jsonl"), 1, "echo-bench")
+		checkLines(t, nk(t, "echo", "bench", closed, "--format", "jsonl"), 1, "echo-bench")
 		// A bench long enough for progress events (one a second).
 		if !testing.Short() {
-			types := checkLines(t, netkit(t, "echo", "bench", "--plaintext", "-d", "1200ms", plain.ready.Listen, "--format", "jsonl"), 0, "echo-bench")
+			types := checkLines(t, nk(t, "echo", "bench", "--plaintext", "-d", "1200ms", plain.ready.Listen, "--format", "jsonl"), 0, "echo-bench")
 			if !slices.Contains(types, "progress") {
 				t.Errorf("events %v: want progress", types)
 			}
 		}
 
-		checkDocument(t, netkit(t, "diagnose", addr, "-c", "1", "--ca", ca, "--servername", "localhost", "--json"), 0, "diagnose.json")
-		checkLines(t, netkit(t, "diagnose", plain.ready.Listen, "-c", "1", "--plaintext", "--format", "jsonl"), 0, "diagnose")
+		checkDocument(t, nk(t, "diagnose", addr, "-c", "1", "--ca", ca, "--servername", "localhost", "--json"), 0, "diagnose.json")
+		checkLines(t, nk(t, "diagnose", plain.ready.Listen, "-c", "1", "--plaintext", "--format", "jsonl"), 0, "diagnose")
 	})
 
 	t.Run("diagnose", func(t *testing.T) {
-		checkDocument(t, netkit(t, "diagnose", "web.test", closedPort, "-c", "1", "--json"), 1, "diagnose.json")
-		checkDocument(t, netkit(t, "diagnose", "nosuch.test", closedPort, "-c", "1", "--json"), 1, "diagnose.json")
-		types := checkLines(t, netkit(t, "diagnose", "127.0.0.1", closedPort, "-c", "1", "--format", "jsonl"), 1, "diagnose")
+		checkDocument(t, nk(t, "diagnose", "web.test", closedPort, "-c", "1", "--json"), 1, "diagnose.json")
+		checkDocument(t, nk(t, "diagnose", "nosuch.test", closedPort, "-c", "1", "--json"), 1, "diagnose.json")
+		types := checkLines(t, nk(t, "diagnose", "127.0.0.1", closedPort, "-c", "1", "--format", "jsonl"), 1, "diagnose")
 		if len(types) == 0 || types[len(types)-1] != "report" {
 			t.Errorf("events %v: want a report last", types)
 		}
@@ -246,7 +266,7 @@ func TestJSONSchemas(t *testing.T) {
 			{"echo", "bench", "-c", "0", "127.0.0.1", "--json"},
 			{"diagnose", "127.0.0.1", "--json"},
 		} {
-			r := netkit(t, args...)
+			r := nk(t, args...)
 			if r.code != exitError || r.stdout != "" || r.stderr == "" {
 				t.Errorf("%v: exit %d, stdout %q, stderr %q; want 2, nothing on stdout, an error on stderr", args, r.code, r.stdout, r.stderr)
 			}
@@ -254,9 +274,27 @@ func TestJSONSchemas(t *testing.T) {
 	})
 
 	t.Run("explain", func(t *testing.T) {
-		checkDocument(t, netkit(t, "explain", "--json"), 0, "explain.json")
-		checkDocument(t, netkit(t, "explain", "ECONNREFUSED", "--json"), 0, "explain.json")
+		checkDocument(t, nk(t, "explain", "--json"), 0, "explain.json")
+		checkDocument(t, nk(t, "explain", "ECONNREFUSED", "--json"), 0, "explain.json")
 	})
+
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Flags().Lookup("json") != nil && !ran[c.CommandPath()] {
+			t.Errorf("%s has --json, and this test does not run it: add its runs and its schema", c.CommandPath())
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	if !testing.Short() && !t.Failed() {
+		for name := range readSchemas(t) {
+			if name != "defs.json" && !validated[name] {
+				t.Errorf("no run printed what docs/schema/%s describes", name)
+			}
+		}
+	}
 }
 
 // TestSchemasReject checks that the schemas catch what the convention of
