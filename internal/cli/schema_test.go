@@ -186,6 +186,9 @@ func TestJSONSchemas(t *testing.T) {
 	})
 
 	t.Run("ping icmp", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("raw ICMP sockets: not under -short")
+		}
 		pingNeedRoot(t)
 		checkDocument(t, nk(t, "ping", "-c", "2", "-i", "0.05", "127.0.0.1", "::1", "--json"), 0, "ping.json")
 		checkDocument(t, nk(t, "ping", "-c", "1", "-W", "0.3", "-i", "0.05", "127.0.0.1", "--json"), 0, "ping.json")
