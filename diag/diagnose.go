@@ -120,7 +120,7 @@ type Step struct {
 	// Summary is the finding in one line, with its figures.
 	Summary string `json:"summary"`
 	// Details are further lines worth reading.
-	Details []string `json:"details,omitempty"`
+	Details []string `json:"details"`
 	// Explanation is the likely cause and next step of a failure or a
 	// warning, or of a step not checked for a reason the user can fix.
 	Explanation *explain.Explanation `json:"explanation,omitempty"`
@@ -134,8 +134,9 @@ type ConnectAttempt struct {
 	Address netip.AddrPort `json:"address"`
 	// State is "open", "closed" (refused) or "error" (no answer, no route,
 	// or a reset or close right after the server accepted).
-	State string  `json:"state"`
-	RTTMs float64 `json:"rtt_ms"`
+	State string `json:"state"`
+	// RTTMs is the connect time, 0 when nothing answered.
+	RTTMs float64 `json:"rtt_ms,omitempty"`
 	Error string  `json:"error,omitempty"`
 
 	err error
@@ -166,7 +167,7 @@ type Report struct {
 	FailedStep StepName `json:"failed_step,omitempty"`
 	// Interrupted reports that ctx ended (Ctrl-C) before every step ran:
 	// the step running then and the later ones are not checked.
-	Interrupted bool `json:"interrupted,omitempty"`
+	Interrupted bool `json:"interrupted"`
 	// Proven is the highest layer shown to work: "" (none), "tcp" (a
 	// connection was accepted), "tls" (a handshake completed, verified or
 	// not: see TLS.Verified) or "echo" (a netkit echo server answered).
@@ -174,14 +175,16 @@ type Report struct {
 	Proven Layer  `json:"proven"`
 	Steps  []Step `json:"steps"`
 
-	HostsLines []resolve.HostsEntry `json:"hosts_lines,omitempty"`
+	// HostsLines, Ping, Connect and Listeners are nil when their step did
+	// not run, and not nil (perhaps empty) when it did.
+	HostsLines []resolve.HostsEntry `json:"hosts_lines,omitzero"`
 	Resolution *resolve.Result      `json:"resolution,omitempty"`
-	Ping       []ping.Stats         `json:"ping,omitempty"`
-	Connect    []ConnectAttempt     `json:"connect,omitempty"`
+	Ping       []ping.Stats         `json:"ping,omitzero"`
+	Connect    []ConnectAttempt     `json:"connect,omitzero"`
 	// Greeting is what the server sent unasked right after the connect (a
 	// banner), when it did.
 	Greeting  string           `json:"greeting,omitempty"`
-	Listeners []sockets.Socket `json:"listeners,omitempty"`
+	Listeners []sockets.Socket `json:"listeners,omitzero"`
 	TLS       *echo.TLSInfo    `json:"tls,omitempty"`
 	Echo      *EchoResult      `json:"echo,omitempty"`
 	ElapsedMS float64          `json:"elapsed_ms"`
@@ -308,6 +311,9 @@ func (d *diagnosis) emit(s Step) {
 		d.skipped(&s, why)
 		d.rep.Interrupted = true
 	}
+	if s.Details == nil {
+		s.Details = []string{}
+	}
 	if s.Status == StatusFail && d.rep.FailedStep == "" {
 		d.rep.FailedStep = s.Name
 	}
@@ -348,7 +354,7 @@ func (d *diagnosis) checkHosts(ctx context.Context, s *Step) {
 		return
 	}
 	lines := hf.Mentions(d.o.Host)
-	d.rep.HostsLines = lines
+	d.rep.HostsLines = append([]resolve.HostsEntry{}, lines...)
 	for _, p := range hf.Check(resolve.CheckOptions{}) {
 		mentioned := slices.ContainsFunc(lines, func(e resolve.HostsEntry) bool { return e.Line == p.Line })
 		if p.MeantFor(d.o.Host) || mentioned && (p.Kind == resolve.KindConflict || p.Kind == resolve.KindDuplicate || p.Kind == resolve.KindLocalhost) {

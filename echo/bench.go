@@ -72,12 +72,13 @@ type BenchResult struct {
 	MessagesPerSec float64 `json:"messages_per_sec"`
 	MBPerSec       float64 `json:"mb_per_sec"`
 	// Handshakes counts the connections made (TCP connect and TLS
-	// handshake); Handshake is the time each took.
-	Handshakes       int64   `json:"handshakes"`
-	HandshakesPerSec float64 `json:"handshakes_per_sec"`
-	Handshake        Latency `json:"handshake"`
-	// Latency is the round trip time of the messages echoed.
-	Latency Latency `json:"latency"`
+	// handshake); Handshake is the time each took, nil when none was made.
+	Handshakes       int64    `json:"handshakes"`
+	HandshakesPerSec float64  `json:"handshakes_per_sec"`
+	Handshake        *Latency `json:"handshake,omitempty"`
+	// Latency is the round trip time of the messages echoed, nil when
+	// none was.
+	Latency *Latency `json:"latency,omitempty"`
 	// Errors counts the failed messages by kind: "refused", "reset",
 	// "closed", "timeout", "tls", "certificate", "protocol", "mismatch",
 	// "server_<code>" (e.g. "server_busy") or "other".
@@ -97,8 +98,9 @@ type Latency struct {
 }
 
 // Run runs the bench against address. The first connection is made before
-// anything else, and its error, if any, is returned: a bench of a server that
-// is not there fails at once. After that, failures are counted in the result.
+// anything else, and its error, if any, is returned with a result that
+// counts it and has nothing else: a bench of a server that is not there
+// fails at once. After that, failures are counted in the result.
 // When ctx is done the bench stops, as at the end of Duration, and reports.
 func (b *Bench) Run(ctx context.Context, address string) (*BenchResult, error) {
 	conns, size, limit := orDefault(b.Conns, 1), orDefault(b.Size, 64), b.Messages
@@ -121,7 +123,10 @@ func (b *Bench) Run(ctx context.Context, address string) (*BenchResult, error) {
 	start := time.Now()
 	first, err := Dial(ctx, address, b.Client)
 	if err != nil {
-		return nil, err
+		// What was tried, for a report that says so.
+		res := &BenchResult{Address: address, TLS: !b.Client.Plaintext, Connections: conns, Size: size,
+			ElapsedMs: units.Millis(time.Since(start)), Errors: map[string]int64{errorKind(err): 1}, ErrorCount: 1, FirstError: err.Error()}
+		return res, err
 	}
 	// Later connections go to the address the first one reached, for the
 	// same server name: the name is looked up once.
@@ -463,11 +468,11 @@ func (h *histogram) quantile(q float64) time.Duration {
 	return h.max
 }
 
-func (h *histogram) summary() Latency {
+func (h *histogram) summary() *Latency {
 	if h.n == 0 {
-		return Latency{}
+		return nil
 	}
-	return Latency{
+	return &Latency{
 		P50Ms:  units.Millis(h.quantile(0.50)),
 		P90Ms:  units.Millis(h.quantile(0.90)),
 		P99Ms:  units.Millis(h.quantile(0.99)),

@@ -52,7 +52,7 @@ func TestBenchReconnects(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Messages != 50 || res.Handshakes != 5 || res.HandshakesPerSec <= 0 || res.Handshake.MaxMs <= 0 {
+	if res.Messages != 50 || res.Handshakes != 5 || res.HandshakesPerSec <= 0 || res.Handshake == nil || res.Handshake.MaxMs <= 0 {
 		t.Errorf("result %+v, want 50 messages over 5 connections", res)
 	}
 }

@@ -82,9 +82,10 @@ type Session struct {
 	// Address is the address connected to, "ip:port".
 	Address string `json:"address"`
 	// ConnectMs is the time the TCP connect took.
-	ConnectMs float64 `json:"connect_ms"`
-	// TLS is nil for a plain TCP connection.
-	TLS *TLSInfo `json:"tls"`
+	ConnectMs float64 `json:"connect_ms,omitempty"`
+	// TLS is nil for a plain TCP connection, and when the connection
+	// failed before the handshake ended.
+	TLS *TLSInfo `json:"tls,omitempty"`
 }
 
 // TLSInfo is what a TLS handshake established and what the client thinks of
@@ -104,7 +105,7 @@ type TLSInfo struct {
 	// a zone included).
 	SNI string `json:"sni"`
 	// ALPN is the negotiated application protocol, empty when none.
-	ALPN string `json:"alpn"`
+	ALPN string `json:"alpn,omitempty"`
 	// Chain is the server's certificate chain, leaf first.
 	Chain []Certificate `json:"chain"`
 	// Verified reports whether the server's certificate was trusted.

@@ -65,7 +65,7 @@ type Config struct {
 
 	// Notes are things worth knowing: ignored lines, unknown options,
 	// missing files and the defaults used instead.
-	Notes []string `json:"notes,omitempty"`
+	Notes []string `json:"notes"`
 }
 
 // Timeout is the per-query timeout.
@@ -77,7 +77,7 @@ func (c *Config) Timeout() time.Duration {
 type Source struct {
 	Name string `json:"name"`
 	// Criteria are the [STATUS=action] items after it, e.g. "NOTFOUND=return".
-	Criteria []string `json:"criteria,omitempty"`
+	Criteria []string `json:"criteria"`
 	// Supported reports whether netkit follows this source; it follows
 	// "files" and "dns" and reports the others as skipped.
 	Supported bool `json:"supported"`
@@ -153,6 +153,14 @@ func LoadConfig(p ConfigPaths) (*Config, error) {
 	if c.HostsOrder == nil {
 		c.HostsOrder = defaultHostsOrder()
 		c.Notes = append(c.Notes, "no hosts line in "+p.NSSwitch+": glibc's default 'dns [!UNAVAIL=return] files' applies")
+	}
+	for i := range c.HostsOrder {
+		if c.HostsOrder[i].Criteria == nil {
+			c.HostsOrder[i].Criteria = []string{}
+		}
+	}
+	if c.Notes == nil {
+		c.Notes = []string{}
 	}
 	return c, nil
 }

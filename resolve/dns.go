@@ -36,7 +36,7 @@ type dnsReply struct {
 	addrs     []netip.Addr
 	names     []string // PTR targets, for a PTR question
 	answer    []dns.RR // the answer section, as received
-	cnames    []string // CNAME targets followed from the question name
+	cnames    []string // CNAME targets followed from the question name, never nil
 	canonical string   // owner of the address records
 	server    netip.AddrPort
 	duration  time.Duration // of the exchange that gave this reply
@@ -55,7 +55,7 @@ func ask(ctx context.Context, cfg *Config, servers []netip.AddrPort, name string
 	if cfg.EDNS0 {
 		q.SetEdns0(1232, false)
 	}
-	last := dnsReply{status: StatusError, err: errors.New("no DNS server to ask")}
+	last := dnsReply{status: StatusError, cnames: []string{}, err: errors.New("no DNS server to ask")}
 	for attempt := 0; attempt < max(cfg.Attempts, 1); attempt++ {
 		for _, srv := range servers {
 			if ctx.Err() != nil {
@@ -115,7 +115,7 @@ func exchange(ctx context.Context, cfg *Config, q *dns.Msg, srv netip.AddrPort) 
 		c.Net = "tcp"
 		r, err = exchangeConn(qctx, c, q, srv.String())
 	}
-	rep := dnsReply{server: srv}
+	rep := dnsReply{server: srv, cnames: []string{}}
 	if err != nil {
 		rep.status, rep.err = StatusError, err
 		var ne net.Error

@@ -116,8 +116,18 @@ func ParseProtocol(s string) (Protocol, error) {
 	return 0, &InputError{What: "protocol", Value: s, Why: "want tcp or udp"}
 }
 
-// MarshalText encodes the family as "AF_INET", "AF_INET6" or "AF_UNSPEC".
-func (f Family) MarshalText() ([]byte, error) { return []byte(f.String()), nil }
+// MarshalText encodes the family as every netkit JSON document names it:
+// "ipv4", "ipv6", or "any" for AnyFamily. String keeps getaddrinfo's names
+// (AF_INET) for tables.
+func (f Family) MarshalText() ([]byte, error) {
+	switch f {
+	case IPv4:
+		return []byte("ipv4"), nil
+	case IPv6:
+		return []byte("ipv6"), nil
+	}
+	return []byte("any"), nil
+}
 
 // MarshalText encodes the socket type as "STREAM", "DGRAM" or "RAW".
 func (t SockType) MarshalText() ([]byte, error) { return []byte(t.String()), nil }

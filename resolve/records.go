@@ -34,12 +34,15 @@ type RecordsResult struct {
 	// Name is the question, fully qualified; Type its record type.
 	Name string `json:"name"`
 	Type string `json:"type"`
-	// Server is the DNS server that answered, "ip:port".
-	Server string `json:"server"`
+	// Server is the DNS server that answered, "ip:port"; empty when none
+	// did.
+	Server string `json:"server,omitempty"`
 	// Records is the answer section: the records of Type, and the CNAMEs
 	// that lead to them. Empty when the name has none.
 	Records    []Record `json:"records"`
 	DurationMS float64  `json:"duration_ms"`
+	// Error says why there is no record of Type, when there is none.
+	Error string `json:"error,omitempty"`
 }
 
 // LookupRecords asks DNS for the records of name of type qtype (one of
@@ -68,7 +71,10 @@ func (r *Resolver) LookupRecords(ctx context.Context, name, qtype string) (*Reco
 	}
 	start := time.Now()
 	rep := ask(ctx, cfg, rotate(servers, cfg.Rotate), dns.Fqdn(name), dns.StringToType[qtype], func(Step) {})
-	res := &RecordsResult{Name: dns.Fqdn(name), Type: qtype, Server: rep.server.String(), Records: []Record{}, DurationMS: units.Millis(time.Since(start))}
+	res := &RecordsResult{Name: dns.Fqdn(name), Type: qtype, Records: []Record{}, DurationMS: units.Millis(time.Since(start))}
+	if rep.server.IsValid() && rep.err == nil {
+		res.Server = rep.server.String()
+	}
 	for _, rr := range rep.answer {
 		h := rr.Header()
 		res.Records = append(res.Records, Record{Name: h.Name, TTL: h.Ttl, Type: dns.TypeToString[h.Rrtype],
@@ -85,12 +91,12 @@ func (r *Resolver) LookupRecords(ctx context.Context, name, qtype string) (*Reco
 	case StatusTimeout, StatusError:
 		lookErr.Err = rep.err
 	default:
-		if !slices.ContainsFunc(res.Records, func(rec Record) bool { return rec.Type == qtype }) {
-			lookErr.Err = &noDataError{types: []string{qtype}}
-			return res, lookErr
+		if slices.ContainsFunc(res.Records, func(rec Record) bool { return rec.Type == qtype }) {
+			return res, nil
 		}
-		return res, nil
+		lookErr.Err = &noDataError{types: []string{qtype}}
 	}
+	res.Error = lookErr.Error()
 	return res, lookErr
 }
 

@@ -88,10 +88,11 @@ type Query struct {
 
 // Result is the answer to a Query.
 type Result struct {
-	Name      string `json:"name"`
-	Service   string `json:"service,omitempty"`
-	Port      int    `json:"port"`
-	Canonical string `json:"canonical_name"`
+	Name    string `json:"name"`
+	Service string `json:"service,omitempty"`
+	Port    int    `json:"port"`
+	// Canonical is empty when the lookup failed.
+	Canonical string `json:"canonical_name,omitempty"`
 	// Answers are getaddrinfo's results, in its order.
 	Answers []Answer `json:"answers"`
 	// Steps are the lookups made, in order, found or not; the A and AAAA
@@ -99,7 +100,7 @@ type Result struct {
 	Steps []Step `json:"steps"`
 	// Notes explain surprising readings (an octal IPv4 part, a skipped
 	// nsswitch source).
-	Notes     []string `json:"notes,omitempty"`
+	Notes     []string `json:"notes"`
 	ElapsedMS float64  `json:"elapsed_ms"`
 }
 
@@ -122,10 +123,11 @@ type Origin struct {
 	// Server, RecordType, QueryName and CNAMEs describe a DNS answer: the
 	// server that answered, A or AAAA, the name asked (after the search
 	// list) and the CNAME chain followed from it.
-	Server     string   `json:"server,omitempty"`
-	RecordType string   `json:"record_type,omitempty"`
-	QueryName  string   `json:"query_name,omitempty"`
-	CNAMEs     []string `json:"cname_chain,omitempty"`
+	Server     string `json:"server,omitempty"`
+	RecordType string `json:"record_type,omitempty"`
+	QueryName  string `json:"query_name,omitempty"`
+	// CNAMEs is nil for an address that did not come from DNS.
+	CNAMEs []string `json:"cname_chain,omitzero"`
 	// DurationMS is how long the lookup that gave the address took.
 	DurationMS float64 `json:"duration_ms"`
 }
@@ -146,7 +148,7 @@ type Step struct {
 	RecordType string   `json:"record_type,omitempty"`
 	Status     string   `json:"status"`
 	Answers    int      `json:"answers"`
-	CNAMEs     []string `json:"cname_chain,omitempty"`
+	CNAMEs     []string `json:"cname_chain,omitzero"`
 	DurationMS float64  `json:"duration_ms"`
 	Error      string   `json:"error,omitempty"`
 }
@@ -163,7 +165,7 @@ type found struct {
 // the partial Result (its Steps) is returned with a *LookupError too.
 func (r *Resolver) Resolve(ctx context.Context, q Query) (*Result, error) {
 	start := time.Now()
-	res := &Result{Name: q.Name, Service: q.Service}
+	res := &Result{Name: q.Name, Service: q.Service, Answers: []Answer{}, Steps: []Step{}, Notes: []string{}}
 	types, port, err := serviceTypes(q)
 	if err != nil {
 		return nil, err

@@ -4,14 +4,16 @@
 package units
 
 import (
+	"math"
 	"strconv"
 	"time"
 )
 
 // Millis is d in milliseconds, the unit of every duration in netkit's
-// results.
+// results, rounded to the microsecond: 0.122 rather than
+// 0.12245249999999999. Every _ms field of netkit's JSON goes through it.
 func Millis(d time.Duration) float64 {
-	return float64(d) / float64(time.Millisecond)
+	return math.Round(float64(d)/float64(time.Microsecond)) / 1000
 }
 
 // Count states n things: "1 socket", "0 sockets", "3 sockets", with one

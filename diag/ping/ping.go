@@ -180,7 +180,7 @@ type Options struct {
 // Start says how a target is about to be pinged.
 type Start struct {
 	// Target is the index of the target in Options.Targets.
-	Target int        `json:"target"`
+	Target int        `json:"index"`
 	Host   string     `json:"host"`
 	Addr   netip.Addr `json:"address"`
 	Method Method     `json:"method"`
@@ -192,10 +192,12 @@ type Start struct {
 
 // Probe is one event of a run: an answer, a timeout or an error.
 type Probe struct {
-	// Target is the index of the target in Options.Targets.
-	Target int        `json:"target"`
-	Host   string     `json:"host"`
-	Addr   netip.Addr `json:"address"`
+	// Target is the index of the target in Options.Targets; Host and Addr
+	// name it. They identify the target, not the probe: a caller that
+	// prints probes apart from their target adds them itself.
+	Target int        `json:"-"`
+	Host   string     `json:"-"`
+	Addr   netip.Addr `json:"-"`
 	// Seq numbers the probes of a target from 1, as iputils ping prints
 	// icmp_seq: for ICMP it is the sequence number on the wire plus one
 	// (pro-bing's sequence starts at 0 and wraps after 65535; a send that
@@ -245,18 +247,34 @@ type Stats struct {
 	// PortCounts counts the answers of a MethodTCP target by port state
 	// (both counts, zeros too); nil for other targets.
 	*PortCounts
-	LossPct float64 `json:"loss_pct"`
-	MinMs   float64 `json:"rtt_min_ms"`
-	AvgMs   float64 `json:"rtt_avg_ms"`
-	MaxMs   float64 `json:"rtt_max_ms"`
-	MdevMs  float64 `json:"rtt_mdev_ms"`
-	// TimeMs is how long the target was pinged, from its first probe.
-	TimeMs float64 `json:"time_ms"`
+	// Loss is nil when nothing was sent (unresolved, skipped).
+	*Loss
+	// RTT is nil when nothing was received.
+	*RTT
+	// TimeMs is how long the target was pinged, from its first probe; 0
+	// when it was not (unresolved, skipped).
+	TimeMs float64 `json:"time_ms,omitempty"`
 	// Error says why the target is unresolved or skipped, or why pinging it
 	// stopped early (a socket error, no route).
 	Error string `json:"error,omitempty"`
 	// Err is the error behind Error, for errors.As and explain.Error.
 	Err error `json:"-"`
+}
+
+// Loss is the share of the probes sent to a target that got no answer in
+// time, in percent.
+type Loss struct {
+	LossPct float64 `json:"loss_pct"`
+}
+
+// RTT are the round-trip times of the answers a target sent in time, in
+// milliseconds, with Mdev the population standard deviation ping calls
+// mdev.
+type RTT struct {
+	MinMs  float64 `json:"rtt_min_ms"`
+	AvgMs  float64 `json:"rtt_avg_ms"`
+	MaxMs  float64 `json:"rtt_max_ms"`
+	MdevMs float64 `json:"rtt_mdev_ms"`
 }
 
 // PortCounts are the answers to the TCP probes of a target, by port state.
@@ -687,14 +705,19 @@ func (t *tally) fill(s *Stats) {
 		s.Open, s.Closed = t.open, t.closed
 	}
 	if t.sent > 0 {
-		s.LossPct = float64(t.sent-t.received) / float64(t.sent) * 100
+		s.Loss = &Loss{LossPct: float64(t.sent-t.received) / float64(t.sent) * 100}
 	}
 	if t.received > 0 {
-		s.MinMs, s.AvgMs, s.MaxMs = t.min, t.mean, t.max
-		s.MdevMs = math.Sqrt(t.m2 / float64(t.received))
+		s.RTT = &RTT{MinMs: t.min, AvgMs: roundMillis(t.mean), MaxMs: t.max, MdevMs: roundMillis(math.Sqrt(t.m2 / float64(t.received)))}
 	}
 	s.State = Unreachable
 	if t.received > 0 {
 		s.State = Alive
 	}
+}
+
+// roundMillis rounds a figure computed from RTTs in milliseconds, as
+// units.Millis rounds every duration.
+func roundMillis(ms float64) float64 {
+	return units.Millis(time.Duration(ms * float64(time.Millisecond)))
 }

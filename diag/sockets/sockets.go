@@ -181,14 +181,14 @@ type Socket struct {
 	Program string `json:"program,omitempty"`
 	// OtherPIDs lists the other processes holding the same socket, as after
 	// a fork.
-	OtherPIDs []int `json:"other_pids,omitempty"`
+	OtherPIDs []int `json:"other_pids"`
 	// Cmdline is the command line of the process PID, when the query asked
 	// for it.
 	Cmdline []string `json:"cmdline,omitempty"`
 	// OwnerUnreadable is true when a file descriptor holds the socket but
 	// no owner was found while some processes' descriptors could not be
 	// read (not running as root): the owner is one of those.
-	OwnerUnreadable bool `json:"owner_unreadable,omitempty"`
+	OwnerUnreadable bool `json:"owner_unreadable"`
 
 	// LocalName and RemoteName are the addresses as names ("localhost:http",
 	// "*:ssh"), when the query asked for names.
@@ -207,7 +207,7 @@ type Listing struct {
 	Sockets []Socket `json:"sockets"`
 	// Notes say what the listing could not show and why, such as owners
 	// that could not be read without root or run in another PID namespace.
-	Notes []string `json:"notes,omitempty"`
+	Notes []string `json:"notes"`
 }
 
 // List lists the TCP and UDP sockets of the calling thread's network
@@ -225,7 +225,7 @@ func List(ctx context.Context, q Query) (*Listing, error) {
 		defer walk.wait(true)
 	}
 	f := newSocketFilter(q)
-	var socks []Socket
+	socks := []Socket{}
 	for _, t := range procNetTables {
 		if !f.wantTable(t) {
 			continue
@@ -238,7 +238,7 @@ func List(ctx context.Context, q Query) (*Listing, error) {
 			return nil, err
 		}
 	}
-	list := &Listing{Sockets: socks}
+	list := &Listing{Sockets: socks, Notes: []string{}}
 	if walk != nil {
 		if err := walk.addOwners(ctx, list, q); err != nil {
 			return nil, err
@@ -247,6 +247,9 @@ func List(ctx context.Context, q Query) (*Listing, error) {
 	users := map[uint32]string{}
 	for i := range list.Sockets {
 		s := &list.Sockets[i]
+		if s.OtherPIDs == nil {
+			s.OtherPIDs = []int{}
+		}
 		name, ok := users[s.UID]
 		if !ok {
 			if u, err := user.LookupId(strconv.FormatUint(uint64(s.UID), 10)); err == nil {
@@ -369,8 +372,9 @@ type PortHolder struct {
 	PID     int    `json:"pid,omitempty"`
 	Program string `json:"program,omitempty"`
 	// User is the name of the process's real user.
-	User    string   `json:"user,omitempty"`
-	Cmdline []string `json:"cmdline,omitempty"`
+	User string `json:"user,omitempty"`
+	// Cmdline is nil when PID is 0.
+	Cmdline []string `json:"cmdline,omitzero"`
 	FD      int      `json:"fd,omitempty"`
 	Socket  Socket   `json:"socket"`
 }
@@ -385,7 +389,7 @@ type PortReport struct {
 	// Notes say what could not be seen, such as owners unreadable without
 	// root or in another PID namespace, or connections in TIME_WAIT that no
 	// process holds any more.
-	Notes []string `json:"notes,omitempty"`
+	Notes []string `json:"notes"`
 }
 
 // WhoHolds finds every process holding a TCP or UDP socket on port, at
@@ -420,7 +424,7 @@ func WhoHolds(ctx context.Context, port uint16) (*PortReport, error) {
 		for _, h := range s.holders {
 			p := procs.get(ctx, h.pid)
 			rep.Holders = append(rep.Holders, PortHolder{
-				PID: h.pid, Program: p.name, User: p.userName(ctx), Cmdline: p.cmdline(ctx), FD: h.fd, Socket: s,
+				PID: h.pid, Program: p.name, User: p.userName(ctx), Cmdline: append([]string{}, p.cmdline(ctx)...), FD: h.fd, Socket: s,
 			})
 		}
 	}

@@ -143,13 +143,14 @@ func diagnoseRun(ctx context.Context, opts *DiagnoseOptions) error {
 		}
 	case output.FormatJSONL:
 		if err := output.NewLines(out).Emit("report", struct {
-			Target      string        `json:"target"`
+			Host        string        `json:"host"`
+			Port        uint16        `json:"port"`
 			OK          bool          `json:"ok"`
 			FailedStep  diag.StepName `json:"failed_step,omitempty"`
-			Interrupted bool          `json:"interrupted,omitempty"`
+			Interrupted bool          `json:"interrupted"`
 			Proven      diag.Layer    `json:"proven"`
 			ElapsedMS   float64       `json:"elapsed_ms"`
-		}{target, rep.OK, rep.FailedStep, rep.Interrupted, rep.Proven, rep.ElapsedMS}); err != nil {
+		}{rep.Host, rep.Port, rep.OK, rep.FailedStep, rep.Interrupted, rep.Proven, rep.ElapsedMS}); err != nil {
 			return err
 		}
 	default:

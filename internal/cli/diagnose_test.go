@@ -132,6 +132,17 @@ func TestDiagnoseCommandInterrupted(t *testing.T) {
 		!strings.Contains(stdout, "- tls      not checked: interrupted") || !strings.HasSuffix(stdout, "Interrupted: the path was not checked to the end.\n") {
 		t.Errorf("exit %d\n%s%s", code, stdout, errOut)
 	}
+
+	// The same as JSON: the document of an interrupted walk.
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	time.AfterFunc(1500*time.Millisecond, cancel)
+	io, _, out, errOut = testStreams()
+	code = run(ctx, io, []string{"diagnose", "--tls", "--timeout", "30s", "-c", "1", "127.0.0.5:" + port, "--json"})
+	checkDocument(t, result{out.String(), errOut.String(), code}, exitError, "diagnose.json")
+	if !strings.Contains(out.String(), `"interrupted": true`) {
+		t.Errorf("not interrupted:\n%s", out)
+	}
 }
 
 // TestDiagnosePingProblems runs diagnose where ping cannot work: as a user

@@ -125,15 +125,16 @@ func echoBenchRun(ctx context.Context, o *EchoBenchOptions) error {
 	res, err := b.Run(ctx, o.Address)
 	o.IO.Status("")
 	if err != nil {
+		// The first connection failed: the documents say so too.
+		if perr := printBenchJSON(o, lines, res); perr != nil {
+			return perr
+		}
 		return checkFailed(fmt.Errorf("echo bench: %w", err)) // the error names the address
 	}
-	switch o.Output.Format {
-	case output.FormatJSONL:
-		err = lines.Emit("result", res)
-	case output.FormatJSON:
-		err = output.PrintJSON(o.IO.Out, res)
-	default:
+	if o.Output.Format == output.FormatTable {
 		err = echoBenchTable(res).Print(o.IO, o.Output.NoHeader)
+	} else {
+		err = printBenchJSON(o, lines, res)
 	}
 	if err != nil {
 		return err
@@ -141,6 +142,19 @@ func echoBenchRun(ctx context.Context, o *EchoBenchOptions) error {
 	if res.ErrorCount > 0 {
 		return checkFailed(fmt.Errorf("echo bench %s: %d of %d messages failed; the first: %s",
 			o.Address, res.ErrorCount, res.ErrorCount+res.Messages, res.FirstError))
+	}
+	return nil
+}
+
+// printBenchJSON prints the result as the --json document or the jsonl
+// result event, and nothing in the table format or without a result.
+func printBenchJSON(o *EchoBenchOptions, lines *output.Lines, res *echo.BenchResult) error {
+	switch {
+	case res == nil:
+	case o.Output.Format == output.FormatJSONL:
+		return lines.Emit("result", res)
+	case o.Output.Format == output.FormatJSON:
+		return output.PrintJSON(o.IO.Out, res)
 	}
 	return nil
 }
@@ -178,6 +192,9 @@ func echoBenchTable(r *echo.BenchResult) *output.Table {
 	return t
 }
 
-func latencyText(l echo.Latency) string {
+func latencyText(l *echo.Latency) string {
+	if l == nil {
+		return "-"
+	}
 	return fmt.Sprintf("p50 %s  p90 %s  p99 %s  max %s", msText(l.P50Ms), msText(l.P90Ms), msText(l.P99Ms), msText(l.MaxMs))
 }

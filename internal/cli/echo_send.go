@@ -138,8 +138,9 @@ type echoSendResult struct {
 	// Action is the --action sent, empty for a binary echo.
 	Action string `json:"action,omitempty"`
 	// Bytes is the length of the content sent.
-	Bytes int     `json:"bytes"`
-	RTTMs float64 `json:"rtt_ms"`
+	Bytes int `json:"bytes"`
+	// RTTMs is left out when no reply came.
+	RTTMs float64 `json:"rtt_ms,omitempty"`
 	// OK reports whether the echo came back unchanged, or the action was
 	// answered without an error.
 	OK bool `json:"ok"`
@@ -183,7 +184,7 @@ func echoSendRun(ctx context.Context, o *EchoSendOptions) error {
 	default:
 		res.Result, rtt, err = conn.Action(ctx, o.Action, string(o.Content))
 	}
-	res.RTTMs, res.OK = float64(rtt)/float64(time.Millisecond), err == nil
+	res.RTTMs, res.OK = units.Millis(rtt), err == nil
 	if err != nil {
 		res.Error = err.Error()
 	}

@@ -109,8 +109,10 @@ func TestEchoServeOptions(t *testing.T) {
 // echoServer runs 'netkit echo serve' as a process, as a user would, and
 // returns what it printed when ready.
 type echoServer struct {
-	cmd    *exec.Cmd
-	ready  echoServeReady
+	cmd   *exec.Cmd
+	ready echoServeReady
+	// raw is the ready document as printed.
+	raw    json.RawMessage
 	stderr *bytes.Buffer
 	dir    string
 }
@@ -135,8 +137,11 @@ func startEchoServer(t *testing.T, args ...string) *echoServer {
 		s.cmd.Process.Kill()
 		s.cmd.Wait()
 	})
-	if err := json.NewDecoder(bufio.NewReader(stdout)).Decode(&s.ready); err != nil {
+	if err := json.NewDecoder(bufio.NewReader(stdout)).Decode(&s.raw); err != nil {
 		t.Fatalf("echo serve printed no ready document: %v; stderr: %s", err, s.stderr)
+	}
+	if err := json.Unmarshal(s.raw, &s.ready); err != nil {
+		t.Fatal(err)
 	}
 	return s
 }
@@ -262,7 +267,7 @@ func TestEchoServeSendBench(t *testing.T) {
 		if err := json.Unmarshal([]byte(res.stdout), &doc); err != nil || res.code != 0 {
 			t.Fatalf("exit %d, %v: %s %s", res.code, err, res.stdout, res.stderr)
 		}
-		if doc.Messages != 300 || doc.Connections != 3 || doc.ErrorCount != 0 || doc.Latency.P99Ms <= 0 {
+		if doc.Messages != 300 || doc.Connections != 3 || doc.ErrorCount != 0 || doc.Latency == nil || doc.Latency.P99Ms <= 0 {
 			t.Errorf("result %+v", doc)
 		}
 		lines := netkit(t, "echo", "bench", "--pin", pin, "-d", "1500ms", "--format", "jsonl", r.Listen)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -363,7 +364,7 @@ func methodText(st ping.Start) string {
 func (p *pingPrinter) probe(ev ping.Probe) {
 	switch {
 	case p.lines != nil:
-		p.lines.Emit("probe", ev)
+		p.lines.Emit("probe", pingProbeEvent{ev.Target, ev.Host, ev.Addr, ev})
 	case p.probes != nil:
 		p.mu.Lock()
 		p.probes[ev.Target] = append(p.probes[ev.Target], ev)
@@ -412,6 +413,22 @@ func netipPort(ev ping.Probe) string {
 	return net.JoinHostPort(ev.Addr.String(), strconv.Itoa(ev.Port))
 }
 
+// pingProbeEvent is a probe event of --format jsonl: the probe and the
+// target it went to.
+type pingProbeEvent struct {
+	Index int        `json:"index"`
+	Host  string     `json:"host"`
+	Addr  netip.Addr `json:"address"`
+	ping.Probe
+}
+
+// pingSummaryEvent is the summary event of --format jsonl: the statistics
+// of one target, with its index as in its start and probe events.
+type pingSummaryEvent struct {
+	Index int `json:"index"`
+	ping.Stats
+}
+
 // pingTargetJSON is one target in the --json document.
 type pingTargetJSON struct {
 	ping.Stats
@@ -421,8 +438,8 @@ type pingTargetJSON struct {
 func (p *pingPrinter) finish(stats []ping.Stats) error {
 	switch {
 	case p.lines != nil:
-		for _, s := range stats {
-			if err := p.lines.Emit("summary", s); err != nil {
+		for i, s := range stats {
+			if err := p.lines.Emit("summary", pingSummaryEvent{i, s}); err != nil {
 				return err
 			}
 		}
@@ -460,8 +477,11 @@ func pingSummary(w io.Writer, s ping.Stats) {
 			fmt.Fprintf(w, ", +%d %s", extra.n, extra.name)
 		}
 	}
-	fmt.Fprintf(w, ", %s%% %s loss, time %.0fms\n", pct(s.LossPct), strings.TrimSuffix(noun, "s"), s.TimeMs)
-	if s.Received > 0 {
+	if s.Loss != nil {
+		fmt.Fprintf(w, ", %s%% %s loss", pct(s.LossPct), strings.TrimSuffix(noun, "s"))
+	}
+	fmt.Fprintf(w, ", time %.0fms\n", s.TimeMs)
+	if s.RTT != nil {
 		fmt.Fprintf(w, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", s.MinMs, s.AvgMs, s.MaxMs, s.MdevMs)
 	}
 	if s.PortCounts != nil {
@@ -481,14 +501,17 @@ func pingTable(stats []ping.Stats, tcp bool) *output.Table {
 		t.Header = append(t.Header, "PORT")
 	}
 	for _, s := range stats {
-		addr, minMs, avgMs, maxMs := "", "", "", ""
+		addr, loss, minMs, avgMs, maxMs := "", "", "", "", ""
 		if s.Addr.IsValid() {
 			addr = s.Addr.String()
 		}
-		if s.Received > 0 {
+		if s.Loss != nil {
+			loss = pct(s.LossPct)
+		}
+		if s.RTT != nil {
 			minMs, avgMs, maxMs = fmt.Sprintf("%.3f", s.MinMs), fmt.Sprintf("%.3f", s.AvgMs), fmt.Sprintf("%.3f", s.MaxMs)
 		}
-		row := []string{s.Host, addr, strconv.Itoa(s.Sent), strconv.Itoa(s.Received), pct(s.LossPct), minMs, avgMs, maxMs, string(s.State)}
+		row := []string{s.Host, addr, strconv.Itoa(s.Sent), strconv.Itoa(s.Received), loss, minMs, avgMs, maxMs, string(s.State)}
 		if tcp {
 			row = append(row, portStates(s))
 		}

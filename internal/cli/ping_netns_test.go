@@ -205,6 +205,10 @@ func TestPingLateDuplicateLost(t *testing.T) {
 			}
 		}
 	}
+	// Every kind of probe, as JSON: each matches its schema.
+	args := []string{binary, "ping", "-c", "4", "-i", "0.5", "-W", "0.3", "127.0.0.1"}
+	checkDocument(t, pingIn(t, ns, append(args, "--json")...), 0, "ping.json")
+	checkLines(t, pingIn(t, ns, append(args, "--format", "jsonl")...), 0, "ping")
 }
 
 // pingPublicBinary copies the netkit binary where an unprivileged user may
@@ -443,4 +447,11 @@ func TestPingFiltered(t *testing.T) {
 	if want := "netkit: ping: 1 of 2 hosts did not reply\n" + icmpNoReply("10.44.2.2"); r.stderr != want {
 		t.Errorf("two hosts, one unreachable: stderr %q, want %q", r.stderr, want)
 	}
+
+	// The same as JSON, and the TCP probe that got a network error: each
+	// matches its schema (no RTT without a reply, the error of the probe).
+	checkDocument(t, pingIn(t, ns, binary, "ping", "-c", "2", "-i", "0.2", "-W", "0.5", "10.44.2.2", "10.44.2.3", "--json"), exitFailed, "ping.json")
+	checkLines(t, pingIn(t, ns, binary, "ping", "-O", "-c", "1", "-t", "1", "-W", "0.5", "10.44.2.3", "--format", "jsonl"), exitFailed, "ping")
+	checkDocument(t, pingIn(t, ns, binary, "ping", "--tcp", "80", "-c", "1", "-t", "1", "10.44.2.2", "--json"), exitFailed, "ping.json")
+	checkLines(t, pingIn(t, ns, binary, "ping", "--tcp", "81", "-c", "1", "-W", "0.5", "10.44.2.2", "--format", "jsonl"), exitFailed, "ping")
 }

@@ -210,7 +210,7 @@ func TestPingJSON(t *testing.T) {
 			t.Errorf("target %d: %+v", i, tg)
 		}
 		for j, p := range tg.Probes {
-			if p.Target != i || p.Kind != ping.ProbeReply || p.RTTMs <= 0 || p.Seq != j+1 {
+			if p.Kind != ping.ProbeReply || p.RTTMs <= 0 || p.Seq != j+1 {
 				t.Errorf("target %d probe %+v", i, p)
 			}
 		}

@@ -209,7 +209,15 @@ func resolveRun(ctx context.Context, opts *ResolveOptions) error {
 	}
 	res, err := opts.Resolver.Resolve(ctx, opts.Query)
 	if err != nil {
-		if res != nil && opts.Trace && opts.Output.Format == output.FormatTable {
+		var ie *resolve.InputError
+		switch {
+		case res == nil || errors.As(err, &ie): // bad input: nothing was looked up
+		case opts.Output.Format == output.FormatJSON:
+			// The steps say how far the lookup went, error why it stopped.
+			if perr := output.PrintJSON(opts.IO.Out, resolveJSON{res, err.Error()}); perr != nil {
+				return perr
+			}
+		case opts.Trace:
 			printSteps(opts.IO, res, opts.Output.NoHeader)
 		}
 		return resolveError(err, opts.Server != "")
@@ -218,7 +226,7 @@ func resolveRun(ctx context.Context, opts *ResolveOptions) error {
 		opts.IO.Notef("%s", n)
 	}
 	if opts.Output.Format == output.FormatJSON {
-		return output.PrintJSON(opts.IO.Out, res)
+		return output.PrintJSON(opts.IO.Out, resolveJSON{Result: res})
 	}
 	t := output.Table{Header: []string{"Family", "Type", "Proto", "Address"}}
 	if opts.Canon {
@@ -245,6 +253,13 @@ func resolveRun(ctx context.Context, opts *ResolveOptions) error {
 		return printSteps(opts.IO, res, opts.Output.NoHeader)
 	}
 	return nil
+}
+
+// resolveJSON is the --json document: the result, and why the lookup
+// failed when it did.
+type resolveJSON struct {
+	*resolve.Result
+	Error string `json:"error,omitempty"`
 }
 
 // resolveError maps a lookup error to an exit code, by the table of

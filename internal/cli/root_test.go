@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -21,6 +23,11 @@ func TestVersion(t *testing.T) {
 	head, err := exec.Command("git", "rev-parse", "HEAD").Output()
 	if err != nil {
 		t.Skipf("not a git checkout: %v", err)
+	}
+	// cmd/go stamps the revision only where .git is a directory, not in a
+	// linked worktree (where .git is a file).
+	if st, err := os.Stat(filepath.Join("..", "..", ".git")); err == nil && !st.IsDir() {
+		t.Skip("a git worktree: go build records no revision")
 	}
 	if want := "rev " + string(head[:12]); !strings.Contains(r.stdout, want) {
 		t.Errorf("%q does not name %s", r.stdout, want)

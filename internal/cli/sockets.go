@@ -146,7 +146,7 @@ func printSocketSummary(opts *SocketsOptions, sum sockets.Summary, notes []strin
 	if opts.Output.Format == output.FormatJSON {
 		return output.PrintJSON(opts.IO.Out, struct {
 			sockets.Summary
-			Notes []string `json:"notes,omitempty"`
+			Notes []string `json:"notes"`
 		}{sum, notes})
 	}
 	t := output.Table{Header: []string{"Proto", "State", "Sockets"}}

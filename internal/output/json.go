@@ -10,7 +10,10 @@ import (
 
 // SchemaVersion is the version of every JSON document and JSON line netkit
 // prints. It changes only when a field is removed or changes meaning; new
-// fields may appear in any version. docs/json.md describes the fields.
+// fields may appear in any version. docs/json.md describes the fields and
+// the convention they follow; docs/schema has a JSON Schema for each
+// document and event type, which internal/cli's tests validate every
+// command's output against.
 const SchemaVersion = 1
 
 // PrintJSON writes v, which must encode as a JSON object, as one indented
