@@ -292,7 +292,7 @@ func TestPerfHelperServer(t *testing.T) {
 		return
 	}
 	raiseFileLimit(t, 10000+1000)
-	s := &Server{TLSConfig: cfg, IdleTimeout: time.Hour, MaxConns: 20000, DrainTimeout: time.Second}
+	s := &Server{TLSConfig: cfg, IdleTimeout: time.Hour, MaxConns: 20000, MaxConnsPerAddr: 20000, DrainTimeout: time.Second}
 	s.Serve(ctx, ln)
 }
 

@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -659,10 +658,13 @@ type Reader struct {
 	// buf holds room bytes, then the content of the last frame, so that
 	// EchoFrame can put a header in front of it. A header too long for br
 	// is read into the room.
-	buf    []byte
-	last   Header // the last header read, whose strings parseHeader reuses
-	echoed Header // the header EchoFrame encoded last, in hdr
-	hdr    []byte
+	buf []byte
+	// reserve, when set, is called with each header before its content is
+	// read; an error it returns is Read's, and the content is left unread.
+	reserve func(Header) error
+	last    Header // the last header read, whose strings parseHeader reuses
+	echoed  Header // the header EchoFrame encoded last, in hdr
+	hdr     []byte
 }
 
 // ReaderBufferSize is the size of a Reader's buffer: one TLS record, so a
@@ -723,6 +725,11 @@ func (r *Reader) Read() (Message, error) {
 	if h.ContentLength > r.max {
 		return Message{}, &ProtocolError{Err: ErrContentTooLong, Detail: fmt.Sprintf("content-length %d, the limit is %d", h.ContentLength, r.max)}
 	}
+	if r.reserve != nil {
+		if err := r.reserve(h); err != nil {
+			return Message{}, err
+		}
+	}
 	r.last = h
 	if 2+n <= r.br.Size() {
 		r.br.Discard(2 + n) // peeked: cannot fail
@@ -731,8 +738,12 @@ func (r *Reader) Read() (Message, error) {
 	r.setRoom(h.ContentLength)
 	for len(r.buf) < want {
 		if len(r.buf) == cap(r.buf) {
+			// Grow by what has come so far (64 KiB at least), exactly:
+			// never beyond the content announced.
 			got := len(r.buf) - r.room
-			r.buf = slices.Grow(r.buf, min(h.ContentLength-got, max(got, 64<<10)))
+			grown := make([]byte, len(r.buf), len(r.buf)+min(h.ContentLength-got, max(got, keepContent)))
+			copy(grown, r.buf)
+			r.buf = grown
 		}
 		m, err := r.br.Read(r.buf[len(r.buf):min(cap(r.buf), want)])
 		r.buf = r.buf[:len(r.buf)+m]
@@ -744,32 +755,25 @@ func (r *Reader) Read() (Message, error) {
 }
 
 // setRoom makes buf the room alone, allocating it when missing with space
-// for up to 64 KiB of content, or content bytes if fewer.
+// for up to keepContent bytes of content, or content bytes if fewer.
 func (r *Reader) setRoom(content int) {
 	if cap(r.buf) < r.room {
-		r.buf = make([]byte, r.room, r.room+min(content, 64<<10))
+		r.buf = make([]byte, r.room, r.room+min(content, keepContent))
 	}
 	r.buf = r.buf[:r.room]
 }
 
-// keepContent is the most content a Reader keeps room for between messages
-// (see Release), and the most a server keeps of its last reply.
+// keepContent, 64 KiB, is the step by which a Reader's buffer grows at
+// first, and the largest message the server's memory budget counts as
+// small (see budget).
 const keepContent = 64 << 10
 
-// Release gives up the Reader's buffer when it is larger than a message of
-// 64 KiB needs, so that a connection waiting for its next message does not
-// hold the memory of a large one it read before; a stream of messages of up
-// to 64 KiB keeps reusing one buffer. The Content and EchoFrame frame of the
-// last message are not valid after Release.
+// Release gives up the Reader's buffer, so that a connection waiting for its
+// next message does not hold the memory of one it read before; a Reader
+// that is not released reuses its buffer for the next message. The Content
+// and EchoFrame frame of the last message are not valid after Release.
 func (r *Reader) Release() {
-	if r.large() {
-		r.buf = nil
-	}
-}
-
-// large reports whether Release would give up the buffer.
-func (r *Reader) large() bool {
-	return cap(r.buf) > r.room+keepContent
+	r.buf = nil
 }
 
 // EchoFrame encodes the frame of a message with header h and, as content,

@@ -1,0 +1,145 @@
+package echo
+
+import (
+	"runtime/debug"
+	"sync"
+	"time"
+)
+
+// DefaultMaxMemory is the memory a Server holds for message contents at
+// most, across all its connections, when Server.MaxMemory is zero: 256 MiB.
+const DefaultMaxMemory = 256 << 20
+
+// reserveFraction is the part of the budget kept for messages of up to
+// keepContent bytes: a flood of large messages, sent or only announced, can
+// take at most the rest, so small messages are still answered.
+const reserveFraction = 8
+
+// freeAfter is how much budget must have been in use, since memory was
+// last handed back to the system, for a return to near idle (freeBelow) to
+// hand it back again.
+const (
+	freeAfter = 16 << 20
+	freeBelow = freeAfter / 4
+)
+
+// budget bounds the bytes held for message contents across the connections
+// of one Server. A connection reserves a message's bytes before it reads
+// the content (grant) and returns them when it gives its buffers up (put).
+// A reservation that does not fit waits for room until its deadline; one
+// that fits is granted at once, whoever waited before it, so a large
+// message waiting for room never holds up small ones.
+type budget struct {
+	limit int64
+
+	mu      sync.Mutex
+	used    int64
+	peak    int64           // the most used since memory was last handed back
+	waiters []chan struct{} // signalled, all of them, when bytes are put back
+	freeing bool            // a return of memory to the system is under way
+}
+
+func newBudget(limit int64) *budget {
+	return &budget{limit: limit}
+}
+
+// room reports whether n more bytes fit, with b.mu held: messages of over
+// keepContent bytes may not take the last reserveFraction of the budget.
+func (b *budget) room(n int64) bool {
+	limit := b.limit
+	if n > keepContent {
+		limit -= b.limit / reserveFraction
+	}
+	return b.used+n <= limit
+}
+
+// grant reserves n bytes, waiting for room until deadline or until stop is
+// closed. It reports whether they were reserved.
+func (b *budget) grant(n int64, deadline time.Time, stop <-chan struct{}) bool {
+	if n <= 0 {
+		return true
+	}
+	var timer *time.Timer
+	for {
+		b.mu.Lock()
+		if b.room(n) {
+			b.used += n
+			b.peak = max(b.peak, b.used)
+			b.mu.Unlock()
+			if timer != nil {
+				timer.Stop()
+			}
+			return true
+		}
+		wake := make(chan struct{})
+		b.waiters = append(b.waiters, wake)
+		b.mu.Unlock()
+		if timer == nil {
+			wait := time.Until(deadline)
+			if wait <= 0 {
+				b.forget(wake)
+				return false
+			}
+			timer = time.NewTimer(wait)
+		}
+		select {
+		case <-wake:
+		case <-timer.C:
+			b.forget(wake)
+			return false
+		case <-stop:
+			timer.Stop()
+			b.forget(wake)
+			return false
+		}
+	}
+}
+
+// forget removes a waiter that gave up.
+func (b *budget) forget(wake chan struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for i, w := range b.waiters {
+		if w == wake {
+			b.waiters = append(b.waiters[:i], b.waiters[i+1:]...)
+			return
+		}
+	}
+}
+
+// put returns n bytes and wakes the waiters, which try again. When less
+// than freeBelow is in use any more after a peak of at least freeAfter, the memory the
+// contents took is handed back to the system (debug.FreeOSMemory), so that
+// the process's RSS falls back once a load has passed rather than staying
+// at its peak: Go otherwise keeps freed heap for minutes.
+func (b *budget) put(n int64) {
+	if n <= 0 {
+		return
+	}
+	b.mu.Lock()
+	b.used -= n
+	for _, w := range b.waiters {
+		close(w)
+	}
+	b.waiters = b.waiters[:0]
+	free := b.used < freeBelow && b.peak >= freeAfter && !b.freeing
+	if free {
+		b.peak, b.freeing = b.used, true
+	}
+	b.mu.Unlock()
+	if free {
+		go func() {
+			debug.FreeOSMemory()
+			b.mu.Lock()
+			b.freeing = false
+			b.mu.Unlock()
+		}()
+	}
+}
+
+// inUse returns the bytes reserved now.
+func (b *budget) inUse() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.used
+}
