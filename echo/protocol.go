@@ -454,12 +454,20 @@ func quoteStart(b []byte) string {
 	return strconv.Quote(string(b))
 }
 
+// maxNesting is the deepest a header's objects and arrays may nest. The
+// scanner recurses once per level, and a goroutine's stack keeps the size
+// its deepest call needed: bounding the depth keeps a connection that sent
+// a deeply nested header as small as any other.
+const maxNesting = 64
+
 // scanner checks JSON text (RFC 8259) as it walks it. Its methods report
-// false, leaving i where the text went wrong, when it is not JSON. Nesting is
-// bounded by the length of the text, at most MaxHeaderLimit.
+// false, leaving i where the text went wrong, when it is not JSON or nests
+// deeper than maxNesting (then tooDeep is set).
 type scanner struct {
-	b []byte
-	i int
+	b       []byte
+	i       int
+	depth   int
+	tooDeep bool
 }
 
 func (s *scanner) peek() byte {
@@ -488,6 +496,9 @@ func (s *scanner) end() bool {
 }
 
 func (s *scanner) syntaxError() error {
+	if s.tooDeep {
+		return badHeader("header nests objects and arrays deeper than %d levels (at byte %d)", maxNesting, s.i)
+	}
 	return badHeader("header is not JSON (error at byte %d): %s", s.i, quoteStart(s.b))
 }
 
@@ -514,6 +525,12 @@ func (s *scanner) value() bool {
 // members checks an object or array from its opening byte at i to its
 // closing byte, each member with member, and moves past it.
 func (s *scanner) members(closing byte, member func() bool) bool {
+	if s.depth == maxNesting {
+		s.tooDeep = true
+		return false
+	}
+	s.depth++
+	defer func() { s.depth-- }()
 	s.i++
 	s.space()
 	if s.peek() == closing {

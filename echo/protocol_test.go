@@ -228,6 +228,7 @@ func TestParseHeaderSyntax(t *testing.T) {
 		`"\u00e9"`, `"\u00"`, `"\x41"`, `"\/"`, "\"tab\there\"", `"unterminated`,
 		`true`, `tru`, `nul`, `falsey`, `[]`, `[1,]`, `[,1]`, `[1 2]`, `{}`, `{"a":1,}`, `{"a" 1}`, `{1:2}`,
 		`{"a":{"b":[{"c":[]}]}}`, strings.Repeat("[", 500) + strings.Repeat("]", 500), strings.Repeat("[", 500) + strings.Repeat("]", 499),
+		strings.Repeat("[", maxNesting-1) + strings.Repeat("]", maxNesting-1), strings.Repeat("[", maxNesting) + strings.Repeat("]", maxNesting),
 	} {
 		for _, doc := range []string{`{` + keys + `,"x":` + extra + `}`, `{"x":` + extra + `,` + keys + `}`} {
 			_, err := ParseHeader([]byte(doc))
@@ -241,6 +242,16 @@ func TestParseHeaderSyntax(t *testing.T) {
 		if _, ok := oracleHeader([]byte(doc)); ok != (err == nil) {
 			t.Errorf("%s: ParseHeader says %v, encoding/json ok=%v", doc, err, ok)
 		}
+	}
+}
+
+// TestParseHeaderNesting: a header nested 4,045 levels deep, as an attacker
+// sent one, is refused for its depth, with a small stack.
+func TestParseHeaderNesting(t *testing.T) {
+	doc := `{"byteorder":"big","content-type":"a","content-encoding":"","content-length":0,"x":` + strings.Repeat("[", 4045) + strings.Repeat("]", 4045) + `}`
+	_, err := ParseHeader([]byte(doc))
+	if !errors.Is(err, ErrBadHeader) || !strings.Contains(err.Error(), "header nests objects and arrays deeper than 64 levels (at byte 146)") {
+		t.Errorf("got %v, want a bad header nested too deep", err)
 	}
 }
 
@@ -324,7 +335,7 @@ func FuzzParseHeader(f *testing.F) {
 
 // oracleHeader is ParseHeader's rules written with encoding/json.
 func oracleHeader(b []byte) (Header, bool) {
-	if len(b) > DefaultMaxHeaderLength || !json.Valid(b) || !utf8.Valid(b) {
+	if len(b) > DefaultMaxHeaderLength || !json.Valid(b) || !utf8.Valid(b) || nesting(b) > maxNesting {
 		return Header{}, false
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -356,6 +367,25 @@ func oracleHeader(b []byte) (Header, bool) {
 		return Header{}, false
 	}
 	return h, h.validate() == nil
+}
+
+// nesting returns how deep the objects and arrays of valid JSON b nest.
+func nesting(b []byte) int {
+	depth, deepest := 0, 0
+	dec := json.NewDecoder(bytes.NewReader(b))
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return deepest
+		}
+		switch tok {
+		case json.Delim('{'), json.Delim('['):
+			depth++
+			deepest = max(deepest, depth)
+		case json.Delim('}'), json.Delim(']'):
+			depth--
+		}
+	}
 }
 
 func isRequired(key string) bool {
