@@ -3,9 +3,15 @@ package echo
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"strings"
 	"testing"
@@ -202,4 +208,67 @@ func TestServerRawMinRate(t *testing.T) {
 		t.Fatalf("a client sending under MinRawRate was still served after %v", d)
 	}
 	r.log.waitFor(t, "msg=close", "sent too little for too long: ", "under the minimum of 10 bytes per second")
+}
+
+// rsaCert returns a self-signed certificate for 127.0.0.1 with an RSA key of
+// bits bits.
+func rsaCert(t *testing.T, bits int) tls.Certificate {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "weak"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}
+}
+
+// TestServerTLS12Suites: a TLS 1.2 client offering only CBC suites is
+// refused; one offering an AEAD suite is served.
+func TestServerTLS12Suites(t *testing.T) {
+	cert := rsaCert(t, 2048)
+	r := serve(t, &Server{TLSConfig: ServerTLSConfig(cert, nil, nil)})
+	for _, tt := range []struct {
+		suite uint16
+		ok    bool
+	}{
+		{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, false},
+		{tls.TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA, false},
+		{tls.TLS_RSA_WITH_AES_128_GCM_SHA256, false},
+		{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, true},
+	} {
+		c, err := tls.Dial("tcp", r.addr, &tls.Config{InsecureSkipVerify: true, MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tt.suite}})
+		if err == nil {
+			c.Close()
+		}
+		if (err == nil) != tt.ok {
+			t.Errorf("TLS 1.2 with only %s: handshake error %v, want ok=%v", tls.CipherSuiteName(tt.suite), err, tt.ok)
+		}
+	}
+}
+
+// TestDialWeakKey: a server certificate with an RSA-1024 key verifies (by
+// its pin) but is reported weak.
+func TestDialWeakKey(t *testing.T) {
+	cert := rsaCert(t, 1024)
+	r := serve(t, &Server{TLSConfig: ServerTLSConfig(cert, nil, nil)})
+	c := dial(t, r.addr, ClientOptions{Pins: []Fingerprint{FingerprintOf(cert.Leaf)}})
+	info := c.Session().TLS
+	if !info.Verified || info.WeakKey != "its RSA key has 1024 bits, under the 2048 considered safe" {
+		t.Errorf("verified=%v weak_key=%q, want verified and weak", info.Verified, info.WeakKey)
+	}
+	if weak := WeakKey(rsaCert(t, 2048).Leaf); weak != "" {
+		t.Errorf("RSA 2048 reported weak: %s", weak)
+	}
 }

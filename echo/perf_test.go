@@ -269,7 +269,7 @@ func TestPerfHelperServer(t *testing.T) {
 	if kind == "" {
 		t.Skip("the child process of TestPerfIdleConns")
 	}
-	kp, err := LoadKeyPair(os.Getenv("NETKIT_PERF_CERT"), os.Getenv("NETKIT_PERF_KEY"))
+	kp, err := LoadKeyPair(context.Background(), os.Getenv("NETKIT_PERF_CERT"), os.Getenv("NETKIT_PERF_KEY"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -882,7 +882,7 @@ func TestServerDualStack(t *testing.T) {
 func TestServerCertificateFiles(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "netkit", "echo")
 	s := &SelfSigned{Dir: dir}
-	kp, err := s.LoadOrCreate()
+	kp, err := s.LoadOrCreate(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -909,7 +909,7 @@ func TestServerCertificateFiles(t *testing.T) {
 			t.Errorf("certificate is not for %s: %v", name, err)
 		}
 	}
-	again, err := s.LoadOrCreate()
+	again, err := s.LoadOrCreate(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -918,16 +918,16 @@ func TestServerCertificateFiles(t *testing.T) {
 	}
 	// A key others may read is not reused, nor replaced behind the user's back.
 	os.Chmod(kp.KeyFile, 0o640)
-	if _, err := s.LoadOrCreate(); err == nil || !strings.Contains(err.Error(), "is mode 0640, so other users may read the private key: run 'chmod 600 "+kp.KeyFile+"'") {
+	if _, err := s.LoadOrCreate(context.Background()); err == nil || !strings.Contains(err.Error(), "is mode 0640, so other users may read the private key: run 'chmod 600 "+kp.KeyFile+"'") {
 		t.Errorf("key.pem of mode 0640: %v, want a refusal", err)
 	}
 	os.Chmod(kp.KeyFile, 0o600)
-	if again, err := s.LoadOrCreate(); err != nil || FingerprintOf(again.Leaf) != FingerprintOf(kp.Leaf) {
+	if again, err := s.LoadOrCreate(context.Background()); err != nil || FingerprintOf(again.Leaf) != FingerprintOf(kp.Leaf) {
 		t.Errorf("after chmod 600: %v; want the same certificate reused", err)
 	}
 	// A day before it expires it is replaced.
 	s.Now = func() time.Time { return kp.Leaf.NotAfter.Add(-time.Hour) }
-	renewed, err := s.LoadOrCreate()
+	renewed, err := s.LoadOrCreate(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -111,7 +111,7 @@ func (opts *DiagnoseOptions) parse(ctx context.Context, args []string) error {
 	if d.Family, err = opts.Family.family(); err != nil {
 		return err
 	}
-	if d.Client, err = opts.Client.options(opts.IO.ErrOut); err != nil {
+	if d.Client, err = opts.Client.options(ctx, opts.IO.ErrOut); err != nil {
 		return err
 	}
 	switch {

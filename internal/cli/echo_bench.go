@@ -102,7 +102,7 @@ func (o *EchoBenchOptions) check(args []string) error {
 }
 
 func echoBenchRun(ctx context.Context, o *EchoBenchOptions) error {
-	opts, err := o.Client.options(o.IO.ErrOut)
+	opts, err := o.Client.options(ctx, o.IO.ErrOut)
 	if err != nil {
 		return err
 	}

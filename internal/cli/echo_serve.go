@@ -165,13 +165,13 @@ func echoServeRun(ctx context.Context, o *EchoServeOptions) error {
 	}
 	var tlsConfig *tls.Config
 	if !o.Plaintext {
-		kp, err := o.keyPair()
+		kp, err := o.keyPair(ctx)
 		if err != nil {
 			return err
 		}
 		var clientCAs *x509.CertPool
 		if o.ClientCA != "" {
-			if clientCAs, err = echo.LoadCertPool(o.ClientCA); err != nil {
+			if clientCAs, err = echo.LoadCertPool(ctx, o.ClientCA); err != nil {
 				return usageErrorf("--client-ca: %v", err)
 			}
 		}
@@ -218,8 +218,12 @@ func echoServeRun(ctx context.Context, o *EchoServeOptions) error {
 }
 
 // warnCertValidity warns on errOut when the certificate in file is not valid
-// at now: clients that verify it will refuse every connection.
+// at now (clients that verify it will refuse every connection), or its key
+// is too weak to trust.
 func warnCertValidity(errOut io.Writer, file string, c *x509.Certificate, now time.Time) {
+	if weak := echo.WeakKey(c); weak != "" {
+		fmt.Fprintf(errOut, "netkit: WARNING: the certificate %s is weak: %s; make a new key (e.g. ECDSA P-256, or RSA 2048 bits or more)\n", file, weak)
+	}
 	switch {
 	case now.After(c.NotAfter):
 		fmt.Fprintf(errOut, "netkit: WARNING: the certificate %s expired on %s: clients that verify it will refuse the connection\n", file, c.NotAfter.UTC().Format(time.RFC3339))
@@ -229,9 +233,9 @@ func warnCertValidity(errOut io.Writer, file string, c *x509.Certificate, now ti
 }
 
 // keyPair loads --cert/--key, or the self-signed certificate.
-func (o *EchoServeOptions) keyPair() (*echo.KeyPair, error) {
+func (o *EchoServeOptions) keyPair(ctx context.Context) (*echo.KeyPair, error) {
 	if o.Cert != "" {
-		kp, err := echo.LoadKeyPair(o.Cert, o.Key)
+		kp, err := echo.LoadKeyPair(ctx, o.Cert, o.Key)
 		if err != nil {
 			return nil, usageErrorf("--cert/--key: %v", err)
 		}
@@ -244,7 +248,7 @@ func (o *EchoServeOptions) keyPair() (*echo.KeyPair, error) {
 			return nil, err
 		}
 	}
-	return (&echo.SelfSigned{Dir: dir}).LoadOrCreate()
+	return (&echo.SelfSigned{Dir: dir}).LoadOrCreate(ctx)
 }
 
 func printServeReady(io *output.Streams, r echoServeReady) error {
