@@ -62,7 +62,7 @@ func TestLoadBounded(t *testing.T) {
 		"cert": func() error { _, err := LoadKeyPair(ctx, "/dev/zero", kp.KeyFile); return err },
 		"key":  func() error { _, err := LoadKeyPair(ctx, kp.CertFile, "/dev/zero"); return err },
 	} {
-		if err := load(); !errors.Is(err, fileread.ErrTooLarge) || !strings.Contains(err.Error(), "/dev/zero: file too large: more than 4 MiB, the limit") {
+		if err := load(); !errors.Is(err, fileread.ErrTooLarge) || !strings.Contains(err.Error(), "read /dev/zero: file too large: more than 4 MiB, the limit") {
 			t.Errorf("%s file /dev/zero: %v, want ErrTooLarge", name, err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"syscall"
 	"time"
@@ -17,9 +18,9 @@ import (
 // ErrTooLarge is wrapped by the error of a read past a file's limit.
 var ErrTooLarge = errors.New("file too large")
 
-// File is a file open for reading within a limit. Read fails with an error
-// wrapping ErrTooLarge once more than the limit has been read, and with the
-// context's error once the context is done.
+// File is a file open for reading within a limit. Read fails with an
+// *fs.PathError wrapping ErrTooLarge once more than the limit has been read,
+// and wrapping the context's error once the context is done.
 type File struct {
 	f     *os.File
 	ctx   context.Context
@@ -48,7 +49,7 @@ func Open(ctx context.Context, path string, limit int64) (*File, error) {
 // Read reads from the file, as io.Reader.
 func (r *File) Read(p []byte) (int, error) {
 	if err := r.ctx.Err(); err != nil {
-		return 0, fmt.Errorf("read %s: %w", r.path, err)
+		return 0, &fs.PathError{Op: "read", Path: r.path, Err: err}
 	}
 	// Read one byte past the limit, to tell a file of exactly limit bytes
 	// from a larger one.
@@ -58,10 +59,10 @@ func (r *File) Read(p []byte) (int, error) {
 	n, err := r.f.Read(p)
 	r.read += int64(n)
 	if r.read > r.limit {
-		return n, fmt.Errorf("%s: %w: more than %s, the limit", r.path, ErrTooLarge, size(r.limit))
+		return n, &fs.PathError{Op: "read", Path: r.path, Err: fmt.Errorf("%w: more than %s, the limit", ErrTooLarge, size(r.limit))}
 	}
 	if err != nil && r.ctx.Err() != nil {
-		err = fmt.Errorf("read %s: %w", r.path, r.ctx.Err())
+		err = &fs.PathError{Op: "read", Path: r.path, Err: r.ctx.Err()}
 	}
 	return n, err
 }

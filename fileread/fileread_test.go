@@ -28,7 +28,7 @@ func TestReadAllLimit(t *testing.T) {
 func TestReadAllDevZero(t *testing.T) {
 	start := time.Now()
 	_, err := ReadAll(context.Background(), "/dev/zero", 4<<20)
-	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "/dev/zero: file too large: more than 4 MiB, the limit") {
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "read /dev/zero: file too large: more than 4 MiB, the limit") {
 		t.Errorf("got %v, want ErrTooLarge", err)
 	}
 	if d := time.Since(start); d > time.Second {

@@ -232,7 +232,7 @@ func (r *Resolver) lookupFamily(ctx context.Context, name string, fam Family, re
 		switch src.Name {
 		case "files":
 			asked = append(asked, "hosts file "+r.hostsPath())
-			addrs, canon, status, err = r.fromHosts(name, fam, res)
+			addrs, canon, status, err = r.fromHosts(ctx, name, fam, res)
 			if err != nil {
 				return nil, "", err
 			}
@@ -292,10 +292,10 @@ func literal(name string, a netip.Addr, note string, fam Family, res *Result) ([
 	return []found{{addr: a, origin: Origin{Source: "literal"}}}, name, nil
 }
 
-func (r *Resolver) fromHosts(name string, fam Family, res *Result) ([]found, string, string, error) {
+func (r *Resolver) fromHosts(ctx context.Context, name string, fam Family, res *Result) ([]found, string, string, error) {
 	start := time.Now()
 	path := r.hostsPath()
-	hf, err := ReadHostsFile(path)
+	matches, err := LookupHostsFile(ctx, path, name, fam) // in file order
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			res.Steps = append(res.Steps, Step{Source: "hosts", Name: name, HostsFile: path, Status: StatusError, Error: err.Error()})
@@ -303,7 +303,6 @@ func (r *Resolver) fromHosts(name string, fam Family, res *Result) ([]found, str
 		}
 		return nil, "", "", err
 	}
-	matches := hf.Lookup(name, fam) // in file order
 	took := ms(time.Since(start))
 	st := Step{Source: "hosts", Name: name, HostsFile: path, Status: StatusNotFound, Answers: len(matches), DurationMS: took}
 	if len(matches) == 0 {
