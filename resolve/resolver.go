@@ -343,6 +343,7 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 		return nil, "", &LookupError{Name: name, Asked: asked, Err: fmt.Errorf("%w: resolv.conf has options no-aaaa, so DNS was asked no AAAA question", ErrNoData)}
 	}
 	var noData *noDataError // of the first name that exists without addresses
+	var unusable error      // the first answer that loops, or is too long a chain
 	for _, cand := range candidates {
 		replies := make([]dnsReply, len(qtypes))
 		steps := make([][]Step, len(qtypes))
@@ -390,7 +391,11 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 				if worst != ErrServerFailure {
 					worst = ErrRefused
 				}
-			case StatusTimeout, StatusError:
+			case StatusCNAMELoop, StatusCNAMETooLong:
+				if unusable == nil {
+					unusable = rep.err
+				}
+			case StatusTimeout, StatusError, StatusBadReply:
 				transport = rep.err
 			}
 		}
@@ -401,6 +406,8 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 	}
 	var err error = worst
 	switch {
+	case unusable != nil:
+		err = unusable
 	case worst == ErrNoData:
 		if strings.EqualFold(strings.TrimSuffix(noData.name, "."), strings.TrimSuffix(name, ".")) {
 			noData.name = "" // the LookupError names it
