@@ -43,17 +43,19 @@ func TestReadAllCancelled(t *testing.T) {
 	if err := syscall.Mkfifo(path, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A writer that never closes, opened read-write so that the open does
+	// not wait for a reader.
+	w, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
 		_, err := ReadAll(ctx, path, 1<<20)
 		done <- err
 	}()
-	w, err := os.OpenFile(path, os.O_WRONLY, 0) // waits for the reader
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
 	time.Sleep(50 * time.Millisecond)
 	cancel()
 	select {

@@ -33,7 +33,7 @@ const (
 	// loops, or goes on past maxCNAMEHops.
 	StatusCNAMELoop    = "CNAME-LOOP"
 	StatusCNAMETooLong = "CNAME-TOO-LONG"
-	StatusSkipped  = "skipped"
+	StatusSkipped      = "skipped"
 )
 
 // dnsReply is the outcome of one question (a name and a record type) after

@@ -261,18 +261,20 @@ func TestHostsFileBounded(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A writer that never closes, opened read-write so that the open does
+	// not wait for a reader.
+	w, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.Write([]byte("127.0.0.1 x\n"))
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {
 		_, err := LookupHostsFile(cctx, fifo, "x", AnyFamily)
 		done <- err
 	}()
-	w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	w.Write([]byte("127.0.0.1 x\n"))
 	time.Sleep(50 * time.Millisecond)
 	cancel()
 	select {
