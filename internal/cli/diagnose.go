@@ -190,10 +190,11 @@ func printStep(io *output.Streams, s diag.Step) {
 	if io.OutTTY {
 		sym = m.color + sym + "\x1b[0m"
 	}
-	fmt.Fprintf(io.Out, "%s %-8s %s  (%s)\n", sym, s.Name, s.Summary, formatDuration(s.DurationMS))
+	// Summaries and details quote names, certificates and replies: escaped.
+	fmt.Fprintf(io.Out, "%s %-8s %s  (%s)\n", sym, s.Name, output.Escape(s.Summary), formatDuration(s.DurationMS))
 	const indent = "           "
 	for _, d := range s.Details {
-		fmt.Fprintf(io.Out, "%s%s\n", indent, d)
+		fmt.Fprintf(io.Out, "%s%s\n", indent, output.Escape(d))
 	}
 	if ex := s.Explanation; ex != nil {
 		printExplanation(io.Out, indent, *ex)

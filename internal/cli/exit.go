@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/netkit/netkit/diag"
+	"github.com/netkit/netkit/internal/output"
 )
 
 // Exit codes, the same for every command (see 'netkit --help'):
@@ -91,7 +92,8 @@ func printExplanation(w io.Writer, indent string, ex diag.Explanation) {
 }
 
 // oneLine folds a multi-line message (some library errors have them) so an
-// error is always one line on stderr.
+// error is always one line on stderr, with any control character in it
+// (from a name, a file or a peer) escaped.
 func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return output.Escape(strings.Join(strings.Fields(s), " "))
 }
