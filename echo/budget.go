@@ -43,26 +43,47 @@ func newBudget(limit int64) *budget {
 	return &budget{limit: limit}
 }
 
-// room reports whether n more bytes fit, with b.mu held: messages of over
-// keepContent bytes may not take the last reserveFraction of the budget.
-func (b *budget) room(n int64) bool {
-	limit := b.limit
-	if n > keepContent {
-		limit -= b.limit / reserveFraction
+// MinMaxMemory returns the least Server.MaxMemory with which a text/json
+// message of maxContent bytes can be read: such a message takes twice its
+// size, and one of over 64 KiB may take only seven eighths of MaxMemory.
+func MinMaxMemory(maxContent int) int64 {
+	need := 2 * int64(maxContent)
+	if need <= keepContent {
+		return need
 	}
-	return b.used+n <= limit
+	// Start a little below need·8/7 and step up to the least that leaves
+	// need under the ceiling.
+	least := max(need+need/(reserveFraction-1)-reserveFraction, need)
+	for least-least/reserveFraction < need {
+		least++
+	}
+	return least
+}
+
+// ceiling returns the most a reservation of n bytes may bring the use to:
+// messages of over keepContent bytes may not take the last reserveFraction
+// of the budget.
+func (b *budget) ceiling(n int64) int64 {
+	if n > keepContent {
+		return b.limit - b.limit/reserveFraction
+	}
+	return b.limit
 }
 
 // grant reserves n bytes, waiting for room until deadline or until stop is
-// closed. It reports whether they were reserved.
+// closed. It reports whether they were reserved; a reservation that could
+// never fit is refused at once.
 func (b *budget) grant(n int64, deadline time.Time, stop <-chan struct{}) bool {
 	if n <= 0 {
 		return true
 	}
+	if n > b.ceiling(n) {
+		return false
+	}
 	var timer *time.Timer
 	for {
 		b.mu.Lock()
-		if b.room(n) {
+		if b.used+n <= b.ceiling(n) {
 			b.used += n
 			b.peak = max(b.peak, b.used)
 			b.mu.Unlock()

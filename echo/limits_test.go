@@ -272,3 +272,18 @@ func TestDialWeakKey(t *testing.T) {
 		t.Errorf("RSA 2048 reported weak: %s", weak)
 	}
 }
+
+// TestMinMaxMemory: with MinMaxMemory(n) a text/json message of n bytes is
+// granted, with a byte less it never is.
+func TestMinMaxMemory(t *testing.T) {
+	for _, n := range []int{1, 1000, keepContent / 2, keepContent, DefaultMaxContentLength, 3<<20 + 7} {
+		need := int64(2 * n)
+		least := MinMaxMemory(n)
+		if b := newBudget(least); !b.grant(need, time.Now(), nil) {
+			t.Errorf("MinMaxMemory(%d) = %d: a budget of it cannot grant %d bytes", n, least, need)
+		}
+		if b := newBudget(least - 1); b.grant(need, time.Now(), nil) {
+			t.Errorf("MinMaxMemory(%d) = %d: a budget of a byte less grants %d bytes", n, least, need)
+		}
+	}
+}
