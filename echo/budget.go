@@ -1,7 +1,7 @@
 package echo
 
 import (
-	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 )
@@ -17,7 +17,7 @@ const reserveFraction = 8
 
 // freeAfter is how much budget must have been in use, since memory was
 // last handed back to the system, for a return to near idle (freeBelow) to
-// hand it back again.
+// call for handing it back again (see Server.reclaim).
 const (
 	freeAfter = 16 << 20
 	freeBelow = freeAfter / 4
@@ -34,9 +34,15 @@ type budget struct {
 
 	mu      sync.Mutex
 	used    int64
-	peak    int64           // the most used since memory was last handed back
-	waiters []chan struct{} // signalled, all of them, when bytes are put back
-	freeing bool            // a return of memory to the system is under way
+	peak    int64 // the most used since calm last reported true
+	waiters []*waiter
+}
+
+// waiter is a reservation waiting for room; put grants it by closing
+// granted.
+type waiter struct {
+	n       int64
+	granted chan struct{}
 }
 
 func newBudget(limit int64) *budget {
@@ -70,6 +76,16 @@ func (b *budget) ceiling(n int64) int64 {
 	return b.limit
 }
 
+// take reserves n bytes if they fit, with b.mu held.
+func (b *budget) take(n int64) bool {
+	if b.used+n > b.ceiling(n) {
+		return false
+	}
+	b.used += n
+	b.peak = max(b.peak, b.used)
+	return true
+}
+
 // grant reserves n bytes, waiting for room until deadline or until stop is
 // closed. It reports whether they were reserved; a reservation that could
 // never fit is refused at once.
@@ -77,85 +93,62 @@ func (b *budget) grant(n int64, deadline time.Time, stop <-chan struct{}) bool {
 	if n <= 0 {
 		return true
 	}
+	b.mu.Lock()
 	if n > b.ceiling(n) {
+		b.mu.Unlock()
 		return false
 	}
-	var timer *time.Timer
-	for {
-		b.mu.Lock()
-		if b.used+n <= b.ceiling(n) {
-			b.used += n
-			b.peak = max(b.peak, b.used)
-			b.mu.Unlock()
-			if timer != nil {
-				timer.Stop()
-			}
-			return true
-		}
-		wake := make(chan struct{})
-		b.waiters = append(b.waiters, wake)
+	if b.take(n) {
 		b.mu.Unlock()
-		if timer == nil {
-			wait := time.Until(deadline)
-			if wait <= 0 {
-				b.forget(wake)
-				return false
-			}
-			timer = time.NewTimer(wait)
-		}
-		select {
-		case <-wake:
-		case <-timer.C:
-			b.forget(wake)
-			return false
-		case <-stop:
-			timer.Stop()
-			b.forget(wake)
-			return false
-		}
+		return true
 	}
-}
-
-// forget removes a waiter that gave up.
-func (b *budget) forget(wake chan struct{}) {
+	w := &waiter{n: n, granted: make(chan struct{})}
+	b.waiters = append(b.waiters, w)
+	b.mu.Unlock()
+	timer := time.NewTimer(time.Until(deadline))
+	defer timer.Stop()
+	select {
+	case <-w.granted:
+		return true
+	case <-timer.C:
+	case <-stop:
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for i, w := range b.waiters {
-		if w == wake {
-			b.waiters = append(b.waiters[:i], b.waiters[i+1:]...)
-			return
-		}
+	if i := slices.Index(b.waiters, w); i >= 0 {
+		b.waiters = slices.Delete(b.waiters, i, i+1)
+		return false
 	}
+	return true // granted meanwhile
 }
 
-// put returns n bytes and wakes the waiters, which try again. When less
-// than freeBelow is in use any more after a peak of at least freeAfter, the memory the
-// contents took is handed back to the system (debug.FreeOSMemory), so that
-// the process's RSS falls back once a load has passed rather than staying
-// at its peak: Go otherwise keeps freed heap for minutes.
+// put returns n bytes, and grants the waiting reservations that now fit.
 func (b *budget) put(n int64) {
 	if n <= 0 {
 		return
 	}
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.used -= n
-	for _, w := range b.waiters {
-		close(w)
+	b.waiters = slices.DeleteFunc(b.waiters, func(w *waiter) bool {
+		if !b.take(w.n) {
+			return false
+		}
+		close(w.granted)
+		return true
+	})
+}
+
+// calm reports whether less than freeBelow is in use after a peak of at
+// least freeAfter since it last reported true: a load has passed.
+func (b *budget) calm() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used < freeBelow && b.peak >= freeAfter {
+		b.peak = b.used
+		return true
 	}
-	b.waiters = b.waiters[:0]
-	free := b.used < freeBelow && b.peak >= freeAfter && !b.freeing
-	if free {
-		b.peak, b.freeing = b.used, true
-	}
-	b.mu.Unlock()
-	if free {
-		go func() {
-			debug.FreeOSMemory()
-			b.mu.Lock()
-			b.freeing = false
-			b.mu.Unlock()
-		}()
-	}
+	return false
 }
 
 // inUse returns the bytes reserved now.

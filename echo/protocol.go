@@ -708,9 +708,10 @@ func NewReader(r io.Reader, maxHeader, maxContent int) *Reader {
 // call to Read. At a clean end of stream between frames it returns io.EOF;
 // a stream that ends inside a frame gives io.ErrUnexpectedEOF. A frame that
 // breaks the protocol gives a *ProtocolError, after which the stream is out
-// of step: its content has not been read. Buffers grow only as content
-// arrives, so a peer that announces a large content-length and sends nothing
-// costs no memory.
+// of step: its content has not been read. The buffer holds 64 KiB of
+// content at first, and the whole content once that has come, so a peer
+// that announces a large content-length and sends nothing costs little
+// memory.
 func (r *Reader) Read() (Message, error) {
 	prefix, err := r.br.Peek(2)
 	if err != nil {
@@ -755,10 +756,10 @@ func (r *Reader) Read() (Message, error) {
 	r.setRoom(h.ContentLength)
 	for len(r.buf) < want {
 		if len(r.buf) == cap(r.buf) {
-			// Grow by what has come so far (64 KiB at least), exactly:
-			// never beyond the content announced.
-			got := len(r.buf) - r.room
-			grown := make([]byte, len(r.buf), len(r.buf)+min(h.ContentLength-got, max(got, keepContent)))
+			// The first keepContent bytes have come: make room for the
+			// whole content, exactly, at once. Growing step by step would
+			// leave garbage of about the content's size behind.
+			grown := make([]byte, len(r.buf), want)
 			copy(grown, r.buf)
 			r.buf = grown
 		}

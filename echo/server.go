@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +37,14 @@ const (
 // refusalLogInterval is how often at most the server logs its summary of
 // the clients it refused.
 const refusalLogInterval = 10 * time.Second
+
+// reclaimInterval is how often the server looks whether a load has passed
+// (see reclaim), and reclaimConns how many connections must have closed
+// since it last handed memory back for their end to count as one.
+const (
+	reclaimInterval = time.Second
+	reclaimConns    = 256
+)
 
 // maxRejecting bounds the connections being told "busy" at once; past it a
 // connection over the limit is closed without a word.
@@ -175,6 +184,7 @@ type Server struct {
 	forced   atomic.Bool   // set once, when the drain deadline passed
 	wg       sync.WaitGroup
 	mu       sync.Mutex
+	closed   atomic.Int64             // connections ended, for reclaim
 	conns    map[*serverConn]struct{} // served
 	refusing map[*serverConn]struct{} // over a connection limit, being told so
 	perAddr  map[netip.Addr]int       // connections served, by client address
@@ -210,6 +220,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.stop = make(chan struct{})
 	s.refused.log = s.log
 	defer s.refused.flush()
+	go s.reclaim(ctx)
 	defer context.AfterFunc(ctx, func() { ln.Close() })()
 	defer ln.Close()
 	var backoff time.Duration
@@ -234,6 +245,36 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		backoff = 0
 		s.accept(c)
+	}
+}
+
+// reclaim hands the memory a load took back to the system once the load has
+// passed, until ctx is done: when the memory budget is nearly unused again
+// after a peak of 16 MiB or more, or when at least reclaimConns
+// connections have closed and at most half as many are open as at the peak.
+// Go otherwise keeps freed memory for minutes, so the process's RSS would
+// stay at its peak long after the clients have gone. It looks once per
+// reclaimInterval; a steady load, which allocates as much as it frees,
+// does not make it reclaim.
+func (s *Server) reclaim(ctx context.Context) {
+	t := time.NewTicker(reclaimInterval)
+	defer t.Stop()
+	peakConns, closedAt := 0, s.closed.Load()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		open := len(s.conns) + len(s.refusing)
+		s.mu.Unlock()
+		peakConns = max(peakConns, open)
+		closed := s.closed.Load()
+		if s.mem.calm() || closed-closedAt >= reclaimConns && open <= peakConns/2 {
+			debug.FreeOSMemory()
+			peakConns, closedAt = open, closed
+		}
 	}
 }
 
@@ -385,6 +426,7 @@ func (c *serverConn) serve() {
 		delete(s.perAddr, c.addr)
 	}
 	s.mu.Unlock()
+	s.closed.Add(1)
 	level := slog.LevelInfo
 	var busy *busyError
 	switch {
