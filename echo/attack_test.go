@@ -8,6 +8,7 @@ package echo
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -183,8 +184,18 @@ func TestPerfAttackMix(t *testing.T) {
 	}
 	var idleUp, largeRounds, neverRead, stalled, handshakes, refusedBusy atomic.Int64
 
+	// NETKIT_PERF_ATTACKS picks some of the attacks (idle, large, noread,
+	// flood), to see what each costs; all by default.
+	attacks := cmp.Or(os.Getenv("NETKIT_PERF_ATTACKS"), "idle,large,noread,flood")
+	on := func(name string, n int) int {
+		if strings.Contains(attacks, name) {
+			return n
+		}
+		return 0
+	}
+
 	// 1,000 idle connections, handshake done.
-	for w := range 10 {
+	for w := range on("idle", 10) {
 		wg.Go(func() {
 			for i := w; i < 1000 && running(); i += 10 {
 				c, err := tls.DialWithDialer(dialer(), "tcp", addr, tlsConfig)
@@ -202,7 +213,7 @@ func TestPerfAttackMix(t *testing.T) {
 	const large = 1<<20 - 1000
 	frame := binaryFrame("a", strings.Repeat("L", large))
 	head := len(frame) - large
-	for i := range 300 {
+	for i := range on("large", 300) {
 		wg.Go(func() {
 			for round := 0; round < 100 && running(); round++ {
 				c, err := tls.DialWithDialer(dialer(), "tcp", addr, tlsConfig)
@@ -239,7 +250,7 @@ func TestPerfAttackMix(t *testing.T) {
 	}
 	// 50 clients that send and never read.
 	small := binaryFrame("a", strings.Repeat("n", 64<<10))
-	for range 50 {
+	for range on("noread", 50) {
 		wg.Go(func() {
 			c, err := tls.DialWithDialer(dialer(), "tcp", addr, tlsConfig)
 			if err != nil {
@@ -257,7 +268,7 @@ func TestPerfAttackMix(t *testing.T) {
 	}
 	// A handshake flood: ClientHellos that stop after their first bytes,
 	// and full handshakes, each kind from 4 goroutines.
-	for range 4 {
+	for range on("flood", 4) {
 		wg.Go(func() {
 			for i := 0; i < 10000 && running(); i++ {
 				c, err := dialer().Dial("tcp", addr)

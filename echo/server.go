@@ -365,6 +365,7 @@ var (
 	errShutdown     = errors.New("server shutting down")
 	errTLSClient    = errors.New("the client speaks TLS to a plaintext server")
 	errTooSlow      = errors.New("sent too little for too long")
+	errRawCutOff    = errors.New("closed at the drain deadline while the client was still sending raw data: what it sent since is not echoed")
 )
 
 // busyError is a message refused because the memory budget had no room
@@ -434,6 +435,8 @@ func (c *serverConn) serve() {
 		s.refused.add(refusedMemory, c.addr)
 		level = slog.LevelWarn
 	case errors.Is(reason, errClosedByPeer), errors.Is(reason, errIdleTimeout), errors.Is(reason, errShutdown):
+	case errors.Is(reason, errRawCutOff):
+		level = slog.LevelWarn
 	case s.forced.Load():
 		reason = fmt.Errorf("closed at the drain deadline in the middle of a message, which is lost: %w", reason)
 		level = slog.LevelWarn
@@ -572,6 +575,11 @@ func (c *serverConn) next(br *bufio.Reader) error {
 		}
 	}
 	if len(c.peek(br, 1, drainPeek)) == 0 {
+		if c.mode == "raw" && c.s.forced.Load() {
+			// A raw stream has no message to finish: one still going at
+			// the drain deadline is cut off there.
+			return errRawCutOff
+		}
 		return errShutdown
 	}
 	c.setBusy()

@@ -620,6 +620,33 @@ func TestServerDrainDeadline(t *testing.T) {
 	r.log.waitFor(t, "level=WARN msg=close", `reason="closed at the drain deadline in the middle of a message, which is lost: read message:`)
 }
 
+// TestServerDrainDeadlineRaw: a raw client still sending at the drain
+// deadline is cut off there, and that is logged as a warning saying so, not
+// as an ordinary shutdown.
+func TestServerDrainDeadlineRaw(t *testing.T) {
+	r := serve(t, &Server{Raw: true, DrainTimeout: 300 * time.Millisecond})
+	c, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go io.Copy(io.Discard, c)
+	go func() {
+		for range 200 { // 4 s at most
+			if _, err := c.Write([]byte("raw data\n")); err != nil {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	r.log.waitFor(t, "msg=open")
+	time.Sleep(50 * time.Millisecond)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	r.log.waitFor(t, "level=WARN msg=close", "mode=raw", `reason="closed at the drain deadline while the client was still sending raw data: what it sent since is not echoed"`)
+}
+
 // TestServerALPN: a client offering only protocols the server does not
 // accept is refused; one offering none is served without ALPN.
 func TestServerALPN(t *testing.T) {
