@@ -32,9 +32,16 @@ const (
 type budget struct {
 	limit int64
 
+	// collect gets a value when the bytes put back since the last one
+	// reach a quarter of the limit: the buffers they were are garbage
+	// now, and collecting it keeps the heap near what the budget grants
+	// (see Server.reclaim).
+	collect chan struct{}
+
 	mu      sync.Mutex
 	used    int64
 	peak    int64 // the most used since calm last reported true
+	freed   int64 // put back since collect last got a value
 	waiters []*waiter
 }
 
@@ -46,7 +53,7 @@ type waiter struct {
 }
 
 func newBudget(limit int64) *budget {
-	return &budget{limit: limit}
+	return &budget{limit: limit, collect: make(chan struct{}, 1)}
 }
 
 // MinMaxMemory returns the least Server.MaxMemory with which a text/json
@@ -123,6 +130,7 @@ func (b *budget) grant(n int64, deadline time.Time, stop <-chan struct{}) bool {
 }
 
 // put returns n bytes, and grants the waiting reservations that now fit.
+// The buffers the bytes were are garbage once put back.
 func (b *budget) put(n int64) {
 	if n <= 0 {
 		return
@@ -130,6 +138,13 @@ func (b *budget) put(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.used -= n
+	if b.freed += n; b.freed >= b.limit/4 {
+		b.freed = 0
+		select {
+		case b.collect <- struct{}{}:
+		default: // one is due already
+		}
+	}
 	b.waiters = slices.DeleteFunc(b.waiters, func(w *waiter) bool {
 		if !b.take(w.n) {
 			return false

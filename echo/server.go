@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -248,14 +249,18 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
-// reclaim hands the memory a load took back to the system once the load has
-// passed, until ctx is done: when the memory budget is nearly unused again
-// after a peak of 16 MiB or more, or when at least reclaimConns
-// connections have closed and at most half as many are open as at the peak.
-// Go otherwise keeps freed memory for minutes, so the process's RSS would
-// stay at its peak long after the clients have gone. It looks once per
-// reclaimInterval; a steady load, which allocates as much as it frees,
-// does not make it reclaim.
+// reclaim keeps the memory of message contents near what the budget
+// grants, until ctx is done. Each time a quarter of MaxMemory has been put
+// back, it collects the garbage those buffers have become (runtime.GC):
+// the collector would otherwise let it grow as large as the live heap, so
+// that a server whose budget is full could hold twice its budget. And it
+// hands the memory a load took back to the system once the load has
+// passed: when the budget is nearly unused again after a peak of 16 MiB or
+// more, or when at least reclaimConns connections have closed and at most
+// half as many are open as at the peak (Go otherwise keeps freed memory
+// for minutes, so the process's RSS would stay at its peak long after the
+// clients have gone). It looks once per reclaimInterval; a steady load,
+// which allocates as much as it frees, does not make it hand memory back.
 func (s *Server) reclaim(ctx context.Context) {
 	t := time.NewTicker(reclaimInterval)
 	defer t.Stop()
@@ -264,6 +269,9 @@ func (s *Server) reclaim(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-s.mem.collect:
+			runtime.GC()
+			continue
 		case <-t.C:
 		}
 		s.mu.Lock()
