@@ -154,10 +154,11 @@ type Server struct {
 	// connections together (a text/json message counts twice, for its
 	// reply). A message is read only once its bytes are granted; one that
 	// does not fit waits for room until its MessageTimeout is over and is
-	// then told the server is busy, and its connection closed. Messages of
-	// over 64 KiB may take at most seven eighths of it, so that small
-	// messages are still answered while large ones wait. Zero means
-	// DefaultMaxMemory.
+	// then told the server is busy, and its connection closed; one that
+	// could never fit is told so at once (MinMaxMemory gives the least
+	// MaxMemory for MaxContentLength). Messages of over 64 KiB may take at
+	// most seven eighths of it, so that small messages are still answered
+	// while large ones wait. Zero means DefaultMaxMemory.
 	MaxMemory int64
 	// MaxConns is the most connections served at once. One more is told
 	// the server is busy and closed. Zero means DefaultMaxConns.
