@@ -287,3 +287,34 @@ func TestMinMaxMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestServerHandshakeFloodSummarized: clients that start a TLS handshake
+// and leave are summed up in "dropped" lines, not logged one by one.
+func TestServerHandshakeFloodSummarized(t *testing.T) {
+	pki := newTestPKI(t)
+	srv := &Server{TLSConfig: ServerTLSConfig(pki.server.Certificate, nil, nil)}
+	r := serve(t, srv)
+	const n = 20
+	for range n {
+		c, err := net.Dial("tcp", r.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write([]byte{0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03})
+		c.Close()
+	}
+	r.log.waitFor(t, `level=WARN msg=dropped clients=1 addresses=1`, `reasons="closed by the client during the TLS handshake: 1"`)
+	for deadline := time.Now().Add(5 * time.Second); srv.closed.Load() < n && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	log := r.log.String()
+	if lines := strings.Count(log, "msg=dropped"); lines != 2 || strings.Contains(log, "msg=close") {
+		t.Errorf("%d dropped lines for %d clients, want 2 and no close line:\n%s", lines, n, log)
+	}
+	if !strings.Contains(log, fmt.Sprintf(`msg=dropped clients=%d addresses=1`, n-1)) {
+		t.Errorf("no summary of the other %d clients:\n%s", n-1, log)
+	}
+}

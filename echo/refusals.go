@@ -21,12 +21,14 @@ const (
 // maxRefusedAddrs bounds the distinct client addresses a summary counts.
 const maxRefusedAddrs = 4096
 
-// refusals counts the clients a server refused (told busy) and logs them
-// as one summary line, at most once per refusalLogInterval: a first refusal
-// at once, those that follow when the interval is over. Under attack the
-// log grows by a line per interval, not a line per client.
+// refusals counts the clients a server refused (told busy), or dropped
+// before they finished the TLS handshake, and logs them as one summary
+// line with the message msg, at most once per refusalLogInterval: a first
+// one at once, those that follow when the interval is over. Under attack
+// the log grows by a line per interval, not a line per client.
 type refusals struct {
 	log *slog.Logger
+	msg string
 
 	mu     sync.Mutex
 	counts map[string]int
@@ -83,7 +85,7 @@ func (r *refusals) logLocked() {
 	if len(r.addrs) == maxRefusedAddrs {
 		clients += " or more"
 	}
-	r.log.LogAttrs(context.Background(), slog.LevelWarn, "refused",
+	r.log.LogAttrs(context.Background(), slog.LevelWarn, r.msg,
 		slog.Int("clients", total),
 		slog.String("addresses", clients),
 		slog.Duration("over", time.Since(r.since).Round(time.Millisecond)),

@@ -175,8 +175,10 @@ type Server struct {
 	MinRawRate float64
 	// Logger gets one line when a connection opens (after its handshake)
 	// and one when it closes, with the peer, TLS version, messages, bytes,
-	// duration and the reason, and a summary of the clients refused
-	// (busy), at most once per 10 seconds. Nil logs nothing.
+	// duration and the reason. Clients refused (told busy) and clients
+	// that never finished the TLS handshake (it timed out, or they left)
+	// are summed up instead, in a "refused" and a "dropped" line at most
+	// once per 10 seconds each. Nil logs nothing.
 	Logger *slog.Logger
 
 	log      *slog.Logger
@@ -190,7 +192,8 @@ type Server struct {
 	conns    map[*serverConn]struct{} // served
 	refusing map[*serverConn]struct{} // over a connection limit, being told so
 	perAddr  map[netip.Addr]int       // connections served, by client address
-	refused  refusals
+	refused  refusals                 // clients told busy
+	dropped  refusals                 // clients that never finished the TLS handshake
 }
 
 // orDefault returns v, or def when v is zero (or negative).
@@ -220,8 +223,10 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.perAddr = make(map[netip.Addr]int)
 	s.mem = newBudget(orDefault(s.MaxMemory, DefaultMaxMemory))
 	s.stop = make(chan struct{})
-	s.refused.log = s.log
+	s.refused.log, s.refused.msg = s.log, "refused"
+	s.dropped.log, s.dropped.msg = s.log, "dropped"
 	defer s.refused.flush()
+	defer s.dropped.flush()
 	go s.reclaim(ctx)
 	defer context.AfterFunc(ctx, func() { ln.Close() })()
 	defer ln.Close()
@@ -375,6 +380,11 @@ var (
 	errTLSClient    = errors.New("the client speaks TLS to a plaintext server")
 	errTooSlow      = errors.New("sent too little for too long")
 	errRawCutOff    = errors.New("closed at the drain deadline while the client was still sending raw data: what it sent since is not echoed")
+	// errHandshakeTimeout and errHandshakeLeft are TLS handshakes the
+	// client never finished, as in a handshake flood: they are summed up
+	// in the log (Server.dropped) rather than logged one by one.
+	errHandshakeTimeout = errors.New("TLS handshake not finished within the handshake timeout")
+	errHandshakeLeft    = errors.New("closed by the client during the TLS handshake")
 )
 
 // busyError is a message refused because the memory budget had no room
@@ -440,6 +450,14 @@ func (c *serverConn) serve() {
 	level := slog.LevelInfo
 	var busy *busyError
 	switch {
+	case errors.Is(reason, errHandshakeTimeout):
+		s.dropped.add(errHandshakeTimeout.Error(), c.addr)
+		s.wg.Done()
+		return
+	case errors.Is(reason, errHandshakeLeft):
+		s.dropped.add(errHandshakeLeft.Error(), c.addr)
+		s.wg.Done()
+		return
 	case errors.As(reason, &busy):
 		s.refused.add(refusedMemory, c.addr)
 		level = slog.LevelWarn
@@ -520,8 +538,13 @@ func (c *serverConn) handshake() error {
 	tc := tls.Server(c.tcp, c.s.TLSConfig)
 	c.conn = tc
 	if err := tc.Handshake(); err != nil {
-		if c.s.shutting.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+		switch {
+		case c.s.shutting.Load() && errors.Is(err, os.ErrDeadlineExceeded):
 			return errShutdown
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return fmt.Errorf("%w: %w", errHandshakeTimeout, err)
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+			return fmt.Errorf("%w: %w", errHandshakeLeft, err)
 		}
 		return fmt.Errorf("TLS handshake: %w", err)
 	}

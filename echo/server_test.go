@@ -246,7 +246,7 @@ func TestServerIdleClientsDropped(t *testing.T) {
 	if d := time.Since(start); d < timeout || d > 3*time.Second {
 		t.Errorf("dropped after %v, want about %v", d, timeout)
 	}
-	r.log.waitFor(t, "reason=\"TLS handshake: read tcp", "i/o timeout", "reason=\"idle timeout\"")
+	r.log.waitFor(t, `msg=dropped clients=1 addresses=1`, `reasons="TLS handshake not finished within the handshake timeout: 1"`, `reason="idle timeout"`)
 }
 
 // TestServerIdleMemory: connections that sent a large message and went idle

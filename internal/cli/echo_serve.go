@@ -82,7 +82,8 @@ It prints where it listens and its certificate on stdout (one JSON document
 with --json), and logs one line per connection opened and closed on stderr:
 peer, TLS version, messages, bytes, duration and why it closed. Clients it
 refused are summed up in one "refused" line at most every 10 seconds, with
-their number, addresses and reasons.`,
+their number, addresses and reasons, and clients that never finished the
+TLS handshake (timed out or left) in one "dropped" line.`,
 		Example: fmt.Sprintf(`  netkit echo serve
   netkit echo serve --listen [::]:%d
   netkit echo serve --plaintext --listen 127.0.0.1:9000
