@@ -92,7 +92,7 @@ func TestBenchDurationAndProgress(t *testing.T) {
 // TestBenchErrorKinds runs more connections than the server allows: the extra
 // ones are told busy, counted by kind, and the run still ends.
 func TestBenchErrorKinds(t *testing.T) {
-	r := serve(t, &Server{MaxConns: 1})
+	r := serve(t, &Server{MaxConns: 1, MaxConnsPerAddr: 1})
 	b := &Bench{Conns: 3, Duration: 300 * time.Millisecond, Client: ClientOptions{Plaintext: true}}
 	res, err := b.Run(context.Background(), r.addr)
 	if err != nil {

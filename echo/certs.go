@@ -1,9 +1,11 @@
 package echo
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
@@ -18,6 +20,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/netkit/netkit/fileread"
 )
 
 // Fingerprint is the SHA-256 digest of a certificate's DER encoding, the
@@ -144,7 +148,7 @@ const renewBefore = 24 * time.Hour
 // day and covers every host of Hosts, and otherwise makes a new one and
 // writes it there, replacing the files atomically. Like ssh, it refuses to
 // reuse a key.pem that other users may read (mode not 0600 or stricter).
-func (s *SelfSigned) LoadOrCreate() (*KeyPair, error) {
+func (s *SelfSigned) LoadOrCreate(ctx context.Context) (*KeyPair, error) {
 	if s.Dir == "" {
 		return nil, errors.New("self-signed certificate: no directory given")
 	}
@@ -160,7 +164,7 @@ func (s *SelfSigned) LoadOrCreate() (*KeyPair, error) {
 		}
 	}
 	certFile, keyFile := filepath.Join(s.Dir, CertFileName), filepath.Join(s.Dir, KeyFileName)
-	if kp, err := LoadKeyPair(certFile, keyFile); err == nil && covers(kp.Leaf, hosts, now) {
+	if kp, err := LoadKeyPair(ctx, certFile, keyFile); err == nil && covers(kp.Leaf, hosts, now) {
 		st, err := os.Stat(keyFile)
 		if err != nil {
 			return nil, fmt.Errorf("self-signed certificate: %w", err)
@@ -187,7 +191,7 @@ func (s *SelfSigned) LoadOrCreate() (*KeyPair, error) {
 	if err := writeFileAtomic(certFile, certPEM, 0o644); err != nil {
 		return nil, fmt.Errorf("self-signed certificate: %w", err)
 	}
-	kp, err := LoadKeyPair(certFile, keyFile)
+	kp, err := LoadKeyPair(ctx, certFile, keyFile)
 	if err != nil {
 		return nil, err
 	}
@@ -276,20 +280,46 @@ func writeFileAtomic(name string, data []byte, perm os.FileMode) error {
 	return os.Rename(f.Name(), name)
 }
 
-// LoadKeyPair reads a PEM certificate (chain) and its private key.
-func LoadKeyPair(certFile, keyFile string) (*KeyPair, error) {
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+// MaxPEMFile is the largest certificate, key or CA file read: 4 MiB, room
+// for a bundle of a few thousand certificates.
+const MaxPEMFile = 4 << 20
+
+// LoadKeyPair reads a PEM certificate (chain) and its private key, each file
+// of at most MaxPEMFile bytes, while ctx lasts.
+func LoadKeyPair(ctx context.Context, certFile, keyFile string) (*KeyPair, error) {
+	certPEM, err := fileread.ReadAll(ctx, certFile, MaxPEMFile)
+	if err != nil {
+		return nil, fmt.Errorf("load certificate: %w", err)
+	}
+	keyPEM, err := fileread.ReadAll(ctx, keyFile, MaxPEMFile)
+	if err != nil {
+		return nil, fmt.Errorf("load key: %w", err)
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("load certificate %s and key %s: %w", certFile, keyFile, err)
 	}
 	return &KeyPair{Certificate: cert, Leaf: cert.Leaf, CertFile: certFile, KeyFile: keyFile}, nil
 }
 
-// LoadCertPool reads the PEM certificates of file into a pool, for
-// ClientOptions.RootCAs or Server's client CA. A file with no certificate is
-// an error.
-func LoadCertPool(file string) (*x509.CertPool, error) {
-	data, err := os.ReadFile(file)
+// minRSABits is the smallest RSA key WeakKey accepts (NIST SP 800-131A).
+const minRSABits = 2048
+
+// WeakKey says why the public key of c is too weak to trust, or returns ""
+// when it is not: an RSA key under 2048 bits, which can be factored with
+// the means of a well-funded attacker.
+func WeakKey(c *x509.Certificate) string {
+	if k, ok := c.PublicKey.(*rsa.PublicKey); ok && k.N.BitLen() < minRSABits {
+		return fmt.Sprintf("its RSA key has %d bits, under the %d considered safe", k.N.BitLen(), minRSABits)
+	}
+	return ""
+}
+
+// LoadCertPool reads the PEM certificates of file, of at most MaxPEMFile
+// bytes, into a pool while ctx lasts, for ClientOptions.RootCAs or Server's
+// client CA. A file with no certificate is an error.
+func LoadCertPool(ctx context.Context, file string) (*x509.CertPool, error) {
+	data, err := fileread.ReadAll(ctx, file, MaxPEMFile)
 	if err != nil {
 		return nil, fmt.Errorf("read CA file: %w", err)
 	}

@@ -1,8 +1,12 @@
 package echo
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/netkit/netkit/fileread"
 )
 
 func TestParseFingerprint(t *testing.T) {
@@ -43,4 +47,28 @@ func FuzzParseFingerprint(f *testing.F) {
 			t.Fatalf("%q parses to %s, which parses to %s, %v", s, fp, again, err)
 		}
 	})
+}
+
+// TestLoadBounded: certificate, key and CA files that never end (/dev/zero)
+// are refused at MaxPEMFile bytes rather than read until memory runs out.
+func TestLoadBounded(t *testing.T) {
+	ctx := context.Background()
+	kp, err := (&SelfSigned{Dir: t.TempDir()}).LoadOrCreate(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, load := range map[string]func() error{
+		"CA":   func() error { _, err := LoadCertPool(ctx, "/dev/zero"); return err },
+		"cert": func() error { _, err := LoadKeyPair(ctx, "/dev/zero", kp.KeyFile); return err },
+		"key":  func() error { _, err := LoadKeyPair(ctx, kp.CertFile, "/dev/zero"); return err },
+	} {
+		if err := load(); !errors.Is(err, fileread.ErrTooLarge) || !strings.Contains(err.Error(), "read /dev/zero: file too large: more than 4 MiB, the limit") {
+			t.Errorf("%s file /dev/zero: %v, want ErrTooLarge", name, err)
+		}
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := LoadCertPool(cancelled, kp.CertFile); !errors.Is(err, context.Canceled) {
+		t.Errorf("with the context done: %v, want context.Canceled", err)
+	}
 }

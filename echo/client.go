@@ -118,6 +118,10 @@ type TLSInfo struct {
 	VerifyError error `json:"-"`
 	// VerifyErrorText is VerifyError's message, for JSON.
 	VerifyErrorText string `json:"verify_error,omitempty"`
+	// WeakKey says why the key of the server's certificate is too weak to
+	// trust (see WeakKey), empty when it is not. The certificate may
+	// verify all the same: crypto/tls accepts RSA keys from 1024 bits.
+	WeakKey string `json:"weak_key,omitempty"`
 }
 
 // PinError is a server certificate whose fingerprint is none of the pins.
@@ -289,6 +293,9 @@ func (o *ClientOptions) tlsConfig(name string, info *TLSInfo) *tls.Config {
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			by, err := o.verify(cs.PeerCertificates, name)
 			info.Verified, info.VerifiedBy, info.VerifyError = err == nil, by, err
+			if len(cs.PeerCertificates) > 0 {
+				info.WeakKey = WeakKey(cs.PeerCertificates[0])
+			}
 			if err != nil {
 				info.VerifyErrorText = err.Error()
 				if !o.InsecureSkipVerify {

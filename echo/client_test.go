@@ -22,7 +22,7 @@ func TestDialVerification(t *testing.T) {
 		Dir:      t.TempDir(),
 		Validity: 24 * time.Hour,
 		Now:      func() time.Time { return time.Now().AddDate(0, 0, -10) },
-	}).LoadOrCreate()
+	}).LoadOrCreate(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -27,7 +27,7 @@ type testPKI struct {
 
 func newTestPKI(t *testing.T) *testPKI {
 	t.Helper()
-	kp, err := (&SelfSigned{Dir: t.TempDir()}).LoadOrCreate()
+	kp, err := (&SelfSigned{Dir: t.TempDir()}).LoadOrCreate(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

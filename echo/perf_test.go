@@ -262,14 +262,14 @@ func TestPerfIdleConns(t *testing.T) {
 	}
 }
 
-// TestPerfHelperServer is the child process of TestPerfIdleConns: it serves
-// until its stdin closes.
+// TestPerfHelperServer is the child process of TestPerfIdleConns and
+// TestPerfAttackMix: it serves until its stdin closes.
 func TestPerfHelperServer(t *testing.T) {
 	kind := os.Getenv("NETKIT_PERF_HELPER")
 	if kind == "" {
-		t.Skip("the child process of TestPerfIdleConns")
+		t.Skip("the child process of TestPerfIdleConns and TestPerfAttackMix")
 	}
-	kp, err := LoadKeyPair(os.Getenv("NETKIT_PERF_CERT"), os.Getenv("NETKIT_PERF_KEY"))
+	kp, err := LoadKeyPair(context.Background(), os.Getenv("NETKIT_PERF_CERT"), os.Getenv("NETKIT_PERF_KEY"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,13 @@ func TestPerfHelperServer(t *testing.T) {
 		return
 	}
 	raiseFileLimit(t, 10000+1000)
-	s := &Server{TLSConfig: cfg, IdleTimeout: time.Hour, MaxConns: 20000, DrainTimeout: time.Second}
+	s := &Server{TLSConfig: cfg, IdleTimeout: time.Hour, MaxConns: 20000, MaxConnsPerAddr: 20000, DrainTimeout: time.Second}
+	if kind == "attack" {
+		// The defaults, but for a smaller budget and shorter timeouts, so
+		// that the attack's effects show within the test.
+		s = &Server{TLSConfig: cfg, MaxMemory: attackBudget, HandshakeTimeout: 5 * time.Second, MessageTimeout: 5 * time.Second,
+			DrainTimeout: time.Second, Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+	}
 	s.Serve(ctx, ln)
 }
 

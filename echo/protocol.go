@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"slices"
 	"strconv"
 	"unicode/utf8"
 )
@@ -455,12 +454,20 @@ func quoteStart(b []byte) string {
 	return strconv.Quote(string(b))
 }
 
+// maxNesting is the deepest a header's objects and arrays may nest. The
+// scanner recurses once per level, and a goroutine's stack keeps the size
+// its deepest call needed: bounding the depth keeps a connection that sent
+// a deeply nested header as small as any other.
+const maxNesting = 64
+
 // scanner checks JSON text (RFC 8259) as it walks it. Its methods report
-// false, leaving i where the text went wrong, when it is not JSON. Nesting is
-// bounded by the length of the text, at most MaxHeaderLimit.
+// false, leaving i where the text went wrong, when it is not JSON or nests
+// deeper than maxNesting (then tooDeep is set).
 type scanner struct {
-	b []byte
-	i int
+	b       []byte
+	i       int
+	depth   int
+	tooDeep bool
 }
 
 func (s *scanner) peek() byte {
@@ -489,6 +496,9 @@ func (s *scanner) end() bool {
 }
 
 func (s *scanner) syntaxError() error {
+	if s.tooDeep {
+		return badHeader("header nests objects and arrays deeper than %d levels (at byte %d)", maxNesting, s.i)
+	}
 	return badHeader("header is not JSON (error at byte %d): %s", s.i, quoteStart(s.b))
 }
 
@@ -515,6 +525,12 @@ func (s *scanner) value() bool {
 // members checks an object or array from its opening byte at i to its
 // closing byte, each member with member, and moves past it.
 func (s *scanner) members(closing byte, member func() bool) bool {
+	if s.depth == maxNesting {
+		s.tooDeep = true
+		return false
+	}
+	s.depth++
+	defer func() { s.depth-- }()
 	s.i++
 	s.space()
 	if s.peek() == closing {
@@ -659,10 +675,13 @@ type Reader struct {
 	// buf holds room bytes, then the content of the last frame, so that
 	// EchoFrame can put a header in front of it. A header too long for br
 	// is read into the room.
-	buf    []byte
-	last   Header // the last header read, whose strings parseHeader reuses
-	echoed Header // the header EchoFrame encoded last, in hdr
-	hdr    []byte
+	buf []byte
+	// reserve, when set, is called with each header before its content is
+	// read; an error it returns is Read's, and the content is left unread.
+	reserve func(Header) error
+	last    Header // the last header read, whose strings parseHeader reuses
+	echoed  Header // the header EchoFrame encoded last, in hdr
+	hdr     []byte
 }
 
 // ReaderBufferSize is the size of a Reader's buffer: one TLS record, so a
@@ -689,9 +708,10 @@ func NewReader(r io.Reader, maxHeader, maxContent int) *Reader {
 // call to Read. At a clean end of stream between frames it returns io.EOF;
 // a stream that ends inside a frame gives io.ErrUnexpectedEOF. A frame that
 // breaks the protocol gives a *ProtocolError, after which the stream is out
-// of step: its content has not been read. Buffers grow only as content
-// arrives, so a peer that announces a large content-length and sends nothing
-// costs no memory.
+// of step: its content has not been read. The buffer holds 64 KiB of
+// content at first, and the whole content once that has come, so a peer
+// that announces a large content-length and sends nothing costs little
+// memory.
 func (r *Reader) Read() (Message, error) {
 	prefix, err := r.br.Peek(2)
 	if err != nil {
@@ -723,6 +743,11 @@ func (r *Reader) Read() (Message, error) {
 	if h.ContentLength > r.max {
 		return Message{}, &ProtocolError{Err: ErrContentTooLong, Detail: fmt.Sprintf("content-length %d, the limit is %d", h.ContentLength, r.max)}
 	}
+	if r.reserve != nil {
+		if err := r.reserve(h); err != nil {
+			return Message{}, err
+		}
+	}
 	r.last = h
 	if 2+n <= r.br.Size() {
 		r.br.Discard(2 + n) // peeked: cannot fail
@@ -731,8 +756,12 @@ func (r *Reader) Read() (Message, error) {
 	r.setRoom(h.ContentLength)
 	for len(r.buf) < want {
 		if len(r.buf) == cap(r.buf) {
-			got := len(r.buf) - r.room
-			r.buf = slices.Grow(r.buf, min(h.ContentLength-got, max(got, 64<<10)))
+			// The first keepContent bytes have come: make room for the
+			// whole content, exactly, at once. Growing step by step would
+			// leave garbage of about the content's size behind.
+			grown := make([]byte, len(r.buf), want)
+			copy(grown, r.buf)
+			r.buf = grown
 		}
 		m, err := r.br.Read(r.buf[len(r.buf):min(cap(r.buf), want)])
 		r.buf = r.buf[:len(r.buf)+m]
@@ -744,32 +773,25 @@ func (r *Reader) Read() (Message, error) {
 }
 
 // setRoom makes buf the room alone, allocating it when missing with space
-// for up to 64 KiB of content, or content bytes if fewer.
+// for up to keepContent bytes of content, or content bytes if fewer.
 func (r *Reader) setRoom(content int) {
 	if cap(r.buf) < r.room {
-		r.buf = make([]byte, r.room, r.room+min(content, 64<<10))
+		r.buf = make([]byte, r.room, r.room+min(content, keepContent))
 	}
 	r.buf = r.buf[:r.room]
 }
 
-// keepContent is the most content a Reader keeps room for between messages
-// (see Release), and the most a server keeps of its last reply.
+// keepContent, 64 KiB, is the step by which a Reader's buffer grows at
+// first, and the largest message the server's memory budget counts as
+// small (see budget).
 const keepContent = 64 << 10
 
-// Release gives up the Reader's buffer when it is larger than a message of
-// 64 KiB needs, so that a connection waiting for its next message does not
-// hold the memory of a large one it read before; a stream of messages of up
-// to 64 KiB keeps reusing one buffer. The Content and EchoFrame frame of the
-// last message are not valid after Release.
+// Release gives up the Reader's buffer, so that a connection waiting for its
+// next message does not hold the memory of one it read before; a Reader
+// that is not released reuses its buffer for the next message. The Content
+// and EchoFrame frame of the last message are not valid after Release.
 func (r *Reader) Release() {
-	if r.large() {
-		r.buf = nil
-	}
-}
-
-// large reports whether Release would give up the buffer.
-func (r *Reader) large() bool {
-	return cap(r.buf) > r.room+keepContent
+	r.buf = nil
 }
 
 // EchoFrame encodes the frame of a message with header h and, as content,

@@ -13,6 +13,9 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +30,21 @@ const (
 	DefaultMessageTimeout   = 30 * time.Second
 	DefaultDrainTimeout     = 10 * time.Second
 	DefaultMaxConns         = 10000
+	// DefaultMinRawRate is the least a raw connection must send, in bytes
+	// per second on average, once its first IdleTimeout is over.
+	DefaultMinRawRate = 1
+)
+
+// refusalLogInterval is how often at most the server logs its summary of
+// the clients it refused.
+const refusalLogInterval = 10 * time.Second
+
+// reclaimInterval is how often the server looks whether a load has passed
+// (see reclaim), and reclaimConns how many connections must have closed
+// since it last handed memory back for their end to count as one.
+const (
+	reclaimInterval = time.Second
+	reclaimConns    = 256
 )
 
 // maxRejecting bounds the connections being told "busy" at once; past it a
@@ -55,20 +73,35 @@ const busyWait = time.Second
 // have already arrived is in flight, and is answered.
 const drainPeek = 10 * time.Millisecond
 
-// keepWait is how long a connection that read or answered a message of over
-// 64 KiB (keepContent) waits for the next one before it gives up the buffers
-// the message took: a client that sends large messages one after the other,
-// as echo bench does, gets them reused, and a connection left idle holds
-// none after keepWait.
+// keepWait is how long a connection that read or answered a message waits
+// for the next one before it gives up the buffers the message took, and
+// their memory budget: a client that sends messages one after the other, as
+// echo bench does, gets them reused, and a connection left idle holds none
+// after keepWait.
 const keepWait = 10 * time.Millisecond
 
-// ServerTLSConfig returns the TLS configuration of an echo server: TLS 1.2 or
-// later with cert, client certificates required and checked against
-// clientCAs when it is not nil (mutual TLS), and the ALPN protocols
-// nextProtos (nil negotiates none).
+// tls12Suites are the TLS 1.2 cipher suites an echo server offers: ECDHE
+// key exchange with an AEAD cipher only, none of the CBC suites (LUCKY13
+// and the other padding-oracle attacks) nor static RSA key exchange. TLS
+// 1.3's suites are all AEAD and are not configurable.
+var tls12Suites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+}
+
+// ServerTLSConfig returns the TLS configuration of an echo server: TLS 1.2
+// (with ECDHE and AEAD suites only, see tls12Suites) or later with cert,
+// client certificates required and checked against clientCAs when it is
+// not nil (mutual TLS), and the ALPN protocols nextProtos (nil negotiates
+// none).
 func ServerTLSConfig(cert tls.Certificate, clientCAs *x509.CertPool, nextProtos []string) *tls.Config {
 	cfg := &tls.Config{
 		MinVersion:   tls.VersionTLS12,
+		CipherSuites: tls12Suites,
 		Certificates: []tls.Certificate{cert},
 		NextProtos:   nextProtos,
 	}
@@ -117,25 +150,54 @@ type Server struct {
 	// MaxContentLength is the longest content accepted; zero means
 	// DefaultMaxContentLength.
 	MaxContentLength int
+	// MaxMemory bounds the bytes held for message contents, all
+	// connections together (a text/json message counts twice, for its
+	// reply). A message is read only once its bytes are granted; one that
+	// does not fit waits for room until its MessageTimeout is over and is
+	// then told the server is busy, and its connection closed; one that
+	// could never fit is told so at once (MinMaxMemory gives the least
+	// MaxMemory for MaxContentLength). Messages of over 64 KiB may take at
+	// most seven eighths of it, so that small messages are still answered
+	// while large ones wait. Zero means DefaultMaxMemory.
+	MaxMemory int64
 	// MaxConns is the most connections served at once. One more is told
-	// the server is busy, logged and closed. Zero means DefaultMaxConns.
+	// the server is busy and closed. Zero means DefaultMaxConns.
 	MaxConns int
+	// MaxConnsPerAddr is the most connections served at once from one
+	// client address; one more is told the server is busy and closed.
+	// Zero means a quarter of MaxConns (at least one).
+	MaxConnsPerAddr int
+	// MinRawRate is the least a raw connection must send on average, in
+	// bytes per second, once its first IdleTimeout is over: each byte buys
+	// it 1/MinRawRate seconds beyond that, so a client that trickles a
+	// byte now and then cannot hold a connection for ever. Zero means
+	// DefaultMinRawRate.
+	MinRawRate float64
 	// Logger gets one line when a connection opens (after its handshake)
 	// and one when it closes, with the peer, TLS version, messages, bytes,
-	// duration and the reason. Nil logs nothing.
+	// duration and the reason. Clients refused (told busy) and clients
+	// that never finished the TLS handshake (it timed out, or they left)
+	// are summed up instead, in a "refused" and a "dropped" line at most
+	// once per 10 seconds each. Nil logs nothing.
 	Logger *slog.Logger
 
 	log      *slog.Logger
-	shutting atomic.Bool // set once, when the context is done
-	forced   atomic.Bool // set once, when the drain deadline passed
+	mem      *budget
+	stop     chan struct{} // closed when the drain deadline passed
+	shutting atomic.Bool   // set once, when the context is done
+	forced   atomic.Bool   // set once, when the drain deadline passed
 	wg       sync.WaitGroup
 	mu       sync.Mutex
+	closed   atomic.Int64             // connections ended, for reclaim
 	conns    map[*serverConn]struct{} // served
-	refusing map[*serverConn]struct{} // over MaxConns, being told so
+	refusing map[*serverConn]struct{} // over a connection limit, being told so
+	perAddr  map[netip.Addr]int       // connections served, by client address
+	refused  refusals                 // clients told busy
+	dropped  refusals                 // clients that never finished the TLS handshake
 }
 
 // orDefault returns v, or def when v is zero (or negative).
-func orDefault[T int | time.Duration](v, def T) T {
+func orDefault[T int | int64 | float64 | time.Duration](v, def T) T {
 	if v > 0 {
 		return v
 	}
@@ -158,6 +220,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	s.conns = make(map[*serverConn]struct{})
 	s.refusing = make(map[*serverConn]struct{})
+	s.perAddr = make(map[netip.Addr]int)
+	s.mem = newBudget(orDefault(s.MaxMemory, DefaultMaxMemory))
+	s.stop = make(chan struct{})
+	s.refused.log, s.refused.msg = s.log, "refused"
+	s.dropped.log, s.dropped.msg = s.log, "dropped"
+	defer s.refused.flush()
+	defer s.dropped.flush()
+	go s.reclaim(ctx)
 	defer context.AfterFunc(ctx, func() { ln.Close() })()
 	defer ln.Close()
 	var backoff time.Duration
@@ -185,6 +255,43 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 }
 
+// reclaim keeps the memory of message contents near what the budget
+// grants, until ctx is done. Each time a quarter of MaxMemory has been put
+// back, it collects the garbage those buffers have become (runtime.GC):
+// the collector would otherwise let it grow as large as the live heap, so
+// that a server whose budget is full could hold twice its budget. And it
+// hands the memory a load took back to the system once the load has
+// passed: when the budget is nearly unused again after a peak of 16 MiB or
+// more, or when at least reclaimConns connections have closed and at most
+// half as many are open as at the peak (Go otherwise keeps freed memory
+// for minutes, so the process's RSS would stay at its peak long after the
+// clients have gone). It looks once per reclaimInterval; a steady load,
+// which allocates as much as it frees, does not make it hand memory back.
+func (s *Server) reclaim(ctx context.Context) {
+	t := time.NewTicker(reclaimInterval)
+	defer t.Stop()
+	peakConns, closedAt := 0, s.closed.Load()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.mem.collect:
+			runtime.GC()
+			continue
+		case <-t.C:
+		}
+		s.mu.Lock()
+		open := len(s.conns) + len(s.refusing)
+		s.mu.Unlock()
+		peakConns = max(peakConns, open)
+		closed := s.closed.Load()
+		if s.mem.calm() || closed-closedAt >= reclaimConns && open <= peakConns/2 {
+			debug.FreeOSMemory()
+			peakConns, closedAt = open, closed
+		}
+	}
+}
+
 // temporary reports whether an accept error is a shortage that may pass:
 // out of file descriptors or memory.
 func temporary(err error) bool {
@@ -196,26 +303,39 @@ func temporary(err error) bool {
 	return false
 }
 
-// accept starts serving c, or refuses it when MaxConns are open.
+// accept starts serving c, or refuses it when MaxConns are open, or
+// MaxConnsPerAddr from its address.
 func (s *Server) accept(c net.Conn) {
-	sc := &serverConn{s: s, tcp: &countingConn{Conn: c}, peer: peerString(c.RemoteAddr()), start: time.Now(), idle: true}
+	sc := &serverConn{s: s, tcp: &countingConn{Conn: c}, start: time.Now(), idle: true}
+	ip, port := splitAddr(c.RemoteAddr())
+	sc.peer = net.JoinHostPort(ip, strconv.Itoa(port))
+	sc.addr, _ = netip.ParseAddr(ip) // the zero Addr for a listener of no IP: all such count as one address
 	sc.conn = sc.tcp
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	open := len(s.conns)
-	switch {
-	case open < orDefault(s.MaxConns, DefaultMaxConns):
+	maxConns := orDefault(s.MaxConns, DefaultMaxConns)
+	perAddr := orDefault(s.MaxConnsPerAddr, max(maxConns/4, 1))
+	var reason, kind string
+	switch open, fromAddr := len(s.conns), s.perAddr[sc.addr]; {
+	case open >= maxConns:
+		kind, reason = refusedConns, fmt.Sprintf("too many connections (%d open, the limit)", open)
+	case fromAddr >= perAddr:
+		kind, reason = refusedAddr, fmt.Sprintf("too many connections from %s (%d open, the limit per address)", sc.addr, fromAddr)
+	default:
 		s.conns[sc] = struct{}{}
+		s.perAddr[sc.addr]++
 		s.wg.Add(1)
 		go sc.serve()
-	case len(s.refusing) < maxRejecting:
-		s.refusing[sc] = struct{}{}
-		s.wg.Add(1)
-		go sc.refuse(fmt.Sprintf("too many connections (%d open, the limit)", open))
-	default:
-		c.Close()
-		s.log.Warn("refused", "peer", sc.peer, "reason", fmt.Sprintf("too many connections (%d open) and too many refusals under way", open))
+		return
 	}
+	if len(s.refusing) >= maxRejecting {
+		c.Close()
+		s.refused.add(kind+", closed untold", sc.addr)
+		return
+	}
+	s.refusing[sc] = struct{}{}
+	s.wg.Add(1)
+	go sc.refuse(kind, reason)
 }
 
 // drain stops the connections as Serve describes.
@@ -235,6 +355,7 @@ func (s *Server) drain() {
 	case <-t.C:
 	}
 	s.forced.Store(true)
+	close(s.stop)
 	s.each(func(c *serverConn) { c.tcp.Close() })
 	<-done
 }
@@ -257,7 +378,24 @@ var (
 	errIdleTimeout  = errors.New("idle timeout")
 	errShutdown     = errors.New("server shutting down")
 	errTLSClient    = errors.New("the client speaks TLS to a plaintext server")
+	errTooSlow      = errors.New("sent too little for too long")
+	errRawCutOff    = errors.New("closed at the drain deadline while the client was still sending raw data: what it sent since is not echoed")
+	// errHandshakeTimeout and errHandshakeLeft are TLS handshakes the
+	// client never finished, as in a handshake flood: they are summed up
+	// in the log (Server.dropped) rather than logged one by one.
+	errHandshakeTimeout = errors.New("TLS handshake not finished within the handshake timeout")
+	errHandshakeLeft    = errors.New("closed by the client during the TLS handshake")
 )
+
+// busyError is a message refused because the memory budget had no room
+// for it in time.
+type busyError struct {
+	need, used, limit int64
+}
+
+func (e *busyError) Error() string {
+	return fmt.Sprintf("no memory for a message of %d bytes within the message timeout (%d of %d bytes in use)", e.need, e.used, e.limit)
+}
 
 // startsTLS reports whether the first bytes of a connection are those of a
 // TLS handshake record (a ClientHello): 0x16 0x03 0x0N.
@@ -280,12 +418,14 @@ type serverConn struct {
 	tcp  *countingConn // the accepted connection; its counters belong to the serving goroutine
 	conn net.Conn      // tcp, or the TLS connection over it
 	tls  *tls.ConnectionState
-	peer string
-	mode string // "frames" or "raw", once known
+	addr netip.Addr // the client's address, for MaxConnsPerAddr
+	peer string     // its address and port, for logs
+	mode string     // "frames" or "raw", once known
 
 	start    time.Time
 	messages int
 	out      []byte // the last reply frame encoded
+	held     int64  // bytes of the memory budget the connection holds
 
 	mu       sync.Mutex // guards idle and deadline
 	idle     bool       // waiting for a message (or handshaking): wake may interrupt
@@ -298,15 +438,34 @@ func (c *serverConn) serve() {
 		c.linger()
 	}
 	c.conn.Close()
+	c.putBack()
 	s := c.s
 	s.mu.Lock()
 	delete(s.conns, c)
+	if s.perAddr[c.addr]--; s.perAddr[c.addr] == 0 {
+		delete(s.perAddr, c.addr)
+	}
 	s.mu.Unlock()
+	s.closed.Add(1)
 	level := slog.LevelInfo
+	var busy *busyError
 	switch {
+	case errors.Is(reason, errHandshakeTimeout):
+		s.dropped.add(errHandshakeTimeout.Error(), c.addr)
+		s.wg.Done()
+		return
+	case errors.Is(reason, errHandshakeLeft):
+		s.dropped.add(errHandshakeLeft.Error(), c.addr)
+		s.wg.Done()
+		return
+	case errors.As(reason, &busy):
+		s.refused.add(refusedMemory, c.addr)
+		level = slog.LevelWarn
 	case errors.Is(reason, errClosedByPeer), errors.Is(reason, errIdleTimeout), errors.Is(reason, errShutdown):
+	case errors.Is(reason, errRawCutOff):
+		level = slog.LevelWarn
 	case s.forced.Load():
-		reason = fmt.Errorf("closed at the drain deadline: %w", reason)
+		reason = fmt.Errorf("closed at the drain deadline in the middle of a message, which is lost: %w", reason)
 		level = slog.LevelWarn
 	default:
 		level = slog.LevelWarn
@@ -379,8 +538,13 @@ func (c *serverConn) handshake() error {
 	tc := tls.Server(c.tcp, c.s.TLSConfig)
 	c.conn = tc
 	if err := tc.Handshake(); err != nil {
-		if c.s.shutting.Load() && errors.Is(err, os.ErrDeadlineExceeded) {
+		switch {
+		case c.s.shutting.Load() && errors.Is(err, os.ErrDeadlineExceeded):
 			return errShutdown
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return fmt.Errorf("%w: %w", errHandshakeTimeout, err)
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET):
+			return fmt.Errorf("%w: %w", errHandshakeLeft, err)
 		}
 		return fmt.Errorf("TLS handshake: %w", err)
 	}
@@ -412,7 +576,18 @@ func (c *serverConn) detect(br *bufio.Reader, wait func(*bufio.Reader) error) (f
 // (within drainPeek) is in flight and is served; otherwise the connection
 // ends with errShutdown.
 func (c *serverConn) next(br *bufio.Reader) error {
-	if c.setIdle(orDefault(c.s.IdleTimeout, DefaultIdleTimeout)) {
+	idle := orDefault(c.s.IdleTimeout, DefaultIdleTimeout)
+	wait, rated := idle, false
+	if c.mode == "raw" {
+		// Each byte received buys 1/MinRawRate seconds beyond the first
+		// IdleTimeout.
+		perByte := time.Duration(float64(time.Second) / orDefault(c.s.MinRawRate, DefaultMinRawRate))
+		earned := time.Until(c.start.Add(idle + time.Duration(c.tcp.in)*perByte))
+		if earned < idle {
+			wait, rated = max(earned, 0), true
+		}
+	}
+	if c.setIdle(wait) {
 		_, err := br.Peek(1)
 		switch {
 		case err == nil:
@@ -422,6 +597,9 @@ func (c *serverConn) next(br *bufio.Reader) error {
 			return errClosedByPeer
 		case errors.Is(err, os.ErrDeadlineExceeded) && c.s.shutting.Load():
 			// Woken by drain: see below.
+		case errors.Is(err, os.ErrDeadlineExceeded) && rated:
+			return fmt.Errorf("%w: %d bytes in %v, under the minimum of %g bytes per second after the first %v",
+				errTooSlow, c.tcp.in, time.Since(c.start).Round(time.Second), orDefault(c.s.MinRawRate, DefaultMinRawRate), idle)
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			return errIdleTimeout
 		default:
@@ -429,6 +607,11 @@ func (c *serverConn) next(br *bufio.Reader) error {
 		}
 	}
 	if len(c.peek(br, 1, drainPeek)) == 0 {
+		if c.mode == "raw" && c.s.forced.Load() {
+			// A raw stream has no message to finish: one still going at
+			// the drain deadline is cut off there.
+			return errRawCutOff
+		}
 		return errShutdown
 	}
 	c.setBusy()
@@ -498,12 +681,19 @@ func (c *serverConn) wake() {
 // echoFrames answers frames until the connection ends.
 func (c *serverConn) echoFrames(br *bufio.Reader) error {
 	r := NewReader(br, c.s.MaxHeaderLength, c.s.MaxContentLength)
+	r.reserve = c.reserve
 	for {
 		m, err := r.Read()
 		if err != nil {
 			var pe *ProtocolError
-			if errors.As(err, &pe) {
+			var busy *busyError
+			switch {
+			case errors.As(err, &pe):
 				c.replyError(pe.Code(), pe.Err.Error()+": "+pe.Detail)
+				c.linger()
+				return err
+			case errors.As(err, &busy):
+				c.replyError("busy", "server busy: "+busy.Error()+"; try again later")
 				c.linger()
 				return err
 			}
@@ -521,18 +711,48 @@ func (c *serverConn) echoFrames(br *bufio.Reader) error {
 			return fmt.Errorf("write reply: %w", err)
 		}
 		c.messages++
-		// The connection may now wait long: keep no large buffer
-		// meanwhile, unless the next message follows at once.
-		if (r.large() || cap(c.out) > keepContent) && len(c.peek(br, 1, keepWait)) == 0 {
+		// The connection may now wait long: keep no buffer meanwhile,
+		// unless the next message follows at once.
+		if c.held > 0 && len(c.peek(br, 1, keepWait)) == 0 {
 			r.Release()
-			if cap(c.out) > keepContent {
-				c.out = nil
-			}
+			c.out = nil
+			c.putBack()
 		}
 		if err := c.next(br); err != nil {
 			return err
 		}
 	}
+}
+
+// reserve makes sure, before the content of a message with header h is
+// read, that the connection holds enough of the memory budget for it: its
+// content, twice for text/json (whose reply holds it again). It waits for
+// room until the message's deadline, or the drain deadline, and returns a
+// *busyError when none came.
+func (c *serverConn) reserve(h Header) error {
+	need := int64(h.ContentLength)
+	if h.ContentType == ContentTypeJSON {
+		need *= 2
+	}
+	if need <= c.held {
+		return nil
+	}
+	c.mu.Lock()
+	deadline := c.deadline
+	c.mu.Unlock()
+	mem := c.s.mem
+	if !mem.grant(need-c.held, deadline, c.s.stop) {
+		return &busyError{need: need, used: mem.inUse(), limit: mem.limit}
+	}
+	c.held = need
+	return nil
+}
+
+// putBack returns the memory budget the connection holds, once it has
+// given up its buffers.
+func (c *serverConn) putBack() {
+	c.s.mem.put(c.held)
+	c.held = 0
 }
 
 // echo sends binary content back, its frame built in place by r. A reply
@@ -614,16 +834,19 @@ func (c *serverConn) replyError(code, msg string) error {
 	return c.write(errorReply(code, msg))
 }
 
-// refuse completes the handshake of a connection over the limit, tells it
-// why it is closed, and closes it.
-func (c *serverConn) refuse(reason string) {
-	err := c.tellBusy(reason)
+// refuse completes the handshake of a connection over a limit, tells it
+// reason, and closes it; the refusal is counted under kind for the log's
+// summary.
+func (c *serverConn) refuse(kind, reason string) {
+	if err := c.tellBusy(reason); err != nil {
+		kind += ", closed untold"
+	}
 	c.conn.Close()
 	s := c.s
 	s.mu.Lock()
 	delete(s.refusing, c)
 	s.mu.Unlock()
-	s.log.Warn("refused", "peer", c.peer, "reason", reason, "told", err == nil)
+	s.refused.add(kind, c.addr)
 	s.wg.Done()
 }
 
@@ -695,11 +918,6 @@ func splitAddr(a net.Addr) (string, int) {
 		return a.String(), 0
 	}
 	return ap.Addr().Unmap().String(), int(ap.Port())
-}
-
-func peerString(a net.Addr) string {
-	ip, port := splitAddr(a)
-	return net.JoinHostPort(ip, fmt.Sprint(port))
 }
 
 // countingConn counts the bytes read and written on the wire. Only the

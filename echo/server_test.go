@@ -248,7 +248,7 @@ func TestServerIdleClientsDropped(t *testing.T) {
 	if d := time.Since(start); d < timeout || d > 3*time.Second {
 		t.Errorf("dropped after %v, want about %v", d, timeout)
 	}
-	r.log.waitFor(t, "reason=\"TLS handshake: read tcp", "i/o timeout", "reason=\"idle timeout\"")
+	r.log.waitFor(t, `msg=dropped clients=1 addresses=1`, `reasons="TLS handshake not finished within the handshake timeout: 1"`, `reason="idle timeout"`)
 }
 
 // TestServerIdleMemory: connections that sent a large message and went idle
@@ -339,7 +339,7 @@ func TestServerLargeMessagesReuseBuffers(t *testing.T) {
 }
 
 func TestServerMaxConns(t *testing.T) {
-	r := serve(t, &Server{MaxConns: 2})
+	r := serve(t, &Server{MaxConns: 2, MaxConnsPerAddr: 2})
 	ctx := context.Background()
 	opts := ClientOptions{Plaintext: true}
 	first, second := mustDial(t, r.addr, opts), mustDial(t, r.addr, opts)
@@ -355,7 +355,7 @@ func TestServerMaxConns(t *testing.T) {
 		t.Fatalf("got %v, want a busy error reply", err)
 	}
 	third.Close() // ends the server's linger
-	r.log.waitFor(t, `msg=refused peer=127.0.0.1:`, `reason="too many connections (2 open, the limit)" told=true`)
+	r.log.waitFor(t, `level=WARN msg=refused clients=1 addresses=1`, `reasons="too many connections: 1"`)
 
 	// A place frees up: the next connection is served.
 	first.Close()
@@ -372,7 +372,7 @@ func TestServerBusyText(t *testing.T) {
 	const busy = "netkit echo: server busy: too many connections (1 open, the limit); try again later\n"
 	for _, raw := range []bool{true, false} {
 		t.Run(fmt.Sprintf("raw=%v", raw), func(t *testing.T) {
-			r := serve(t, &Server{Raw: raw, MaxConns: 1})
+			r := serve(t, &Server{Raw: raw, MaxConns: 1, MaxConnsPerAddr: 1})
 			first, err := net.Dial("tcp", r.addr)
 			if err != nil {
 				t.Fatal(err)
@@ -397,7 +397,7 @@ func TestServerBusyText(t *testing.T) {
 				t.Errorf("got %q, %v; want %q and a clean close", got, err, busy)
 			}
 			c.Close() // ends the server's linger
-			r.log.waitFor(t, `msg=refused`, `told=true`)
+			r.log.waitFor(t, `msg=refused`, `reasons="too many connections: 1"`)
 		})
 	}
 }
@@ -617,7 +617,34 @@ func TestServerDrainDeadline(t *testing.T) {
 	if d := time.Since(start); d < drain || d > drain+time.Second {
 		t.Errorf("Serve returned %v after the shutdown began, want about %v", d, drain)
 	}
-	r.log.waitFor(t, "level=WARN msg=close", `reason="closed at the drain deadline: read message:`)
+	r.log.waitFor(t, "level=WARN msg=close", `reason="closed at the drain deadline in the middle of a message, which is lost: read message:`)
+}
+
+// TestServerDrainDeadlineRaw: a raw client still sending at the drain
+// deadline is cut off there, and that is logged as a warning saying so, not
+// as an ordinary shutdown.
+func TestServerDrainDeadlineRaw(t *testing.T) {
+	r := serve(t, &Server{Raw: true, DrainTimeout: 300 * time.Millisecond})
+	c, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go io.Copy(io.Discard, c)
+	go func() {
+		for range 200 { // 4 s at most
+			if _, err := c.Write([]byte("raw data\n")); err != nil {
+				return
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	r.log.waitFor(t, "msg=open")
+	time.Sleep(50 * time.Millisecond)
+	if err := r.stop(); err != nil {
+		t.Fatal(err)
+	}
+	r.log.waitFor(t, "level=WARN msg=close", "mode=raw", `reason="closed at the drain deadline while the client was still sending raw data: what it sent since is not echoed"`)
 }
 
 // TestServerALPN: a client offering only protocols the server does not
@@ -876,7 +903,7 @@ func TestServerDualStack(t *testing.T) {
 func TestServerCertificateFiles(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "netkit", "echo")
 	s := &SelfSigned{Dir: dir}
-	kp, err := s.LoadOrCreate()
+	kp, err := s.LoadOrCreate(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -903,7 +930,7 @@ func TestServerCertificateFiles(t *testing.T) {
 			t.Errorf("certificate is not for %s: %v", name, err)
 		}
 	}
-	again, err := s.LoadOrCreate()
+	again, err := s.LoadOrCreate(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -912,16 +939,16 @@ func TestServerCertificateFiles(t *testing.T) {
 	}
 	// A key others may read is not reused, nor replaced behind the user's back.
 	os.Chmod(kp.KeyFile, 0o640)
-	if _, err := s.LoadOrCreate(); err == nil || !strings.Contains(err.Error(), "is mode 0640, so other users may read the private key: run 'chmod 600 "+kp.KeyFile+"'") {
+	if _, err := s.LoadOrCreate(context.Background()); err == nil || !strings.Contains(err.Error(), "is mode 0640, so other users may read the private key: run 'chmod 600 "+kp.KeyFile+"'") {
 		t.Errorf("key.pem of mode 0640: %v, want a refusal", err)
 	}
 	os.Chmod(kp.KeyFile, 0o600)
-	if again, err := s.LoadOrCreate(); err != nil || FingerprintOf(again.Leaf) != FingerprintOf(kp.Leaf) {
+	if again, err := s.LoadOrCreate(context.Background()); err != nil || FingerprintOf(again.Leaf) != FingerprintOf(kp.Leaf) {
 		t.Errorf("after chmod 600: %v; want the same certificate reused", err)
 	}
 	// A day before it expires it is replaced.
 	s.Now = func() time.Time { return kp.Leaf.NotAfter.Add(-time.Hour) }
-	renewed, err := s.LoadOrCreate()
+	renewed, err := s.LoadOrCreate(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

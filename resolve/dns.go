@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strings"
@@ -26,7 +27,14 @@ const (
 	StatusRefused  = "REFUSED"
 	StatusTimeout  = "timeout"
 	StatusError    = "error"
-	StatusSkipped  = "skipped"
+	// StatusBadReply is a reply that cannot be used: malformed, without
+	// the QR flag, or to another question (the error says which).
+	StatusBadReply = "BAD-REPLY"
+	// StatusCNAMELoop and StatusCNAMETooLong are answers whose CNAME chain
+	// loops, or goes on past maxCNAMEHops.
+	StatusCNAMELoop    = "CNAME-LOOP"
+	StatusCNAMETooLong = "CNAME-TOO-LONG"
+	StatusSkipped      = "skipped"
 )
 
 // dnsReply is the outcome of one question (a name and a record type) after
@@ -40,14 +48,15 @@ type dnsReply struct {
 	canonical string   // owner of the address records
 	server    netip.AddrPort
 	duration  time.Duration // of the exchange that gave this reply
-	err       error         // transport error when status is timeout or error
+	err       error         // why, when status is timeout, error, BAD-REPLY or CNAME-*
 }
 
 // ask sends one question to the servers as glibc does: for each attempt,
 // each server in turn, each with the per-query timeout; UDP first and TCP
 // when the answer is truncated (or always with use-vc). A definitive answer
-// (addresses, NXDOMAIN, NODATA) ends it; SERVFAIL, REFUSED and transport
-// errors move on to the next server. Each exchange is reported to step.
+// (addresses, NXDOMAIN, NODATA, a CNAME chain that loops or is too long)
+// ends it; SERVFAIL, REFUSED, unusable replies and transport errors move on
+// to the next server. Each exchange is reported to step.
 func ask(ctx context.Context, cfg *Config, servers []netip.AddrPort, name string, qtype uint16, step func(Step)) dnsReply {
 	q := new(dns.Msg)
 	q.SetQuestion(dns.Fqdn(name), qtype)
@@ -72,7 +81,7 @@ func ask(ctx context.Context, cfg *Config, servers []netip.AddrPort, name string
 			}
 			step(st)
 			switch rep.status {
-			case StatusFound, StatusNXDOMAIN, StatusNoData:
+			case StatusFound, StatusNXDOMAIN, StatusNoData, StatusCNAMELoop, StatusCNAMETooLong:
 				return rep
 			}
 			last = rep
@@ -116,12 +125,26 @@ func exchange(ctx context.Context, cfg *Config, q *dns.Msg, srv netip.AddrPort) 
 		r, err = exchangeConn(qctx, c, q, srv.String())
 	}
 	rep := dnsReply{server: srv, cnames: []string{}}
-	if err != nil {
+	var ne net.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded):
+		rep.status, rep.err = StatusTimeout, fmt.Errorf("no answer from DNS server %s within %v: %w", srv, cfg.Timeout(), err)
+		return rep
+	case ne != nil || errors.Is(err, context.Canceled):
 		rep.status, rep.err = StatusError, err
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
-			rep.status, rep.err = StatusTimeout, fmt.Errorf("no answer from DNS server %s within %v: %w", srv, cfg.Timeout(), err)
-		}
+		return rep
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		rep.status, rep.err = StatusError, fmt.Errorf("DNS server %s closed the connection without an answer: %w", srv, err)
+		return rep
+	default:
+		// Not a network error: the server answered, with bytes that do
+		// not unpack as a DNS message.
+		rep.status, rep.err = StatusBadReply, &ReplyError{Server: srv.String(), Err: ErrMalformedReply, Detail: err.Error()}
+		return rep
+	}
+	if err := checkReply(q, r); err != nil {
+		rep.status, rep.err = StatusBadReply, &ReplyError{Server: srv.String(), Err: err, Detail: replyDetail(err, r)}
 		return rep
 	}
 	switch r.Rcode {
@@ -142,17 +165,23 @@ func exchange(ctx context.Context, cfg *Config, q *dns.Msg, srv netip.AddrPort) 
 	rep.answer = r.Answer
 	qname := q.Question[0].Name
 	cur := qname
-	for hop := 0; hop < maxCNAMEHops; hop++ {
-		next := ""
-		for _, rr := range r.Answer {
-			if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, cur) {
-				next = c.Target
-				break
-			}
-		}
+	seen := map[string]bool{strings.ToLower(qname): true}
+	for hop := 0; ; hop++ {
+		next := cnameOf(r, cur)
 		if next == "" {
 			break
 		}
+		if seen[strings.ToLower(next)] {
+			chain := strings.Join(append([]string{strings.TrimSuffix(qname, ".")}, append(rep.cnames, strings.TrimSuffix(next, "."))...), " → ")
+			rep.status, rep.err = StatusCNAMELoop, &ReplyError{Server: srv.String(), Err: ErrCNAMELoop, Detail: chain}
+			return rep
+		}
+		if hop == maxCNAMEHops {
+			rep.status, rep.err = StatusCNAMETooLong, &ReplyError{Server: srv.String(), Err: ErrCNAMEChainTooLong,
+				Detail: fmt.Sprintf("%s → … → %s goes on to %s; netkit follows at most %d aliases", strings.TrimSuffix(qname, "."), rep.cnames[len(rep.cnames)-1], strings.TrimSuffix(next, "."), maxCNAMEHops)}
+			return rep
+		}
+		seen[strings.ToLower(next)] = true
 		rep.cnames = append(rep.cnames, strings.TrimSuffix(next, "."))
 		cur = next
 	}
@@ -181,6 +210,49 @@ func exchange(ctx context.Context, cfg *Config, q *dns.Msg, srv netip.AddrPort) 
 		rep.status = StatusNoData
 	}
 	return rep
+}
+
+// cnameOf returns the target of the CNAME record of name in r's answer, or
+// "" when there is none.
+func cnameOf(r *dns.Msg, name string) string {
+	for _, rr := range r.Answer {
+		if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, name) {
+			return c.Target
+		}
+	}
+	return ""
+}
+
+// checkReply returns why r cannot be the reply to q: ErrNotAReply or
+// ErrWrongQuestion; nil when it can.
+func checkReply(q, r *dns.Msg) error {
+	if !r.Response {
+		return ErrNotAReply
+	}
+	// An error reply may leave the question out (FORMERR often does).
+	if len(r.Question) == 0 && r.Rcode != dns.RcodeSuccess {
+		return nil
+	}
+	want := q.Question[0]
+	if len(r.Question) != 1 || !strings.EqualFold(r.Question[0].Name, want.Name) || r.Question[0].Qtype != want.Qtype || r.Question[0].Qclass != want.Qclass {
+		return ErrWrongQuestion
+	}
+	return nil
+}
+
+// replyDetail says what of r made checkReply refuse it with err.
+func replyDetail(err error, r *dns.Msg) string {
+	if err == ErrNotAReply {
+		return "it sent a query (QR=0), not an answer"
+	}
+	if len(r.Question) == 0 {
+		return "the reply has no question section"
+	}
+	asked := make([]string, len(r.Question))
+	for i, q := range r.Question {
+		asked[i] = strings.TrimSuffix(q.Name, ".") + " " + dns.TypeToString[q.Qtype]
+	}
+	return "it answered " + strings.Join(asked, ", ")
 }
 
 // searchNames lists the names to ask for name, in glibc's order: a name

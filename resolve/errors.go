@@ -21,7 +21,41 @@ var (
 	ErrServerFailure = errors.New("DNS server failure (SERVFAIL)")
 	// ErrRefused: the DNS server answered REFUSED.
 	ErrRefused = errors.New("DNS server refused the query (REFUSED)")
+	// ErrCNAMELoop: the answer's CNAME chain comes back to a name it has
+	// already passed. A *ReplyError wraps it.
+	ErrCNAMELoop = errors.New("CNAME loop")
+	// ErrCNAMEChainTooLong: the answer's CNAME chain goes on past the
+	// maxCNAMEHops (16) netkit follows. A *ReplyError wraps it.
+	ErrCNAMEChainTooLong = errors.New("CNAME chain too long")
+	// ErrMalformedReply: the DNS server sent bytes that are not a DNS
+	// message. A *ReplyError wraps it.
+	ErrMalformedReply = errors.New("malformed DNS reply")
+	// ErrNotAReply: the DNS server sent a message without the QR flag,
+	// a query rather than a response. A *ReplyError wraps it.
+	ErrNotAReply = errors.New("DNS message without the QR (response) flag")
+	// ErrWrongQuestion: the DNS server answered a question other than the
+	// one asked. A *ReplyError wraps it.
+	ErrWrongQuestion = errors.New("DNS reply to another question")
 )
+
+// ReplyError is a reply from a DNS server that cannot be used, for one of
+// the reasons of the sentinel errors it wraps: ErrCNAMELoop,
+// ErrCNAMEChainTooLong, ErrMalformedReply, ErrNotAReply or
+// ErrWrongQuestion. The server answered: it is not unreachable.
+type ReplyError struct {
+	// Server is the DNS server, "ip:port".
+	Server string
+	// Err is the sentinel.
+	Err error
+	// Detail says what exactly was wrong, e.g. the chain of a loop.
+	Detail string
+}
+
+func (e *ReplyError) Error() string {
+	return fmt.Sprintf("%s from DNS server %s: %s", e.Err, e.Server, e.Detail)
+}
+
+func (e *ReplyError) Unwrap() error { return e.Err }
 
 // LookupError is the error of a name lookup that found no address. It says
 // what was asked, so the message reads "db.example: no such host (asked:

@@ -3,11 +3,14 @@ package resolve
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net/netip"
-	"os"
+	"slices"
 	"strings"
+
+	"github.com/netkit/netkit/fileread"
 )
 
 // DefaultHostsPath is the hosts file glibc reads.
@@ -16,6 +19,12 @@ const DefaultHostsPath = "/etc/hosts"
 // maxHostsLine is the longest hosts file line read; longer lines are
 // reported and skipped rather than read into memory whole.
 const maxHostsLine = 64 << 10
+
+// MaxHostsFile is the largest hosts file read: 64 MiB, a million lines of
+// 64 bytes, several times the largest published block lists. A lookup
+// reads the file as a stream (LookupHostsFile), so its size costs time, not
+// memory; ReadHostsFile keeps every entry.
+const MaxHostsFile = 64 << 20
 
 // HostsEntry is one usable line of a hosts file: an address and the names
 // that map to it, the first being the canonical (official) name.
@@ -49,14 +58,100 @@ type IgnoredLine struct {
 	Reason string `json:"reason"`
 }
 
-// ReadHostsFile opens and parses the hosts file at path.
+// ReadHostsFile is ReadHostsFileContext without a context: the read cannot
+// be interrupted.
+//
+// Deprecated: use ReadHostsFileContext, so that Ctrl-C ends the read.
 func ReadHostsFile(path string) (*HostsFile, error) {
-	f, err := os.Open(path)
+	return ReadHostsFileContext(context.Background(), path)
+}
+
+// ReadHostsFileContext opens and parses the hosts file at path, of at most
+// MaxHostsFile bytes, while ctx lasts. The error is a *FileError.
+func ReadHostsFileContext(ctx context.Context, path string) (*HostsFile, error) {
+	f, err := openHosts(ctx, path)
 	if err != nil {
-		return nil, &FileError{What: "hosts file", Path: path, Err: err}
+		return nil, err
 	}
 	defer f.Close()
 	return ParseHosts(f, path)
+}
+
+// openHosts opens the hosts file at path for reading within MaxHostsFile
+// bytes while ctx lasts.
+func openHosts(ctx context.Context, path string) (*fileread.File, error) {
+	f, err := fileread.Open(ctx, path, MaxHostsFile)
+	if err != nil {
+		return nil, &FileError{What: "hosts file", Path: path, Err: err}
+	}
+	return f, nil
+}
+
+// LookupHostsFile returns what HostsFile.Lookup returns for name and fam,
+// reading the hosts file at path (at most MaxHostsFile bytes, while ctx
+// lasts) as a stream: only the lines that match are kept. The error is a
+// *FileError.
+func LookupHostsFile(ctx context.Context, path, name string, fam Family) ([]HostsMatch, error) {
+	f, err := openHosts(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out, err := lookupHosts(f, name, fam)
+	if err != nil {
+		return nil, &FileError{What: "hosts file", Path: path, Err: err}
+	}
+	return out, nil
+}
+
+// lookupHosts is LookupHostsFile on the content r; the error is r's.
+func lookupHosts(r io.Reader, name string, fam Family) ([]HostsMatch, error) {
+	var out []HostsMatch
+	err := eachLine(r, func(n int, line []byte, tooLong bool) {
+		if tooLong || !containsFold(line, name) {
+			return
+		}
+		fields := hostsFields(line)
+		if len(fields) < 2 || !slices.ContainsFunc(fields[1:], func(f string) bool { return strings.EqualFold(f, name) }) {
+			return
+		}
+		if addr, problem := parseHostsAddr(fields[0]); problem == "" {
+			if m, ok := matchFamily(HostsEntry{Line: n, Address: addr, Names: fields[1:]}, fam); ok {
+				out = append(out, m)
+			}
+		}
+	})
+	return out, err
+}
+
+// containsFold reports whether b contains s, ignoring ASCII case: a quick
+// test that skips most lines of a large hosts file without splitting them.
+func containsFold(b []byte, s string) bool {
+	for i := 0; i+len(s) <= len(b); i++ {
+		j := 0
+		for j < len(s) && asciiLower(b[i+j]) == asciiLower(s[j]) {
+			j++
+		}
+		if j == len(s) {
+			return true
+		}
+	}
+	return false
+}
+
+func asciiLower(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
+}
+
+// hostsFields splits a hosts file line into its fields, without its comment.
+func hostsFields(line []byte) []string {
+	if i := bytes.IndexByte(line, '#'); i >= 0 {
+		line = line[:i]
+	}
+	return strings.FieldsFunc(string(line), isSpace)
 }
 
 // ParseHosts parses a hosts file the way glibc's files backend does: a '#'
@@ -82,7 +177,7 @@ func ParseHosts(r io.Reader, path string) (*HostsFile, error) {
 }
 
 // eachLine calls fn with each line of r, numbered from 1, without its line
-// end. A line longer than maxHostsLine is passed as tooLong, with no
+// end; the line is valid only until fn returns. A line longer than maxHostsLine is passed as tooLong, with no
 // content. The error is the reader's.
 func eachLine(r io.Reader, fn func(n int, line []byte, tooLong bool)) error {
 	br := bufio.NewReaderSize(r, 64<<10)
@@ -100,10 +195,15 @@ func eachLine(r io.Reader, fn func(n int, line []byte, tooLong bool)) error {
 	}
 }
 
-// readLine returns the next line without its newline; tooLong reports a line
-// over maxHostsLine, whose rest is discarded.
+// readLine returns the next line without its newline, valid until the next
+// read from br; tooLong reports a line over maxHostsLine, whose rest is
+// discarded.
 func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
-	var buf []byte
+	chunk, isPrefix, err := br.ReadLine()
+	if !isPrefix {
+		return chunk, false, err // the common case, without a copy
+	}
+	buf := slices.Clone(chunk)
 	for {
 		chunk, isPrefix, err := br.ReadLine()
 		if len(buf)+len(chunk) > maxHostsLine {
@@ -118,10 +218,7 @@ func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 }
 
 func (hf *HostsFile) parseLine(n int, line []byte) {
-	if i := bytes.IndexByte(line, '#'); i >= 0 {
-		line = line[:i]
-	}
-	fields := strings.FieldsFunc(string(line), isSpace)
+	fields := hostsFields(line)
 	if len(fields) == 0 {
 		return
 	}
@@ -138,8 +235,11 @@ func (hf *HostsFile) parseLine(n int, line []byte) {
 	}
 	hf.Entries = append(hf.Entries, HostsEntry{Line: n, Address: addr, Names: fields[1:]})
 	for _, name := range fields[1:] {
-		key := strings.ToLower(name)
-		hf.byName[key] = append(hf.byName[key], len(hf.Entries)-1)
+		// A line that names a host twice maps it once, as in glibc.
+		key, i := strings.ToLower(name), len(hf.Entries)-1
+		if at := hf.byName[key]; len(at) == 0 || at[len(at)-1] != i {
+			hf.byName[key] = append(at, i)
+		}
 	}
 }
 
@@ -177,14 +277,18 @@ type HostsMatch struct {
 func (hf *HostsFile) Lookup(name string, fam Family) []HostsMatch {
 	var out []HostsMatch
 	for _, i := range hf.byName[strings.ToLower(name)] {
-		e := hf.Entries[i]
-		a, ok := addrForFamily(e.Address, fam)
-		if !ok {
-			continue
+		if m, ok := matchFamily(hf.Entries[i], fam); ok {
+			out = append(out, m)
 		}
-		out = append(out, HostsMatch{Line: e.Line, Address: a, Canonical: e.Names[0]})
 	}
 	return out
+}
+
+// matchFamily returns the match an entry for the name looked up gives for
+// the family, if it gives one.
+func matchFamily(e HostsEntry, fam Family) (HostsMatch, bool) {
+	a, ok := addrForFamily(e.Address, fam)
+	return HostsMatch{Line: e.Line, Address: a, Canonical: e.Names[0]}, ok
 }
 
 // LookupSorted returns Lookup's matches in the order getaddrinfo returns

@@ -2,13 +2,19 @@ package resolve
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/netkit/netkit/fileread"
 )
 
 const lintHosts = "127.0.0.1\tlocalhost\n" +
@@ -186,20 +192,104 @@ func FuzzParseHosts(f *testing.F) {
 				if len(hf.Lookup(n, AnyFamily)) == 0 {
 					t.Fatalf("name %q not found again", n)
 				}
+				for _, fam := range []Family{AnyFamily, IPv4, IPv6} {
+					streamed, err := lookupHosts(bytes.NewReader(data), n, fam)
+					if want := hf.Lookup(n, fam); err != nil || !slices.Equal(streamed, want) {
+						t.Fatalf("lookup of %q (%v) streamed: %+v, %v; parsed: %+v", n, fam, streamed, err, want)
+					}
+				}
 			}
 		}
 		hf.Check(CheckOptions{Hostname: "box"})
 	})
 }
 
-// BenchmarkCheckHosts100k parses and checks a hosts file of 100,000 lines.
-func BenchmarkCheckHosts100k(b *testing.B) {
+// hostsLines returns a hosts file of n lines, localhost first.
+func hostsLines(n int) []byte {
 	var buf bytes.Buffer
 	buf.WriteString("127.0.0.1 localhost\n::1 localhost\n")
-	for i := 2; i < 100_000; i++ {
+	for i := 2; i < n; i++ {
 		fmt.Fprintf(&buf, "10.%d.%d.%d host%d.example.test host%d # generated\n", i>>16&0xff, i>>8&0xff, i&0xff, i, i)
 	}
-	data := buf.Bytes()
+	return buf.Bytes()
+}
+
+// BenchmarkLookupHosts1M compares a lookup in a hosts file of 1,000,000
+// lines read as a stream (LookupHostsFile, what resolve, ping and diagnose
+// do) with parsing the whole file first (ReadHostsFile, what 'netkit hosts'
+// does). Compare B/op and ns/op of the two.
+func BenchmarkLookupHosts1M(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "hosts")
+	if err := os.WriteFile(path, hostsLines(1_000_000), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.Run("stream", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if m, err := LookupHostsFile(ctx, path, "host999999", AnyFamily); err != nil || len(m) != 1 {
+				b.Fatal(m, err)
+			}
+		}
+	})
+	b.Run("parse", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			hf, err := ReadHostsFileContext(ctx, path)
+			if err != nil || len(hf.Lookup("host999999", AnyFamily)) != 1 {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestHostsFileBounded: a hosts file that never ends (/dev/zero) is refused
+// at MaxHostsFile, by lookups and by the full parse alike, and a read that
+// waits for ever (a FIFO) ends with its context.
+func TestHostsFileBounded(t *testing.T) {
+	ctx := context.Background()
+	if _, err := LookupHostsFile(ctx, "/dev/zero", "x", AnyFamily); !errors.Is(err, fileread.ErrTooLarge) {
+		t.Errorf("lookup in /dev/zero: %v, want ErrTooLarge", err)
+	}
+	_, err := ReadHostsFileContext(ctx, "/dev/zero")
+	var fe *FileError
+	if !errors.As(err, &fe) || !errors.Is(err, fileread.ErrTooLarge) || !strings.Contains(err.Error(), "cannot read hosts file /dev/zero: file too large: more than 64 MiB, the limit") {
+		t.Errorf("parse of /dev/zero: %v, want a FileError wrapping ErrTooLarge", err)
+	}
+
+	fifo := filepath.Join(t.TempDir(), "hosts")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A writer that never closes, opened read-write so that the open does
+	// not wait for a reader.
+	w, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	w.Write([]byte("127.0.0.1 x\n"))
+	cctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		_, err := LookupHostsFile(cctx, fifo, "x", AnyFamily)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("got %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the hosts file read outlasted its context")
+	}
+}
+
+// BenchmarkCheckHosts100k parses and checks a hosts file of 100,000 lines.
+func BenchmarkCheckHosts100k(b *testing.B) {
+	data := hostsLines(100_000)
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
 	for b.Loop() {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Limits of a DNS name (RFC 1035 section 2.3.4).
@@ -14,7 +15,8 @@ const (
 
 // CheckName reports why name cannot be looked up at all: empty, longer than
 // 253 bytes, a label longer than 63 bytes or empty (two dots in a row), or a
-// byte that no resolver accepts (space, control characters). It does not
+// byte that no resolver accepts (space, control characters, C0 and C1, or
+// bytes that are not UTF-8). It does not
 // enforce the stricter host name rules of RFC 1123; HostNameProblem does.
 func CheckName(name string) error {
 	n := strings.TrimSuffix(name, ".")
@@ -34,8 +36,11 @@ func CheckName(name string) error {
 			return &InputError{What: "name", Value: abbreviate(name), Why: fmt.Sprintf("label %q is %d bytes long, the limit is %d", abbreviate(label), len(label), maxLabelLen)}
 		}
 	}
-	for i := 0; i < len(name); i++ {
-		if c := name[i]; c <= ' ' || c == 0x7f {
+	for i, r := range name {
+		switch {
+		case r == utf8.RuneError && !strings.HasPrefix(name[i:], "\uFFFD"):
+			return &InputError{What: "name", Value: name, Why: fmt.Sprintf("not valid UTF-8 at byte %d", i)}
+		case r <= ' ' || 0x7f <= r && r <= 0x9f:
 			return &InputError{What: "name", Value: name, Why: fmt.Sprintf("control character or space at byte %d", i)}
 		}
 	}

@@ -88,7 +88,7 @@ func (r *Resolver) LookupRecords(ctx context.Context, name, qtype string) (*Reco
 		lookErr.Err = ErrServerFailure
 	case StatusRefused:
 		lookErr.Err = ErrRefused
-	case StatusTimeout, StatusError:
+	case StatusTimeout, StatusError, StatusBadReply, StatusCNAMELoop, StatusCNAMETooLong:
 		lookErr.Err = rep.err
 	default:
 		if slices.ContainsFunc(res.Records, func(rec Record) bool { return rec.Type == qtype }) {

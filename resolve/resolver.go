@@ -249,7 +249,7 @@ func (r *Resolver) lookupFamily(ctx context.Context, name string, fam Family, re
 		switch src.Name {
 		case "files":
 			asked = append(asked, "hosts file "+r.hostsPath())
-			addrs, canon, status, err = r.fromHosts(name, fam, res)
+			addrs, canon, status, err = r.fromHosts(ctx, name, fam, res)
 			if err != nil {
 				return nil, "", err
 			}
@@ -309,10 +309,10 @@ func literal(name string, a netip.Addr, note string, fam Family, res *Result) ([
 	return []found{{addr: a, origin: Origin{Source: "literal"}}}, name, nil
 }
 
-func (r *Resolver) fromHosts(name string, fam Family, res *Result) ([]found, string, string, error) {
+func (r *Resolver) fromHosts(ctx context.Context, name string, fam Family, res *Result) ([]found, string, string, error) {
 	start := time.Now()
 	path := r.hostsPath()
-	hf, err := ReadHostsFile(path)
+	matches, err := LookupHostsFile(ctx, path, name, fam) // in file order
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			res.Steps = append(res.Steps, Step{Source: "hosts", Name: name, HostsFile: path, Status: StatusError, Error: err.Error()})
@@ -320,7 +320,6 @@ func (r *Resolver) fromHosts(name string, fam Family, res *Result) ([]found, str
 		}
 		return nil, "", "", err
 	}
-	matches := hf.Lookup(name, fam) // in file order
 	took := units.Millis(time.Since(start))
 	st := Step{Source: "hosts", Name: name, HostsFile: path, Status: StatusNotFound, Answers: len(matches), DurationMS: took}
 	if len(matches) == 0 {
@@ -361,6 +360,7 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 		return nil, "", &LookupError{Name: name, Asked: asked, Err: fmt.Errorf("%w: resolv.conf has options no-aaaa, so DNS was asked no AAAA question", ErrNoData)}
 	}
 	var noData *noDataError // of the first name that exists without addresses
+	var unusable error      // the first answer that loops, or is too long a chain
 	for _, cand := range candidates {
 		replies := make([]dnsReply, len(qtypes))
 		steps := make([][]Step, len(qtypes))
@@ -408,7 +408,11 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 				if worst != ErrServerFailure {
 					worst = ErrRefused
 				}
-			case StatusTimeout, StatusError:
+			case StatusCNAMELoop, StatusCNAMETooLong:
+				if unusable == nil {
+					unusable = rep.err
+				}
+			case StatusTimeout, StatusError, StatusBadReply:
 				transport = rep.err
 			}
 		}
@@ -419,6 +423,8 @@ func (r *Resolver) fromDNS(ctx context.Context, cfg *Config, servers []netip.Add
 	}
 	var err error = worst
 	switch {
+	case unusable != nil:
+		err = unusable
 	case worst == ErrNoData:
 		if strings.EqualFold(strings.TrimSuffix(noData.name, "."), strings.TrimSuffix(name, ".")) {
 			noData.name = "" // the LookupError names it

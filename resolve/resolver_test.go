@@ -448,3 +448,74 @@ func TestResolveCancelled(t *testing.T) {
 		t.Errorf("took %v after a cancel at 200ms", d)
 	}
 }
+
+// TestResolveHostileServer: answers that cannot be used are reported for
+// what they are, each with its own error, never as a missing address or an
+// unreachable server.
+func TestResolveHostileServer(t *testing.T) {
+	r, srv := setup(t, []string{
+		"loop.test. 60 IN CNAME loop2.test.",
+		"loop2.test. 60 IN CNAME loop.test.",
+	})
+	reply := func(edit func(req, m *dns.Msg)) func(*dns.Msg) []byte {
+		return func(req *dns.Msg) []byte {
+			m := new(dns.Msg)
+			m.SetReply(req)
+			edit(req, m)
+			b, err := m.Pack()
+			if err != nil {
+				t.Error(err)
+			}
+			return b
+		}
+	}
+	srv.Reply("chain20.test", reply(func(req, m *dns.Msg) {
+		owner := "chain20.test."
+		for i := 1; i <= 20; i++ {
+			target := fmt.Sprintf("c%d.test.", i)
+			m.Answer = append(m.Answer, &dns.CNAME{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeCNAME, Class: dns.ClassINET, Ttl: 60}, Target: target})
+			owner = target
+		}
+		if req.Question[0].Qtype == dns.TypeA {
+			m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: owner, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: []byte{127, 0, 0, 9}})
+		}
+	}))
+	srv.Reply("other.test", reply(func(req, m *dns.Msg) {
+		m.Question[0].Name = "elsewhere.test."
+		m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: "elsewhere.test.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: []byte{127, 0, 0, 9}})
+	}))
+	srv.Reply("noqr.test", reply(func(req, m *dns.Msg) {
+		m.Response = false
+		m.Answer = append(m.Answer, &dns.A{Hdr: dns.RR_Header{Name: "noqr.test.", Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60}, A: []byte{127, 0, 0, 9}})
+	}))
+	srv.Reply("garbage.test", func(req *dns.Msg) []byte {
+		// The query's ID, so that the client reads it, then junk.
+		return []byte{byte(req.Id >> 8), byte(req.Id), 0x81, 0x80, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0xde, 0xad}
+	})
+	server := srv.Addr.String()
+	for _, tc := range []struct {
+		name string
+		want error
+		msg  string // the error's text before " (asked: "
+	}{
+		{"chain20.test", ErrCNAMEChainTooLong, "chain20.test: CNAME chain too long from DNS server " + server + ": chain20.test → … → c16.test goes on to c17.test; netkit follows at most 16 aliases"},
+		{"loop.test", ErrCNAMELoop, "loop.test: CNAME loop from DNS server " + server + ": loop.test → loop2.test → loop.test"},
+		{"other.test", ErrWrongQuestion, "other.test: DNS reply to another question from DNS server " + server + ": it answered elsewhere.test A"},
+		{"noqr.test", ErrNotAReply, "noqr.test: DNS message without the QR (response) flag from DNS server " + server + ": it sent a query (QR=0), not an answer"},
+		{"garbage.test", ErrMalformedReply, "garbage.test: malformed DNS reply from DNS server " + server + ": bad question name"},
+	} {
+		_, err := r.Resolve(context.Background(), Query{Name: tc.name, Family: IPv4})
+		var re *ReplyError
+		if !errors.Is(err, tc.want) || !errors.As(err, &re) || re.Server != server {
+			t.Errorf("%s: error %v, want a *ReplyError wrapping %v", tc.name, err, tc.want)
+			continue
+		}
+		if msg, _, _ := strings.Cut(err.Error(), " (asked: "); !strings.HasPrefix(msg, tc.msg) {
+			t.Errorf("%s: error %q, want %q", tc.name, msg, tc.msg)
+		}
+		var le *LookupError
+		if errors.As(err, &le) && le.Timeout() || errors.Is(err, ErrNoData) || errors.Is(err, ErrNoSuchHost) {
+			t.Errorf("%s: error %v also reads as a timeout, a missing address or a missing name", tc.name, err)
+		}
+	}
+}

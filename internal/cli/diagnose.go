@@ -61,7 +61,7 @@ not run are not checked, and it exits 1 if a step had failed, else 2.`,
 			if err := opts.Output.Resolve(); err != nil {
 				return usageError(err)
 			}
-			if err := opts.parse(args); err != nil {
+			if err := opts.parse(cmd.Context(), args); err != nil {
 				return err
 			}
 			if runF != nil {
@@ -80,7 +80,7 @@ not run are not checked, and it exits 1 if a step had failed, else 2.`,
 }
 
 // parse reads HOST:PORT (or HOST PORT) and the flags.
-func (opts *DiagnoseOptions) parse(args []string) error {
+func (opts *DiagnoseOptions) parse(ctx context.Context, args []string) error {
 	target := strings.Join(args, " ")
 	host, port, _, err := splitHostPort(args[0], 0)
 	if len(args) == 2 && err == nil && port == 0 {
@@ -102,7 +102,7 @@ func (opts *DiagnoseOptions) parse(args []string) error {
 	if d.Family, err = opts.Family.family(); err != nil {
 		return err
 	}
-	if d.Client, err = opts.Client.options(opts.IO); err != nil {
+	if d.Client, err = opts.Client.options(ctx, opts.IO); err != nil {
 		return err
 	}
 	switch {

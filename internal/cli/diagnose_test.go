@@ -203,7 +203,7 @@ func TestDiagnoseBadInput(t *testing.T) {
 // service that accepts and says nothing proves TCP alone.
 func TestDiagnoseVerdicts(t *testing.T) {
 	resolveEnv(t)
-	kp, err := (&echo.SelfSigned{Dir: t.TempDir()}).LoadOrCreate()
+	kp, err := (&echo.SelfSigned{Dir: t.TempDir()}).LoadOrCreate(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -89,9 +90,9 @@ func (f *echoClientFlags) addFlags(fs *pflag.FlagSet, timeout time.Duration) {
 	fs.IntVar(&f.MaxSize, "max-size", echo.DefaultMaxContentLength, "longest reply content accepted, in bytes")
 }
 
-// options checks the flags and loads the files they name. With --insecure
-// it writes a warning on io's ErrOut.
-func (f *echoClientFlags) options(io *output.Streams) (echo.ClientOptions, error) {
+// options checks the flags and loads the files they name, while ctx lasts.
+// With --insecure it writes a warning on io's ErrOut.
+func (f *echoClientFlags) options(ctx context.Context, io *output.Streams) (echo.ClientOptions, error) {
 	opts := echo.ClientOptions{
 		Timeout:            f.Timeout,
 		Plaintext:          f.Plaintext,
@@ -120,14 +121,14 @@ func (f *echoClientFlags) options(io *output.Streams) (echo.ClientOptions, error
 		opts.Pins = append(opts.Pins, fp)
 	}
 	if f.CA != "" {
-		pool, err := echo.LoadCertPool(f.CA)
+		pool, err := echo.LoadCertPool(ctx, f.CA)
 		if err != nil {
 			return opts, usageErrorf("--ca: %v", err)
 		}
 		opts.RootCAs = pool
 	}
 	if f.Cert != "" {
-		kp, err := echo.LoadKeyPair(f.Cert, f.Key)
+		kp, err := echo.LoadKeyPair(ctx, f.Cert, f.Key)
 		if err != nil {
 			return opts, usageErrorf("--cert/--key: %v", err)
 		}

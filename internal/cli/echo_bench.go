@@ -103,7 +103,7 @@ func (o *EchoBenchOptions) check(args []string) error {
 }
 
 func echoBenchRun(ctx context.Context, o *EchoBenchOptions) error {
-	opts, err := o.Client.options(o.IO)
+	opts, err := o.Client.options(ctx, o.IO)
 	if err != nil {
 		return err
 	}

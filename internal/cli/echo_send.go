@@ -152,7 +152,7 @@ type echoSendResult struct {
 }
 
 func echoSendRun(ctx context.Context, o *EchoSendOptions) error {
-	opts, err := o.Client.options(o.IO)
+	opts, err := o.Client.options(ctx, o.IO)
 	if err != nil {
 		return err
 	}
@@ -236,6 +236,9 @@ func echoSendTable(r echoSendResult) *output.Table {
 			t.Append("verified", "yes, by a trusted authority")
 		default:
 			t.Append("verified", "NO: "+tl.VerifyErrorText)
+		}
+		if tl.WeakKey != "" {
+			t.Append("weak_key", "WARNING: "+tl.WeakKey)
 		}
 	}
 	if info := r.Info; info != nil {

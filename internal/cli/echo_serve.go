@@ -34,7 +34,9 @@ type EchoServeOptions struct {
 	ALPN      []string
 
 	HandshakeTimeout, IdleTimeout, MessageTimeout, DrainTimeout time.Duration
-	MaxHeader, MaxSize, MaxConns                                int
+	MaxHeader, MaxSize, MaxConns, MaxConnsPerAddr               int
+	MaxMemory                                                   int64
+	MinRawRate                                                  float64
 	LogFormat                                                   string
 }
 
@@ -64,14 +66,24 @@ for 'netkit echo send --pin'. A --cert that has expired gets a warning.
 
 A peer cannot get around the limits: handshake, idle and message timeouts
 (each may run over by an eighth), the header and content size limits
-(--max-header, --max-size), and --max-conns
-(the next client is told "busy", closed and logged). On SIGINT or SIGTERM
-the server stops accepting, closes idle connections, and lets messages in
-flight finish for up to --drain-timeout.
+(--max-header, --max-size), --max-conns and --max-conns-per-addr (the next
+client is told "busy" and closed), and --max-memory, the memory all message
+contents may take together: a message is read only into memory granted from
+it, one that does not fit waits for room until its --message-timeout and is
+then told "busy" (messages of over 64 KiB may take only seven eighths of it,
+so small ones are still answered). A raw client must send --min-raw-rate
+bytes a second on average once its first --idle-timeout is over. TLS 1.2 is
+offered with ECDHE and AEAD ciphers only, and a --cert whose RSA key is under
+2048 bits gets a warning. On SIGINT or SIGTERM the server stops accepting,
+closes idle connections, and lets messages in flight finish for up to
+--drain-timeout; a message cut off then is logged as a warning.
 
 It prints where it listens and its certificate on stdout (one JSON document
 with --json), and logs one line per connection opened and closed on stderr:
-peer, TLS version, messages, bytes, duration and why it closed.`,
+peer, TLS version, messages, bytes, duration and why it closed. Clients it
+refused are summed up in one "refused" line at most every 10 seconds, with
+their number, addresses and reasons, and clients that never finished the
+TLS handshake (timed out or left) in one "dropped" line.`,
 		Example: fmt.Sprintf(`  netkit echo serve
   netkit echo serve --listen [::]:%d
   netkit echo serve --plaintext --listen 127.0.0.1:9000
@@ -103,6 +115,9 @@ peer, TLS version, messages, bytes, duration and why it closed.`,
 	fs.IntVar(&opts.MaxHeader, "max-header", echo.DefaultMaxHeaderLength, fmt.Sprintf("longest JSON header accepted (and echoed back), in bytes, up to %d", echo.MaxHeaderLimit))
 	fs.IntVar(&opts.MaxSize, "max-size", echo.DefaultMaxContentLength, "largest content accepted, in bytes")
 	fs.IntVar(&opts.MaxConns, "max-conns", echo.DefaultMaxConns, "most connections served at once")
+	fs.IntVar(&opts.MaxConnsPerAddr, "max-conns-per-addr", 0, "most connections served at once from one client address (default a quarter of --max-conns)")
+	fs.Int64Var(&opts.MaxMemory, "max-memory", echo.DefaultMaxMemory, "most memory, in bytes, all message contents may take at once (a text/json message counts twice)")
+	fs.Float64Var(&opts.MinRawRate, "min-raw-rate", echo.DefaultMinRawRate, "least a raw client must send, in bytes per second on average, after its first --idle-timeout")
 	fs.StringVar(&opts.LogFormat, "log-format", "text", "log format on stderr: text or json")
 	fs.BoolVar(&opts.JSON, "json", false, "print the listening address and certificate as one JSON document")
 	return cmd
@@ -135,6 +150,12 @@ func (o *EchoServeOptions) check() error {
 		return usageErrorf("invalid --max-size %d: want at least 1 byte", o.MaxSize)
 	case o.MaxConns < 1:
 		return usageErrorf("invalid --max-conns %d: want at least 1", o.MaxConns)
+	case o.MaxConnsPerAddr < 0:
+		return usageErrorf("invalid --max-conns-per-addr %d: want at least 1 (or 0 for a quarter of --max-conns)", o.MaxConnsPerAddr)
+	case o.MaxMemory < echo.MinMaxMemory(o.MaxSize):
+		return usageErrorf("invalid --max-memory %d: a text/json message of --max-size (%d bytes) could never be read; want at least %d", o.MaxMemory, o.MaxSize, echo.MinMaxMemory(o.MaxSize))
+	case !(o.MinRawRate > 0):
+		return usageErrorf("invalid --min-raw-rate %v: want a positive number of bytes per second", o.MinRawRate)
 	case o.LogFormat != "text" && o.LogFormat != "json":
 		return usageErrorf("invalid --log-format %q: want text or json", o.LogFormat)
 	case (o.Cert == "") != (o.Key == ""):
@@ -173,13 +194,13 @@ func echoServeRun(ctx context.Context, o *EchoServeOptions) error {
 	}
 	var tlsConfig *tls.Config
 	if !o.Plaintext {
-		kp, err := o.keyPair()
+		kp, err := o.keyPair(ctx)
 		if err != nil {
 			return err
 		}
 		var clientCAs *x509.CertPool
 		if o.ClientCA != "" {
-			if clientCAs, err = echo.LoadCertPool(o.ClientCA); err != nil {
+			if clientCAs, err = echo.LoadCertPool(ctx, o.ClientCA); err != nil {
 				return usageErrorf("--client-ca: %v", err)
 			}
 		}
@@ -215,6 +236,9 @@ func echoServeRun(ctx context.Context, o *EchoServeOptions) error {
 		MaxHeaderLength:  o.MaxHeader,
 		MaxContentLength: o.MaxSize,
 		MaxConns:         o.MaxConns,
+		MaxConnsPerAddr:  o.MaxConnsPerAddr,
+		MaxMemory:        o.MaxMemory,
+		MinRawRate:       o.MinRawRate,
 		Logger:           log,
 	}
 	err = srv.Serve(ctx, ln)
@@ -222,9 +246,13 @@ func echoServeRun(ctx context.Context, o *EchoServeOptions) error {
 	return err
 }
 
-// warnCertValidity warns when the certificate in file is not valid at now:
-// clients that verify it will refuse every connection.
+// warnCertValidity warns when the certificate in file is not valid at now
+// (clients that verify it will refuse every connection), or its key is too
+// weak to trust.
 func warnCertValidity(io *output.Streams, file string, c *x509.Certificate, now time.Time) {
+	if weak := echo.WeakKey(c); weak != "" {
+		io.Warnf("the certificate %s is weak: %s; make a new key (e.g. ECDSA P-256, or RSA 2048 bits or more)", file, weak)
+	}
 	switch {
 	case now.After(c.NotAfter):
 		io.Warnf("the certificate %s expired on %s: clients that verify it will refuse the connection", file, c.NotAfter.UTC().Format(time.RFC3339))
@@ -234,9 +262,9 @@ func warnCertValidity(io *output.Streams, file string, c *x509.Certificate, now 
 }
 
 // keyPair loads --cert/--key, or the self-signed certificate.
-func (o *EchoServeOptions) keyPair() (*echo.KeyPair, error) {
+func (o *EchoServeOptions) keyPair(ctx context.Context) (*echo.KeyPair, error) {
 	if o.Cert != "" {
-		kp, err := echo.LoadKeyPair(o.Cert, o.Key)
+		kp, err := echo.LoadKeyPair(ctx, o.Cert, o.Key)
 		if err != nil {
 			return nil, usageErrorf("--cert/--key: %v", err)
 		}
@@ -249,7 +277,7 @@ func (o *EchoServeOptions) keyPair() (*echo.KeyPair, error) {
 			return nil, err
 		}
 	}
-	return (&echo.SelfSigned{Dir: dir}).LoadOrCreate()
+	return (&echo.SelfSigned{Dir: dir}).LoadOrCreate(ctx)
 }
 
 func printServeReady(io *output.Streams, r echoServeReady) {

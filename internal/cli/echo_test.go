@@ -331,7 +331,7 @@ func TestEchoServeExpiredCert(t *testing.T) {
 		Dir:      t.TempDir(),
 		Validity: 24 * time.Hour,
 		Now:      func() time.Time { return time.Now().AddDate(0, 0, -10) },
-	}).LoadOrCreate()
+	}).LoadOrCreate(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -104,7 +104,8 @@ func noSuchName(err error) bool {
 }
 
 // oneLine folds a multi-line message (some library errors have them) so an
-// error is always one line on stderr.
+// error is always one line on stderr; the Streams that prints it escapes
+// any control character in it (from a name, a file or a peer).
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
 }

@@ -130,7 +130,7 @@ func isLoopbackHost(host string) bool {
 
 func exporterRun(ctx context.Context, o *ExporterOptions) error {
 	log := slog.New(slog.NewTextHandler(o.IO.ErrOut, nil))
-	srv, err := exporter.New(exporter.Options{ConfigFile: o.Config, Allow: o.Allow, MaxInFlight: o.MaxInFlight, Logger: log})
+	srv, err := exporter.New(ctx, exporter.Options{ConfigFile: o.Config, Allow: o.Allow, MaxInFlight: o.MaxInFlight, Logger: log})
 	var ce *exporter.ConfigError
 	switch {
 	case errors.As(err, &ce):
@@ -152,7 +152,7 @@ func exporterRun(ctx context.Context, o *ExporterOptions) error {
 	defer signal.Stop(hup)
 	go func() {
 		for range hup {
-			srv.Reload() // logged, and counted in /metrics
+			srv.Reload(ctx) // logged, and counted in /metrics
 		}
 	}()
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}

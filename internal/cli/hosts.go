@@ -77,7 +77,7 @@ getaddrinfo for IPv4 only. It exits 1 when no line has the name.`,
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
-			return hostsRun(opts)
+			return hostsRun(cmd.Context(), opts)
 		},
 	}
 	cmd.Flags().StringVar(&opts.File, "file", "", "hosts file to check (default /etc/hosts, or $NETKIT_HOSTS_FILE)")
@@ -86,8 +86,8 @@ getaddrinfo for IPv4 only. It exits 1 when no line has the name.`,
 	return cmd
 }
 
-func hostsRun(opts *HostsOptions) error {
-	hf, err := resolve.ReadHostsFile(opts.File)
+func hostsRun(ctx context.Context, opts *HostsOptions) error {
+	hf, err := resolve.ReadHostsFileContext(ctx, opts.File)
 	if err != nil {
 		return err
 	}

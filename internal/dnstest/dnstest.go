@@ -28,6 +28,7 @@ type Server struct {
 	records  map[string][]dns.RR // lower-cased FQDN -> records
 	rcodes   map[string]int      // FQDN -> forced response code
 	silent   map[string]bool     // FQDN -> never answer
+	replies  map[string]func(*dns.Msg) []byte
 	truncate bool
 	queries  []dns.Question
 }
@@ -56,7 +57,7 @@ func StartAnyPort(t testing.TB, records ...string) *Server {
 
 func start(t testing.TB, listen func(testing.TB) (net.PacketConn, net.Listener), records []string) *Server {
 	t.Helper()
-	s := &Server{records: map[string][]dns.RR{}, rcodes: map[string]int{}, silent: map[string]bool{}}
+	s := &Server{records: map[string][]dns.RR{}, rcodes: map[string]int{}, silent: map[string]bool{}, replies: map[string]func(*dns.Msg) []byte{}}
 	for _, r := range records {
 		rr, err := dns.NewRR(r)
 		if err != nil {
@@ -107,6 +108,15 @@ func (s *Server) Silence(name string) {
 	s.silent[strings.ToLower(dns.Fqdn(name))] = true
 }
 
+// Reply makes the server answer questions for name with the bytes reply
+// returns for the request, whatever they are: a hostile or broken server's
+// answer (garbage, a query, the answer to another question).
+func (s *Server) Reply(name string, reply func(req *dns.Msg) []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.replies[strings.ToLower(dns.Fqdn(name))] = reply
+}
+
 // Truncate makes UDP answers come back truncated, so clients must retry
 // over TCP.
 func (s *Server) Truncate() {
@@ -154,10 +164,14 @@ func (s *Server) serve(w dns.ResponseWriter, req *dns.Msg) {
 	s.queries = append(s.queries, q)
 	rcode, forced := s.rcodes[name]
 	silent := s.silent[name]
+	reply := s.replies[name]
 	truncate := s.truncate && w.LocalAddr().Network() == "udp"
 	s.mu.Unlock()
 	switch {
 	case silent:
+		return
+	case reply != nil:
+		w.Write(reply(req))
 		return
 	case forced:
 		m.Rcode = rcode

@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -74,7 +75,7 @@ func TestSideBySide(t *testing.T) {
 
 	bbAddr := freePort(t)
 	startTool(t, "http://"+bbAddr+"/metrics", bb, "--config.file="+cfg, "--web.listen-address="+bbAddr)
-	srv, err := New(Options{ConfigFile: cfg})
+	srv, err := New(context.Background(), Options{ConfigFile: cfg})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,10 @@
 package exporter
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/netkit/netkit/diag/probe"
 	"github.com/netkit/netkit/echo"
+	"github.com/netkit/netkit/fileread"
 	"github.com/netkit/netkit/resolve"
 )
 
@@ -93,28 +94,32 @@ const DefaultConfigYAML = `modules:
 
 // DefaultConfig returns the configuration without --config.
 func DefaultConfig() *Config {
-	c, err := ParseConfig([]byte(DefaultConfigYAML), "(built-in)", ".")
+	c, err := ParseConfig(context.Background(), []byte(DefaultConfigYAML), "(built-in)", ".")
 	if err != nil {
 		panic(err) // the built-in configuration is tested
 	}
 	return c
 }
 
-// LoadConfig reads and checks the configuration file at path.
-func LoadConfig(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+// maxConfigSize is the largest configuration file LoadConfig reads.
+const maxConfigSize = 4 << 20
+
+// LoadConfig reads and checks the configuration file at path (at most 4
+// MiB), and the files it names, while ctx lasts.
+func LoadConfig(ctx context.Context, path string) (*Config, error) {
+	data, err := fileread.ReadAll(ctx, path, maxConfigSize)
 	if err != nil {
 		return nil, err
 	}
-	return ParseConfig(data, path, filepath.Dir(path))
+	return ParseConfig(ctx, data, path, filepath.Dir(path))
 }
 
 // ParseConfig parses a configuration in blackbox.yml's shape. name names
 // it in errors; relative file names in it are relative to dir. Whatever
 // netkit cannot do (the http and grpc probers, query_response, a source
 // address, …) is refused with its line, rather than ignored.
-func ParseConfig(data []byte, name, dir string) (*Config, error) {
-	p := &parser{file: name, dir: dir}
+func ParseConfig(ctx context.Context, data []byte, name, dir string) (*Config, error) {
+	p := &parser{ctx: ctx, file: name, dir: dir}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		line := yamlErrorLine(err)
@@ -199,6 +204,7 @@ func yamlErrorLine(err error) int {
 // parser walks the YAML tree, keeping the file and directory for errors
 // and relative paths.
 type parser struct {
+	ctx       context.Context // bounds the reads of the files the config names
 	file, dir string
 }
 
@@ -457,7 +463,7 @@ func (p *parser) tlsConfig(c *echo.ClientOptions) func(*yaml.Node, string) error
 			return err
 		}
 		if ca != "" {
-			pool, err := echo.LoadCertPool(p.abs(ca))
+			pool, err := echo.LoadCertPool(p.ctx, p.abs(ca))
 			if err != nil {
 				return p.errorf(n, path+".ca_file", "%v", err)
 			}
@@ -465,7 +471,7 @@ func (p *parser) tlsConfig(c *echo.ClientOptions) func(*yaml.Node, string) error
 		}
 		switch {
 		case cert != "" && key != "":
-			kp, err := echo.LoadKeyPair(p.abs(cert), p.abs(key))
+			kp, err := echo.LoadKeyPair(p.ctx, p.abs(cert), p.abs(key))
 			if err != nil {
 				return p.errorf(certNode, path+".cert_file", "%v", err)
 			}

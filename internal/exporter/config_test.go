@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"context"
 	"errors"
 	"os"
 	"strings"
@@ -18,7 +19,7 @@ func TestParseConfig(t *testing.T) {
 	dir := t.TempDir()
 	ca := testcert.NewCA(t)
 	writePEM(t, dir+"/ca.pem", "CERTIFICATE", ca.Cert.Raw)
-	c, err := ParseConfig([]byte(`modules:
+	c, err := ParseConfig(context.Background(), []byte(`modules:
   tcp_tls:
     prober: tcp
     timeout: 4s
@@ -116,7 +117,7 @@ func TestConfigRefusals(t *testing.T) {
 		{"allow:\n  - 10.0.0.0/33\n", "netkit.yml:2: allow[0]"},
 		{"scrape_configs: []\n", "netkit.yml:1: scrape_configs: unknown key"},
 	} {
-		_, err := ParseConfig([]byte(tc.yaml), "netkit.yml", t.TempDir())
+		_, err := ParseConfig(context.Background(), []byte(tc.yaml), "netkit.yml", t.TempDir())
 		var ce *ConfigError
 		if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: err %v, want a *ConfigError with %q", tc.yaml, err, tc.want)
@@ -135,7 +136,7 @@ func TestBlackboxExample(t *testing.T) {
 	if err != nil {
 		t.Skipf("no blackbox.yml: %v", err)
 	}
-	_, err = ParseConfig(data, "blackbox.yml", "/etc/prometheus")
+	_, err = ParseConfig(context.Background(), data, "blackbox.yml", "/etc/prometheus")
 	if err == nil || !strings.Contains(err.Error(), "blackbox.yml:3: modules.http_2xx.prober: netkit cannot do this") {
 		t.Errorf("err %v", err)
 	}
@@ -163,7 +164,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("modules:\n  a:\n    <<: {prober: tcp}\n"))
 	f.Add([]byte("allow: [127.0.0.1, ::1/128, host.test]\nmodules: {a: {prober: icmp}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := ParseConfig(data, "fuzz.yml", t.TempDir())
+		c, err := ParseConfig(context.Background(), data, "fuzz.yml", t.TempDir())
 		if err != nil {
 			var ce *ConfigError
 			if !errors.As(err, &ce) {

@@ -69,7 +69,7 @@ func TestPrometheus(t *testing.T) {
 	t.Cleanup(func() { cancel(); <-served })
 	closed := testnet.ClosedPort(t, "tcp4", "127.0.0.1")
 
-	srv, err := New(Options{Resolver: &resolve.Resolver{Servers: []netip.AddrPort{dns.Addr}},
+	srv, err := New(context.Background(), Options{Resolver: &resolve.Resolver{Servers: []netip.AddrPort{dns.Addr}},
 		Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
 	if err != nil {
 		t.Fatal(err)

@@ -79,7 +79,7 @@ type Server struct {
 }
 
 // New loads the configuration and returns a Server.
-func New(o Options) (*Server, error) {
+func New(ctx context.Context, o Options) (*Server, error) {
 	if o.MaxInFlight == 0 {
 		o.MaxInFlight = DefaultMaxInFlight
 	}
@@ -112,7 +112,7 @@ func New(o Options) (*Server, error) {
 	inFlightMax.Set(float64(o.MaxInFlight))
 	s.reg.MustRegister(s.probes, s.flying, s.reloads, s.lastOK, s.lastAt, inFlightMax,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if err := s.load(); err != nil {
+	if err := s.load(ctx); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -120,8 +120,8 @@ func New(o Options) (*Server, error) {
 
 // Reload reads the configuration file again, and logs the outcome. On
 // error the configuration in use stays.
-func (s *Server) Reload() error {
-	if err := s.load(); err != nil {
+func (s *Server) Reload(ctx context.Context) error {
+	if err := s.load(ctx); err != nil {
 		s.o.Logger.Error("config reload failed", "err", err)
 		return err
 	}
@@ -130,13 +130,13 @@ func (s *Server) Reload() error {
 }
 
 // load reads the configuration and counts the outcome in /metrics.
-func (s *Server) load() error {
+func (s *Server) load(ctx context.Context) error {
 	s.reload.Lock()
 	defer s.reload.Unlock()
 	cfg := DefaultConfig()
 	var err error
 	if s.o.ConfigFile != "" {
-		cfg, err = LoadConfig(s.o.ConfigFile)
+		cfg, err = LoadConfig(ctx, s.o.ConfigFile)
 	}
 	if err != nil {
 		s.reloads.WithLabelValues("failure").Inc()
@@ -167,7 +167,7 @@ func (s *Server) Handler() http.Handler {
 			http.Error(w, "use POST to reload the configuration", http.StatusMethodNotAllowed)
 			return
 		}
-		if err := s.Reload(); err != nil {
+		if err := s.Reload(r.Context()); err != nil {
 			http.Error(w, "failed to reload config: "+err.Error(), http.StatusInternalServerError)
 			return
 		}

@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -98,7 +99,7 @@ func (s scrape) value(name string, labels ...string) (float64, bool) {
 // start serves an exporter with o until the test ends.
 func start(t *testing.T, o Options) (*Server, string) {
 	t.Helper()
-	srv, err := New(o)
+	srv, err := New(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,7 +17,8 @@ import (
 const SchemaVersion = 1
 
 // PrintJSON writes v, which must encode as a JSON object, as one indented
-// document whose first field is "schema_version".
+// document whose first field is "schema_version". Control characters in
+// its strings are escaped, C1 ones too (see Escape).
 func PrintJSON(w io.Writer, v any) error {
 	b, err := withFields(v, "schema_version", SchemaVersion)
 	if err != nil {
@@ -28,7 +29,7 @@ func PrintJSON(w io.Writer, v any) error {
 		return fmt.Errorf("encode json: %w", err)
 	}
 	out.WriteByte('\n')
-	_, err = w.Write(out.Bytes())
+	_, err = w.Write(escapeJSON(out.Bytes()))
 	return err
 }
 
@@ -51,7 +52,7 @@ func (l *Lines) Emit(typ string, v any) error {
 	if err != nil {
 		return err
 	}
-	b = append(b, '\n')
+	b = append(escapeJSON(b), '\n')
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	_, err = l.w.Write(b)

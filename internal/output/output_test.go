@@ -198,17 +198,18 @@ func TestLongTableOnTerminal(t *testing.T) {
 		t.Errorf("a long table does not look like a short one")
 	}
 
+	// A line break is escaped, and aligned as the two characters \n.
 	tbl.Rows[0][2] = "two\nlines"
 	out.Reset()
 	want.Reset()
 	if err := tbl.Print(s, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := tbl.printTablewriter(&want, false); err != nil {
+	if err := tbl.escaped().printTablewriter(&want, false); err != nil {
 		t.Fatal(err)
 	}
-	if out.String() != want.String() {
-		t.Errorf("a cell with a line break was not left to tablewriter")
+	if out.String() != want.String() || !strings.Contains(out.String(), ` two\nlines `) {
+		t.Errorf("a cell with a line break was not escaped and aligned")
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/olekukonko/tablewriter"
@@ -32,12 +31,38 @@ func (t *Table) Append(cells ...string) {
 // plain space-aligned columns in a pipe, where an empty cell becomes "-" so
 // that awk sees the same number of fields on every line. Column names are
 // printed as given (tablewriter's header auto-format would turn "Recv-Q"
-// into "RECV - Q").
+// into "RECV - Q"). Control characters in cells are escaped (see Escape),
+// whatever the stream: cells carry names and text from peers and files.
 func (t *Table) Print(s *Streams, noHeader bool) error {
+	t = t.escaped()
 	if s.OutTTY {
 		return t.printTerminal(s.Out, noHeader)
 	}
 	return t.printPlain(s.Out, noHeader)
+}
+
+// escaped returns t with every cell passed through Escape: t itself when
+// no cell changes, else a copy.
+func (t *Table) escaped() *Table {
+	changed := func(cells []string) bool {
+		return slices.ContainsFunc(cells, func(c string) bool { return Escape(c) != c })
+	}
+	if !changed(t.Header) && !slices.ContainsFunc(t.Rows, changed) {
+		return t
+	}
+	out := &Table{Header: escapeAll(t.Header), Rows: make([][]string, len(t.Rows))}
+	for i, r := range t.Rows {
+		out.Rows[i] = escapeAll(r)
+	}
+	return out
+}
+
+func escapeAll(cells []string) []string {
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		out[i] = Escape(c)
+	}
+	return out
 }
 
 // alignedMinRows is the number of rows from which a table on a terminal is
@@ -84,19 +109,15 @@ func (t *Table) printTablewriter(w io.Writer, noHeader bool) error {
 }
 
 // alignable reports whether printAligned draws t as tablewriter would:
-// every row has a cell per column and no cell has a control character
-// (tablewriter breaks lines, expands tabs and skips colour codes).
+// every row has a cell per column. (Cells have no control characters,
+// which tablewriter would treat otherwise: Print has escaped them.)
 func (t *Table) alignable() bool {
 	for _, r := range t.Rows {
-		if len(r) != len(t.Header) || slices.ContainsFunc(r, hasControl) {
+		if len(r) != len(t.Header) {
 			return false
 		}
 	}
-	return !slices.ContainsFunc(t.Header, hasControl)
-}
-
-func hasControl(s string) bool {
-	return strings.ContainsFunc(s, unicode.IsControl)
+	return true
 }
 
 // cellWidth is how many terminal columns s takes.

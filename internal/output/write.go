@@ -6,20 +6,44 @@ import (
 )
 
 // Printf writes a line or part of one to Out: the human output of a command
-// that is not a table (ping's reply lines, diagnose's steps).
+// that is not a table (ping's reply lines, diagnose's steps). The text of
+// its arguments (strings, errors, Stringers) is escaped (Escape): it may
+// come from a peer, a file or an argument. The format is written as it is.
 func (s *Streams) Printf(format string, a ...any) {
-	fmt.Fprintf(s.Out, format, a...)
+	fmt.Fprintf(s.Out, format, escapeArgs(a)...)
 }
 
-// Println writes a to Out, then a newline.
+// Println writes a to Out, escaped as Printf escapes, then a newline.
 func (s *Streams) Println(a ...any) {
-	fmt.Fprintln(s.Out, a...)
+	fmt.Fprintln(s.Out, escapeArgs(a)...)
 }
 
-// Eprintf writes to ErrOut: what a command says about its run rather than
-// its result (errors, what it is waiting for), so pipes get results alone.
+// Eprintf writes to ErrOut, escaped as Printf escapes: what a command says
+// about its run rather than its result (errors, what it is waiting for), so
+// pipes get results alone.
 func (s *Streams) Eprintf(format string, a ...any) {
-	fmt.Fprintf(s.ErrOut, format, a...)
+	fmt.Fprintf(s.ErrOut, format, escapeArgs(a)...)
+}
+
+// escapeArgs returns a with the text of every string, error and Stringer
+// escaped; Painted text, which carries its own escape codes, passes.
+func escapeArgs(a []any) []any {
+	out := make([]any, len(a))
+	for i, v := range a {
+		switch v := v.(type) {
+		case Painted:
+			out[i] = string(v)
+		case string:
+			out[i] = Escape(v)
+		case error:
+			out[i] = Escape(v.Error())
+		case fmt.Stringer:
+			out[i] = Escape(v.String())
+		default:
+			out[i] = v
+		}
+	}
+	return out
 }
 
 // Notef writes "netkit: note: …" on ErrOut: something true about the
@@ -31,7 +55,7 @@ func (s *Streams) Notef(format string, a ...any) {
 // Warnf writes "netkit: WARNING: …" on ErrOut: something that will make
 // the command's job fail for others (a certificate clients will refuse).
 func (s *Streams) Warnf(format string, a ...any) {
-	s.Eprintf("netkit: "+s.errPaint(Warn, "WARNING")+": "+format+"\n", a...)
+	s.Eprintf("netkit: %s: "+format+"\n", append([]any{s.errPaint(Warn, "WARNING")}, a...)...)
 }
 
 // ColorMode is the --color setting.
@@ -76,18 +100,21 @@ const (
 
 var styleCodes = [...]string{OK: "\x1b[32m", Warn: "\x1b[33m", Fail: "\x1b[31m", Dim: "\x1b[2m"}
 
-// Paint returns text in the colour of st when Out is coloured, else text.
-func (s *Streams) Paint(st Style, text string) string {
+// Painted is text with its colour codes: Printf writes it unescaped.
+type Painted string
+
+// Paint returns text (escaped) in the colour of st when Out is coloured.
+func (s *Streams) Paint(st Style, text string) Painted {
 	return paint(s.outColor, st, text)
 }
 
-func (s *Streams) errPaint(st Style, text string) string {
+func (s *Streams) errPaint(st Style, text string) Painted {
 	return paint(s.errColor, st, text)
 }
 
-func paint(on bool, st Style, text string) string {
+func paint(on bool, st Style, text string) Painted {
 	if !on {
-		return text
+		return Painted(Escape(text))
 	}
-	return styleCodes[st] + text + "\x1b[0m"
+	return Painted(styleCodes[st] + Escape(text) + "\x1b[0m")
 }

@@ -1,0 +1,69 @@
+package fileread
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func TestReadAllLimit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(path, []byte("12345678"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := ReadAll(context.Background(), path, 8); err != nil || string(b) != "12345678" {
+		t.Errorf("a file of exactly the limit: %q, %v", b, err)
+	}
+	if _, err := ReadAll(context.Background(), path, 7); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("a file over the limit: %v, want ErrTooLarge", err)
+	}
+}
+
+// TestReadAllDevZero: /dev/zero, which never ends, stops at the limit.
+func TestReadAllDevZero(t *testing.T) {
+	start := time.Now()
+	_, err := ReadAll(context.Background(), "/dev/zero", 4<<20)
+	if !errors.Is(err, ErrTooLarge) || !strings.Contains(err.Error(), "read /dev/zero: file too large: more than 4 MiB, the limit") {
+		t.Errorf("got %v, want ErrTooLarge", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("took %v", d)
+	}
+}
+
+// TestReadAllCancelled: a FIFO whose writer sends nothing is read until the
+// context ends, and no longer.
+func TestReadAllCancelled(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// A writer that never closes, opened read-write so that the open does
+	// not wait for a reader.
+	w, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := ReadAll(ctx, path, 1<<20)
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("got %v, want context.Canceled", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the read outlasted its context")
+	}
+}
