@@ -1,7 +1,6 @@
 package diag
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/tls"
@@ -16,7 +15,6 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode"
 
 	"github.com/netkit/netkit/diag/explain"
 	"github.com/netkit/netkit/diag/ping"
@@ -347,7 +345,7 @@ func (d *diagnosis) checkHosts(ctx context.Context, s *Step) {
 		d.skipped(s, d.o.Host+" is an IP address")
 		return
 	}
-	hf, err := resolve.ReadHostsFile(path)
+	hf, err := resolve.ReadHostsFileContext(ctx, path)
 	if err != nil {
 		s.set(StatusWarn, "cannot read %s: %v", path, err)
 		d.explain(s, err)
@@ -569,7 +567,7 @@ func (d *diagnosis) greet(ctx context.Context) {
 				buf := make([]byte, 256)
 				var n int
 				n, err = c.Read(buf)
-				greetings[i] = printable(buf[:n])
+				greetings[i] = strings.TrimRight(string(buf[:n]), "\r\n") // escaped where it is printed
 			}
 			switch {
 			case errors.Is(err, syscall.ECONNRESET):
@@ -932,17 +930,6 @@ func shortError(err error) string {
 		return ""
 	}
 	return err.Error()
-}
-
-// printable makes a banner safe to print on one line.
-func printable(b []byte) string {
-	b = bytes.TrimRight(b, "\r\n")
-	return strings.Map(func(r rune) rune {
-		if unicode.IsPrint(r) {
-			return r
-		}
-		return '?'
-	}, string(b))
 }
 
 func joinListenAddrs(socks []sockets.Socket) string {

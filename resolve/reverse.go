@@ -40,7 +40,7 @@ func (r *Resolver) LookupAddr(ctx context.Context, addr netip.Addr) ([]string, e
 		switch src.Name {
 		case "files":
 			asked = append(asked, "hosts file "+r.hostsPath())
-			hf, err := ReadHostsFile(r.hostsPath())
+			hf, err := ReadHostsFileContext(ctx, r.hostsPath())
 			switch {
 			case errors.Is(err, os.ErrNotExist):
 				status = "UNAVAIL"

@@ -106,6 +106,15 @@ var table = []entry{
 	{"REFUSED", 0,
 		"the DNS server refused to answer for {host}: it does not serve this client or this zone",
 		"use a resolver that serves you ('netkit resolve --config' shows the configured ones)"},
+	{"CNAME-LOOP", 0,
+		"the DNS answer for {host} is a chain of aliases (CNAME) that loops back on itself: no address can come of it",
+		"see the chain with 'netkit resolve --trace {host}'; the owner of the zone must fix its CNAME records"},
+	{"CNAME-TOO-LONG", 0,
+		"the DNS answer for {host} is a chain of more than 16 aliases (CNAME), more than netkit and glibc follow",
+		"see the chain with 'netkit resolve --trace {host}'; shorten it, or ask for a name further down the chain"},
+	{"DNS-BAD-REPLY", 0,
+		"the DNS server {server} answered the query for {host} with something that is not a reply to it: bytes that are not a DNS message, a query sent back (no QR flag), or a reply to another question (a broken server or middlebox, a forwarding loop, or another program on port 53)",
+		"ask another server with 'netkit resolve --server SERVER {host}'; watch the exchange at {server} with 'tcpdump -n port 53'"},
 	{"DNS-TIMEOUT", 0,
 		"the DNS server {server} did not answer the query for {host} in time: it is down, overloaded, or a firewall drops DNS on the way",
 		"check the nameserver lines of /etc/resolv.conf ('netkit resolve --config' shows them) and that {server} is up and reachable; try another server with 'netkit resolve --server SERVER {host}'"},
@@ -133,6 +142,9 @@ var table = []entry{
 	{"PLAINTEXT-TO-TLS", 0,
 		"{peer} closed the connection without answering a plaintext message: a TLS server does this to a client that does not start a handshake (netkit echo serve logs \"first record does not look like a TLS handshake\")",
 		"drop --plaintext to speak TLS; 'netkit diagnose {host}:{port}' tells which the port speaks"},
+	{"ECHO-BUSY", 0,
+		"the netkit echo server at {addr} is at one of its limits and told this client busy: --max-conns, --max-conns-per-addr, or --max-memory for message contents",
+		"retry later or send smaller messages; on the server, raise the limit that its 'refused' log line names"},
 	{"NO-REPLY", 0,
 		"{peer} closed the connection without a reply: it is not a netkit echo server, or it refused the message (too large, or malformed)",
 		"check the server's log; 'netkit diagnose {host}:{port}' tells what the port speaks"},
@@ -253,6 +265,10 @@ func ErrorAt(err error, host string, port uint16) (Explanation, bool) {
 	var icmpErr *ping.PermissionError
 	if errors.As(err, &icmpErr) {
 		return byCode("ICMP-NOT-PERMITTED").explain(f), true
+	}
+	var busy *echo.ServerError
+	if errors.As(err, &busy) && busy.Code == "busy" {
+		return byCode("ECHO-BUSY").explain(f), true
 	}
 	var replyErr *echo.ReplyError
 	if errors.As(err, &replyErr) && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET)) {
@@ -435,6 +451,10 @@ func fillFrom(err error) fill {
 	if errors.As(err, &hostErr) {
 		f.host = hostErr.Host
 	}
+	var dnsReply *resolve.ReplyError
+	if errors.As(err, &dnsReply) {
+		f.server = dnsReply.Server
+	}
 	return f
 }
 
@@ -459,6 +479,12 @@ func explainDNS(err error, f fill) (Explanation, bool) {
 		return byCode("SERVFAIL").explain(f), true
 	case errors.Is(err, resolve.ErrRefused):
 		return byCode("REFUSED").explain(f), true
+	case errors.Is(err, resolve.ErrCNAMELoop):
+		return byCode("CNAME-LOOP").explain(f), true
+	case errors.Is(err, resolve.ErrCNAMEChainTooLong):
+		return byCode("CNAME-TOO-LONG").explain(f), true
+	case errors.Is(err, resolve.ErrMalformedReply), errors.Is(err, resolve.ErrNotAReply), errors.Is(err, resolve.ErrWrongQuestion):
+		return byCode("DNS-BAD-REPLY").explain(f), true
 	}
 	var dnsErr *net.DNSError
 	var why string

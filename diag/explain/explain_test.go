@@ -344,3 +344,28 @@ func TestExplainNoSuchHostFromHostsFileOnly(t *testing.T) {
 		t.Errorf("%v → %+v", err, ex)
 	}
 }
+
+// TestExplainHostileDNS checks that the answers a hostile or broken DNS
+// server gives get their own explanation, naming the server and the host.
+func TestExplainHostileDNS(t *testing.T) {
+	srv := dnstest.StartAnyPort(t,
+		"loop1.test. 60 IN CNAME loop2.test.",
+		"loop2.test. 60 IN CNAME loop1.test.",
+	)
+	r := &resolve.Resolver{Servers: []netip.AddrPort{srv.Addr}, Timeout: time.Second}
+	_, err := r.LookupIP(context.Background(), "loop1.test", resolve.IPv4)
+	ex, ok := Error(err)
+	if !ok || ex.Code != "CNAME-LOOP" || !strings.Contains(ex.Cause, "loop1.test") {
+		t.Errorf("%v → %+v", err, ex)
+	}
+	ex, ok = Error(&resolve.LookupError{Name: "x.test", Err: &resolve.ReplyError{Server: "127.0.0.1:53", Err: resolve.ErrNotAReply}})
+	if !ok || ex.Code != "DNS-BAD-REPLY" || !strings.Contains(ex.Cause, "127.0.0.1:53") || strings.Contains(ex.Cause+ex.Next, "{") {
+		t.Errorf("not a reply → %+v", ex)
+	}
+}
+
+func TestExplainEchoBusy(t *testing.T) {
+	if ex, ok := Error(fmt.Errorf("echo: %w", &echo.ServerError{Code: "busy", Message: "Error: busy"})); !ok || ex.Code != "ECHO-BUSY" {
+		t.Errorf("busy → %+v, %v", ex, ok)
+	}
+}

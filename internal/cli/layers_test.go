@@ -16,6 +16,7 @@ import (
 //	diag/ping/         ICMP echo and TCP ping, many hosts
 //	diag/sockets/      socket listing, owners, who
 //	resolve/, echo/    names and the echo service
+//	units/, fileread/  how quantities are stated; files read within a size and a context
 //
 // The domain packages never depend on the command line, the renderer or
 // anything under internal/, and each depends only on the layers below it.
@@ -30,6 +31,7 @@ func TestLayers(t *testing.T) {
 		"resolve":      {"diag", "echo"},
 		"echo":         {"diag"},
 		"units":        {"diag", "echo", "resolve"},
+		"fileread":     {"diag", "echo", "resolve"},
 	}
 	for pkg, forbidden := range below {
 		out, err := exec.Command("go", "list", "-deps", "../../"+pkg).CombinedOutput()

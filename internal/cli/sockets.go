@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -191,18 +190,7 @@ func pidProgram(pid int, program string) string {
 	if pid == 0 {
 		return "-"
 	}
-	return strconv.Itoa(pid) + "/" + printable(program)
-}
-
-// printable replaces control characters, which any local user can put in a
-// process's name or command line, so that each row stays one line.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return '?'
-		}
-		return r
-	}, s)
+	return strconv.Itoa(pid) + "/" + program
 }
 
 // SocketsWhoOptions are the inputs of 'netkit sockets who'.
@@ -263,8 +251,8 @@ func socketsWhoRun(cmd *cobra.Command, opts *SocketsWhoOptions) error {
 				pid, fd = strconv.Itoa(h.PID), strconv.Itoa(h.FD)
 			}
 			s := h.Socket
-			t.Append(pid, h.User, printable(h.Program), fd, s.Proto, formatAddr(s.Local), formatAddr(s.Remote), string(s.State),
-				printable(strings.Join(h.Cmdline, " ")))
+			t.Append(pid, h.User, h.Program, fd, s.Proto, formatAddr(s.Local), formatAddr(s.Remote), string(s.State),
+				strings.Join(h.Cmdline, " "))
 		}
 		err = t.Print(opts.IO, opts.Output.NoHeader)
 	}
