@@ -31,8 +31,20 @@ func formatProcNetLine(s Socket, t procNetTable) string {
 	if st < 0 {
 		fmt.Sscanf(string(s.State), "UNKNOWN(0x%X)", &st)
 	}
+	tr := slices.Index(timerNames[:], s.Timer)
+	if tr < 0 {
+		fmt.Sscanf(string(s.Timer), "unknown(0x%X)", &tr)
+	}
+	retrans, probes := 0, 0
+	switch s.Timer {
+	case TimerRetransmit:
+		retrans = s.Retransmits
+	case TimerKeepalive, TimerZeroWindowProbe:
+		probes = s.Retransmits
+	}
+	ticks := int64(s.TimerMs) / clockTick.Milliseconds()
 	return fmt.Sprintf("%4d: %s:%04X %s:%04X %02X %08X:%08X %02X:%08X %08X %5d %8d %d 1 0000000000000000 100 0 0 10 0\n",
-		0, addr(la), s.Local.Port(), addr(ra), s.Remote.Port(), st, s.SendQ, s.RecvQ, 0, 0, 0, s.UID, 0, s.Inode)
+		0, addr(la), s.Local.Port(), addr(ra), s.Remote.Port(), st, s.SendQ, s.RecvQ, tr, ticks, retrans, s.UID, probes, s.Inode)
 }
 
 // unknownState is how a state number netkit has no name for reads.
@@ -46,6 +58,10 @@ func FuzzParseProcNetLine(f *testing.F) {
 	f.Add("   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 123456 1 0000000000000000 100 0 0 10 0", false, true)
 	f.Add("   1: 00000000000000000000000001000000:01BB 00000000000000000000000001000000:D431 01 00000010:00000020 00:00000000 00000000     0        0 77 1", true, true)
 	f.Add("  12: 0100007F:0035 00000000:0000 07 00000000:00000000 00:00000000 00000000   101        0 4242 2 0000000000000000 0", false, false)
+	f.Add("   3: 0100007F:8AE6 0100007F:1F90 01 00000000:00000000 01:0000002A 00000003     0        0 515 2 0000000000000000 20 4 30 10 -1", false, true)
+	f.Add("   4: 0100007F:8AE6 0100007F:1F90 01 00000000:00000000 02:000005DC 00000000     0        2 515 2 0000000000000000 20 4 30 10 -1", false, true)
+	f.Add("   5: 0100007F:8AE6 0100007F:1F90 06 00000000:00000000 03:00001770 00000000     0        0 0 3 0000000000000000", false, true)
+	f.Add("   6: 00000000:0001 00000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 99 2 0000000000000000 0", false, false)
 	f.Fuzz(func(t *testing.T, line string, v6, tcp bool) {
 		tab := procNetTable{name: "fuzz", proto: "p", tcp: tcp, v6: v6}
 		var s Socket
@@ -90,6 +106,86 @@ func FuzzParseSocketState(f *testing.F) {
 		}
 		if back, err := ParseState(string(st)); err != nil || back != st {
 			t.Fatalf("%q read as %q, which reads as %q, %v", in, st, back, err)
+		}
+	})
+}
+
+// FuzzParseFilter checks that no expression makes the parser panic, that
+// an error names the filter, and that an accepted filter, written back by
+// String, parses to the same filter.
+func FuzzParseFilter(f *testing.F) {
+	f.Add("state established ( dport = :443 or sport = :443 )")
+	f.Add("exclude listening exclude time-wait src 127.0.0.0/8:* and !dst [::1]:22")
+	f.Add("state connected sport >= :1024 && dport != :https || not ( src /run/*.sock )")
+	f.Add("dst = ::ffff:10.0.0.0/104 or src != @abstract")
+	f.Add("(dport eq :22)")
+	f.Fuzz(func(t *testing.T, expr string) {
+		flt, err := ParseFilter([]string{expr})
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "filter: ") {
+				t.Fatalf("%q: error %q does not start with \"filter: \"", expr, err)
+			}
+			return
+		}
+		again, err := ParseFilter([]string{flt.String()})
+		if err != nil {
+			t.Fatalf("%q read as %q, which does not parse: %v", expr, flt, err)
+		}
+		if again.String() != flt.String() {
+			t.Fatalf("%q read as %q, which reads as %q", expr, flt, again)
+		}
+	})
+}
+
+// FuzzParseUnixDiag checks that no netlink reply makes the sock_diag
+// parser panic or read a socket that is not a UNIX one.
+func FuzzParseUnixDiag(f *testing.F) {
+	// One SOCK_DIAG_BY_FAMILY message for a listener on "/run/a.sock"
+	// (name, peer, queue lengths, uid), then NLMSG_DONE.
+	ne := binary.NativeEndian
+	msg := func(typ uint16, payload []byte) []byte {
+		b := make([]byte, 16, 16+len(payload)+3)
+		ne.PutUint32(b, uint32(16+len(payload)))
+		ne.PutUint16(b[4:], typ)
+		b = append(b, payload...)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+		return b
+	}
+	attr := func(typ uint16, v []byte) []byte {
+		b := make([]byte, 4, 8+len(v))
+		ne.PutUint16(b, uint16(4+len(v)))
+		ne.PutUint16(b[2:], typ)
+		b = append(b, v...)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+		return b
+	}
+	u32 := func(vs ...uint32) []byte {
+		b := make([]byte, 4*len(vs))
+		for i, v := range vs {
+			ne.PutUint32(b[4*i:], v)
+		}
+		return b
+	}
+	diag := []byte{1, 1, 10, 0, 0x39, 0x30, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	diag = append(diag, attr(unixDiagName, []byte("/run/a.sock\x00"))...)
+	diag = append(diag, attr(unixDiagPeer, u32(0))...)
+	diag = append(diag, attr(unixDiagRQLen, u32(1, 128))...)
+	diag = append(diag, attr(unixDiagUID, u32(1000))...)
+	f.Add(append(msg(sockDiagByFamily, diag), msg(3, u32(0))...))
+	f.Add(msg(2, u32(uint32(0x100000000-22))))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		socks, _, err := parseUnixDiag(b, nil)
+		if err != nil {
+			return
+		}
+		for _, s := range socks {
+			if s.Proto != ProtoUnix || s.Family != "unix" || s.Local.IsValid() || !slices.Contains(States(), s.State) && !unknownState.MatchString(string(s.State)) {
+				t.Fatalf("%x: socket %+v", b, s)
+			}
 		}
 	})
 }

@@ -137,21 +137,36 @@ func (w *ownerWalk) addOwners(ctx context.Context, list *Listing, q Query) error
 	}
 	list.Sockets = kept
 	if unowned > 0 {
-		what := fmt.Sprintf("%d sockets show '-' as PID/Program", unowned)
+		what := countOf(unowned, "socket shows", "sockets show") + " '-' as PID/Program"
 		if filtered {
-			what = fmt.Sprintf("%d sockets they may hold are not listed", unowned)
+			what = countOf(unowned, "socket", "sockets") + " they may hold " + plural(unowned, "is", "are") + " not listed"
 		}
 		list.Notes = append(list.Notes, fmt.Sprintf(
-			"the file descriptors of %d processes could not be read (permission denied, uid %d): %s; run as root to see every owner",
-			denied, os.Geteuid(), what))
+			"the file descriptors of %s could not be read (permission denied, uid %d): %s; run as root to see every owner",
+			countOf(denied, "process", "processes"), os.Geteuid(), what))
 	}
 	if hidden > 0 {
 		list.Notes = append(list.Notes, fmt.Sprintf(
-			"%d sockets are open but no process visible here holds them, so their owner shows as '-': "+
-				"they belong to a process in another PID namespace (a container) or to the kernel, "+
-				"or were opened or closed while netkit was listing", hidden))
+			"%s open but no process visible here holds %s, so %s owner shows as '-': "+
+				"%s to a process in another PID namespace (a container) or to the kernel, "+
+				"or %s opened or closed while netkit was listing",
+			countOf(hidden, "socket is", "sockets are"), plural(hidden, "it", "them"), plural(hidden, "its", "their"),
+			plural(hidden, "it belongs", "they belong"), plural(hidden, "was", "were")))
 	}
 	return nil
+}
+
+// plural is one when n is 1, else many.
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// countOf writes n and the words that go with it: "1 socket", "2 sockets".
+func countOf(n int, one, many string) string {
+	return strconv.Itoa(n) + " " + plural(n, one, many)
 }
 
 // programMatches reports whether a process named name (its comm, at most

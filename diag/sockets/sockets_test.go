@@ -711,7 +711,7 @@ func TestWhoHoldsAcceptQueue(t *testing.T) {
 	if want := []string{"ESTABLISHED 0", "LISTEN 1"}; !slices.Equal(states, want) {
 		t.Errorf("holders %v, want %v", states, want)
 	}
-	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "1 connections to port "+strconv.Itoa(int(ap.Port()))+" wait in a listener's accept queue") {
+	if len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "1 connection to port "+strconv.Itoa(int(ap.Port()))+" waits in a listener's accept queue") {
 		t.Errorf("notes %q, want one about the accept queue", rep.Notes)
 	}
 }

@@ -1,10 +1,13 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode"
 
 	"github.com/spf13/cobra"
@@ -22,9 +25,14 @@ type SocketsOptions struct {
 	Query sockets.Query
 	// Summary prints counts per protocol and state instead of sockets.
 	Summary bool
+	// Extended adds the User and Inode columns (-e, as in ss and netstat).
+	Extended bool
+	// Timers adds the Timer column (-o, as in ss and netstat).
+	Timers bool
 
-	states []string
-	port   string
+	states  []string
+	port    string
+	ignored bool // -n, -p and -a: what netkit does anyway
 }
 
 // NewCmdSockets returns 'netkit sockets' and its 'who' subcommand. runF
@@ -32,12 +40,27 @@ type SocketsOptions struct {
 func NewCmdSockets(io *output.Streams, runF func(*SocketsOptions) error) *cobra.Command {
 	opts := &SocketsOptions{IO: io}
 	cmd := &cobra.Command{
-		Use:   "sockets",
-		Short: "List TCP and UDP sockets with their state, queues and owning process",
+		Use:   "sockets [FILTER]",
+		Short: "List TCP, UDP, UNIX and raw sockets with their state, queues, timers and owning process",
 		Long: `Sockets lists the TCP and UDP sockets of this machine, as 'netstat -tuanp'
 and 'ss -tuanp' do: protocol, receive and send queues, local and foreign
 address, state and the process holding each one. Addresses are numeric
-unless --resolve is given; a wildcard address or port is "*".
+unless --resolve is given; a wildcard address or port is "*". -x adds
+UNIX domain sockets, -w raw sockets (where a packet sniffer or a ping
+shows); -t, -u, -x and -w together choose any mix. The flags people type
+for ss and netstat work: -n, -p and -a are what netkit does anyway, so
+'-tulpn' and '-antp' list what they list there.
+
+UNIX sockets show as ss shows them: Proto u_str, u_dgr or u_seq; Local
+Address the path ("@name" for an abstract name, "*" unnamed) and the
+socket's inode; Foreign Address the peer's path and inode, as the kernel
+pairs them, so both ends of a socketpair find each other.
+
+-e adds the socket's user and inode; -o adds the TCP timer that runs on
+each socket: retransmit (data sent and not acknowledged, with how many
+times it was sent again), keepalive, time-wait or zero-window-probe, with
+when it fires. A connection whose retransmit count climbs gets no answer
+from its peer: the usual "it hangs".
 
 Filters combine: '-t -l --port 8080' lists TCP listeners on port 8080.
 States are named as netstat or ss name them, in any case, with or without
@@ -45,28 +68,46 @@ dashes: listen, established (estab), syn-sent, syn-recv, fin-wait-1,
 fin-wait-2, time-wait, close, close-wait, last-ack, closing, and unconn for
 UDP sockets with no peer.
 
+FILTER is an ss filter (see ss(8)): leading 'state NAME' or 'exclude NAME'
+words (NAME a state or one of ss's groups: all, connected, synchronized,
+bucket, big), then conditions 'src PREFIX', 'dst PREFIX' (address, prefix
+and port: 10.0.0.0/8, [::1]:443, *:22; or a UNIX socket path, with glob
+patterns), 'sport OP PORT' and 'dport OP PORT' (OP: = != < > <= >=, or eq
+ne lt gt le ge), joined by and, or, not and parentheses; quote it for the
+shell.
+
 Sockets whose owner cannot be seen are listed with "-" as PID/Program, and
 a note says why: other users' processes when not run as root, a process in
 another PID namespace (a container), or the kernel. Connections in
 TIME_WAIT are held by no process: they show "-" without a note.
 
 'netkit sockets --summary' counts sockets per protocol and state, like
-'ss -s'. 'netkit sockets who PORT' answers "Address already in use".`,
-		Example: `  netkit sockets -l                  # what is listening?
+'ss -s'. 'netkit sockets who PORT' answers "Address already in use", and
+'netkit sockets who PATH' who listens on (and is connected to) a UNIX
+socket.`,
+		Example: `  netkit sockets -tlnp                # what is listening on TCP?
   netkit sockets -t --port 65432      # TCP sockets on port 65432, either end
   netkit sockets --state time-wait --summary
+  netkit sockets -to state established '( dport = :443 or sport = :443 )'
+  netkit sockets -x src /run/*.sock   # UNIX sockets under /run
   netkit sockets --program nginx --json
-  netkit sockets who 8080`,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 {
-				return usageErrorf("unexpected argument %q: '%s' takes only flags (did you mean '%s who %s'?)",
-					args[0], cmd.CommandPath(), cmd.CommandPath(), args[0])
-			}
-			return nil
-		},
+  netkit sockets who 8080
+  netkit sockets who /run/docker.sock`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.Output.Resolve(); err != nil {
 				return usageError(err)
+			}
+			if len(args) > 0 {
+				f, err := sockets.ParseFilter(args)
+				if err != nil {
+					if len(args) == 1 {
+						if _, perr := resolve.ParsePort(strings.TrimPrefix(args[0], ":"), ""); perr == nil {
+							return usageErrorf("%w (did you mean '%s who %s'?)", err, cmd.CommandPath(), args[0])
+						}
+					}
+					return usageError(err)
+				}
+				opts.Query.Filter = f
 			}
 			for _, list := range opts.states {
 				for name := range strings.SplitSeq(list, ",") {
@@ -100,6 +141,8 @@ TIME_WAIT are held by no process: they show "-" without a note.
 	fs := cmd.Flags()
 	fs.BoolVarP(&opts.Query.TCP, "tcp", "t", false, "TCP sockets (with -u: both; neither: both)")
 	fs.BoolVarP(&opts.Query.UDP, "udp", "u", false, "UDP sockets")
+	fs.BoolVarP(&opts.Query.Unix, "unix", "x", false, "UNIX domain sockets")
+	fs.BoolVarP(&opts.Query.Raw, "raw", "w", false, "raw IP sockets")
 	fs.BoolVarP(&opts.Query.IPv4, "ipv4", "4", false, "IPv4 sockets (with -6: both; neither: both)")
 	fs.BoolVarP(&opts.Query.IPv6, "ipv6", "6", false, "IPv6 sockets")
 	fs.BoolVarP(&opts.Query.Listening, "listen", "l", false, "only sockets waiting for peers: TCP LISTEN and unconnected UDP")
@@ -109,6 +152,11 @@ TIME_WAIT are held by no process: they show "-" without a note.
 	fs.StringVar(&opts.Query.Program, "program", "", "only sockets held by a process of this name")
 	fs.BoolVarP(&opts.Query.Names, "resolve", "r", false, "show host and service names instead of numbers")
 	fs.BoolVarP(&opts.Summary, "summary", "s", false, "count sockets per protocol and state, like 'ss -s'")
+	fs.BoolVarP(&opts.Extended, "extended", "e", false, "add the User and Inode columns")
+	fs.BoolVarP(&opts.Timers, "timers", "o", false, "add the Timer column: retransmit, keepalive, time-wait or zero-window-probe, when it fires and its count")
+	fs.BoolVarP(&opts.ignored, "numeric", "n", false, "numeric addresses and ports (the default; for ss and netstat habits)")
+	fs.BoolVarP(&opts.ignored, "processes", "p", false, "show the owning processes (the default)")
+	fs.BoolVarP(&opts.ignored, "all", "a", false, "sockets in every state (the default; -l narrows to listeners)")
 	opts.Output.AddFlags(fs, false)
 	cmd.AddCommand(NewCmdSocketsWho(io, nil))
 	return cmd
@@ -120,6 +168,9 @@ var socketsHeader = []string{"Proto", "Recv-Q", "Send-Q", "Local Address", "Fore
 
 func socketsRun(cmd *cobra.Command, opts *SocketsOptions) error {
 	list, err := sockets.List(cmd.Context(), opts.Query)
+	if errors.Is(err, sockets.ErrNoProcess) {
+		return checkFailed(fmt.Errorf("list sockets: %w", err))
+	}
 	if err != nil {
 		return fmt.Errorf("list sockets: %w", err)
 	}
@@ -130,16 +181,92 @@ func socketsRun(cmd *cobra.Command, opts *SocketsOptions) error {
 	if opts.Output.Format == output.FormatJSON {
 		return output.PrintJSON(opts.IO.Out, list)
 	}
-	t := output.Table{Header: socketsHeader, Rows: make([][]string, 0, len(list.Sockets))}
-	for i := range list.Sockets {
-		s := &list.Sockets[i]
-		local, remote := s.LocalName, s.RemoteName
-		if !opts.Query.Names {
-			local, remote = formatAddr(s.Local), formatAddr(s.Remote)
-		}
-		t.Append(s.Proto, strconv.Itoa(s.RecvQ), strconv.Itoa(s.SendQ), local, remote, string(s.State), pidProgram(s.PID, s.Program))
-	}
+	t := socketsTable(opts, list.Sockets)
 	return t.Print(opts.IO, opts.Output.NoHeader)
+}
+
+// socketsTable is the listing of socks as a table, with the columns
+// opts asks for: netstat's, then User and Inode (-e), then Timer (-o).
+func socketsTable(opts *SocketsOptions, socks []sockets.Socket) output.Table {
+	header := socketsHeader
+	if opts.Extended {
+		header = slices.Insert(slices.Clone(header), len(header)-1, "User", "Inode")
+	}
+	if opts.Timers {
+		header = append(slices.Clone(header), "Timer")
+	}
+	t := output.Table{Header: header, Rows: make([][]string, 0, len(socks))}
+	for i := range socks {
+		s := &socks[i]
+		proto, local, remote := socketCells(s, opts.Query.Names)
+		row := []string{proto, strconv.Itoa(s.RecvQ), strconv.Itoa(s.SendQ), local, remote, string(s.State)}
+		if opts.Extended {
+			user := s.User
+			if user == "" {
+				user = strconv.FormatUint(uint64(s.UID), 10)
+			}
+			row = append(row, user, strconv.FormatUint(s.Inode, 10))
+		}
+		row = append(row, pidProgram(s.PID, s.Program))
+		if opts.Timers {
+			row = append(row, timerCell(s))
+		}
+		t.Append(row...)
+	}
+	return t
+}
+
+// socketCells are the Proto, Local Address and Foreign Address cells of
+// s: numeric addresses, or the names List found when names is true.
+func socketCells(s *sockets.Socket, names bool) (proto, local, remote string) {
+	switch {
+	case s.Family == "unix":
+		return unixNetid(s.Type), unixAddr(s.Path, s.Inode), unixAddr(s.PeerPath, s.PeerInode)
+	case names:
+		return s.Proto, s.LocalName, s.RemoteName
+	}
+	return s.Proto, formatAddr(s.Local), formatAddr(s.Remote)
+}
+
+// unixNetid is ss's Netid for a UNIX socket of this type: u_str, u_dgr,
+// u_seq.
+func unixNetid(typ string) string {
+	switch typ {
+	case "stream":
+		return "u_str"
+	case "dgram":
+		return "u_dgr"
+	case "seqpacket":
+		return "u_seq"
+	}
+	return "unix"
+}
+
+// unixAddr writes a UNIX socket's end as ss does, its path ("*" when
+// unnamed) and inode: "/run/foo.sock 4321", "* 4322". An end with no
+// socket (the peer of a listener) is "*".
+func unixAddr(path string, inode uint64) string {
+	if inode == 0 && path == "" {
+		return "*"
+	}
+	if path == "" {
+		path = "*"
+	}
+	return printable(path) + " " + strconv.FormatUint(inode, 10)
+}
+
+// timerCell writes the Timer column: "retransmit(200ms,3)",
+// "time-wait(59.2s,0)", or "-" when no timer runs.
+func timerCell(s *sockets.Socket) string {
+	if s.Timer == sockets.TimerNone {
+		return "-"
+	}
+	d := time.Duration(s.TimerMs * float64(time.Millisecond))
+	when := strconv.FormatInt(d.Milliseconds(), 10) + "ms"
+	if d >= time.Second {
+		when = strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + "s"
+	}
+	return string(s.Timer) + "(" + when + "," + strconv.Itoa(s.Retransmits) + ")"
 }
 
 func printSocketSummary(opts *SocketsOptions, sum sockets.Summary, notes []string) error {
@@ -209,7 +336,10 @@ func printable(s string) string {
 type SocketsWhoOptions struct {
 	IO     *output.Streams
 	Output output.Options
-	Port   uint16
+	// Port is the port asked about, or 0 when Path is.
+	Port uint16
+	// Path is the UNIX socket path (or "@name") asked about.
+	Path string
 }
 
 // NewCmdSocketsWho returns 'netkit sockets who'. runF replaces
@@ -217,26 +347,38 @@ type SocketsWhoOptions struct {
 func NewCmdSocketsWho(io *output.Streams, runF func(*SocketsWhoOptions) error) *cobra.Command {
 	opts := &SocketsWhoOptions{IO: io}
 	cmd := &cobra.Command{
-		Use:   "who PORT",
-		Short: "Show every process holding a TCP or UDP port, like 'lsof -i :PORT'",
+		Use:   "who PORT|PATH",
+		Short: "Show every process holding a TCP or UDP port or a UNIX socket, like 'lsof -i :PORT'",
 		Long: `Who lists every process holding a TCP or UDP socket with PORT at either end,
 with its user, descriptor and command line: the answer to "Address already
-in use". PORT is a number or a service name from /etc/services.
+in use". PORT is a number or a service name from /etc/services, with or
+without a leading colon (:53, as lsof and ss write it).
 
-It exits 1 when nothing holds the port. Connections in TIME_WAIT are held by
-no process; a note counts them.`,
+Given a UNIX socket PATH (starting with / or .) or abstract name (@name),
+it lists the processes whose socket is bound to it (the listener and the
+connections it accepted) and those connected to it: "who is listening on
+/run/foo.sock?". A socket file with nothing bound to it is a leftover.
+
+It exits 1 when nothing holds the port or path. Connections in TIME_WAIT
+are held by no process; a note counts them.`,
 		Example: `  netkit sockets who 8080
-  netkit sockets who ssh --json`,
+  netkit sockets who :53
+  netkit sockets who ssh --json
+  netkit sockets who /run/systemd/journal/stdout`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.Output.Resolve(); err != nil {
 				return usageError(err)
 			}
-			p, err := resolve.ParsePort(args[0], "")
-			if err != nil {
-				return usageError(err)
+			if a := args[0]; strings.HasPrefix(a, "/") || strings.HasPrefix(a, ".") || strings.HasPrefix(a, "@") {
+				opts.Path = a
+			} else {
+				p, err := resolve.ParsePort(strings.TrimPrefix(a, ":"), "")
+				if err != nil {
+					return usageError(err)
+				}
+				opts.Port = p
 			}
-			opts.Port = p
 			if runF != nil {
 				return runF(opts)
 			}
@@ -248,9 +390,17 @@ no process; a note counts them.`,
 }
 
 func socketsWhoRun(cmd *cobra.Command, opts *SocketsWhoOptions) error {
-	rep, err := sockets.WhoHolds(cmd.Context(), opts.Port)
+	what := fmt.Sprintf("port %d", opts.Port)
+	var rep *sockets.PortReport
+	var err error
+	if opts.Path != "" {
+		what = "UNIX socket " + opts.Path
+		rep, err = sockets.WhoHoldsPath(cmd.Context(), opts.Path)
+	} else {
+		rep, err = sockets.WhoHolds(cmd.Context(), opts.Port)
+	}
 	if err != nil {
-		return fmt.Errorf("find holders of port %d: %w", opts.Port, err)
+		return fmt.Errorf("find holders of %s: %w", what, err)
 	}
 	printNotes(opts.IO, rep.Notes)
 	if opts.Output.Format == output.FormatJSON {
@@ -262,8 +412,8 @@ func socketsWhoRun(cmd *cobra.Command, opts *SocketsWhoOptions) error {
 			if h.PID != 0 {
 				pid, fd = strconv.Itoa(h.PID), strconv.Itoa(h.FD)
 			}
-			s := h.Socket
-			t.Append(pid, h.User, printable(h.Program), fd, s.Proto, formatAddr(s.Local), formatAddr(s.Remote), string(s.State),
+			proto, local, remote := socketCells(&h.Socket, false)
+			t.Append(pid, h.User, printable(h.Program), fd, proto, local, remote, string(h.Socket.State),
 				printable(strings.Join(h.Cmdline, " ")))
 		}
 		err = t.Print(opts.IO, opts.Output.NoHeader)
@@ -272,7 +422,10 @@ func socketsWhoRun(cmd *cobra.Command, opts *SocketsWhoOptions) error {
 		return err
 	}
 	if len(rep.Holders) == 0 {
-		return checkFailed(fmt.Errorf("nothing holds port %d (no TCP or UDP socket has it at either end)", opts.Port))
+		if opts.Path != "" {
+			return checkFailed(fmt.Errorf("nothing holds %s (no UNIX socket is bound or connected to it)", what))
+		}
+		return checkFailed(fmt.Errorf("nothing holds %s (no TCP or UDP socket has it at either end)", what))
 	}
 	return nil
 }

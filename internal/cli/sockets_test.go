@@ -63,7 +63,13 @@ func TestSocketsBadInput(t *testing.T) {
 		{[]string{"sockets", "--pid", "x"}, `invalid argument "x" for "--pid"`},
 		{[]string{"sockets", "--program", ""}, "--program: empty name"},
 		{[]string{"sockets", "--format", "jsonl"}, `invalid --format "jsonl"`},
-		{[]string{"sockets", "8080"}, `unexpected argument "8080": 'netkit sockets' takes only flags (did you mean 'netkit sockets who 8080'?)`},
+		{[]string{"sockets", "8080"}, `filter: unexpected "8080": want src, dst, sport, dport, not or ( (did you mean 'netkit sockets who 8080'?)`},
+		{[]string{"sockets", "dport", "=", ":99999"}, `filter: dport: port "99999" is not a number from 1 to 65535`},
+		{[]string{"sockets", "( sport = :22"}, "filter: missing )"},
+		{[]string{"sockets", "state", "bogus"}, `filter: unknown socket state "bogus"`},
+		{[]string{"sockets", "dst", "example.com"}, `filter: dst "example.com": want an IP address or prefix (names are not looked up)`},
+		{[]string{"sockets", "-tlnpq"}, `unknown shorthand flag: 'q' in -q`},
+		{[]string{"sockets", "who", ":0"}, `port "0" is not a number from 1 to 65535`},
 		{[]string{"sockets", "who"}, "accepts 1 arg(s), received 0"},
 		{[]string{"sockets", "who", "0"}, `port "0" is not a number from 1 to 65535`},
 		{[]string{"sockets", "who", "80", "81"}, "accepts 1 arg(s), received 2"},
@@ -267,7 +273,7 @@ func TestSocketsUnprivileged(t *testing.T) {
 		t.Errorf("as nobody: exit %d, stdout %q", r.code, r.stdout)
 	}
 	notes := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
-	if len(notes) != 1 || !strings.Contains(notes[0], "permission denied, uid 65534") || !strings.Contains(notes[0], "1 sockets show '-'") {
+	if len(notes) != 1 || !strings.Contains(notes[0], "permission denied, uid 65534") || !strings.Contains(notes[0], "1 socket shows '-'") {
 		t.Errorf("want one note on stderr explaining the '-', got %q", r.stderr)
 	}
 
@@ -341,7 +347,7 @@ func TestSocketsOtherPIDNamespace(t *testing.T) {
 		t.Errorf("listener row %q, want it without an owner:\n%s", listener, out.String())
 	}
 	notes := strings.Split(strings.TrimRight(errOut.String(), "\n"), "\n")
-	if len(notes) != 1 || !strings.HasPrefix(notes[0], "netkit: note: 1 sockets are open but no process visible here holds them") ||
+	if len(notes) != 1 || !strings.HasPrefix(notes[0], "netkit: note: 1 socket is open but no process visible here holds it") ||
 		!strings.Contains(notes[0], "another PID namespace") {
 		t.Errorf("want one note counting the listener, got %q", errOut.String())
 	}
@@ -498,6 +504,7 @@ func TestSocketsJSONGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc := regexp.MustCompile(`"inode": [1-9][0-9]*`).ReplaceAllString(r.stdout, `"inode": "INODE"`)
+	doc = regexp.MustCompile(`"timer_ms": [0-9.]+`).ReplaceAllString(doc, `"timer_ms": "TIMER_MS"`)
 	doc = strings.ReplaceAll(doc, `"pid": `+strconv.Itoa(os.Getpid())+`,`, `"pid": "PID",`)
 	doc = strings.ReplaceAll(doc, `"program": "`+strings.TrimSpace(string(comm))+`"`, `"program": "PROGRAM"`)
 	golden.Check(t, filepath.Join("testdata", "sockets.json"), []byte(doc), *update)
