@@ -46,12 +46,15 @@ func (f *Filter) String() string {
 	return strings.Join(parts, " ")
 }
 
-// stateGroups are ss's names for sets of states. ss's CLOSE is
+// stateGroups are ss's names for sets of states, as ss(8) defines them
+// (connected: every state but listening and closed). ss's CLOSE is
 // netkit's CLOSE and UNCONN both.
 var stateGroups = map[string][]State{
-	"all":          States(),
-	"connected":    {StateEstablished, StateSynSent, StateFinWait1, StateFinWait2, StateCloseWait, StateLastAck, StateClosing},
-	"synchronized": {StateEstablished, StateFinWait1, StateFinWait2, StateCloseWait, StateLastAck, StateClosing},
+	"all": States(),
+	"connected": {StateEstablished, StateSynSent, StateSynRecv, StateFinWait1, StateFinWait2, StateTimeWait,
+		StateCloseWait, StateLastAck, StateClosing},
+	"synchronized": {StateEstablished, StateSynRecv, StateFinWait1, StateFinWait2, StateTimeWait,
+		StateCloseWait, StateLastAck, StateClosing},
 	"bucket":       {StateSynRecv, StateTimeWait},
 	"big": {StateEstablished, StateSynSent, StateFinWait1, StateFinWait2, StateClose, StateCloseWait, StateLastAck,
 		StateListen, StateClosing, StateUnconn},
@@ -83,7 +86,7 @@ func parseStateWord(word string) ([]State, error) {
 //	EXPRESSION: ( EXPRESSION ), not/! EXPRESSION, EXPRESSION and/&& EXPRESSION (or side by side),
 //	            EXPRESSION or/|| EXPRESSION,
 //	            src PREFIX, dst PREFIX, sport OP PORT, dport OP PORT
-//	PREFIX: ADDRESS[/LEN][:PORT] ([IPv6]:PORT; * for any), or a UNIX socket's path, glob patterns allowed
+//	PREFIX: ADDRESS[/LEN][:PORT] ([IPv6[/LEN]]:PORT; * for any), or a UNIX socket's path, glob patterns allowed
 //	OP: = == eq, != ne neq, < lt, > gt, <= le leq, >= ge geq (none: =)
 //	PORT: [:]NUMBER or [:]SERVICE
 //
@@ -485,7 +488,7 @@ func (c hostCond) String() string {
 	if c.prefix.IsValid() {
 		host = c.prefix.String()
 		if c.prefix.Addr().Is6() {
-			host = "[" + c.prefix.Addr().String() + "]/" + strconv.Itoa(c.prefix.Bits())
+			host = "[" + host + "]"
 		}
 	}
 	if c.port != 0 {
