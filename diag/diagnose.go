@@ -167,6 +167,10 @@ type Report struct {
 	// banner), when it did.
 	Greeting  string           `json:"greeting,omitempty"`
 	Listeners []sockets.Socket `json:"listeners,omitempty"`
+	// Retransmitting are the TCP connections of this machine on the port
+	// whose retransmit timer has fired without an acknowledgement, when
+	// the target is this machine.
+	Retransmitting []sockets.Socket `json:"retransmitting,omitempty"`
 	TLS       *echo.TLSInfo    `json:"tls,omitempty"`
 	Echo      *EchoResult      `json:"echo,omitempty"`
 	ElapsedMS float64          `json:"elapsed_ms"`
@@ -636,6 +640,7 @@ func (d *diagnosis) listeners(ctx context.Context, s *Step) {
 		d.skipped(s, "the target is not this machine")
 		return
 	}
+	defer d.retransmits(ctx, s)
 	list, err := sockets.List(ctx, sockets.Query{TCP: true, Listening: true, Port: d.o.Port})
 	if err != nil {
 		s.set(StatusWarn, "cannot list the sockets: %v", err)
@@ -703,6 +708,35 @@ func (d *diagnosis) listeners(ctx context.Context, s *Step) {
 	}
 	if onlyLoopback(list.Sockets) {
 		s.Details = append(s.Details, "every listener is on a loopback address: other hosts cannot reach this service")
+	}
+}
+
+// retransmits adds to the listen step the connections on the port that
+// are retransmitting: data sent and never acknowledged, the "it hangs" a
+// listing shows.
+func (d *diagnosis) retransmits(ctx context.Context, s *Step) {
+	list, err := sockets.List(ctx, sockets.Query{TCP: true, Port: d.o.Port})
+	if err != nil {
+		return
+	}
+	most := 0
+	for _, c := range list.Sockets {
+		if c.Timer == sockets.TimerRetransmit && c.Retransmits > 0 {
+			d.rep.Retransmitting = append(d.rep.Retransmitting, c)
+			most = max(most, c.Retransmits)
+		}
+	}
+	if n := len(d.rep.Retransmitting); n > 0 {
+		if s.Status == StatusOK {
+			s.Status = StatusWarn
+		}
+		what := fmt.Sprintf("%d connections on port %d are", n, d.o.Port)
+		if n == 1 {
+			what = fmt.Sprintf("1 connection on port %d is", d.o.Port)
+		}
+		s.Details = append(s.Details, fmt.Sprintf("%s retransmitting (up to %d times): the peer does not acknowledge what was sent, "+
+			"so packets are dropped on the way (a firewall) or the peer is stuck; 'netkit sockets -o --port %d' shows them",
+			what, most, d.o.Port))
 	}
 }
 

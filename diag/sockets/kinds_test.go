@@ -17,9 +17,13 @@ import (
 	"time"
 )
 
-// needSS skips a test that compares with ss when ss is not installed.
+// needSS skips a test that compares with ss when ss is not installed,
+// and under -short.
 func needSS(t *testing.T) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("compares with ss: not under -short")
+	}
 	if _, err := exec.LookPath("ss"); err != nil {
 		t.Skip("ss (iproute2) is not installed: the comparison needs it (.ci/run installs it)")
 	}
