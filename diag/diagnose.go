@@ -171,9 +171,9 @@ type Report struct {
 	// whose retransmit timer has fired without an acknowledgement, when
 	// the target is this machine.
 	Retransmitting []sockets.Socket `json:"retransmitting,omitempty"`
-	TLS       *echo.TLSInfo    `json:"tls,omitempty"`
-	Echo      *EchoResult      `json:"echo,omitempty"`
-	ElapsedMS float64          `json:"elapsed_ms"`
+	TLS            *echo.TLSInfo    `json:"tls,omitempty"`
+	Echo           *EchoResult      `json:"echo,omitempty"`
+	ElapsedMS      float64          `json:"elapsed_ms"`
 }
 
 // EchoResult is what the echo step found: what the netkit echo server sees

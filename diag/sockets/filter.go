@@ -55,7 +55,7 @@ var stateGroups = map[string][]State{
 		StateCloseWait, StateLastAck, StateClosing},
 	"synchronized": {StateEstablished, StateSynRecv, StateFinWait1, StateFinWait2, StateTimeWait,
 		StateCloseWait, StateLastAck, StateClosing},
-	"bucket":       {StateSynRecv, StateTimeWait},
+	"bucket": {StateSynRecv, StateTimeWait},
 	"big": {StateEstablished, StateSynSent, StateFinWait1, StateFinWait2, StateClose, StateCloseWait, StateLastAck,
 		StateListen, StateClosing, StateUnconn},
 }
