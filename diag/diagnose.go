@@ -167,13 +167,14 @@ type Report struct {
 	// banner), when it did.
 	Greeting  string           `json:"greeting,omitempty"`
 	Listeners []sockets.Socket `json:"listeners,omitempty"`
+	TLS       *echo.TLSInfo    `json:"tls,omitempty"`
+	Echo      *EchoResult      `json:"echo,omitempty"`
+	ElapsedMS float64          `json:"elapsed_ms"`
+
 	// Retransmitting are the TCP connections of this machine on the port
 	// whose retransmit timer has fired without an acknowledgement, when
 	// the target is this machine.
 	Retransmitting []sockets.Socket `json:"retransmitting,omitempty"`
-	TLS            *echo.TLSInfo    `json:"tls,omitempty"`
-	Echo           *EchoResult      `json:"echo,omitempty"`
-	ElapsedMS      float64          `json:"elapsed_ms"`
 }
 
 // EchoResult is what the echo step found: what the netkit echo server sees
