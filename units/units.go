@@ -1,5 +1,6 @@
 // Package units holds the one unit rule of netkit's results: a duration is
-// reported as a float number of milliseconds (JSON fields ending in _ms).
+// reported as a float number of milliseconds (JSON fields ending in _ms);
+// and the one way a count is written in words, "1 socket", "2 sockets".
 package units
 
 import "time"

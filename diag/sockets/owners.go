@@ -12,6 +12,8 @@ import (
 
 	"github.com/shirou/gopsutil/v3/process"
 	"golang.org/x/sys/unix"
+
+	"github.com/netkit/netkit/units"
 )
 
 // fdRef is one file descriptor of one process.
@@ -137,36 +139,23 @@ func (w *ownerWalk) addOwners(ctx context.Context, list *Listing, q Query) error
 	}
 	list.Sockets = kept
 	if unowned > 0 {
-		what := countOf(unowned, "socket shows", "sockets show") + " '-' as PID/Program"
+		what := units.Count(unowned, "socket shows", "sockets show") + " '-' as PID/Program"
 		if filtered {
-			what = countOf(unowned, "socket", "sockets") + " they may hold " + plural(unowned, "is", "are") + " not listed"
+			what = units.Count(unowned, "socket", "sockets") + " they may hold " + units.Plural(unowned, "is", "are") + " not listed"
 		}
 		list.Notes = append(list.Notes, fmt.Sprintf(
 			"the file descriptors of %s could not be read (permission denied, uid %d): %s; run as root to see every owner",
-			countOf(denied, "process", "processes"), os.Geteuid(), what))
+			units.Count(denied, "process", "processes"), os.Geteuid(), what))
 	}
 	if hidden > 0 {
 		list.Notes = append(list.Notes, fmt.Sprintf(
 			"%s open but no process visible here holds %s, so %s owner shows as '-': "+
 				"%s to a process in another PID namespace (a container) or to the kernel, "+
 				"or %s opened or closed while netkit was listing",
-			countOf(hidden, "socket is", "sockets are"), plural(hidden, "it", "them"), plural(hidden, "its", "their"),
-			plural(hidden, "it belongs", "they belong"), plural(hidden, "was", "were")))
+			units.Count(hidden, "socket is", "sockets are"), units.Plural(hidden, "it", "them"), units.Plural(hidden, "its", "their"),
+			units.Plural(hidden, "it belongs", "they belong"), units.Plural(hidden, "was", "were")))
 	}
 	return nil
-}
-
-// plural is one when n is 1, else many.
-func plural(n int, one, many string) string {
-	if n == 1 {
-		return one
-	}
-	return many
-}
-
-// countOf writes n and the words that go with it: "1 socket", "2 sockets".
-func countOf(n int, one, many string) string {
-	return strconv.Itoa(n) + " " + plural(n, one, many)
 }
 
 // programMatches reports whether a process named name (its comm, at most

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/netkit/netkit/resolve"
+	"github.com/netkit/netkit/units"
 )
 
 // Protocol names, as netstat prints them in its Proto column: "tcp6",
@@ -510,15 +511,15 @@ func WhoHolds(ctx context.Context, port uint16) (*PortReport, error) {
 	if queued > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf(
 			"%s to port %d %s in a listener's accept queue: the program has not accepted %s yet "+
-				"(the listener's Recv-Q counts %[4]s)", countOf(queued, "connection", "connections"), port,
-			plural(queued, "waits", "wait"), plural(queued, "it", "them")))
+				"(the listener's Recv-Q counts %[4]s)", units.Count(queued, "connection", "connections"), port,
+			units.Plural(queued, "waits", "wait"), units.Plural(queued, "it", "them")))
 	}
 	if closing > 0 {
 		rep.Notes = append(rep.Notes, fmt.Sprintf(
 			"%s on port %d %s closing (TIME_WAIT, FIN_WAIT2): no process holds %s; %s by %s "+
 				"within 60 s, and a server that sets SO_REUSEADDR can bind the port meanwhile",
-			countOf(closing, "connection", "connections"), port, plural(closing, "is", "are"), plural(closing, "it", "them"),
-			plural(closing, "it ends", "they end"), plural(closing, "itself", "themselves")))
+			units.Count(closing, "connection", "connections"), port, units.Plural(closing, "is", "are"), units.Plural(closing, "it", "them"),
+			units.Plural(closing, "it ends", "they end"), units.Plural(closing, "itself", "themselves")))
 	}
 	return rep, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/netkit/netkit/diag/sockets"
 	"github.com/netkit/netkit/internal/output"
 	"github.com/netkit/netkit/resolve"
+	"github.com/netkit/netkit/units"
 )
 
 // SocketsOptions are the inputs of 'netkit sockets'.
@@ -29,6 +30,10 @@ type SocketsOptions struct {
 	Extended bool
 	// Timers adds the Timer column (-o, as in ss and netstat).
 	Timers bool
+	// Watch, when not 0, lists again every Watch until Count listings
+	// (0: until Ctrl-C), as 'netstat -c' does.
+	Watch time.Duration
+	Count int
 
 	states   []string
 	port     string
@@ -98,6 +103,22 @@ socket.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := opts.Output.Resolve(); err != nil {
 				return usageError(err)
+			}
+			if cmd.Flags().Changed("watch") && len(args) > 0 {
+				// '--watch 2': the interval, not a filter word.
+				if d, err := parseInterval(args[0]); err == nil {
+					opts.Watch, args = d, args[1:]
+				}
+			}
+			switch {
+			case opts.Watch != 0 && opts.Watch < minWatch:
+				return usageErrorf("--watch: interval %s is too short: want %s or more", opts.Watch, minWatch)
+			case opts.Output.Format == output.FormatJSONL && opts.Watch == 0:
+				return usageErrorf("--format jsonl needs --watch: a single listing is one JSON document (--json)")
+			case opts.Output.Format == output.FormatJSON && opts.Watch != 0:
+				return usageErrorf("--watch prints a stream: use --format jsonl, one JSON line per listing")
+			case cmd.Flags().Changed("count") && (opts.Watch == 0 || opts.Count < 1):
+				return usageErrorf("-c/--count: want a number of listings above 0, with --watch")
 			}
 			if len(args) > 0 {
 				f, err := sockets.ParseFilter(args)
@@ -172,10 +193,13 @@ socket.`,
 	fs.BoolVarP(&opts.Summary, "summary", "s", false, "count sockets per protocol and state, like 'ss -s'")
 	fs.BoolVarP(&opts.Extended, "extended", "e", false, "add the User and Inode columns")
 	fs.BoolVarP(&opts.Timers, "timers", "o", false, "add the Timer column: retransmit, keepalive, time-wait or zero-window-probe, when it fires and its count")
+	fs.VarP((*intervalValue)(&opts.Watch), "watch", "", "list again every INTERVAL (1s without one), redrawn in place on a terminal, with what changed marked")
+	fs.Lookup("watch").NoOptDefVal = "1s"
+	fs.IntVarP(&opts.Count, "count", "c", 0, "with --watch, stop after this many listings (default: until Ctrl-C)")
 	fs.BoolVarP(&opts.ignored, "numeric", "n", false, "numeric addresses and ports (the default; for ss and netstat habits)")
 	fs.BoolVarP(&opts.ignored, "processes", "p", false, "show the owning processes (the default)")
 	fs.BoolVarP(&opts.ignored, "all", "a", false, "sockets in every state (the default; -l narrows to listeners)")
-	opts.Output.AddFlags(fs, false)
+	opts.Output.AddFlags(fs, true)
 	cmd.AddCommand(NewCmdSocketsWho(io, nil))
 	return cmd
 }
@@ -185,12 +209,12 @@ socket.`,
 var socketsHeader = []string{"Proto", "Recv-Q", "Send-Q", "Local Address", "Foreign Address", "State", "PID/Program"}
 
 func socketsRun(cmd *cobra.Command, opts *SocketsOptions) error {
-	list, err := sockets.List(cmd.Context(), opts.Query)
-	if errors.Is(err, sockets.ErrNoProcess) || errors.Is(err, sockets.ErrNoNetns) {
-		return checkFailed(fmt.Errorf("list sockets: %w", err))
+	if opts.Watch != 0 {
+		return socketsWatch(cmd, opts)
 	}
+	list, err := listSockets(cmd, opts)
 	if err != nil {
-		return fmt.Errorf("list sockets: %w", err)
+		return err
 	}
 	printNotes(opts.IO, list.Notes)
 	if opts.Summary {
@@ -201,6 +225,19 @@ func socketsRun(cmd *cobra.Command, opts *SocketsOptions) error {
 	}
 	t := socketsTable(opts, list.Sockets)
 	return t.Print(opts.IO, opts.Output.NoHeader)
+}
+
+// listSockets lists what opts asks for; a process or namespace that does
+// not exist is a failed check (exit 1).
+func listSockets(cmd *cobra.Command, opts *SocketsOptions) (*sockets.Listing, error) {
+	list, err := sockets.List(cmd.Context(), opts.Query)
+	if errors.Is(err, sockets.ErrNoProcess) || errors.Is(err, sockets.ErrNoNetns) {
+		return nil, checkFailed(fmt.Errorf("list sockets: %w", err))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list sockets: %w", err)
+	}
+	return list, nil
 }
 
 // socketsTable is the listing of socks as a table, with the columns
@@ -289,11 +326,20 @@ func timerCell(s *sockets.Socket) string {
 
 func printSocketSummary(opts *SocketsOptions, sum sockets.Summary, notes []string) error {
 	if opts.Output.Format == output.FormatJSON {
-		return output.PrintJSON(opts.IO.Out, struct {
-			sockets.Summary
-			Notes []string `json:"notes,omitempty"`
-		}{sum, notes})
+		return output.PrintJSON(opts.IO.Out, summaryDoc{sum, notes})
 	}
+	t := summaryTable(sum)
+	return t.Print(opts.IO, opts.Output.NoHeader)
+}
+
+// summaryDoc is the JSON of --summary.
+type summaryDoc struct {
+	sockets.Summary
+	Notes []string `json:"notes,omitempty"`
+}
+
+// summaryTable is sum as rows of protocol, state and count.
+func summaryTable(sum sockets.Summary) output.Table {
 	t := output.Table{Header: []string{"Proto", "State", "Sockets"}}
 	for _, p := range sum.Protocols {
 		for _, st := range p.States {
@@ -302,7 +348,210 @@ func printSocketSummary(opts *SocketsOptions, sum sockets.Summary, notes []strin
 		t.Append(p.Proto, "total", strconv.Itoa(p.Total))
 	}
 	t.Append("all", "total", strconv.Itoa(sum.Total))
-	return t.Print(opts.IO, opts.Output.NoHeader)
+	return t
+}
+
+// minWatch is the shortest --watch interval.
+const minWatch = 100 * time.Millisecond
+
+// intervalValue is the --watch flag: seconds ("2", "0.5") or a Go
+// duration ("500ms", "2s").
+type intervalValue time.Duration
+
+func (v *intervalValue) String() string { return time.Duration(*v).String() }
+func (v *intervalValue) Type() string   { return "interval" }
+
+func (v *intervalValue) Set(s string) error {
+	d, err := parseInterval(s)
+	if err != nil {
+		return err
+	}
+	*v = intervalValue(d)
+	return nil
+}
+
+// parseInterval reads seconds ("2", "0.5") or a Go duration ("500ms").
+func parseInterval(s string) (time.Duration, error) {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 && f < 1e6 {
+		return time.Duration(f * float64(time.Second)), nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("invalid interval %q: want seconds (2, 0.5) or a duration (500ms)", s)
+	}
+	return d, nil
+}
+
+// socketsWatch lists every opts.Watch until opts.Count listings or
+// Ctrl-C, which is a normal end.
+func socketsWatch(cmd *cobra.Command, opts *SocketsOptions) error {
+	ctx := cmd.Context()
+	w := &socketsWatcher{opts: opts}
+	if opts.Output.Format == output.FormatJSONL {
+		w.lines = output.NewLines(opts.IO.Out)
+	}
+	tick := time.NewTicker(opts.Watch)
+	defer tick.Stop()
+	for n := 1; ; n++ {
+		list, err := listSockets(cmd, opts)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := w.frame(time.Now(), list); err != nil {
+			return err
+		}
+		if opts.Count > 0 && n >= opts.Count {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// socketsWatcher prints the listings of --watch: on a terminal each one
+// replaces the last, with a first column marking the sockets that are new
+// (+), changed state or queues (~), or gone since (-), and the summary
+// with each count's change; in a pipe each one after a "# TIME" line; as
+// JSON lines one "listing" event each.
+type socketsWatcher struct {
+	opts  *SocketsOptions
+	lines *output.Lines
+	// prev is the last listing's sockets by socketKey; nil before the
+	// first.
+	prev map[string]sockets.Socket
+	// prevCounts is the last summary's counts by "proto state".
+	prevCounts map[string]int
+	notesShown bool
+}
+
+// watchEvent is the JSON line of one listing.
+type watchEvent struct {
+	Time    time.Time        `json:"time"`
+	Sockets []sockets.Socket `json:"sockets,omitempty"`
+	Summary *sockets.Summary `json:"summary,omitempty"`
+	Notes   []string         `json:"notes,omitempty"`
+}
+
+func (w *socketsWatcher) frame(now time.Time, list *sockets.Listing) error {
+	opts := w.opts
+	if w.lines != nil {
+		ev := watchEvent{Time: now.UTC(), Sockets: list.Sockets, Notes: list.Notes}
+		if opts.Summary {
+			sum := sockets.Summarize(list.Sockets)
+			ev.Sockets, ev.Summary = nil, &sum
+		}
+		return w.lines.Emit("listing", ev)
+	}
+	var t output.Table
+	if opts.Summary {
+		t = summaryTable(sockets.Summarize(list.Sockets))
+	} else {
+		t = socketsTable(opts, list.Sockets)
+	}
+	if !opts.IO.OutTTY {
+		if !w.notesShown {
+			printNotes(opts.IO, list.Notes)
+			w.notesShown = true
+		}
+		fmt.Fprintf(opts.IO.Out, "# %s\n", now.Format(time.RFC3339))
+		return t.Print(opts.IO, opts.Output.NoHeader)
+	}
+	var changes string
+	if opts.Summary {
+		changes = w.markCounts(&t)
+	} else {
+		changes = w.markSockets(&t, list.Sockets)
+	}
+	// Home, clear the screen, then the frame: the listing redrawn in place.
+	fmt.Fprintf(opts.IO.Out, "\x1b[H\x1b[2JEvery %s: netkit sockets, %s%s\n\n", opts.Watch, now.Format(time.TimeOnly), changes)
+	if err := t.Print(opts.IO, opts.Output.NoHeader); err != nil {
+		return err
+	}
+	for _, n := range list.Notes {
+		fmt.Fprintf(opts.IO.Out, "note: %s\n", n)
+	}
+	return nil
+}
+
+// socketKey identifies a socket from one listing to the next.
+func socketKey(s *sockets.Socket) string {
+	return fmt.Sprintf("%s %s %s %d", s.Proto, s.Local, s.Remote, s.Inode)
+}
+
+// markSockets puts the +/- column first in t (whose rows are socks, in
+// order), adds the rows of the sockets gone since the last listing, and
+// says how many changed, for the frame's title: ", 3 sockets: 2 new, 0
+// changed, 0 gone".
+func (w *socketsWatcher) markSockets(t *output.Table, socks []sockets.Socket) string {
+	cur := make(map[string]sockets.Socket, len(socks))
+	added, changed := 0, 0
+	t.Header = append([]string{"+/-"}, t.Header...)
+	for i := range socks {
+		s := &socks[i]
+		k := socketKey(s)
+		cur[k] = *s
+		mark := ""
+		if w.prev != nil {
+			p, ok := w.prev[k]
+			switch {
+			case !ok:
+				mark = "+"
+				added++
+			case p.State != s.State || p.RecvQ != s.RecvQ || p.SendQ != s.SendQ:
+				mark = "~"
+				changed++
+			}
+		}
+		t.Rows[i] = append([]string{mark}, t.Rows[i]...)
+	}
+	var gone []sockets.Socket
+	for k, p := range w.prev {
+		if _, ok := cur[k]; !ok {
+			gone = append(gone, p)
+		}
+	}
+	slices.SortFunc(gone, func(a, b sockets.Socket) int { return strings.Compare(socketKey(&a), socketKey(&b)) })
+	goneRows := socketsTable(w.opts, gone)
+	for _, r := range goneRows.Rows {
+		t.Append(append([]string{"-"}, r...)...)
+	}
+	first := w.prev == nil
+	w.prev = cur
+	if first {
+		return ", " + units.Count(len(socks), "socket", "sockets")
+	}
+	return fmt.Sprintf(", %s: %d new, %d changed, %d gone", units.Count(len(socks), "socket", "sockets"), added, changed, len(gone))
+}
+
+// markCounts adds to a summary table the change of each count since the
+// last listing.
+func (w *socketsWatcher) markCounts(t *output.Table) string {
+	cur := make(map[string]int, len(t.Rows))
+	t.Header = append(t.Header, "Change")
+	for i, r := range t.Rows {
+		k := r[0] + " " + r[1]
+		n, _ := strconv.Atoi(r[2])
+		cur[k] = n
+		change := ""
+		if d := n - w.prevCounts[k]; w.prevCounts != nil && d != 0 {
+			change = fmt.Sprintf("%+d", d)
+		}
+		t.Rows[i] = append(r, change)
+	}
+	for k, n := range w.prevCounts {
+		if _, ok := cur[k]; !ok && n != 0 {
+			proto, state, _ := strings.Cut(k, " ")
+			t.Append(proto, state, "0", fmt.Sprintf("%+d", -n))
+		}
+	}
+	w.prevCounts = cur
+	return ""
 }
 
 // printNotes writes each note once on stderr, as netstat does when it

@@ -389,3 +389,174 @@ func TestSocketsWhoPath(t *testing.T) {
 		t.Errorf("after close: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestSocketsWatchPiped: in a pipe, --watch prints a timestamped listing
+// per interval, -c of them.
+func TestSocketsWatchPiped(t *testing.T) {
+	_, ap := socketsListener(t, "tcp4", "127.0.0.1:0")
+	port := strconv.Itoa(int(ap.Port()))
+	start := time.Now()
+	r := netkit(t, "sockets", "-t", "--port", port, "--watch", "0.2", "-c", "3")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if took := time.Since(start); took < 400*time.Millisecond {
+		t.Errorf("3 listings 0.2 s apart took %s", took)
+	}
+	frames := regexp.MustCompile(`(?m)^# (\S+)\n`).Split(r.stdout, -1)
+	stamps := regexp.MustCompile(`(?m)^# (\S+)$`).FindAllStringSubmatch(r.stdout, -1)
+	if len(frames) != 4 || frames[0] != "" || len(stamps) != 3 {
+		t.Fatalf("want 3 timestamped listings, got %q", r.stdout)
+	}
+	for i, f := range frames[1:] {
+		if _, err := time.Parse(time.RFC3339, stamps[i][1]); err != nil {
+			t.Errorf("timestamp %q: %v", stamps[i][1], err)
+		}
+		rows := socketsCells(f)
+		if len(rows) != 2 || rows[1][3] != ap.String() || rows[1][5] != "LISTEN" {
+			t.Errorf("listing %d: %q", i+1, f)
+		}
+	}
+}
+
+// TestSocketsWatchJSONLines: --format jsonl prints one "listing" line per
+// interval, with the sockets or the summary.
+func TestSocketsWatchJSONLines(t *testing.T) {
+	_, ap := socketsListener(t, "tcp4", "127.0.0.1:0")
+	port := strconv.Itoa(int(ap.Port()))
+	for _, summary := range []bool{false, true} {
+		args := []string{"sockets", "-t", "--port", port, "--watch=100ms", "-c", "2", "--format", "jsonl"}
+		if summary {
+			args = append(args, "-s")
+		}
+		r := netkit(t, args...)
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if r.code != 0 || len(lines) != 2 {
+			t.Fatalf("exit %d, %q", r.code, r.stdout)
+		}
+		for _, l := range lines {
+			var ev struct {
+				Type          string           `json:"type"`
+				SchemaVersion int              `json:"schema_version"`
+				Time          time.Time        `json:"time"`
+				Sockets       []sockets.Socket `json:"sockets"`
+				Summary       *sockets.Summary `json:"summary"`
+			}
+			if err := json.Unmarshal([]byte(l), &ev); err != nil {
+				t.Fatalf("%v: %s", err, l)
+			}
+			ok := ev.Type == "listing" && ev.SchemaVersion == 1 && time.Since(ev.Time) < time.Minute
+			if summary {
+				ok = ok && ev.Sockets == nil && ev.Summary != nil && ev.Summary.Total == 1
+			} else {
+				ok = ok && ev.Summary == nil && len(ev.Sockets) == 1 && ev.Sockets[0].Local == ap
+			}
+			if !ok {
+				t.Errorf("summary %v: line %s", summary, l)
+			}
+		}
+	}
+}
+
+// TestSocketsWatchTerminal draws three listings on a terminal, with a
+// connection opened after the first and closed after the second: the
+// second marks its two ends new (+), the third gone (-); the summary
+// shows each count's change.
+func TestSocketsWatchTerminal(t *testing.T) {
+	ln, ap := socketsListener(t, "tcp4", "127.0.0.1:0")
+	io, _, out, _ := testStreams()
+	io.OutTTY = true
+	opts := &SocketsOptions{IO: io, Watch: time.Second, Query: sockets.Query{TCP: true, Port: ap.Port()}}
+	w := &socketsWatcher{opts: opts}
+	sum := &socketsWatcher{opts: &SocketsOptions{IO: io, Watch: time.Second, Summary: true}}
+	frame := func() (table, summary string) {
+		t.Helper()
+		list, err := sockets.List(t.Context(), opts.Query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.Reset()
+		if err := w.frame(time.Now(), list); err != nil {
+			t.Fatal(err)
+		}
+		table = out.String()
+		out.Reset()
+		if err := sum.frame(time.Now(), list); err != nil {
+			t.Fatal(err)
+		}
+		return table, out.String()
+	}
+	// marks are the +/- cells of a frame's rows, by state.
+	marks := func(frame string) []string {
+		var m []string
+		for _, l := range strings.Split(frame, "\n")[3:] {
+			f := strings.Fields(l)
+			switch {
+			case len(f) == 0 || strings.HasPrefix(l, "─") || strings.HasPrefix(l, "note:"):
+			case f[0] == "+" || f[0] == "-" || f[0] == "~":
+				m = append(m, f[0]+" "+f[6])
+			default:
+				m = append(m, "  "+f[5])
+			}
+		}
+		slices.Sort(m)
+		return m
+	}
+	first, _ := frame()
+	if !strings.HasPrefix(first, "\x1b[H\x1b[2JEvery 1s: netkit sockets, ") || !strings.Contains(first, ", 1 socket\n") {
+		t.Errorf("first frame %q", first)
+	}
+	if got := marks(first); !slices.Equal(got, []string{"  LISTEN"}) {
+		t.Errorf("first frame marks %q:\n%s", got, first)
+	}
+	c, err := net.Dial("tcp4", ap.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, sum2 := frame()
+	if got := marks(second); !slices.Equal(got, []string{"  LISTEN", "+ ESTABLISHED", "+ ESTABLISHED"}) ||
+		!strings.Contains(second, "3 sockets: 2 new, 0 changed, 0 gone") {
+		t.Errorf("second frame marks %q:\n%s", got, second)
+	}
+	if !regexp.MustCompile(`tcp\s+ESTABLISHED\s+2\s+\+2`).MatchString(sum2) {
+		t.Errorf("second summary:\n%s", sum2)
+	}
+	for _, conn := range []net.Conn{c, s} {
+		conn.(*net.TCPConn).SetLinger(0)
+		conn.Close()
+	}
+	third, sum3 := frame()
+	if got := marks(third); !slices.Equal(got, []string{"  LISTEN", "- ESTABLISHED", "- ESTABLISHED"}) {
+		t.Errorf("third frame marks %q:\n%s", got, third)
+	}
+	if !regexp.MustCompile(`tcp\s+ESTABLISHED\s+0\s+-2`).MatchString(sum3) {
+		t.Errorf("third summary:\n%s", sum3)
+	}
+}
+
+// TestSocketsWatchInterrupt: Ctrl-C ends --watch normally (exit 0).
+func TestSocketsWatchInterrupt(t *testing.T) {
+	cmd := exec.Command(binary, "sockets", "-t", "--watch", "0.1")
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	cmd.Process.Signal(os.Interrupt)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil || strings.Count(out.String(), "\n# ") < 1 {
+			t.Errorf("after Ctrl-C: %v, %d bytes of listings", err, out.Len())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("--watch did not end on Ctrl-C")
+	}
+}
