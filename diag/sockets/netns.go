@@ -35,13 +35,14 @@ func NetnsPath(name string) string { return "/run/netns/" + name }
 // as 'nsenter -t PID -n' opens it.
 func PIDNetnsPath(pid int) string { return fmt.Sprintf("/proc/%d/ns/net", pid) }
 
-// inNetns runs f on a new goroutine locked to an OS thread that has
+// InNetns runs f on a new goroutine locked to an OS thread that has
 // entered the network namespace whose file is path, and returns f's error.
 // Sockets and /proc/thread-self/net files opened there belong to that
-// namespace and keep doing so from any thread. The thread is never
-// unlocked: Go ends it with the goroutine, so no other goroutine ever runs
-// in that namespace by mistake.
-func inNetns(path string, f func() error) error {
+// namespace and keep doing so from any thread, and a process started there
+// runs in it. The thread is never unlocked: Go ends it with the goroutine,
+// so no other goroutine ever runs in that namespace by mistake. It fails
+// with a *NetnsError when the namespace cannot be entered.
+func InNetns(path string, f func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()

@@ -322,7 +322,7 @@ func List(ctx context.Context, q Query) (*Listing, error) {
 	}
 	var err error
 	if q.Netns != "" {
-		err = inNetns(q.Netns, read)
+		err = InNetns(q.Netns, read)
 	} else {
 		err = read()
 	}

@@ -35,11 +35,10 @@ type SocketsOptions struct {
 	Watch time.Duration
 	Count int
 
-	states   []string
-	port     string
-	netns    string
-	netnsPID int
-	ignored  bool // -n, -p and -a: what netkit does anyway
+	states  []string
+	port    string
+	netns   netnsFlags
+	ignored bool // -n, -p and -a: what netkit does anyway
 }
 
 // NewCmdSockets returns 'netkit sockets' and its 'who' subcommand. runF
@@ -154,20 +153,11 @@ socket.`,
 			if cmd.Flags().Changed("program") && opts.Query.Program == "" {
 				return usageErrorf("--program: empty name")
 			}
-			switch {
-			case cmd.Flags().Changed("netns") && cmd.Flags().Changed("netns-pid"):
-				return usageErrorf("--netns and --netns-pid cannot be used together")
-			case cmd.Flags().Changed("netns"):
-				if opts.netns == "" || opts.netns == "." || opts.netns == ".." || strings.Contains(opts.netns, "/") {
-					return usageErrorf("--netns: invalid namespace name %q: want a name from 'ip netns list'", opts.netns)
-				}
-				opts.Query.Netns = sockets.NetnsPath(opts.netns)
-			case cmd.Flags().Changed("netns-pid"):
-				if opts.netnsPID <= 0 {
-					return usageErrorf("--netns-pid: invalid process id %d: want a number above 0", opts.netnsPID)
-				}
-				opts.Query.Netns = sockets.PIDNetnsPath(opts.netnsPID)
+			ns, err := opts.netns.path(cmd.Flags())
+			if err != nil {
+				return err
 			}
+			opts.Query.Netns = ns
 			opts.Query.SkipOwners = opts.Summary
 			if runF != nil {
 				return runF(opts)
@@ -187,8 +177,7 @@ socket.`,
 	fs.StringVar(&opts.port, "port", "", "only sockets with this port (number or service name) at either end")
 	fs.IntVar(&opts.Query.PID, "pid", 0, "only sockets held by this process")
 	fs.StringVar(&opts.Query.Program, "program", "", "only sockets held by a process of this name")
-	fs.StringVar(&opts.netns, "netns", "", "list the sockets of this network namespace, as 'ip netns exec NAME ss' does")
-	fs.IntVar(&opts.netnsPID, "netns-pid", 0, "list the sockets of the network namespace of this process (a container's), as 'nsenter -t PID -n ss' does")
+	opts.netns.addFlags(fs, "list the sockets")
 	fs.BoolVarP(&opts.Query.Names, "resolve", "r", false, "show host and service names instead of numbers")
 	fs.BoolVarP(&opts.Summary, "summary", "s", false, "count sockets per protocol and state, like 'ss -s'")
 	fs.BoolVarP(&opts.Extended, "extended", "e", false, "add the User and Inode columns")

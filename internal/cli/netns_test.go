@@ -1,0 +1,135 @@
+package cli
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// netnsSleeper starts a process in namespace ns for --netns-pid, killed
+// when t ends, and returns its PID.
+func netnsSleeper(t *testing.T, ns string) string {
+	t.Helper()
+	sleep := exec.Command("ip", "netns", "exec", ns, "sleep", "60")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sleep.Process.Kill(); sleep.Wait() })
+	// ip enters the namespace, then execs sleep under the same PID.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if exe, _ := os.Readlink("/proc/" + strconv.Itoa(sleep.Process.Pid) + "/exe"); strings.HasSuffix(exe, "/sleep") {
+			return strconv.Itoa(sleep.Process.Pid)
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("ip netns exec did not exec sleep in 5 s")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestPingNetns pings 127.0.0.1 with --netns and --netns-pid in a
+// namespace whose kernel ignores echo requests: no reply there, as
+// iputils ping sees it with 'ip netns exec', while here 127.0.0.1 answers.
+// Every flag reaches the child: -c 3 -i 0.2 sends three probes.
+func TestPingNetns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("network namespaces: not under -short")
+	}
+	ns := pingNetns(t)
+	pingMust(t, "ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1")
+	if _, err := exec.LookPath("ping"); err == nil {
+		if r := pingIn(t, ns, "ping", "-c", "1", "-W", "1", "127.0.0.1"); r.code != 1 {
+			t.Fatalf("iputils ping in %s: exit %d, want 1 (no reply)", ns, r.code)
+		}
+	}
+	pid := netnsSleeper(t, ns)
+	for _, flag := range [][]string{{"--netns", ns}, {"--netns-pid", pid}} {
+		r := netkitBinary(t, append([]string{"ping", "-c", "3", "-i", "0.2"}, append(flag, "127.0.0.1")...)...)
+		if r.code != exitFailed || !strings.Contains(r.stdout, "3 packets transmitted, 0 received") {
+			t.Errorf("%s: exit %d\n%s%s", flag, r.code, r.stdout, r.stderr)
+		}
+	}
+	r := netkitBinary(t, "ping", "-c", "1", "127.0.0.1")
+	if r.code != 0 {
+		t.Errorf("here: exit %d\n%s", r.code, r.stdout)
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--netns", ns + "-none"}, exitFailed, "netkit: network namespace /run/netns/" + ns + "-none: no such network namespace"},
+		{[]string{"--netns", "a/b"}, exitError, `netkit: --netns: invalid namespace name "a/b"`},
+		{[]string{"--netns", ns, "--netns-pid", pid}, exitError, "netkit: --netns and --netns-pid cannot be used together"},
+		{[]string{"--netns", ns, "-c", "0"}, exitError, "netkit: "},
+	} {
+		r := netkitBinary(t, append(append([]string{"ping"}, tt.args...), "127.0.0.1")...)
+		if r.code != tt.code || !strings.HasPrefix(r.stderr, tt.want) || strings.Count(r.stderr, "\n") > 3 {
+			t.Errorf("%q: exit %d, stderr %q; want %d, %q", tt.args, r.code, r.stderr, tt.code, tt.want)
+		}
+	}
+}
+
+// TestResolveNetns resolves with --netns NAME: /etc/netns/NAME/hosts and
+// resolv.conf are the configuration, as 'ip netns exec' makes them.
+func TestResolveNetns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("network namespaces: not under -short")
+	}
+	ns := pingNetns(t)
+	dir := filepath.Join("/etc/netns", ns)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	name := "nkthing" + strconv.Itoa(os.Getpid())
+	for file, text := range map[string]string{"hosts": "127.0.0.9 " + name + "\n", "resolv.conf": "nameserver 127.0.0.77\n"} {
+		if err := os.WriteFile(filepath.Join(dir, file), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := netkitBinary(t, "resolve", "--netns", ns, "-4", name)
+	if r.code != 0 || !strings.Contains(r.stdout, "127.0.0.9") || !strings.Contains(r.stdout, filepath.Join(dir, "hosts")+":1") {
+		t.Errorf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// getent, run there by ip netns exec, agrees.
+	if out, err := exec.Command("ip", "netns", "exec", ns, "getent", "hosts", name).Output(); err != nil || !strings.HasPrefix(string(out), "127.0.0.9") {
+		t.Errorf("getent in %s: %v %q", ns, err, out)
+	}
+	r = netkitBinary(t, "resolve", "--netns", ns, "--config")
+	if r.code != 0 || !regexp.MustCompile(`nameservers\s+127\.0\.0\.77:53`).MatchString(r.stdout) {
+		t.Errorf("--config: exit %d\n%s", r.code, r.stdout)
+	}
+}
+
+// TestDiagnoseNetns diagnoses a listener that exists only in a namespace:
+// with --netns the connect and listen steps find it.
+func TestDiagnoseNetns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("network namespaces: not under -short")
+	}
+	ns := pingNetns(t)
+	var port string
+	pingInNetns(t, ns, func() error {
+		ln, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			return err
+		}
+		t.Cleanup(func() { ln.Close() })
+		pingServe(t, ln)
+		port = strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		return nil
+	})
+	r := netkitBinary(t, "diagnose", "--netns", ns, "-c", "1", "--timeout", "1s", "127.0.0.1:"+port)
+	listening := regexp.MustCompile(`listening: 127\.0\.0\.1:` + port + ` by ` + strconv.Itoa(os.Getpid()) + `/`)
+	if !listening.MatchString(r.stdout) {
+		t.Errorf("exit %d: no listener found\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
