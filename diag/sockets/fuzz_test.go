@@ -143,25 +143,25 @@ func FuzzParseUnixDiag(f *testing.F) {
 	// One SOCK_DIAG_BY_FAMILY message for a listener on "/run/a.sock"
 	// (name, peer, queue lengths, uid), then NLMSG_DONE.
 	ne := binary.NativeEndian
-	msg := func(typ uint16, payload []byte) []byte {
-		b := make([]byte, 16, 16+len(payload)+3)
-		ne.PutUint32(b, uint32(16+len(payload)))
-		ne.PutUint16(b[4:], typ)
-		b = append(b, payload...)
+	// padded appends v to a header and pads the whole to 4 bytes.
+	padded := func(header, v []byte) []byte {
+		b := append(header, v...)
 		for len(b)%4 != 0 {
 			b = append(b, 0)
 		}
 		return b
 	}
+	msg := func(typ uint16, payload []byte) []byte {
+		b := make([]byte, 16)
+		ne.PutUint32(b, uint32(16+len(payload)))
+		ne.PutUint16(b[4:], typ)
+		return padded(b, payload)
+	}
 	attr := func(typ uint16, v []byte) []byte {
-		b := make([]byte, 4, 8+len(v))
+		b := make([]byte, 4)
 		ne.PutUint16(b, uint16(4+len(v)))
 		ne.PutUint16(b[2:], typ)
-		b = append(b, v...)
-		for len(b)%4 != 0 {
-			b = append(b, 0)
-		}
-		return b
+		return padded(b, v)
 	}
 	u32 := func(vs ...uint32) []byte {
 		b := make([]byte, 4*len(vs))

@@ -116,17 +116,10 @@ func TestDiagnoseNetns(t *testing.T) {
 		t.Skip("network namespaces: not under -short")
 	}
 	ns := pingNetns(t)
-	var port string
-	pingInNetns(t, ns, func() error {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			return err
-		}
-		t.Cleanup(func() { ln.Close() })
+	port := strconv.Itoa(netnsListen(t, ns, func(ln net.Listener) error {
 		pingServe(t, ln)
-		port = strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 		return nil
-	})
+	}))
 	r := netkitBinary(t, "diagnose", "--netns", ns, "-c", "1", "--timeout", "1s", "127.0.0.1:"+port)
 	listening := regexp.MustCompile(`listening: 127\.0\.0\.1:` + port + ` by ` + strconv.Itoa(os.Getpid()) + `/`)
 	if !listening.MatchString(r.stdout) {

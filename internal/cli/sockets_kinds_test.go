@@ -128,11 +128,10 @@ func TestSocketsFilterMatchesSS(t *testing.T) {
 	}
 }
 
-// socketsNetnsSockets opens, in namespace ns, a TCP listener on
-// 127.0.0.1 with a connection to it, a UDP socket and a UNIX stream
-// listener on an abstract name (abstract names belong to a network
-// namespace); they close when t ends. It returns the TCP port.
-func socketsNetnsSockets(t *testing.T, ns string) int {
+// netnsListen opens a TCP listener on 127.0.0.1 in namespace ns, closed
+// when t ends, and runs then, still in ns, with it. It returns the
+// listener's port.
+func netnsListen(t *testing.T, ns string, then func(ln net.Listener) error) int {
 	t.Helper()
 	var port int
 	pingInNetns(t, ns, func() error {
@@ -142,6 +141,18 @@ func socketsNetnsSockets(t *testing.T, ns string) int {
 		}
 		t.Cleanup(func() { ln.Close() })
 		port = ln.Addr().(*net.TCPAddr).Port
+		return then(ln)
+	})
+	return port
+}
+
+// socketsNetnsSockets opens, in namespace ns, a TCP listener on
+// 127.0.0.1 with a connection to it, a UDP socket and a UNIX stream
+// listener on an abstract name (abstract names belong to a network
+// namespace); they close when t ends. It returns the TCP port.
+func socketsNetnsSockets(t *testing.T, ns string) int {
+	t.Helper()
+	return netnsListen(t, ns, func(ln net.Listener) error {
 		socketsConnect(t, ln, "tcp4", ln.Addr().String())
 		u, err := net.ListenPacket("udp4", "127.0.0.1:5353")
 		if err != nil {
@@ -155,7 +166,6 @@ func socketsNetnsSockets(t *testing.T, ns string) int {
 		t.Cleanup(func() { ux.Close() })
 		return nil
 	})
-	return port
 }
 
 // TestSocketsNetnsMatchesSS lists a namespace's sockets with --netns and
@@ -264,14 +274,8 @@ func socketsRetransmitting(t *testing.T, ns string) int {
 	if _, err := exec.LookPath("nft"); err != nil {
 		t.Skip("nft (nftables) is not installed (.ci/run installs it)")
 	}
-	var port int
-	pingInNetns(t, ns, func() error {
-		ln, err := net.Listen("tcp4", "127.0.0.1:0")
-		if err != nil {
-			return err
-		}
-		t.Cleanup(func() { ln.Close() })
-		port = ln.Addr().(*net.TCPAddr).Port
+	port := netnsListen(t, ns, func(ln net.Listener) error {
+		port := ln.Addr().(*net.TCPAddr).Port
 		nft := exec.Command("ip", "netns", "exec", ns, "nft", "-f", "-")
 		nft.Stdin = strings.NewReader(fmt.Sprintf("table inet nksock {\n chain in {\n  type filter hook input priority 0;\n"+
 			"  tcp dport %d ip length > 100 drop\n }\n}\n", port))
@@ -279,7 +283,7 @@ func socketsRetransmitting(t *testing.T, ns string) int {
 			return fmt.Errorf("nft: %v: %s", err, out)
 		}
 		c := socketsConnect(t, ln, "tcp4", ln.Addr().String())
-		_, err = c.Write(make([]byte, 1000))
+		_, err := c.Write(make([]byte, 1000))
 		return err
 	})
 	deadline := time.Now().Add(10 * time.Second)
