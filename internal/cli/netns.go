@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -106,8 +108,10 @@ func childArgs(c *cobra.Command, args []string) []string {
 
 // runInNetns runs this netkit with args, and env added to its
 // environment, in the network namespace whose file is path, on the
-// command's streams, and exits as it exits. Ctrl-C reaches the child
-// (same process group), which ends as it would alone.
+// command's streams, and exits as it exits. The child has a process group
+// of its own, so that a signal reaches it once: when Ctrl-C or SIGTERM
+// ends this command's context, the child gets SIGINT and ends as it would
+// alone (ping prints its summary).
 func runInNetns(c *cobra.Command, path string, args, env []string) error {
 	exe, err := os.Executable()
 	if err != nil {
@@ -116,6 +120,7 @@ func runInNetns(c *cobra.Command, path string, args, env []string) error {
 	child := exec.Command(exe, args...)
 	child.Stdin, child.Stdout, child.Stderr = c.InOrStdin(), c.OutOrStdout(), c.ErrOrStderr()
 	child.Env = append(os.Environ(), env...)
+	child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// The child is forked from a thread in the namespace: it starts there.
 	if err := sockets.InNetns(path, child.Start); err != nil {
 		if errors.Is(err, sockets.ErrNoNetns) {
@@ -123,6 +128,8 @@ func runInNetns(c *cobra.Command, path string, args, env []string) error {
 		}
 		return err
 	}
+	stop := context.AfterFunc(c.Context(), func() { child.Process.Signal(os.Interrupt) })
+	defer stop()
 	err = child.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -124,5 +125,33 @@ func TestDiagnoseNetns(t *testing.T) {
 	listening := regexp.MustCompile(`listening: 127\.0\.0\.1:` + port + ` by ` + strconv.Itoa(os.Getpid()) + `/`)
 	if !listening.MatchString(r.stdout) {
 		t.Errorf("exit %d: no listener found\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestPingNetnsInterrupt: SIGTERM to netkit ends a ping running in a
+// namespace as it ends one here: the summary, exit 0.
+func TestPingNetnsInterrupt(t *testing.T) {
+	if testing.Short() {
+		t.Skip("network namespaces: not under -short")
+	}
+	ns := pingNetns(t)
+	cmd := exec.Command(binary, "ping", "--netns", ns, "-i", "0.2", "127.0.0.1")
+	var out strings.Builder
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil || !regexp.MustCompile(`\d+ packets transmitted, \d+ received, 0% packet loss`).MatchString(out.String()) {
+			t.Errorf("after SIGTERM: %v\n%s", err, out.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("ping --netns did not end on SIGTERM")
 	}
 }
