@@ -155,3 +155,21 @@ func TestPingNetnsInterrupt(t *testing.T) {
 		t.Fatal("ping --netns did not end on SIGTERM")
 	}
 }
+
+// TestSocketsWhoNetns asks who holds a port in a namespace: the listener
+// there, this process; here nothing holds it.
+func TestSocketsWhoNetns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("network namespaces: not under -short")
+	}
+	ns := pingNetns(t)
+	port := strconv.Itoa(netnsListen(t, ns, func(net.Listener) error { return nil }))
+	r := netkitBinary(t, "sockets", "who", "--netns", ns, ":"+port)
+	rows := socketsCells(r.stdout)
+	if r.code != 0 || len(rows) != 2 || rows[1][0] != strconv.Itoa(os.Getpid()) || rows[1][7] != "LISTEN" {
+		t.Errorf("in %s: exit %d, %q %s", ns, r.code, r.stdout, r.stderr)
+	}
+	if r := netkitBinary(t, "sockets", "who", port); r.code != exitFailed {
+		t.Errorf("here: exit %d, %q", r.code, r.stdout)
+	}
+}

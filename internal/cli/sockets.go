@@ -189,7 +189,7 @@ socket.`,
 	fs.BoolVarP(&opts.ignored, "processes", "p", false, "show the owning processes (the default)")
 	fs.BoolVarP(&opts.ignored, "all", "a", false, "sockets in every state (the default; -l narrows to listeners)")
 	opts.Output.AddFlags(fs, true)
-	cmd.AddCommand(NewCmdSocketsWho(io, nil))
+	cmd.AddCommand(withNetns(NewCmdSocketsWho(io, nil)))
 	return cmd
 }
 
