@@ -82,6 +82,11 @@ patterns), 'sport OP PORT' and 'dport OP PORT' (OP: = != < > <= >=, or eq
 ne lt gt le ge), joined by and, or, not and parentheses; quote it for the
 shell.
 
+--netns NAME and --netns-pid PID list the sockets of another network
+namespace, as 'ip netns exec NAME ss' and 'nsenter -t PID -n ss' do (a
+container's, given the PID of a process in it); the owners are still named.
+--watch lists again every second (or INTERVAL), as 'netstat -c' does.
+
 Sockets whose owner cannot be seen are listed with "-" as PID/Program, and
 a note says why: other users' processes when not run as root, a process in
 another PID namespace (a container), or the kernel. Connections in
@@ -172,7 +177,7 @@ socket.`,
 	fs.BoolVarP(&opts.Query.Raw, "raw", "w", false, "raw IP sockets")
 	fs.BoolVarP(&opts.Query.IPv4, "ipv4", "4", false, "IPv4 sockets (with -6: both; neither: both)")
 	fs.BoolVarP(&opts.Query.IPv6, "ipv6", "6", false, "IPv6 sockets")
-	fs.BoolVarP(&opts.Query.Listening, "listen", "l", false, "only sockets waiting for peers: TCP LISTEN and unconnected UDP")
+	fs.BoolVarP(&opts.Query.Listening, "listen", "l", false, "only sockets waiting for peers: LISTEN, and UNCONN (UDP, raw, UNIX datagram)")
 	fs.StringArrayVar(&opts.states, "state", nil, "only sockets in these states, comma-separated (listen,time-wait,...)")
 	fs.StringVar(&opts.port, "port", "", "only sockets with this port (number or service name) at either end")
 	fs.IntVar(&opts.Query.PID, "pid", 0, "only sockets held by this process")
