@@ -731,13 +731,9 @@ func (d *diagnosis) retransmits(ctx context.Context, s *Step) {
 		if s.Status == StatusOK {
 			s.Status = StatusWarn
 		}
-		what := fmt.Sprintf("%d connections on port %d are", n, d.o.Port)
-		if n == 1 {
-			what = fmt.Sprintf("1 connection on port %d is", d.o.Port)
-		}
-		s.Details = append(s.Details, fmt.Sprintf("%s retransmitting (up to %d times): the peer does not acknowledge what was sent, "+
+		s.Details = append(s.Details, fmt.Sprintf("%s on port %d %s retransmitting (up to %d times): the peer does not acknowledge what was sent, "+
 			"so packets are dropped on the way (a firewall) or the peer is stuck; 'netkit sockets -o --port %d' shows them",
-			what, most, d.o.Port))
+			units.Count(n, "connection", "connections"), d.o.Port, units.Plural(n, "is", "are"), most, d.o.Port))
 	}
 }
 

@@ -149,8 +149,9 @@ type Query struct {
 	// IPv4 and IPv6 select address families; when both are false, both are
 	// listed.
 	IPv4, IPv6 bool
-	// Listening keeps only sockets waiting for peers: TCP sockets in LISTEN
-	// and unconnected UDP sockets, as 'ss -l' and 'netstat -l' do.
+	// Listening keeps only sockets waiting for peers: those in LISTEN (TCP
+	// and UNIX stream) and unconnected UDP, raw and UNIX datagram sockets,
+	// as 'ss -l' and 'netstat -l' do.
 	Listening bool
 	// States keeps only sockets in one of these states; empty keeps all.
 	States []State
