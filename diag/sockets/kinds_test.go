@@ -1,6 +1,7 @@
 package sockets
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net"
@@ -313,9 +314,9 @@ func parseSSDuration(t *testing.T, s string) time.Duration {
 	return n(m[1])*time.Minute + n(m[2])*time.Second + n(m[4])*time.Millisecond
 }
 
-// SSTimers reads 'ss -tano' (with extra args) into "local remote timer
+// ssTimers reads 'ss -tano' (with extra args) into "local remote timer
 // count" per socket, and the time left on each.
-func SSTimers(t *testing.T, args ...string) map[string]time.Duration {
+func ssTimers(t *testing.T, args ...string) map[string]time.Duration {
 	t.Helper()
 	timers := map[string]time.Duration{}
 	for _, f := range ssLines(t, append(args, "-H", "-t", "-a", "-n", "-o")...) {
@@ -347,7 +348,7 @@ func TestTimersMatchSS(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := SSTimers(t)
+	want := ssTimers(t)
 	seen := map[Timer]int{}
 	for _, s := range list.Sockets {
 		if !ts.owns(s.Local, s.Remote) {
@@ -461,5 +462,66 @@ func TestParseFilterErrors(t *testing.T) {
 	s := Socket{Family: "ipv6", Local: netip.MustParseAddrPort("[::ffff:127.0.0.1]:80")}
 	if !f.Match(&s) {
 		t.Errorf("%s does not match %s", f, s.Local)
+	}
+}
+
+// TestZeroWindowProbeMatchesSS fills a connection whose receiver never
+// reads (a 4 KiB receive buffer): the sender's zero-window probe timer,
+// with its count of probes, must read as 'ss -tno' shows it ("persist").
+func TestZeroWindowProbeMatchesSS(t *testing.T) {
+	needSS(t)
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) { serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return cmp.Or(err, serr)
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	c, err := net.Dial("tcp4", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, conn := range []net.Conn{c, s} {
+		defer conn.Close()
+		defer conn.(*net.TCPConn).SetLinger(0)
+	}
+	// Write until the receiver's window and the sender's buffer are full.
+	c.SetWriteDeadline(time.Now().Add(500 * time.Millisecond))
+	for {
+		if _, err := c.Write(make([]byte, 64<<10)); err != nil {
+			break
+		}
+	}
+	client := c.LocalAddr().String()
+	port := ln.Addr().(*net.TCPAddr).Port
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		list, err := List(context.Background(), Query{TCP: true, Port: uint16(port), SkipOwners: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(list.Sockets, func(s Socket) bool { return s.Local.String() == client })
+		if i < 0 {
+			t.Fatalf("the client %s is not listed", client)
+		}
+		got := list.Sockets[i]
+		if got.Timer == TimerZeroWindowProbe && got.Retransmits >= 1 {
+			key := client + " " + ln.Addr().String() + " " + string(got.Timer) + " " + strconv.Itoa(got.Retransmits)
+			if _, ok := ssTimers(t, "dport", "=", ":"+strconv.Itoa(port))[key]; ok {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no zero-window probe that ss agrees on in 5 s: netkit %s %s(%d), ss %v", client, got.Timer, got.Retransmits,
+				ssTimers(t, "dport", "=", ":"+strconv.Itoa(port)))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
