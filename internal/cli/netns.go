@@ -48,14 +48,29 @@ func (n *netnsFlags) path(fs *pflag.FlagSet) (string, error) {
 	return "", nil
 }
 
+// env is what a command run in the namespace by name has in its
+// environment: /etc/netns/NAME/resolv.conf and /etc/netns/NAME/hosts,
+// when they exist, as NETKIT_RESOLV_CONF and NETKIT_HOSTS_FILE, as 'ip
+// netns exec' mounts them over /etc.
+func (n *netnsFlags) env() []string {
+	if n.name == "" {
+		return nil
+	}
+	var env []string
+	for _, f := range []struct{ file, env string }{{"resolv.conf", "NETKIT_RESOLV_CONF"}, {"hosts", "NETKIT_HOSTS_FILE"}} {
+		if path := "/etc/netns/" + n.name + "/" + f.file; fileExists(path) {
+			env = append(env, f.env+"="+path)
+		}
+	}
+	return env
+}
+
 // withNetns gives cmd --netns and --netns-pid: given one, the command runs
 // as a child netkit started from an OS thread that has entered the
 // namespace, so that the child and every thread it starts are in it, as
 // with 'ip netns exec NAME netkit ...': no socket of the command is ever
-// opened in this namespace. With --netns NAME, /etc/netns/NAME/resolv.conf
-// and /etc/netns/NAME/hosts, when they exist, are the child's resolver
-// configuration and hosts file (NETKIT_RESOLV_CONF, NETKIT_HOSTS_FILE), as
-// 'ip netns exec' mounts them over /etc.
+// opened in this namespace, and its configuration is the namespace's
+// (env).
 func withNetns(cmd *cobra.Command) *cobra.Command {
 	var n netnsFlags
 	n.addFlags(cmd.Flags(), "run")
@@ -68,15 +83,7 @@ func withNetns(cmd *cobra.Command) *cobra.Command {
 			}
 			return run(c, args)
 		}
-		var env []string
-		if n.name != "" {
-			for file, v := range map[string]string{"resolv.conf": "NETKIT_RESOLV_CONF", "hosts": "NETKIT_HOSTS_FILE"} {
-				if f := "/etc/netns/" + n.name + "/" + file; fileExists(f) {
-					env = append(env, v+"="+f)
-				}
-			}
-		}
-		return runInNetns(c, path, childArgs(c, args), env)
+		return runInNetns(c, path, childArgs(c, args), n.env())
 	}
 	return cmd
 }

@@ -173,3 +173,19 @@ func TestSocketsWhoNetns(t *testing.T) {
 		t.Errorf("here: exit %d, %q", r.code, r.stdout)
 	}
 }
+
+// TestSocketsNetnsNames lists a namespace's sockets with --resolve: the
+// names are looked up from inside the namespace (netkit runs there whole),
+// here from the hosts file: 127.0.0.1 is localhost.
+func TestSocketsNetnsNames(t *testing.T) {
+	if testing.Short() {
+		t.Skip("network namespaces: not under -short")
+	}
+	ns := pingNetns(t)
+	port := strconv.Itoa(netnsListen(t, ns, func(net.Listener) error { return nil }))
+	r := netkitBinary(t, "sockets", "--netns", ns, "-tl", "-r", "--no-header", "--port", port)
+	rows := socketsCells(r.stdout)
+	if r.code != 0 || len(rows) != 1 || !strings.HasPrefix(rows[0][3], "localhost:") || !strings.HasPrefix(rows[0][6], strconv.Itoa(os.Getpid())+"/") {
+		t.Errorf("exit %d, %q %s", r.code, r.stdout, r.stderr)
+	}
+}

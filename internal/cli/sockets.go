@@ -167,6 +167,11 @@ socket.`,
 			if runF != nil {
 				return runF(opts)
 			}
+			if ns != "" && opts.Query.Names {
+				// Names of the namespace's addresses are looked up from
+				// inside it, with its configuration: run there whole.
+				return runInNetns(cmd, ns, childArgs(cmd, args), opts.netns.env())
+			}
 			return socketsRun(cmd, opts)
 		},
 	}
