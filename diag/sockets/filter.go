@@ -395,8 +395,8 @@ type notNode struct{ e filterNode }
 func (n notNode) match(s *Socket) bool { return !n.e.match(s) }
 func (n notNode) String() string       { return "not " + n.e.String() }
 
-// portCond is "sport OP PORT" (local) or "dport OP PORT". A UNIX socket
-// has no port and matches none.
+// portCond is "sport OP PORT" (local) or "dport OP PORT". A UNIX or
+// packet socket has no port and matches none.
 type portCond struct {
 	local bool
 	op    string
@@ -411,7 +411,7 @@ func (c portCond) name() string {
 }
 
 func (c portCond) match(s *Socket) bool {
-	if s.Family == "unix" {
+	if !s.isIP() {
 		return false
 	}
 	p := s.Remote.Port()
@@ -458,7 +458,7 @@ func (c hostCond) match(s *Socket) bool {
 }
 
 func (c hostCond) matchSocket(s *Socket) bool {
-	if c.path != "" || s.Family == "unix" {
+	if c.path != "" || !s.isIP() {
 		p := s.PeerPath
 		if c.local {
 			p = s.Path

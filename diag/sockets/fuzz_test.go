@@ -189,3 +189,40 @@ func FuzzParseUnixDiag(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParsePacketLine checks that no line of /proc/net/packet makes its
+// parser panic, and that what it reads from a line it accepts is what it
+// reads again after the kernel's formatting (net/packet/af_packet.c
+// packet_seq_show).
+func FuzzParsePacketLine(f *testing.F) {
+	f.Add("0000000061264356 3      3    0003   0     1 23342  0      564662")
+	f.Add("000000001b827c78 3      2    0800   1     1 0      1000   564663")
+	f.Add("ffff8880071d5000 2      3    86dd   12    0 0      0      99")
+	f.Fuzz(func(t *testing.T, line string) {
+		s, err := parsePacketLine([]byte(line))
+		if err != nil {
+			return
+		}
+		if s.Proto != ProtoPacket || s.State != StateUnconn || s.Local.IsValid() || s.Type == "" {
+			t.Fatalf("%q read as %+v", line, s)
+		}
+		typ := 0
+		for k, v := range packetTypes {
+			if v == s.Type {
+				typ = int(k)
+			}
+		}
+		if typ == 0 {
+			fmt.Sscanf(s.Type, "type%d", &typ)
+		}
+		again := fmt.Sprintf("%016x %-6d %-4d %04x   %-5d %1d %-6d %-6d %-6d\n",
+			0, 3, typ, s.EtherType, s.IfIndex, 1, s.RecvQ, s.UID, s.Inode)
+		s2, err := parsePacketLine([]byte(again))
+		if err != nil {
+			t.Fatalf("%q parsed, but its kernel form %q does not: %v", line, again, err)
+		}
+		if fmt.Sprint(s) != fmt.Sprint(s2) {
+			t.Fatalf("%q read as %+v, its kernel form %q as %+v", line, s, again, s2)
+		}
+	})
+}

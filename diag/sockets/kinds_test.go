@@ -525,3 +525,65 @@ func TestZeroWindowProbeMatchesSS(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestListPacketMatchesSS opens a packet socket for every protocol on
+// every interface (as tcpdump -i any does) and one for IPv4 bound to lo,
+// and lists them with netkit and with 'ss -0ap'.
+func TestListPacketMatchesSS(t *testing.T) {
+	needSS(t)
+	if os.Geteuid() != 0 {
+		t.Skip("packet sockets need root")
+	}
+	lo, err := net.InterfaceByName("lo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	htons := func(v uint16) uint16 { return v<<8 | v>>8 }
+	all, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_RAW|syscall.SOCK_CLOEXEC, int(htons(syscall.ETH_P_ALL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(all)
+	ip, err := syscall.Socket(syscall.AF_PACKET, syscall.SOCK_DGRAM|syscall.SOCK_CLOEXEC, int(htons(syscall.ETH_P_IP)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer syscall.Close(ip)
+	if err := syscall.Bind(ip, &syscall.SockaddrLinklayer{Protocol: htons(syscall.ETH_P_IP), Ifindex: lo.Index}); err != nil {
+		t.Fatal(err)
+	}
+	fds := map[int]uint64{}
+	walkSocketFDs(context.Background(), []int{os.Getpid()}, func(_, fd int, inode uint64) { fds[fd] = inode })
+	list, err := List(context.Background(), Query{Packet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	netids := map[string]string{"raw": "p_raw", "dgram": "p_dgr"}
+	var got []string
+	for _, s := range list.Sockets {
+		if s.Inode == fds[all] || s.Inode == fds[ip] {
+			iface := cmp.Or(s.Interface, "*")
+			got = append(got, fmt.Sprintf("%s %s %s:%s %d", netids[s.Type], s.State, EtherTypeName(s.EtherType), iface, s.Inode))
+		}
+	}
+	// ss -0 has no inodes: its rows are this process's by pid and fd.
+	var want []string
+	self := regexp.MustCompile(`pid=` + strconv.Itoa(os.Getpid()) + `,fd=(\d+)\)`)
+	for _, f := range ssLines(t, "-H", "-0", "-a", "-p") {
+		m := self.FindStringSubmatch(strings.Join(f, " "))
+		if m == nil {
+			continue
+		}
+		fd, _ := strconv.Atoi(m[1])
+		st, err := ParseState(f[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, fmt.Sprintf("%s %s %s %d", f[0], st, f[4], fds[fd]))
+	}
+	slices.Sort(got)
+	slices.Sort(want)
+	if len(got) != 2 || !slices.Equal(got, want) {
+		t.Errorf("netkit and ss differ\nnetkit:\n  %s\nss:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}

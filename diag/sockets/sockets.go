@@ -22,15 +22,17 @@ import (
 
 // Protocol names, as netstat prints them in its Proto column: "tcp6",
 // "udp6" and "raw6" are IPv6 sockets, which may carry IPv4-mapped
-// addresses; "unix" is a UNIX domain socket.
+// addresses; "unix" is a UNIX domain socket, "packet" an AF_PACKET one
+// (what tcpdump and other sniffers open).
 const (
-	ProtoTCP  = "tcp"
-	ProtoTCP6 = "tcp6"
-	ProtoUDP  = "udp"
-	ProtoUDP6 = "udp6"
-	ProtoRaw  = "raw"
-	ProtoRaw6 = "raw6"
-	ProtoUnix = "unix"
+	ProtoTCP    = "tcp"
+	ProtoTCP6   = "tcp6"
+	ProtoUDP    = "udp"
+	ProtoUDP6   = "udp6"
+	ProtoRaw    = "raw"
+	ProtoRaw6   = "raw6"
+	ProtoUnix   = "unix"
+	ProtoPacket = "packet"
 )
 
 // Timer is the TCP timer running on a socket, as 'ss -o' and 'netstat -o'
@@ -143,9 +145,9 @@ func stateFlagName(st State) string {
 // socket is listed when it passes every one that is set. The zero value
 // lists every TCP and UDP socket of both families with its owning process.
 type Query struct {
-	// TCP, UDP, Raw and Unix select protocols; when all are false, TCP and
-	// UDP are listed.
-	TCP, UDP, Raw, Unix bool
+	// TCP, UDP, Raw, Unix and Packet select protocols; when all are
+	// false, TCP and UDP are listed.
+	TCP, UDP, Raw, Unix, Packet bool
 	// IPv4 and IPv6 select address families; when both are false, both are
 	// listed.
 	IPv4, IPv6 bool
@@ -191,7 +193,7 @@ type Socket struct {
 	// Proto is ProtoTCP, ProtoTCP6, ProtoUDP, ProtoUDP6, ProtoRaw,
 	// ProtoRaw6 or ProtoUnix.
 	Proto string `json:"proto"`
-	// Family is "ipv4", "ipv6" or "unix".
+	// Family is "ipv4", "ipv6", "unix" or "packet".
 	Family string `json:"family"`
 	// Local and Remote are the addresses of an IP socket; an unspecified
 	// address or port 0 is a wildcard (a listener's remote is 0.0.0.0:0 or
@@ -234,7 +236,9 @@ type Socket struct {
 	// read (not running as root): the owner is one of those.
 	OwnerUnreadable bool `json:"owner_unreadable,omitempty"`
 
-	// Type is the kind of a UNIX socket: "stream", "dgram" or "seqpacket".
+	// Type is the kind of a UNIX socket, "stream", "dgram" or
+	// "seqpacket", or of a packet socket, "raw" (whole frames) or "dgram"
+	// (without the link-layer header).
 	Type string `json:"type,omitempty"`
 	// Path is the name a UNIX socket is bound to: a file system path, an
 	// abstract name written "@name" as ss writes it, or "" when unnamed.
@@ -244,6 +248,13 @@ type Socket struct {
 	// name; 0 and "" when it has no peer.
 	PeerInode uint64 `json:"peer_inode,omitempty"`
 	PeerPath  string `json:"peer_path,omitempty"`
+
+	// EtherType is the protocol a packet socket receives (0x0003: every
+	// one; EtherTypeName names it), and IfIndex and Interface the
+	// interface it is bound to (0 and "": every interface).
+	EtherType uint16 `json:"ether_type,omitempty"`
+	IfIndex   int    `json:"ifindex,omitempty"`
+	Interface string `json:"interface,omitempty"`
 
 	// Timer is the TCP timer that runs on the socket, TimerMs when it
 	// fires (in 10 ms steps, absent when due now or none runs), and
@@ -263,6 +274,10 @@ type Socket struct {
 	// sorted by PID then descriptor.
 	holders []fdRef
 }
+
+// isIP reports whether s is a TCP, UDP or raw IP socket, one with
+// addresses.
+func (s *Socket) isIP() bool { return s.Family == "ipv4" || s.Family == "ipv6" }
 
 // Listing is the result of List.
 type Listing struct {
@@ -314,12 +329,16 @@ func List(ctx context.Context, q Query) (*Listing, error) {
 				return err
 			}
 		}
+		var err error
 		if f.unix {
-			var err error
-			socks, err = listUnix(f, socks)
-			return err
+			if socks, err = listUnix(f, socks); err != nil {
+				return err
+			}
 		}
-		return nil
+		if f.packet {
+			socks, err = listPacket(f, socks)
+		}
+		return err
 	}
 	var err error
 	if q.Netns != "" {
@@ -357,17 +376,17 @@ func List(ctx context.Context, q Query) (*Listing, error) {
 // socketFilter is a Query's filters, checked on each /proc/net line
 // before the line becomes a Socket.
 type socketFilter struct {
-	tcp, udp, raw, unix, v4, v6 bool
-	listening                   bool
-	states                      []State
-	port                        uint16
-	expr                        *Filter
+	tcp, udp, raw, unix, packet, v4, v6 bool
+	listening                           bool
+	states                              []State
+	port                                uint16
+	expr                                *Filter
 }
 
 func newSocketFilter(q Query) socketFilter {
-	f := socketFilter{tcp: q.TCP, udp: q.UDP, raw: q.Raw, unix: q.Unix, v4: q.IPv4, v6: q.IPv6,
+	f := socketFilter{tcp: q.TCP, udp: q.UDP, raw: q.Raw, unix: q.Unix, packet: q.Packet, v4: q.IPv4, v6: q.IPv6,
 		listening: q.Listening, states: q.States, port: q.Port, expr: q.Filter}
-	if !f.tcp && !f.udp && !f.raw && !f.unix {
+	if !f.tcp && !f.udp && !f.raw && !f.unix && !f.packet {
 		f.tcp, f.udp = true, true
 	}
 	if !f.v4 && !f.v6 {
@@ -385,7 +404,7 @@ func (f socketFilter) wantTable(t procNetTable) bool {
 }
 
 func (f socketFilter) keep(s *Socket) bool {
-	if f.port != 0 && (s.Family == "unix" || s.Local.Port() != f.port && s.Remote.Port() != f.port) {
+	if f.port != 0 && (!s.isIP() || s.Local.Port() != f.port && s.Remote.Port() != f.port) {
 		return false
 	}
 	if f.listening && s.State != StateListen && s.State != StateUnconn {
@@ -416,7 +435,7 @@ type ProtoSummary struct {
 type Summary struct {
 	Total int `json:"total"`
 	// Protocols has one entry per protocol that has sockets, in the order
-	// tcp, tcp6, udp, udp6, raw, raw6, unix.
+	// tcp, tcp6, udp, udp6, raw, raw6, unix, packet.
 	Protocols []ProtoSummary `json:"protocols"`
 }
 
@@ -429,7 +448,7 @@ func Summarize(socks []Socket) Summary {
 	for _, t := range procNetTables {
 		protos = append(protos, t.proto)
 	}
-	for _, proto := range append(protos, ProtoUnix) {
+	for _, proto := range append(protos, ProtoUnix, ProtoPacket) {
 		counts := make([]int, len(states))
 		unknown := map[State]int{}
 		total := 0
@@ -608,7 +627,7 @@ func addNames(ctx context.Context, socks []Socket) {
 	defer cancel()
 	hosts := map[netip.Addr]string{}
 	for i := range socks {
-		if socks[i].Family == "unix" {
+		if !socks[i].isIP() {
 			continue
 		}
 		for _, a := range []netip.Addr{socks[i].Local.Addr(), socks[i].Remote.Addr()} {
@@ -633,7 +652,7 @@ func addNames(ctx context.Context, socks []Socket) {
 	}
 	for i := range socks {
 		s := &socks[i]
-		if s.Family == "unix" {
+		if !s.isIP() {
 			continue
 		}
 		s.LocalName = name(s.Proto, s.Local)

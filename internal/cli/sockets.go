@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -52,8 +53,10 @@ func NewCmdSockets(io *output.Streams, runF func(*SocketsOptions) error) *cobra.
 and 'ss -tuanp' do: protocol, receive and send queues, local and foreign
 address, state and the process holding each one. Addresses are numeric
 unless --resolve is given; a wildcard address or port is "*". -x adds
-UNIX domain sockets, -w raw sockets (where a packet sniffer or a ping
-shows); -t, -u, -x and -w together choose any mix. The flags people type
+UNIX domain sockets, -w raw IP sockets (a ping, or a sniffer of one IP
+protocol), -0 packet sockets (tcpdump and other sniffers of whole frames,
+listed as PROTOCOL:INTERFACE, "*" for all); -t, -u, -x, -w and -0 together
+choose any mix. The flags people type
 for ss and netstat work: -n, -p and -a are what netkit does anyway, so
 '-tulpn' and '-antp' list what they list there.
 
@@ -180,6 +183,7 @@ socket.`,
 	fs.BoolVarP(&opts.Query.UDP, "udp", "u", false, "UDP sockets")
 	fs.BoolVarP(&opts.Query.Unix, "unix", "x", false, "UNIX domain sockets")
 	fs.BoolVarP(&opts.Query.Raw, "raw", "w", false, "raw IP sockets")
+	fs.BoolVarP(&opts.Query.Packet, "packet", "0", false, "packet (AF_PACKET) sockets: tcpdump and other sniffers")
 	fs.BoolVarP(&opts.Query.IPv4, "ipv4", "4", false, "IPv4 sockets (with -6: both; neither: both)")
 	fs.BoolVarP(&opts.Query.IPv6, "ipv6", "6", false, "IPv6 sockets")
 	fs.BoolVarP(&opts.Query.Listening, "listen", "l", false, "only sockets waiting for peers: LISTEN, and UNCONN (UDP, raw, UNIX datagram)")
@@ -276,6 +280,8 @@ func socketCells(s *sockets.Socket, names bool) (proto, local, remote string) {
 	switch {
 	case s.Family == "unix":
 		return unixNetid(s.Type), unixAddr(s.Path, s.Inode), unixAddr(s.PeerPath, s.PeerInode)
+	case s.Family == "packet":
+		return packetNetid(s.Type), sockets.EtherTypeName(s.EtherType) + ":" + cmp.Or(printable(s.Interface), "*"), "*"
 	case names:
 		return s.Proto, s.LocalName, s.RemoteName
 	}
@@ -294,6 +300,18 @@ func unixNetid(typ string) string {
 		return "u_seq"
 	}
 	return "unix"
+}
+
+// packetNetid is ss's Netid for a packet socket of this type: p_raw,
+// p_dgr.
+func packetNetid(typ string) string {
+	switch typ {
+	case "raw":
+		return "p_raw"
+	case "dgram":
+		return "p_dgr"
+	}
+	return "packet"
 }
 
 // unixAddr writes a UNIX socket's end as ss does, its path ("*" when
