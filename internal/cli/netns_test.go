@@ -6,11 +6,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // netnsSleeper starts a process in namespace ns for --netns-pid, killed
@@ -187,5 +191,40 @@ func TestSocketsNetnsNames(t *testing.T) {
 	rows := socketsCells(r.stdout)
 	if r.code != 0 || len(rows) != 1 || !strings.HasPrefix(rows[0][3], "localhost:") || !strings.HasPrefix(rows[0][6], strconv.Itoa(os.Getpid())+"/") {
 		t.Errorf("exit %d, %q %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestNetnsChildArgs checks that every flag of the commands --netns runs
+// in a child reads back what it writes (childArgs passes each given flag
+// as --name=VALUE), and the command line childArgs builds.
+func TestNetnsChildArgs(t *testing.T) {
+	io, _, _, _ := testStreams()
+	root := NewRootCmd(io)
+	for _, c := range root.Commands() {
+		for _, c := range append([]*cobra.Command{c}, c.Commands()...) {
+			if c.Flags().Lookup("netns") == nil {
+				continue
+			}
+			c.Flags().VisitAll(func(f *pflag.Flag) {
+				if _, ok := f.Value.(pflag.SliceValue); ok {
+					return
+				}
+				s := f.Value.String()
+				if err := f.Value.Set(s); err != nil || f.Value.String() != s {
+					t.Errorf("%s --%s: %q does not read back: %v, %q", c.CommandPath(), f.Name, s, err, f.Value.String())
+				}
+			})
+		}
+	}
+	var got []string
+	cmd := withNetns(NewCmdPing(io, nil))
+	cmd.RunE = func(c *cobra.Command, args []string) error { got = childArgs(c, args); return nil }
+	cmd.SetArgs([]string{"-c", "3", "--netns", "x", "-i", "0.2", "--", "-h"})
+	if err := cmd.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"--count=3", "--interval=0.2", "--", "-h"}
+	if !slices.Equal(got, want) {
+		t.Errorf("child args %q, want %q", got, want)
 	}
 }

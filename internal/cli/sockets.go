@@ -387,13 +387,14 @@ func (v *intervalValue) Set(s string) error {
 	return nil
 }
 
-// parseInterval reads seconds ("2", "0.5") or a Go duration ("500ms").
+// parseInterval reads seconds ("2", "0.5") or a Go duration ("500ms"); 0
+// is no watching.
 func parseInterval(s string) (time.Duration, error) {
-	if f, err := strconv.ParseFloat(s, 64); err == nil && f > 0 && f < 1e6 {
+	if f, err := strconv.ParseFloat(s, 64); err == nil && f >= 0 && f < 1e6 {
 		return time.Duration(f * float64(time.Second)), nil
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
+	if err != nil || d < 0 {
 		return 0, fmt.Errorf("invalid interval %q: want seconds (2, 0.5) or a duration (500ms)", s)
 	}
 	return d, nil
