@@ -400,7 +400,7 @@ func TestSocketsWatchPiped(t *testing.T) {
 	_, ap := socketsListener(t, "tcp4", "127.0.0.1:0")
 	port := strconv.Itoa(int(ap.Port()))
 	start := time.Now()
-	r := netkit(t, "sockets", "-t", "--port", port, "--watch", "0.2", "-c", "3")
+	r := netkit(t, "sockets", "-tl", "--port", port, "--watch", "0.2", "-c", "3")
 	if r.code != 0 {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -429,7 +429,9 @@ func TestSocketsWatchJSONLines(t *testing.T) {
 	_, ap := socketsListener(t, "tcp4", "127.0.0.1:0")
 	port := strconv.Itoa(int(ap.Port()))
 	for _, summary := range []bool{false, true} {
-		args := []string{"sockets", "-t", "--port", port, "--watch=100ms", "-c", "2", "--format", "jsonl"}
+		// -l: the listener only, not the connections of other programs
+		// that used the port before and are closing.
+		args := []string{"sockets", "-tl", "--port", port, "--watch=100ms", "-c", "2", "--format", "jsonl"}
 		if summary {
 			args = append(args, "-s")
 		}
@@ -470,7 +472,10 @@ func TestSocketsWatchTerminal(t *testing.T) {
 	ln, ap := socketsListener(t, "tcp4", "127.0.0.1:0")
 	io, _, out, _ := testStreams()
 	io.OutTTY = true
-	opts := &SocketsOptions{IO: io, Watch: time.Second, Query: sockets.Query{TCP: true, Port: ap.Port()}}
+	// Listening and established only: other programs' connections that
+	// used the port before may be closing.
+	opts := &SocketsOptions{IO: io, Watch: time.Second, Query: sockets.Query{TCP: true, Port: ap.Port(),
+		States: []sockets.State{sockets.StateListen, sockets.StateEstablished}}}
 	w := &socketsWatcher{opts: opts}
 	sum := &socketsWatcher{opts: &SocketsOptions{IO: io, Watch: time.Second, Summary: true}}
 	frame := func() (table, summary string) {

@@ -288,7 +288,15 @@ func TestSocketsUnprivileged(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
 		t.Fatalf("%v: %s", err, r.stdout)
 	}
-	if r.code != 0 || len(rep.Holders) != 1 || rep.Holders[0].PID != 0 || !rep.Holders[0].Socket.OwnerUnreadable || len(rep.Notes) != 1 {
+	// Connections of other programs on this machine may have used the same
+	// port and be closing: only the note about the unreadable owner counts.
+	unreadable := 0
+	for _, n := range rep.Notes {
+		if strings.Contains(n, "could not be read") {
+			unreadable++
+		}
+	}
+	if r.code != 0 || len(rep.Holders) != 1 || rep.Holders[0].PID != 0 || !rep.Holders[0].Socket.OwnerUnreadable || unreadable != 1 {
 		t.Errorf("who as nobody: exit %d, report %+v", r.code, rep)
 	}
 
