@@ -676,12 +676,12 @@ func (d *diagnosis) listeners(ctx context.Context, s *Step) {
 			continue
 		}
 		if len(d.open) == 0 {
-			s.set(StatusFail, "%s has %d connections waiting to be accepted and takes no more: its accept queue is full", l.Local, l.RecvQ)
+			s.set(StatusFail, "%s has %s waiting to be accepted and takes no more: its accept queue is full", l.Local, units.Count(l.RecvQ, "connection", "connections"))
 			s.Explanation = explain.Finding("ACCEPT-QUEUE-FULL", d.o.Host, d.o.Port)
 			d.queueFull = true
 		} else {
 			s.Status = StatusWarn
-			s.Details = append(s.Details, fmt.Sprintf("%s has %d connections waiting to be accepted: the server is slow to accept", l.Local, l.RecvQ))
+			s.Details = append(s.Details, fmt.Sprintf("%s has %s waiting to be accepted: the server is slow to accept", l.Local, units.Count(l.RecvQ, "connection", "connections")))
 		}
 	}
 	var uncovered []netip.Addr
