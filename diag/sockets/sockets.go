@@ -281,8 +281,9 @@ func (s *Socket) isIP() bool { return s.Family == "ipv4" || s.Family == "ipv6" }
 
 // Listing is the result of List.
 type Listing struct {
-	// Sockets are in the kernel's order within each protocol: tcp, tcp6,
-	// udp, udp6.
+	// Sockets are in the kernel's order within each protocol, the
+	// protocols in the order tcp, tcp6, udp, udp6, raw, raw6, unix,
+	// packet.
 	Sockets []Socket `json:"sockets"`
 	// Notes say what the listing could not show and why, such as owners
 	// that could not be read without root or run in another PID namespace.
@@ -293,10 +294,11 @@ type Listing struct {
 // does not exist (Query.PID).
 var ErrNoProcess = errors.New("no such process")
 
-// List lists the sockets of the calling thread's network namespace that q
-// selects, as 'ss -tuanp' and 'netstat -tuanp' do. It reads /proc/net
-// once per protocol (UNIX sockets come over sock_diag netlink, as ss reads
-// them, since /proc/net/unix has no peers) and filters there while, on
+// List lists the sockets of the calling thread's network namespace (or
+// q.Netns) that q selects, as 'ss -tuanp' and 'netstat -tuanp' do. It
+// reads /proc/net once per protocol (UNIX sockets come over sock_diag
+// netlink, as ss reads them, since /proc/net/unix has no peers) and
+// filters there while, on
 // another goroutine, it walks /proc/*/fd once (only the processes q
 // allows); the walk is cut short when no socket left needs an owner. A
 // socket whose owner cannot be read, or is not visible from this PID
