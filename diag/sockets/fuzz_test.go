@@ -226,3 +226,50 @@ func FuzzParsePacketLine(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseProcNetUnixLine checks that no line of /proc/net/unix makes its
+// parser panic, and that what it reads from a line it accepts is what it
+// reads again after the kernel's formatting (net/unix/af_unix.c
+// unix_seq_show).
+func FuzzParseProcNetUnixLine(f *testing.F) {
+	f.Add("0000000057055358: 00000002 00000000 00010000 0001 01 48164 /tmp/nkt.sock")
+	f.Add("00000000e9fc4e02: 00000003 00000000 00000000 0001 03  1143")
+	f.Add("0000000037d3a84c: 00000002 00000000 00000000 0002 01 48167 @nktabs@x")
+	f.Add("000000005536d384: 00000003 00000000 00000000 0005 02 48168")
+	f.Fuzz(func(t *testing.T, line string) {
+		s, err := parseProcNetUnixLine([]byte(line))
+		if err != nil {
+			return
+		}
+		if s.Proto != ProtoUnix || s.Family != "unix" || s.Type == "" || !slices.Contains(States(), s.State) {
+			t.Fatalf("%q read as %+v", line, s)
+		}
+		typ := 0
+		for k, v := range unixTypes {
+			if v == s.Type {
+				typ = int(k)
+			}
+		}
+		if typ == 0 {
+			fmt.Sscanf(s.Type, "type%d", &typ)
+		}
+		flags, st := 0, map[State]int{StateSynSent: 2, StateEstablished: 3, StateClosing: 4}[s.State]
+		switch s.State {
+		case StateListen:
+			flags, st = soAcceptCon, 1
+		case StateUnconn:
+			st = 1
+		}
+		again := fmt.Sprintf("%016x: %08X %08X %08X %04X %02X %5d", 0, 2, 0, flags, typ, st, s.Inode)
+		if s.Path != "" {
+			again += " " + s.Path
+		}
+		s2, err := parseProcNetUnixLine([]byte(again + "\n"))
+		if err != nil {
+			t.Fatalf("%q parsed, but its kernel form %q does not: %v", line, again, err)
+		}
+		if fmt.Sprint(s) != fmt.Sprint(s2) {
+			t.Fatalf("%q read as %+v, its kernel form %q as %+v", line, s, again, s2)
+		}
+	})
+}

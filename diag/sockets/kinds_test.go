@@ -587,3 +587,38 @@ func TestListPacketMatchesSS(t *testing.T) {
 		t.Errorf("netkit and ss differ\nnetkit:\n  %s\nss:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
 	}
 }
+
+// TestProcNetUnixMatchesSockDiag reads the test's UNIX sockets from
+// /proc/net/unix, the fallback where the kernel has no sock_diag for
+// them, and over sock_diag: the same types, states, names and inodes.
+func TestProcNetUnixMatchesSockDiag(t *testing.T) {
+	path, abstract := testUnixSockets(t)
+	own := ownInodes(t)
+	describe := func(socks []Socket) []string {
+		var out []string
+		for _, s := range socks {
+			if own[s.Inode] {
+				out = append(out, fmt.Sprintf("%s %s %q %d", s.Type, s.State, s.Path, s.Inode))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	fromProc, err := readProcNetUnix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromDiag, err := dumpUnix()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, want := describe(fromProc), describe(fromDiag)
+	if len(want) != 9 || !slices.Equal(got, want) {
+		t.Errorf("/proc/net/unix and sock_diag differ\nproc:\n  %s\nsock_diag:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	for _, name := range []string{path, abstract} {
+		if !slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, strconv.Quote(name)) }) {
+			t.Errorf("%s is not among\n  %s", name, strings.Join(got, "\n  "))
+		}
+	}
+}

@@ -318,6 +318,7 @@ func List(ctx context.Context, q Query) (*Listing, error) {
 	}
 	f := newSocketFilter(q)
 	var socks []Socket
+	var notes []string
 	read := func() error {
 		for _, t := range procNetTables {
 			if !f.wantTable(t) {
@@ -333,8 +334,12 @@ func List(ctx context.Context, q Query) (*Listing, error) {
 		}
 		var err error
 		if f.unix {
-			if socks, err = listUnix(f, socks); err != nil {
+			var note string
+			if socks, note, err = listUnix(f, socks); err != nil {
 				return err
+			}
+			if note != "" {
+				notes = append(notes, note)
 			}
 		}
 		if f.packet {
@@ -351,7 +356,7 @@ func List(ctx context.Context, q Query) (*Listing, error) {
 	if err != nil {
 		return nil, err
 	}
-	list := &Listing{Sockets: socks}
+	list := &Listing{Sockets: socks, Notes: notes}
 	if walk != nil {
 		if err := walk.addOwners(ctx, list, q); err != nil {
 			return nil, err

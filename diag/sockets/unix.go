@@ -1,9 +1,11 @@
 package sockets
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 
@@ -39,11 +41,18 @@ var unixTypes = map[uint8]string{unix.SOCK_STREAM: "stream", unix.SOCK_DGRAM: "d
 // listUnix appends the UNIX sockets of the calling thread's network
 // namespace that f keeps. Each connected socket's PeerPath is the name of
 // its peer, which the filter may have dropped, so every socket is read
-// before any is filtered.
-func listUnix(f socketFilter, socks []Socket) ([]Socket, error) {
+// before any is filtered. Where the kernel has no sock_diag for UNIX
+// sockets, they come from /proc/net/unix, without peers or queues, and
+// note says so.
+func listUnix(f socketFilter, socks []Socket) (_ []Socket, note string, err error) {
 	all, err := dumpUnix()
+	if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EPROTONOSUPPORT) {
+		note = "UNIX sockets are read from /proc/net/unix: this kernel has no sock_diag for them (module unix_diag), " +
+			"so their peers and queues are not shown"
+		all, err = readProcNetUnix()
+	}
 	if err != nil {
-		return socks, fmt.Errorf("list UNIX sockets: %w", err)
+		return socks, "", fmt.Errorf("list UNIX sockets: %w", err)
 	}
 	paths := make(map[uint64]string, len(all))
 	for i := range all {
@@ -60,7 +69,86 @@ func listUnix(f socketFilter, socks []Socket) ([]Socket, error) {
 			socks = append(socks, *s)
 		}
 	}
+	return socks, note, nil
+}
+
+// readProcNetUnix reads the UNIX sockets of the calling thread's network
+// namespace from /proc/net/unix, leaving out the connections a listener
+// has not accepted yet (inode 0), as sock_diag does.
+func readProcNetUnix() ([]Socket, error) {
+	runtime.LockOSThread()
+	b, err := os.ReadFile(procNetDir() + "unix")
+	runtime.UnlockOSThread()
+	if err != nil {
+		return nil, err
+	}
+	var socks []Socket
+	for n, line := range bytes.Split(b, []byte{'\n'}) {
+		if n == 0 || len(line) == 0 {
+			continue
+		}
+		s, err := parseProcNetUnixLine(line)
+		if err != nil {
+			return nil, fmt.Errorf("read /proc/net/unix line %d: %w", n+1, err)
+		}
+		if s.Inode != 0 {
+			socks = append(socks, s)
+		}
+	}
 	return socks, nil
+}
+
+// soAcceptCon is the flag of a listening socket in /proc/net/unix's Flags
+// column (__SO_ACCEPTCON).
+const soAcceptCon = 1 << 16
+
+// parseProcNetUnixLine reads one line of /proc/net/unix (after the
+// header), as net/unix/af_unix.c unix_seq_show writes it:
+//
+//	Num       RefCount Protocol Flags    Type St Inode Path
+//	0000000057055358: 00000002 00000000 00010000 0001 01 48164 /tmp/a.sock
+//
+// St is the socket's SS_ state: 1 unconnected, 2 connecting, 3 connected,
+// 4 disconnecting. The path is the rest of the line, "@" for each NUL of
+// an abstract name.
+func parseProcNetUnixLine(line []byte) (Socket, error) {
+	var fields [7][]byte
+	rest := line
+	for i := range fields {
+		fields[i], rest = nextField(rest)
+		if len(fields[i]) == 0 {
+			return Socket{}, errProcNetLine
+		}
+	}
+	num := fields[0]
+	_, ok0 := parseHex(num[:len(num)-1], 64)
+	flags, ok1 := parseHex(fields[3], 32)
+	typ, ok2 := parseHex(fields[4], 16)
+	st, ok3 := parseHex(fields[5], 8)
+	inode, ok4 := parseDec(fields[6], 64)
+	if num[len(num)-1] != ':' || !ok0 || !ok1 || !ok2 || !ok3 || !ok4 {
+		return Socket{}, errProcNetLine
+	}
+	s := Socket{Proto: ProtoUnix, Family: "unix", Inode: inode, Type: unixTypes[uint8(typ)]}
+	if s.Type == "" || typ > 0xff {
+		s.Type = fmt.Sprintf("type%d", typ)
+	}
+	switch {
+	case flags&soAcceptCon != 0:
+		s.State = StateListen
+	case st == 2:
+		s.State = StateSynSent
+	case st == 3:
+		s.State = StateEstablished
+	case st == 4:
+		s.State = StateClosing
+	default:
+		s.State = StateUnconn
+	}
+	if len(rest) > 0 && rest[0] == ' ' {
+		s.Path = string(bytes.TrimRight(rest[1:], "\r\n"))
+	}
+	return s, nil
 }
 
 // dumpUnix asks the kernel for every UNIX socket over a sock_diag netlink
