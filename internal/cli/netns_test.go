@@ -167,7 +167,15 @@ func TestSocketsWhoNetns(t *testing.T) {
 		t.Skip("network namespaces: not under -short")
 	}
 	ns := pingNetns(t)
-	port := strconv.Itoa(netnsListen(t, ns, func(net.Listener) error { return nil }))
+	// A port free here, so that only the namespace has it.
+	port := strconv.Itoa(int(socketsFreePort(t)))
+	pingInNetns(t, ns, func() error {
+		ln, err := net.Listen("tcp4", "127.0.0.1:"+port)
+		if err == nil {
+			t.Cleanup(func() { ln.Close() })
+		}
+		return err
+	})
 	r := netkitBinary(t, "sockets", "who", "--netns", ns, ":"+port)
 	rows := socketsCells(r.stdout)
 	if r.code != 0 || len(rows) != 2 || rows[1][0] != strconv.Itoa(os.Getpid()) || rows[1][7] != "LISTEN" {

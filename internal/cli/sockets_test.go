@@ -120,6 +120,35 @@ func socketsConnect(t *testing.T, ln net.Listener, network, address string) net.
 	return c
 }
 
+// socketsFreePort returns a port no TCP or UDP socket here has at either
+// end, below the kernel's ephemeral range (32768 and up by default), whose
+// ports the connections of other programs on this loopback may take at
+// any time.
+func socketsFreePort(t *testing.T) uint16 {
+	t.Helper()
+	for p := 20000 + os.Getpid()%5000; p < 32000; p += 7 {
+		list, err := sockets.List(context.Background(), sockets.Query{Port: uint16(p), SkipOwners: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list.Sockets) == 0 {
+			return uint16(p)
+		}
+	}
+	t.Fatal("no free port between 20000 and 32000")
+	return 0
+}
+
+// socketsOwn keeps the rows whose cell col starts with this process's
+// PID: the loopback is shared with other programs, whose connections may
+// use the same port number on another address.
+func socketsOwn(rows [][]string, col int) [][]string {
+	pid := strconv.Itoa(os.Getpid())
+	return slices.DeleteFunc(rows, func(r []string) bool {
+		return len(r) <= col || r[col] != pid && !strings.HasPrefix(r[col], pid+"/")
+	})
+}
+
 // socketsCells splits a piped table into rows of cells (two or more spaces
 // apart).
 func socketsCells(out string) [][]string {
@@ -151,7 +180,7 @@ func TestSocketsListing(t *testing.T) {
 
 	// Both ends of the connection, and the listener, with --no-header.
 	r = netkit(t, "sockets", "--port", port, "--no-header", "--state", "estab")
-	rows = socketsCells(r.stdout)
+	rows = socketsOwn(socketsCells(r.stdout), 6)
 	if len(rows) != 2 {
 		t.Fatalf("want the two ends of the connection, got %q", r.stdout)
 	}
@@ -218,22 +247,17 @@ func TestSocketsWho(t *testing.T) {
 	rows := socketsCells(r.stdout)
 	exe, _ := os.Executable()
 	wantHeader := []string{"PID", "User", "Program", "FD", "Proto", "Local Address", "Foreign Address", "State", "Command"}
-	if r.code != 0 || len(rows) != 2 || !slices.Equal(rows[0], wantHeader) {
+	if r.code != 0 || !slices.Equal(rows[0], wantHeader) || len(socketsOwn(rows[1:], 0)) != 1 {
 		t.Fatalf("exit %d, stdout %q", r.code, r.stdout)
 	}
-	row := rows[1]
+	row := socketsOwn(rows[1:], 0)[0]
 	if row[0] != strconv.Itoa(os.Getpid()) || row[4] != "tcp" || row[5] != ap.String() || row[7] != "LISTEN" ||
 		!strings.HasPrefix(row[8], os.Args[0]) {
 		t.Errorf("row %q, want pid %d, the listener and command %s", row, os.Getpid(), exe)
 	}
 
 	// A port nothing holds: exit 1 and one line on stderr.
-	ln, err := net.Listen("tcp4", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	free := netip.MustParseAddrPort(ln.Addr().String()).Port()
-	ln.Close()
+	free := socketsFreePort(t)
 	r = netkit(t, "sockets", "who", strconv.Itoa(int(free)))
 	if r.code != exitFailed || r.stdout != "" || !strings.HasPrefix(r.stderr, "netkit: nothing holds port "+strconv.Itoa(int(free))) {
 		t.Errorf("free port: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
