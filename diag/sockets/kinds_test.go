@@ -622,3 +622,26 @@ func TestProcNetUnixMatchesSockDiag(t *testing.T) {
 		}
 	}
 }
+
+// TestParseProcNetDuplicate reads a table in which the kernel wrote a
+// socket twice (one read ending and the next resuming with it, while
+// other sockets came and went): it is listed once. Sockets no descriptor
+// holds (inode 0) cannot be told apart and are all kept.
+func TestParseProcNetDuplicate(t *testing.T) {
+	header := "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+	a := "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4242 1 0000000000000000 100 0 0 10 0\n"
+	b := "   1: 0100007F:8AE6 0100007F:1F90 01 00000000:00000000 02:000005DC 00000000     0        0 4343 2 0000000000000000 20 4 30 10 -1\n"
+	tw := "   2: 0100007F:8AE8 0100007F:1F90 06 00000000:00000000 03:00001770 00000000     0        0 0 3 0000000000000000\n"
+	socks, err := parseProcNet(strings.NewReader(header+a+b+b+tw+tw), procNetTables[0], newSocketFilter(Query{}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range socks {
+		got = append(got, fmt.Sprintf("%s %d %s", s.State, s.Inode, s.Timer))
+	}
+	want := []string{"LISTEN 4242 ", "ESTABLISHED 4343 keepalive", "TIME_WAIT 0 time-wait", "TIME_WAIT 0 time-wait"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

@@ -97,9 +97,14 @@ var procNetDir = sync.OnceValue(func() string {
 })
 
 // parseProcNet appends the sockets of one /proc/net table read from r,
-// header line first, that f keeps.
+// header line first, that f keeps. The kernel writes the table a read at
+// a time, resuming each from where the last one ended: while other
+// programs open and close sockets, a socket can come twice, one read
+// ending and the next starting with it. A socket that a descriptor holds
+// (inode not 0) is kept once.
 func parseProcNet(r io.Reader, t procNetTable, f socketFilter, socks []Socket) ([]Socket, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
+	seen := map[uint64]struct{}{}
 	for n := 1; ; n++ {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -111,7 +116,12 @@ func parseProcNet(r io.Reader, t procNetTable, f socketFilter, socks []Socket) (
 				return socks, fmt.Errorf("line %d: %w", n, perr)
 			}
 			if f.keep(&s) {
-				socks = append(socks, s)
+				if _, dup := seen[s.Inode]; !dup {
+					socks = append(socks, s)
+				}
+				if s.Inode != 0 {
+					seen[s.Inode] = struct{}{}
+				}
 			}
 		}
 		if err == io.EOF {
