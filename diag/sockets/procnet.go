@@ -111,17 +111,19 @@ func parseProcNet(r io.Reader, t procNetTable, f socketFilter, socks []Socket) (
 			return socks, fmt.Errorf("line %d: longer than %d bytes", n, br.Size())
 		}
 		if n > 1 && len(line) > 0 {
-			var s Socket
-			if perr := parseProcNetLine(line, t, &s); perr != nil {
-				return socks, fmt.Errorf("line %d: %w", n, perr)
+			// Parse in place: a Socket of its own would escape to the heap
+			// (the filter's expression takes a pointer), one per line.
+			socks = append(socks, Socket{})
+			s := &socks[len(socks)-1]
+			if perr := parseProcNetLine(line, t, s); perr != nil {
+				return socks[:len(socks)-1], fmt.Errorf("line %d: %w", n, perr)
 			}
-			if f.keep(&s) {
-				if _, dup := seen[s.Inode]; !dup {
-					socks = append(socks, s)
-				}
-				if s.Inode != 0 {
-					seen[s.Inode] = struct{}{}
-				}
+			_, dup := seen[s.Inode]
+			switch {
+			case dup || !f.keep(s):
+				socks = socks[:len(socks)-1]
+			case s.Inode != 0:
+				seen[s.Inode] = struct{}{}
 			}
 		}
 		if err == io.EOF {
