@@ -223,6 +223,12 @@ func TestWhoHoldsPath(t *testing.T) {
 	if err != nil || len(rep.Holders) != 1 || rep.Holders[0].Socket.Type != "dgram" {
 		t.Errorf("holders of %s: %v %+v", abstract, err, rep)
 	}
+	// Relative to the working directory, as it was not bound.
+	t.Chdir(filepath.Dir(path))
+	rep, err = WhoHoldsPath(context.Background(), filepath.Base(path))
+	if err != nil || len(rep.Holders) != 3 {
+		t.Errorf("holders of %s from %s: %v %+v", filepath.Base(path), filepath.Dir(path), err, rep)
+	}
 	rep, err = WhoHoldsPath(context.Background(), path+"*")
 	if err != nil || len(rep.Holders) != 0 {
 		t.Errorf("a path with a glob character is matched as a pattern: %v %+v", err, rep)

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"os/user"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -552,8 +553,8 @@ func WhoHolds(ctx context.Context, port uint16) (*PortReport, error) {
 }
 
 // WhoHoldsPath finds every process holding a UNIX socket bound to path
-// (a file system path as the program bound it, or an abstract name
-// written "@name"): the listener and the connections it accepted, and the
+// (a file system path, as the program bound it or made absolute, or an
+// abstract name written "@name"): the listener and the connections it accepted, and the
 // sockets of the clients connected to them, the answer to "who is
 // listening on /run/foo.sock?". An empty Holders means no socket has that
 // name, even when a file of that name is left over.
@@ -561,8 +562,23 @@ func WhoHoldsPath(ctx context.Context, path string) (*PortReport, error) {
 	if path == "" {
 		return nil, errors.New("empty UNIX socket path")
 	}
-	f := &Filter{expr: orNode{hostCond{local: true, path: globEscape(path)}, hostCond{path: globEscape(path)}}}
-	list, err := List(ctx, Query{Unix: true, Filter: f})
+	// The kernel keeps the name as the program bound it: relative, or not.
+	names := []string{path}
+	if abs, err := filepath.Abs(path); err == nil && path[0] != '@' && abs != path {
+		names = append(names, abs)
+	}
+	var expr filterNode
+	for _, name := range names {
+		for _, local := range []bool{true, false} {
+			c := hostCond{local: local, path: globEscape(name)}
+			if expr == nil {
+				expr = c
+			} else {
+				expr = orNode{expr, c}
+			}
+		}
+	}
+	list, err := List(ctx, Query{Unix: true, Filter: &Filter{expr: expr}})
 	if err != nil {
 		return nil, err
 	}
