@@ -75,15 +75,38 @@ func FuzzParseProcNetLine(f *testing.F) {
 		if s.State == StateUnconn && tcp || s.State == StateClose && !tcp || !known && !unknownState.MatchString(string(s.State)) {
 			t.Fatalf("%q: state %q for tcp=%v", line, s.State, tcp)
 		}
-		again := formatProcNetLine(s, tab)
-		var s2 Socket
-		if err := parseProcNetLine([]byte(again), tab, &s2); err != nil {
-			t.Fatalf("%q parsed, but its kernel form %q does not: %v", line, again, err)
-		}
-		if fmt.Sprint(s) != fmt.Sprint(s2) {
-			t.Fatalf("%q read as %+v, its kernel form %q as %+v", line, s, again, s2)
-		}
+		readsBack(t, line, formatProcNetLine(s, tab), s, func(b []byte) (Socket, error) {
+			var s2 Socket
+			err := parseProcNetLine(b, tab, &s2)
+			return s2, err
+		})
 	})
+}
+
+// readsBack checks that again, the kernel's form of what line read as
+// (s), reads as s too.
+func readsBack(t *testing.T, line, again string, s Socket, parse func([]byte) (Socket, error)) {
+	t.Helper()
+	s2, err := parse([]byte(again))
+	if err != nil {
+		t.Fatalf("%q parsed, but its kernel form %q does not: %v", line, again, err)
+	}
+	if fmt.Sprint(s) != fmt.Sprint(s2) {
+		t.Fatalf("%q read as %+v, its kernel form %q as %+v", line, s, again, s2)
+	}
+}
+
+// typeNumber is the kernel's number of a socket type name: its key in
+// types, or N of "typeN".
+func typeNumber[K uint8 | uint64](name string, types map[K]string) int {
+	for k, v := range types {
+		if v == name {
+			return int(k)
+		}
+	}
+	n := 0
+	fmt.Sscanf(name, "type%d", &n)
+	return n
 }
 
 // FuzzParseSocketState checks that every accepted name reads back as the
@@ -206,24 +229,9 @@ func FuzzParsePacketLine(f *testing.F) {
 		if s.Proto != ProtoPacket || s.State != StateUnconn || s.Local.IsValid() || s.Type == "" {
 			t.Fatalf("%q read as %+v", line, s)
 		}
-		typ := 0
-		for k, v := range packetTypes {
-			if v == s.Type {
-				typ = int(k)
-			}
-		}
-		if typ == 0 {
-			fmt.Sscanf(s.Type, "type%d", &typ)
-		}
 		again := fmt.Sprintf("%016x %-6d %-4d %04x   %-5d %1d %-6d %-6d %-6d\n",
-			0, 3, typ, s.EtherType, s.IfIndex, 1, s.RecvQ, s.UID, s.Inode)
-		s2, err := parsePacketLine([]byte(again))
-		if err != nil {
-			t.Fatalf("%q parsed, but its kernel form %q does not: %v", line, again, err)
-		}
-		if fmt.Sprint(s) != fmt.Sprint(s2) {
-			t.Fatalf("%q read as %+v, its kernel form %q as %+v", line, s, again, s2)
-		}
+			0, 3, typeNumber(s.Type, packetTypes), s.EtherType, s.IfIndex, 1, s.RecvQ, s.UID, s.Inode)
+		readsBack(t, line, again, s, parsePacketLine)
 	})
 }
 
@@ -244,15 +252,7 @@ func FuzzParseProcNetUnixLine(f *testing.F) {
 		if s.Proto != ProtoUnix || s.Family != "unix" || s.Type == "" || !slices.Contains(States(), s.State) {
 			t.Fatalf("%q read as %+v", line, s)
 		}
-		typ := 0
-		for k, v := range unixTypes {
-			if v == s.Type {
-				typ = int(k)
-			}
-		}
-		if typ == 0 {
-			fmt.Sscanf(s.Type, "type%d", &typ)
-		}
+		typ := typeNumber(s.Type, unixTypes)
 		flags, st := 0, map[State]int{StateSynSent: 2, StateEstablished: 3, StateClosing: 4}[s.State]
 		switch s.State {
 		case StateListen:
@@ -264,12 +264,6 @@ func FuzzParseProcNetUnixLine(f *testing.F) {
 		if s.Path != "" {
 			again += " " + s.Path
 		}
-		s2, err := parseProcNetUnixLine([]byte(again + "\n"))
-		if err != nil {
-			t.Fatalf("%q parsed, but its kernel form %q does not: %v", line, again, err)
-		}
-		if fmt.Sprint(s) != fmt.Sprint(s2) {
-			t.Fatalf("%q read as %+v, its kernel form %q as %+v", line, s, again, s2)
-		}
+		readsBack(t, line, again+"\n", s, parseProcNetUnixLine)
 	})
 }
