@@ -91,12 +91,8 @@ var packetTypes = map[uint64]string{3: "raw", 2: "dgram"}
 // parsePacketLine reads one line of /proc/net/packet (after the header).
 func parsePacketLine(line []byte) (Socket, error) {
 	var fields [9][]byte
-	rest := line
-	for i := range fields {
-		fields[i], rest = nextField(rest)
-		if len(fields[i]) == 0 {
-			return Socket{}, errProcNetLine
-		}
+	if _, ok := splitFields(line, fields[:]); !ok {
+		return Socket{}, errProcNetLine
 	}
 	typ, ok1 := parseDec(fields[2], 8)
 	proto, ok2 := parseHex(fields[3], 16)

@@ -152,12 +152,8 @@ var errProcNetLine = errors.New("not a socket table line")
 // the inode are ignored.
 func parseProcNetLine(line []byte, t procNetTable, s *Socket) error {
 	var fields [10][]byte
-	rest := line
-	for i := range fields {
-		fields[i], rest = nextField(rest)
-		if len(fields[i]) == 0 {
-			return errProcNetLine
-		}
+	if _, ok := splitFields(line, fields[:]); !ok {
+		return errProcNetLine
 	}
 	if fields[0][len(fields[0])-1] != ':' {
 		return errProcNetLine
@@ -237,6 +233,19 @@ func parseTimer(trWhen, retrnsmt, timeout []byte, s *Socket) error {
 // maxTimerTicks bounds the "when" column so that it fits a time.Duration:
 // the kernel never sets a timer years ahead.
 const maxTimerTicks = uint64(1<<63-1) / uint64(clockTick)
+
+// splitFields puts the first len(fields) blank-separated fields of line in
+// fields and returns the rest of the line; ok is false when it has fewer.
+func splitFields(line []byte, fields [][]byte) (rest []byte, ok bool) {
+	rest = line
+	for i := range fields {
+		fields[i], rest = nextField(rest)
+		if len(fields[i]) == 0 {
+			return nil, false
+		}
+	}
+	return rest, true
+}
 
 // nextField splits off the first run of non-blank bytes of b.
 func nextField(b []byte) (field, rest []byte) {

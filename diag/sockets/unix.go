@@ -113,12 +113,9 @@ const soAcceptCon = 1 << 16
 // an abstract name.
 func parseProcNetUnixLine(line []byte) (Socket, error) {
 	var fields [7][]byte
-	rest := line
-	for i := range fields {
-		fields[i], rest = nextField(rest)
-		if len(fields[i]) == 0 {
-			return Socket{}, errProcNetLine
-		}
+	rest, ok := splitFields(line, fields[:])
+	if !ok {
+		return Socket{}, errProcNetLine
 	}
 	num := fields[0]
 	_, ok0 := parseHex(num[:len(num)-1], 64)
