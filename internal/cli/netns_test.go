@@ -15,6 +15,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/netkit/netkit/internal/testnet"
 )
 
 // netnsSleeper starts a process in namespace ns for --netns-pid, killed
@@ -168,7 +170,7 @@ func TestSocketsWhoNetns(t *testing.T) {
 	}
 	ns := pingNetns(t)
 	// A port free here, so that only the namespace has it.
-	port := strconv.Itoa(int(socketsFreePort(t)))
+	port := strconv.Itoa(int(testnet.UnusedPort(t)))
 	pingInNetns(t, ns, func() error {
 		ln, err := net.Listen("tcp4", "127.0.0.1:"+port)
 		if err == nil {

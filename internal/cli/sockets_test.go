@@ -18,6 +18,7 @@ import (
 
 	"github.com/netkit/netkit/diag/sockets"
 	"github.com/netkit/netkit/internal/golden"
+	"github.com/netkit/netkit/internal/testnet"
 )
 
 func TestSocketsFlags(t *testing.T) {
@@ -118,25 +119,6 @@ func socketsConnect(t *testing.T, ln net.Listener, network, address string) net.
 		}
 	})
 	return c
-}
-
-// socketsFreePort returns a port no TCP or UDP socket here has at either
-// end, below the kernel's ephemeral range (32768 and up by default), whose
-// ports the connections of other programs on this loopback may take at
-// any time.
-func socketsFreePort(t *testing.T) uint16 {
-	t.Helper()
-	for p := 20000 + os.Getpid()%5000; p < 32000; p += 7 {
-		list, err := sockets.List(context.Background(), sockets.Query{Port: uint16(p), SkipOwners: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(list.Sockets) == 0 {
-			return uint16(p)
-		}
-	}
-	t.Fatal("no free port between 20000 and 32000")
-	return 0
 }
 
 // socketsOwn keeps the rows whose cell col starts with this process's
@@ -257,7 +239,7 @@ func TestSocketsWho(t *testing.T) {
 	}
 
 	// A port nothing holds: exit 1 and one line on stderr.
-	free := socketsFreePort(t)
+	free := testnet.UnusedPort(t)
 	r = netkit(t, "sockets", "who", strconv.Itoa(int(free)))
 	if r.code != exitFailed || r.stdout != "" || !strings.HasPrefix(r.stderr, "netkit: nothing holds port "+strconv.Itoa(int(free))) {
 		t.Errorf("free port: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
