@@ -186,6 +186,11 @@ type Report struct {
 	TLS       *echo.TLSInfo    `json:"tls,omitempty"`
 	Echo      *EchoResult      `json:"echo,omitempty"`
 	ElapsedMS float64          `json:"elapsed_ms"`
+
+	// Retransmitting are the TCP connections of this machine on the port
+	// whose retransmit timer has fired without an acknowledgement, when
+	// the target is this machine.
+	Retransmitting []sockets.Socket `json:"retransmitting,omitempty"`
 }
 
 // EchoResult is what the echo step found: what the netkit echo server sees
@@ -671,6 +676,7 @@ func (d *diagnosis) listeners(ctx context.Context, s *Step) {
 		d.skipped(s, "the target is not this machine")
 		return
 	}
+	defer d.retransmits(ctx, s)
 	list, err := sockets.List(ctx, sockets.Query{TCP: true, Listening: true, Port: d.o.Port})
 	if err != nil {
 		s.set(StatusWarn, "cannot list the sockets: %v", err)
@@ -705,12 +711,12 @@ func (d *diagnosis) listeners(ctx context.Context, s *Step) {
 			continue
 		}
 		if len(d.open) == 0 {
-			s.set(StatusFail, "%s has %s waiting to be accepted and takes no more: its accept queue is full", l.Local, units.Count(int(l.RecvQ), "connection", "connections"))
+			s.set(StatusFail, "%s has %s waiting to be accepted and takes no more: its accept queue is full", l.Local, units.Count(l.RecvQ, "connection", "connections"))
 			s.Explanation = explain.Finding("ACCEPT-QUEUE-FULL", d.o.Host, d.o.Port)
 			d.queueFull = true
 		} else {
 			s.Status = StatusWarn
-			s.Details = append(s.Details, fmt.Sprintf("%s has %s waiting to be accepted: the server is slow to accept", l.Local, units.Count(int(l.RecvQ), "connection", "connections")))
+			s.Details = append(s.Details, fmt.Sprintf("%s has %s waiting to be accepted: the server is slow to accept", l.Local, units.Count(l.RecvQ, "connection", "connections")))
 		}
 	}
 	var uncovered []netip.Addr
@@ -738,6 +744,31 @@ func (d *diagnosis) listeners(ctx context.Context, s *Step) {
 	}
 	if onlyLoopback(list.Sockets) {
 		s.Details = append(s.Details, "every listener is on a loopback address: other hosts cannot reach this service")
+	}
+}
+
+// retransmits adds to the listen step the connections on the port that
+// are retransmitting: data sent and never acknowledged, the "it hangs" a
+// listing shows.
+func (d *diagnosis) retransmits(ctx context.Context, s *Step) {
+	list, err := sockets.List(ctx, sockets.Query{TCP: true, Port: d.o.Port})
+	if err != nil {
+		return
+	}
+	most := 0
+	for _, c := range list.Sockets {
+		if c.Timer == sockets.TimerRetransmit && c.Retransmits > 0 {
+			d.rep.Retransmitting = append(d.rep.Retransmitting, c)
+			most = max(most, c.Retransmits)
+		}
+	}
+	if n := len(d.rep.Retransmitting); n > 0 {
+		if s.Status == StatusOK {
+			s.Status = StatusWarn
+		}
+		s.Details = append(s.Details, fmt.Sprintf("%s on port %d %s retransmitting (up to %d times): the peer does not acknowledge what was sent, "+
+			"so packets are dropped on the way (a firewall) or the peer is stuck; 'netkit sockets -o --port %d' shows them",
+			units.Count(n, "connection", "connections"), d.o.Port, units.Plural(n, "is", "are"), most, d.o.Port))
 	}
 }
 

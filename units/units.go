@@ -5,7 +5,6 @@ package units
 
 import (
 	"math"
-	"strconv"
 	"time"
 )
 
@@ -14,13 +13,4 @@ import (
 // 0.12245249999999999. Every _ms field of netkit's JSON goes through it.
 func Millis(d time.Duration) float64 {
 	return math.Round(float64(d)/float64(time.Microsecond)) / 1000
-}
-
-// Count states n things: "1 socket", "0 sockets", "3 sockets", with one
-// and many the noun's two forms.
-func Count(n int, one, many string) string {
-	if n == 1 {
-		return "1 " + one
-	}
-	return strconv.Itoa(n) + " " + many
 }

@@ -196,6 +196,9 @@ var table = []entry{
 	{"LISTEN-ADDRESS-IP", 0,
 		"the server is bound to other addresses than {host}, the one connected to (the classic: bound to ::1 while clients use 127.0.0.1)",
 		"connect to an address the server listens on ('netkit sockets -l --port {port}' lists them), or bind the server to {host} or to the wildcard ([::] or 0.0.0.0)"},
+	{"NETNS-NOT-PERMITTED", 0,
+		"this process may not enter that network namespace: entering one needs CAP_SYS_ADMIN in the user namespace that owns it (root on the host; root inside a container is not enough for the host's namespaces)",
+		"run as root on the host, or run netkit inside the namespace instead ('ip netns exec NAME netkit …', 'nsenter -t PID -n netkit …')"},
 	{"ACCEPT-QUEUE-FULL", 0,
 		"the listener's accept queue on port {port} is full: the process does not call accept() fast enough, or is stuck",
 		"check the server process (hung? overloaded?); 'netkit sockets -l --port {port}' shows Recv-Q (waiting) against Send-Q (backlog)"},
@@ -276,6 +279,13 @@ func ErrorAt(err error, host string, port uint16) (Explanation, bool) {
 			return byCode("PLAINTEXT-TO-TLS").explain(f), true
 		}
 		return byCode("NO-REPLY").explain(f), true
+	}
+	var nsErr *sockets.NetnsError
+	if errors.As(err, &nsErr) {
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+			return byCode("NETNS-NOT-PERMITTED").explain(f), true
+		}
+		return Explanation{}, false // no such namespace: the error says so
 	}
 	var pathErr *fs.PathError
 	if errors.As(err, &pathErr) {

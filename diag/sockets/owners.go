@@ -12,6 +12,8 @@ import (
 
 	"github.com/shirou/gopsutil/v3/process"
 	"golang.org/x/sys/unix"
+
+	"github.com/netkit/netkit/units"
 )
 
 // fdRef is one file descriptor of one process.
@@ -137,19 +139,21 @@ func (w *ownerWalk) addOwners(ctx context.Context, list *Listing, q Query) error
 	}
 	list.Sockets = kept
 	if unowned > 0 {
-		what := fmt.Sprintf("%d sockets show '-' as PID/Program", unowned)
+		what := units.Count(unowned, "socket shows", "sockets show") + " '-' as PID/Program"
 		if filtered {
-			what = fmt.Sprintf("%d sockets they may hold are not listed", unowned)
+			what = units.Count(unowned, "socket", "sockets") + " they may hold " + units.Plural(unowned, "is", "are") + " not listed"
 		}
 		list.Notes = append(list.Notes, fmt.Sprintf(
-			"the file descriptors of %d processes could not be read (permission denied, uid %d): %s; run as root to see every owner",
-			denied, os.Geteuid(), what))
+			"the file descriptors of %s could not be read (permission denied, uid %d): %s; run as root to see every owner",
+			units.Count(denied, "process", "processes"), os.Geteuid(), what))
 	}
 	if hidden > 0 {
 		list.Notes = append(list.Notes, fmt.Sprintf(
-			"%d sockets are open but no process visible here holds them, so their owner shows as '-': "+
-				"they belong to a process in another PID namespace (a container) or to the kernel, "+
-				"or were opened or closed while netkit was listing", hidden))
+			"%s open but no process visible here holds %s, so %s owner shows as '-': "+
+				"%s to a process in another PID namespace (a container) or to the kernel, "+
+				"or %s opened or closed while netkit was listing",
+			units.Count(hidden, "socket is", "sockets are"), units.Plural(hidden, "it", "them"), units.Plural(hidden, "its", "their"),
+			units.Plural(hidden, "it belongs", "they belong"), units.Plural(hidden, "was", "were")))
 	}
 	return nil
 }

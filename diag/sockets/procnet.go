@@ -11,6 +11,9 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"time"
+
+	"github.com/netkit/netkit/units"
 )
 
 // netkit reads /proc/net/{tcp,tcp6,udp,udp6} itself rather than through
@@ -24,7 +27,8 @@ import (
 type procNetTable struct {
 	name  string // file name in /proc/net
 	proto string // Socket.Proto
-	tcp   bool   // false: UDP
+	tcp   bool   // false: UDP or raw
+	raw   bool   // false: TCP or UDP
 	v6    bool   // false: IPv4
 }
 
@@ -35,6 +39,8 @@ var procNetTables = []procNetTable{
 	{name: "tcp6", proto: ProtoTCP6, tcp: true, v6: true},
 	{name: "udp", proto: ProtoUDP},
 	{name: "udp6", proto: ProtoUDP6, v6: true},
+	{name: "raw", proto: ProtoRaw, raw: true},
+	{name: "raw6", proto: ProtoRaw6, raw: true, v6: true},
 }
 
 // tcpStates maps the kernel's state numbers (the st column) to names.
@@ -55,7 +61,8 @@ func kernelState(st uint64) State {
 }
 
 // readProcNetTable appends to socks the sockets of /proc/net/<t.name> that
-// f keeps. A missing tcp6 or udp6 table means IPv6 is off: no sockets.
+// f keeps. A missing tcp6, udp6 or raw6 table means IPv6 is off: no
+// sockets.
 func readProcNetTable(t procNetTable, f socketFilter, socks []Socket) ([]Socket, error) {
 	path := procNetDir() + t.name
 	// The table is the one of the opening thread's network namespace.
@@ -90,21 +97,33 @@ var procNetDir = sync.OnceValue(func() string {
 })
 
 // parseProcNet appends the sockets of one /proc/net table read from r,
-// header line first, that f keeps.
+// header line first, that f keeps. The kernel writes the table a read at
+// a time, resuming each from where the last one ended: while other
+// programs open and close sockets, a socket can come twice, one read
+// ending and the next starting with it. A socket that a descriptor holds
+// (inode not 0) is kept once.
 func parseProcNet(r io.Reader, t procNetTable, f socketFilter, socks []Socket) ([]Socket, error) {
 	br := bufio.NewReaderSize(r, 64<<10)
+	seen := map[uint64]struct{}{}
 	for n := 1; ; n++ {
 		line, err := br.ReadSlice('\n')
 		if errors.Is(err, bufio.ErrBufferFull) {
 			return socks, fmt.Errorf("line %d: longer than %d bytes", n, br.Size())
 		}
 		if n > 1 && len(line) > 0 {
-			var s Socket
-			if perr := parseProcNetLine(line, t, &s); perr != nil {
-				return socks, fmt.Errorf("line %d: %w", n, perr)
+			// Parse in place: a Socket of its own would escape to the heap
+			// (the filter's expression takes a pointer), one per line.
+			socks = append(socks, Socket{})
+			s := &socks[len(socks)-1]
+			if perr := parseProcNetLine(line, t, s); perr != nil {
+				return socks[:len(socks)-1], fmt.Errorf("line %d: %w", n, perr)
 			}
-			if f.keep(&s) {
-				socks = append(socks, s)
+			_, dup := seen[s.Inode]
+			switch {
+			case dup || !f.keep(s):
+				socks = socks[:len(socks)-1]
+			case s.Inode != 0:
+				seen[s.Inode] = struct{}{}
 			}
 		}
 		if err == io.EOF {
@@ -119,22 +138,22 @@ func parseProcNet(r io.Reader, t procNetTable, f socketFilter, socks []Socket) (
 // errProcNetLine is the error of a line that is not a socket table line.
 var errProcNetLine = errors.New("not a socket table line")
 
-// parseProcNetLine reads one line of a /proc/net/{tcp,tcp6,udp,udp6} table
-// into s:
+// parseProcNetLine reads one line of a /proc/net/{tcp,tcp6,udp,udp6,raw,raw6}
+// table into s:
 //
 //	sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode ...
 //	 0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 1000 0 123456 ...
 //
 // Addresses are hex in the kernel's byte order (32-bit words in host
-// order); the columns after the inode are ignored.
+// order); the port of a raw socket is its IP protocol number. tr is the
+// active timer, when the time until it fires in clock ticks (USER_HZ, 100
+// a second), retrnsmt the retransmissions it counts and timeout the
+// unanswered probes (net/ipv4/tcp_ipv4.c get_tcp4_sock). The columns after
+// the inode are ignored.
 func parseProcNetLine(line []byte, t procNetTable, s *Socket) error {
 	var fields [10][]byte
-	rest := line
-	for i := range fields {
-		fields[i], rest = nextField(rest)
-		if len(fields[i]) == 0 {
-			return errProcNetLine
-		}
+	if _, ok := splitFields(line, fields[:]); !ok {
+		return errProcNetLine
 	}
 	if fields[0][len(fields[0])-1] != ':' {
 		return errProcNetLine
@@ -166,12 +185,66 @@ func parseProcNetLine(line []byte, t procNetTable, s *Socket) error {
 		return errProcNetLine
 	}
 	s.SendQ, s.RecvQ, s.UID, s.Inode = int(sendQ), int(recvQ), uint32(uid), inode
+	if err := parseTimer(fields[5], fields[6], fields[8], s); err != nil {
+		return err
+	}
 	s.Proto = t.proto
 	s.Family = "ipv4"
 	if t.v6 {
 		s.Family = "ipv6"
 	}
 	return nil
+}
+
+// timerNames maps the kernel's tr column to Socket.Timer.
+var timerNames = [...]Timer{0: TimerNone, 1: TimerRetransmit, 2: TimerKeepalive, 3: TimerTimeWait, 4: TimerZeroWindowProbe}
+
+// clockTick is one clock tick of /proc (USER_HZ).
+const clockTick = 10 * time.Millisecond
+
+// parseTimer reads the columns "tr:tm->when", "retrnsmt" and "timeout"
+// into s.Timer, TimerMs and Retransmits. The count is retrnsmt for the
+// retransmit timer and timeout (the probes sent and not answered) for the
+// keepalive and zero-window probe timers, as 'ss -o' shows them.
+func parseTimer(trWhen, retrnsmt, timeout []byte, s *Socket) error {
+	tr, when, ok := splitColon(trWhen)
+	code, ok1 := parseHex(tr, 8)
+	ticks, ok2 := parseHex(when, 64)
+	retrans, ok3 := parseHex(retrnsmt, 32)
+	probes, ok4 := parseDec(timeout, 32)
+	if !ok || !ok1 || !ok2 || !ok3 || !ok4 || ticks > maxTimerTicks {
+		return errProcNetLine
+	}
+	if code >= uint64(len(timerNames)) {
+		s.Timer = Timer(fmt.Sprintf("unknown(0x%02X)", code))
+	} else {
+		s.Timer = timerNames[code]
+	}
+	s.TimerMs = units.Millis(time.Duration(ticks) * clockTick)
+	switch s.Timer {
+	case TimerRetransmit:
+		s.Retransmits = int(retrans)
+	case TimerKeepalive, TimerZeroWindowProbe:
+		s.Retransmits = int(probes)
+	}
+	return nil
+}
+
+// maxTimerTicks bounds the "when" column so that it fits a time.Duration:
+// the kernel never sets a timer years ahead.
+const maxTimerTicks = uint64(1<<63-1) / uint64(clockTick)
+
+// splitFields puts the first len(fields) blank-separated fields of line in
+// fields and returns the rest of the line; ok is false when it has fewer.
+func splitFields(line []byte, fields [][]byte) (rest []byte, ok bool) {
+	rest = line
+	for i := range fields {
+		fields[i], rest = nextField(rest)
+		if len(fields[i]) == 0 {
+			return nil, false
+		}
+	}
+	return rest, true
 }
 
 // nextField splits off the first run of non-blank bytes of b.

@@ -100,11 +100,11 @@ func NewRootCmd(io *output.Streams) *cobra.Command {
 	root.AddCommand(
 		NewCmdExplain(io, nil),
 		NewCmdHosts(io, nil),
-		NewCmdResolve(io, nil),
-		NewCmdPing(io, nil),
+		withNetns(NewCmdResolve(io, nil)),
+		withNetns(NewCmdPing(io, nil)),
 		NewCmdSockets(io, nil),
 		NewCmdEcho(io),
-		NewCmdDiagnose(io, nil),
+		withNetns(NewCmdDiagnose(io, nil)),
 		NewCmdExporter(io, nil),
 	)
 	return root

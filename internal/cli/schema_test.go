@@ -204,6 +204,10 @@ func TestJSONSchemas(t *testing.T) {
 		checkDocument(t, nk(t, "sockets", "-l", "--port", openPort, "--resolve", "--json"), 0, "sockets.json")
 		checkDocument(t, nk(t, "sockets", "--summary", "--json"), 0, "sockets-summary.json")
 		checkDocument(t, nk(t, "sockets", "who", openPort, "--json"), 0, "sockets-who.json")
+		checkDocument(t, nk(t, "sockets", "-x", "--json"), 0, "sockets.json")
+		checkDocument(t, nk(t, "sockets", "-o", "-e", "-w", "--json"), 0, "sockets.json")
+		checkLines(t, nk(t, "sockets", "-t", "--watch", "0.1", "-c", "2", "--format", "jsonl"), 0, "sockets")
+		checkLines(t, nk(t, "sockets", "--summary", "--watch", "0.1", "-c", "1", "--format", "jsonl"), 0, "sockets")
 		// A port nothing holds: tests running beside this one may hold
 		// sockets on nearly every ephemeral port, so the first unused one
 		// below 32 is asked.

@@ -1,6 +1,6 @@
 // Package testnet holds what tests of several packages build: a loopback
-// listener closed when the test ends, an accept loop, a TLS server, and a
-// resolver that answers from a hosts file alone.
+// listener closed when the test ends, an accept loop, a TLS server, a
+// resolver that answers from a hosts file alone, and ports nothing uses.
 package testnet
 
 import (
@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -111,4 +112,35 @@ func ServeTLS(t testing.TB, cert tls.Certificate) string {
 		io.Copy(io.Discard, tc)
 	})
 	return l.Addr().String()
+}
+
+// UnusedPort returns a port that no TCP or UDP socket of this network
+// namespace has as its local port, on any address, not even one closing in
+// TIME_WAIT; on loopback, then, no socket has it at either end. It is
+// below the kernel's ephemeral range (32768 and up by default), whose
+// ports the connections of other programs may take at any moment, as a
+// port the kernel hands out and takes back (ClosedPort) may be.
+func UnusedPort(t testing.TB) uint16 {
+	t.Helper()
+	free := func(family, typ, port int) bool {
+		fd, err := syscall.Socket(family, typ|syscall.SOCK_CLOEXEC, 0)
+		if err != nil {
+			return family == syscall.AF_INET6 // no IPv6: nothing to hold it
+		}
+		defer syscall.Close(fd)
+		// No SO_REUSEADDR: a socket in TIME_WAIT on the port makes bind fail.
+		if family == syscall.AF_INET {
+			return syscall.Bind(fd, &syscall.SockaddrInet4{Port: port}) == nil
+		}
+		syscall.SetsockoptInt(fd, syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY, 1)
+		return syscall.Bind(fd, &syscall.SockaddrInet6{Port: port}) == nil
+	}
+	for p := 20000 + os.Getpid()%5000; p < 32000; p += 7 {
+		if free(syscall.AF_INET, syscall.SOCK_STREAM, p) && free(syscall.AF_INET6, syscall.SOCK_STREAM, p) &&
+			free(syscall.AF_INET, syscall.SOCK_DGRAM, p) && free(syscall.AF_INET6, syscall.SOCK_DGRAM, p) {
+			return uint16(p)
+		}
+	}
+	t.Fatal("no unused port from 20000 to 32000")
+	return 0
 }
