@@ -1,17 +1,5 @@
 package echo
 
-// Performance runs, kept out of 'go test' by default: they take minutes and
-// need the machine to themselves.
-//
-//	NETKIT_BENCH=1 go test -run TestPerf -v -timeout 30m ./echo/
-//
-// TestPerfMatrix compares 'echo serve' driven by 'echo bench' (the Server and
-// Bench types) with a bare crypto/tls echo loop, measured in the same run, in
-// messages per second and in CPU time per message (the CPU ratio is bare over
-// netkit, so for both ratios 100% means as good as the bare loop);
-// TestPerfIdleConns holds 10,000 idle TLS connections to a server in a child
-// process and reports its RSS per connection, beside the bare loop's.
-
 import (
 	"bufio"
 	"context"
@@ -33,6 +21,18 @@ import (
 	"time"
 )
 
+// perfOnly skips the performance runs unless NETKIT_BENCH is set: they are kept out of
+// 'go test' by default: they take minutes and
+// need the machine to themselves.
+//
+//	NETKIT_BENCH=1 go test -run TestPerf -v -timeout 30m ./echo/
+//
+// TestPerfMatrix compares 'echo serve' driven by 'echo bench' (the Server and
+// Bench types) with a bare crypto/tls echo loop, measured in the same run, in
+// messages per second and in CPU time per message (the CPU ratio is bare over
+// netkit, so for both ratios 100% means as good as the bare loop);
+// TestPerfIdleConns holds 10,000 idle TLS connections to a server in a child
+// process and reports its RSS per connection, beside the bare loop's.
 func perfOnly(t *testing.T) {
 	if os.Getenv("NETKIT_BENCH") == "" {
 		t.Skip("set NETKIT_BENCH=1 to run the performance tests")

@@ -33,7 +33,7 @@ type fdRef struct {
 // the kernel. gopsutil's process package supplies what is shown of each
 // owner (name, user, command line). BenchmarkSocketsAtScale in
 // internal/cli measures both ways.
-
+//
 // ownerWalk is one pass over /proc/*/fd, run on its own goroutine.
 type ownerWalk struct {
 	cancel context.CancelFunc

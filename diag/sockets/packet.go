@@ -12,17 +12,6 @@ import (
 	"strconv"
 )
 
-// Packet sockets (AF_PACKET) see whole frames on an interface: tcpdump,
-// DHCP clients and other sniffers open them. 'ss -0' lists them from
-// sock_diag; netkit reads /proc/net/packet, which has all ss shows:
-//
-//	sk               RefCnt Type Proto  Iface R Rmem   User   Inode
-//	0000000061264356 3      3    0003   0     1 23342  0      564662
-//
-// Type is SOCK_RAW (3, whole frames) or SOCK_DGRAM (2, without the link
-// header), Proto the EtherType in hex (0003 is every protocol), Iface the
-// interface index (0: every interface), Rmem the bytes waiting to be read.
-
 // etherTypes names the EtherTypes people know by name, as ss does.
 var etherTypes = map[uint16]string{0x0003: "*", 0x0800: "ip", 0x86DD: "ipv6", 0x0806: "arp", 0x8100: "vlan", 0x88CC: "lldp"}
 
@@ -35,6 +24,17 @@ func EtherTypeName(t uint16) string {
 	return fmt.Sprintf("0x%04x", t)
 }
 
+// Packet sockets (AF_PACKET) see whole frames on an interface: tcpdump,
+// DHCP clients and other sniffers open them. 'ss -0' lists them from
+// sock_diag; netkit reads /proc/net/packet, which has all ss shows:
+//
+//	sk               RefCnt Type Proto  Iface R Rmem   User   Inode
+//	0000000061264356 3      3    0003   0     1 23342  0      564662
+//
+// Type is SOCK_RAW (3, whole frames) or SOCK_DGRAM (2, without the link
+// header), Proto the EtherType in hex (0003 is every protocol), Iface the
+// interface index (0: every interface), Rmem the bytes waiting to be read.
+//
 // listPacket appends the packet sockets of the calling thread's network
 // namespace that f keeps, each with its interface's name (looked up in
 // that namespace).

@@ -16,13 +16,6 @@ import (
 	"github.com/netkit/netkit/units"
 )
 
-// netkit reads /proc/net/{tcp,tcp6,udp,udp6} itself rather than through
-// gopsutil's net.Connections because gopsutil's ConnectionStat has neither
-// the send and receive queues nor the inode and uid of each socket, and
-// parses the lines with an allocation per field. readProcNetTable keeps the
-// columns netstat shows, filters each line before it becomes a Socket, and
-// allocates nothing per line it drops.
-
 // procNetTable is one of the kernel's socket tables in /proc/net.
 type procNetTable struct {
 	name  string // file name in /proc/net
@@ -60,6 +53,13 @@ func kernelState(st uint64) State {
 	return tcpStates[st]
 }
 
+// netkit reads /proc/net/{tcp,tcp6,udp,udp6} itself rather than through
+// gopsutil's net.Connections because gopsutil's ConnectionStat has neither
+// the send and receive queues nor the inode and uid of each socket, and
+// parses the lines with an allocation per field. readProcNetTable keeps the
+// columns netstat shows, filters each line before it becomes a Socket, and
+// allocates nothing per line it drops.
+//
 // readProcNetTable appends to socks the sockets of /proc/net/<t.name> that
 // f keeps. A missing tcp6, udp6 or raw6 table means IPv6 is off: no
 // sockets.
