@@ -92,8 +92,8 @@ func readProc(t *testing.T, pid int) procState {
 // the refusals are logged as a few summary lines, and that the RSS comes
 // back near its idle figure within seconds once the attack is over.
 //
-// It is kept out of 'go test' by default like the other
-// performance runs (NETKIT_BENCH=1; about 45 seconds, loopback only):
+// It is kept out of 'go test' by default like the other performance runs
+// (NETKIT_BENCH=1; about 45 seconds, loopback only):
 //
 //	NETKIT_BENCH=1 go test -run TestPerfAttackMix -v ./echo/
 func TestPerfAttackMix(t *testing.T) {

@@ -21,9 +21,8 @@ import (
 	"time"
 )
 
-// perfOnly skips the performance runs unless NETKIT_BENCH is set: they are kept out of
-// 'go test' by default: they take minutes and
-// need the machine to themselves.
+// perfOnly skips the performance runs unless NETKIT_BENCH is set: they
+// take minutes and need the machine to themselves.
 //
 //	NETKIT_BENCH=1 go test -run TestPerf -v -timeout 30m ./echo/
 //
