@@ -477,7 +477,7 @@ func (w *socketsWatcher) frame(now time.Time, list *sockets.Listing) error {
 			printNotes(opts.IO, list.Notes)
 			w.notesShown = true
 		}
-		fmt.Fprintf(opts.IO.Out, "# %s\n", now.Format(time.RFC3339))
+		opts.IO.Printf("# %s\n", now.Format(time.RFC3339))
 		return t.Print(opts.IO, opts.Output.NoHeader)
 	}
 	var changes string
@@ -487,12 +487,13 @@ func (w *socketsWatcher) frame(now time.Time, list *sockets.Listing) error {
 		changes = w.markSockets(&t, list.Sockets)
 	}
 	// Home, clear the screen, then the frame: the listing redrawn in place.
-	fmt.Fprintf(opts.IO.Out, "\x1b[H\x1b[2JEvery %s: netkit sockets, %s%s\n\n", opts.Watch, now.Format(time.TimeOnly), changes)
+	opts.IO.ClearScreen()
+	opts.IO.Printf("Every %s: netkit sockets, %s%s\n\n", opts.Watch, now.Format(time.TimeOnly), changes)
 	if err := t.Print(opts.IO, opts.Output.NoHeader); err != nil {
 		return err
 	}
 	for _, n := range list.Notes {
-		fmt.Fprintf(opts.IO.Out, "note: %s\n", n)
+		opts.IO.Printf("note: %s\n", n)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package output
 
 import (
 	"fmt"
+	"io"
 	"os"
 )
 
@@ -117,4 +118,18 @@ func paint(on bool, st Style, text string) Painted {
 		return Painted(Escape(text))
 	}
 	return Painted(styleCodes[st] + Escape(text) + "\x1b[0m")
+}
+
+// ClearScreen clears Out, a terminal, and puts the cursor at its top, for a
+// listing redrawn in place ('sockets --watch').
+func (s *Streams) ClearScreen() {
+	io.WriteString(s.Out, "\x1b[H\x1b[2J")
+}
+
+// EraseLines moves the cursor of Out, a terminal, up n lines and clears
+// from there down, for a table redrawn in place as answers come ('trace').
+func (s *Streams) EraseLines(n int) {
+	if n > 0 {
+		fmt.Fprintf(s.Out, "\x1b[%dA\x1b[J", n)
+	}
 }
