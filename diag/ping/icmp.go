@@ -118,6 +118,14 @@ func (r *targetRun) runICMP(ctx context.Context) error {
 		close(complete)
 	}
 	p.OnSend, p.OnSendError, p.OnRecv, p.OnDuplicateRecv = r.sent, r.sendFailed, r.received, r.duplicate
+	if l := o.listeners[s.Addr.Is6()]; l != nil {
+		proto := ProtoICMP
+		if s.Addr.Is6() {
+			proto = ProtoICMPv6
+		}
+		r.early = map[int]Message{}
+		defer l.Subscribe(proto, s.Addr, uint16(p.ID()), r.icmpError)()
+	}
 	// pro-bing's receive loop notices Stop only when its read deadline
 	// expires, a random backoff that grows to about 100 ms while no packet
 	// comes, and RunWithContext waits for it. Once every probe is answered
@@ -141,6 +149,40 @@ func (r *targetRun) sent(pkt *probing.Packet) {
 	r.tally.sent++
 	seq := pkt.Seq
 	r.pending[seq] = time.AfterFunc(r.o.Timeout, func() { r.expire(seq) })
+	if m, ok := r.early[seq]; ok {
+		delete(r.early, seq)
+		r.heard(m)
+	}
+}
+
+// icmpError is the Listener's hook: an ICMP error about a probe of this
+// target. It may come before pro-bing's OnSend for that probe; it waits
+// for it then.
+func (r *targetRun) icmpError(m Message) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seq := int(m.Seq)
+	if _, ok := r.pending[seq]; !ok && seq >= r.tally.sent {
+		r.early[seq] = m
+		return
+	}
+	r.heard(m)
+}
+
+// heard records an ICMP error about probe m.Seq, as iputils does: it
+// counts as an error and is reported, and the probe waits no longer. The
+// caller holds r.mu.
+func (r *targetRun) heard(m Message) {
+	seq := int(m.Seq)
+	if t, ok := r.pending[seq]; ok {
+		t.Stop()
+		delete(r.pending, seq)
+	}
+	r.tally.errors++
+	if r.tally.icmp == nil {
+		r.tally.icmp = m.Err
+	}
+	r.emit(Probe{Seq: seq + 1, Kind: ProbeError, From: m.Err.From, Error: m.Err.Error(), ICMP: m.Err})
 }
 
 // sendFailed is pro-bing's OnSendError: a probe could not be sent. It

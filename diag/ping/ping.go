@@ -98,11 +98,12 @@ const (
 	ProbeLate ProbeKind = "late"
 	// ProbeTimeout: no answer within the timeout (a late one may follow).
 	ProbeTimeout ProbeKind = "timeout"
-	// ProbeError: the probe could not be sent, or, for a TCP probe, the
-	// network reported an error instead of an answer (no route, host
-	// unreachable). ICMP errors about an ICMP echo request (time exceeded,
-	// destination unreachable) are not seen: pro-bing's socket filter
-	// drops every ICMP message but echo replies, so such a probe times out.
+	// ProbeError: the probe could not be sent, or the network reported an
+	// error instead of an answer: an ICMP error about the probe (time
+	// exceeded, destination unreachable: Probe.ICMP says which, and who sent
+	// it), or, for a TCP probe, the connect's error. ICMP errors about ICMP
+	// echo requests are heard with raw sockets only (MethodRaw): with
+	// datagram sockets such a probe times out.
 	ProbeError ProbeKind = "error"
 )
 
@@ -170,6 +171,8 @@ type Options struct {
 	// concurrency bounds the targets pinged at once; 0 means
 	// MaxConcurrentTargets. Tests lower it.
 	concurrency int
+	// listeners hear the ICMP errors about raw probes, keyed by Is6.
+	listeners map[bool]*Listener
 }
 
 // Start says how a target is about to be pinged.
@@ -212,6 +215,9 @@ type Probe struct {
 	PortState PortState `json:"port_state,omitempty"`
 	// Error says why a ProbeError probe failed.
 	Error string `json:"error,omitempty"`
+	// ICMP is the ICMP error message a ProbeError probe got back, with its
+	// type, code and sender (also in From); nil for other failures.
+	ICMP *ICMPError `json:"icmp,omitempty"`
 }
 
 // Stats are the results of one target. Counts follow iputils ping: Sent
@@ -233,6 +239,9 @@ type Stats struct {
 	// FirstError is the Error of the first ProbeError probe, as OnProbe
 	// reports it; empty when none failed.
 	FirstError string `json:"first_error,omitempty"`
+	// ICMPError is the first ICMP error message about a probe, nil when
+	// none came (or none could be heard: see ProbeError).
+	ICMPError *ICMPError `json:"icmp_error,omitempty"`
 	// PortCounts counts the answers of a MethodTCP target by port state
 	// (both counts, zeros too); nil for other targets.
 	*PortCounts
@@ -262,13 +271,31 @@ type PortCounts struct {
 type NoReplyError struct {
 	Host string
 	Port int
+	// ICMP is the first ICMP error that came back instead of a reply, nil
+	// when none did.
+	ICMP *ICMPError
+	// Unheard reports that ICMP errors could not be heard (MethodDatagram:
+	// no raw socket rights), so that silence may hide a router's answer.
+	Unheard bool
 }
 
 func (e *NoReplyError) Error() string {
+	msg := "no reply from " + e.Host
 	if e.Port != 0 {
-		return fmt.Sprintf("no reply from %s on port %d", e.Host, e.Port)
+		msg += fmt.Sprintf(" on port %d", e.Port)
 	}
-	return "no reply from " + e.Host
+	if e.ICMP != nil {
+		msg += fmt.Sprintf("; %s answered: %s", e.ICMP.From, e.ICMP.Text)
+	}
+	return msg
+}
+
+// Unwrap returns the ICMP error, for errors.As and explain.Error.
+func (e *NoReplyError) Unwrap() error {
+	if e.ICMP == nil {
+		return nil
+	}
+	return e.ICMP
 }
 
 // OptionError is an option Ping cannot run with: the caller's mistake,
@@ -307,6 +334,7 @@ func Run(ctx context.Context, o Options) ([]Stats, error) {
 	if err := o.normalize(); err != nil {
 		return nil, err
 	}
+	o.listeners = map[bool]*Listener{}
 	addrs := resolveTargets(ctx, &o)
 	methods, err := pickMethods(&o, addrs)
 	if err != nil {
@@ -325,6 +353,17 @@ func Run(ctx context.Context, o Options) ([]Stats, error) {
 			stats[i].PortCounts = &PortCounts{}
 		}
 		todo = append(todo, i)
+	}
+	for v6, m := range methods {
+		if m != MethodRaw {
+			continue
+		}
+		// Without a listener, errors go unheard and their probes time out:
+		// that is what happens without raw rights too.
+		if l, err := Listen(v6, false); err == nil {
+			defer l.Close()
+			o.listeners[v6] = l
+		}
 	}
 	o.launch(ctx, todo, stats)
 	return stats, nil
@@ -593,6 +632,7 @@ type targetRun struct {
 	mu      sync.Mutex
 	tally   tally
 	pending map[int]*time.Timer // ICMP sequence -> its timeout
+	early   map[int]Message     // ICMP errors that came before pro-bing's OnSend
 	ended   bool                // no more events are reported
 	stop    func()              // ends an ICMP run: every probe answered or timed out
 }
@@ -650,8 +690,10 @@ func (r *targetRun) emit(p Probe) {
 // variance, so a long run keeps no list).
 type tally struct {
 	sent, received, dups, late, errors, open, closed int
-	// firstError is the Error of the first ProbeError event.
+	// firstError is the Error of the first ProbeError event, icmp the
+	// first ICMP error.
 	firstError string
+	icmp       *ICMPError
 
 	mean, m2, min, max float64
 }
@@ -671,7 +713,7 @@ func (t *tally) reply(rttMs float64) {
 // fill writes the statistics into s.
 func (t *tally) fill(s *Stats) {
 	s.Sent, s.Received, s.Duplicates, s.Late, s.Errors = t.sent, t.received, t.dups, t.late, t.errors
-	s.FirstError = t.firstError
+	s.FirstError, s.ICMPError = t.firstError, t.icmp
 	if s.PortCounts != nil {
 		s.Open, s.Closed = t.open, t.closed
 	}

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/netkit/netkit/echo"
+	"github.com/netkit/netkit/internal/netlab"
 	"github.com/netkit/netkit/internal/output"
+	"github.com/netkit/netkit/internal/testnet"
 )
 
 func TestDiagnoseCommand(t *testing.T) {
@@ -138,7 +140,9 @@ func TestDiagnoseCommandInterrupted(t *testing.T) {
 func TestDiagnosePingProblems(t *testing.T) {
 	pingNeedRoot(t)
 	bin := pingPublicBinary(t)
-	port := pingListener(t)
+	ln := testnet.Listen(t, "127.0.0.1:0")
+	testnet.ServeConns(t, ln, func(net.Conn) {})
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	rng, _ := os.ReadFile("/proc/sys/net/ipv4/ping_group_range")
 	if f := strings.Fields(string(rng)); len(f) == 2 && f[0] <= "65534" && f[0] != "1" {
 		t.Logf("ping_group_range here is %q: nobody may ping, the unprivileged case is not testable", rng)
@@ -151,8 +155,8 @@ func TestDiagnosePingProblems(t *testing.T) {
 		}
 	}
 
-	ns := fmt.Sprintf("nkdiag%d-%d", os.Getpid(), pingNetnsSeq.Add(1)) // its loopback never up
-	pingMust(t, "ip", "netns", "add", ns)
+	ns := fmt.Sprintf("nkdiag%d-lodown", os.Getpid()) // its loopback never up
+	netlab.Must(t, "ip", "netns", "add", ns)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 	r := pingIn(t, ns, bin, "diagnose", "-c", "1", "127.0.0.1:"+port)
 	if !strings.Contains(r.stdout, "! ping     127.0.0.1 no reply: 1 of 1 probes could not be sent (") ||

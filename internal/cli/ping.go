@@ -69,15 +69,17 @@ marked (LATE!), and the probe as lost. -O also prints a line for each probe
 not answered within -W. Probes are numbered from 1 (icmp_seq, tcp_seq), as
 in iputils ping, in --json too; the ICMP sequence number on the wire is one
 less. ICMP errors sent back for a probe (time to live exceeded, destination
-unreachable) are not seen, unlike iputils ping: the probe times out.
+unreachable) are printed as iputils ping prints them ("From 10.0.0.1
+icmp_seq=1 Destination Net Unreachable"), counted as errors ("+1 errors"),
+and explained, naming who sent them; they are heard with raw sockets only.
 
 -w stops after that many seconds: no probe is sent that the deadline would
 cut off, so loopback shows no loss.
 
 With several hosts (arguments or --file, one per line, # comments) it pings
 them all and prints one table: host, address, sent, received, loss,
-min/avg/max RTT and state (alive, unreachable, unresolved, or skipped: the
-run ended before its turn). Without -c or -w each host gets %d probes. The
+errors (ICMP errors heard), min/avg/max RTT and state (alive, unreachable,
+unresolved, or skipped: the run ended before its turn). Without -c or -w each host gets %d probes. The
 hosts start in turn, spread over one interval as fping does, so that their
 probes do not all compete at once; up to %d are pinged at the same time.
 
@@ -247,8 +249,8 @@ func pingExit(o *PingOptions, stats []ping.Stats, many bool) error {
 			return fmt.Errorf("ping: %w", s.Err)
 		case s.State == ping.Skipped:
 			return checkFailed(fmt.Errorf("ping: %s: %s", s.Host, s.Error))
-		case s.Received == 0 && s.Errors == 0:
-			return checkFailed(fmt.Errorf("ping: %w", &ping.NoReplyError{Host: s.Host, Port: o.TCPPort}))
+		case s.Received == 0 && (s.Errors == 0 || s.ICMPError != nil):
+			return checkFailed(fmt.Errorf("ping: %w", noReply(s)))
 		case s.Received == 0:
 			return checkFailed(nil) // the errors are on their probe lines
 		case o.Deadline > 0 && o.countSet && s.Received < o.Count:
@@ -274,12 +276,19 @@ func pingExit(o *PingOptions, stats []ping.Stats, many bool) error {
 			skipped++
 		case s.State == ping.Unreachable && s.Err == nil && s.Errors == 0:
 			silent++
+		case s.State == ping.Unreachable && s.ICMPError != nil:
+			err := fmt.Errorf("ping: %w", noReply(s))
+			fmt.Fprintf(w, "netkit: %s\n", oneLine(err.Error()))
+			if ex, ok := explain.Error(err); ok && !explained[ex.Code] {
+				explained[ex.Code] = true
+				printExplanation(w, "  ", ex)
+			}
 		}
 		down = down || s.State != ping.Alive
 	}
 	if silent > 0 {
 		fmt.Fprintf(w, "netkit: ping: %d of %d hosts did not reply\n", silent, len(stats))
-		ex, _ := explain.Error(&ping.NoReplyError{Port: o.TCPPort})
+		ex, _ := explain.Error(&ping.NoReplyError{Port: o.TCPPort, Unheard: unheard(stats)})
 		printExplanation(w, "  ", ex)
 	}
 	if skipped > 0 {
@@ -292,6 +301,23 @@ func pingExit(o *PingOptions, stats []ping.Stats, many bool) error {
 		return checkFailed(nil)
 	}
 	return nil
+}
+
+// noReply is the error of a target that answered no probe: what came back
+// instead, if anything, and whether ICMP errors could be heard.
+func noReply(s ping.Stats) *ping.NoReplyError {
+	return &ping.NoReplyError{Host: s.Host, Port: s.Port, ICMP: s.ICMPError, Unheard: s.Method == ping.MethodDatagram}
+}
+
+// unheard reports whether any target was pinged without hearing ICMP
+// errors (datagram sockets).
+func unheard(stats []ping.Stats) bool {
+	for _, s := range stats {
+		if s.Method == ping.MethodDatagram {
+			return true
+		}
+	}
+	return false
 }
 
 // pingPrinter turns the events of a run into output. Its hooks may be
@@ -353,7 +379,7 @@ func methodText(st ping.Start) string {
 	case ping.MethodRaw:
 		return "raw ICMP sockets (this process has root or CAP_NET_RAW)"
 	case ping.MethodDatagram:
-		return "unprivileged ICMP datagram sockets (a group of this process is in net.ipv4.ping_group_range)"
+		return "unprivileged ICMP datagram sockets (a group of this process is in net.ipv4.ping_group_range); ICMP errors (unreachable, time exceeded) cannot be heard without raw socket rights"
 	}
 	return fmt.Sprintf("TCP connections to port %d (SYN-ACK: open, RST: closed; both mean the host is up)", st.Port)
 }
@@ -382,6 +408,9 @@ func probeLine(ev ping.Probe) string {
 	case ping.ProbeTimeout:
 		return "no answer yet for " + seq
 	case ping.ProbeError:
+		if ev.ICMP != nil {
+			return fmt.Sprintf("From %s %s %s", ev.ICMP.From, seq, ev.ICMP.Text)
+		}
 		return fmt.Sprintf("error for %s: %s", seq, ev.Error)
 	}
 	if ev.Port != 0 {
@@ -459,8 +488,11 @@ func pingSummary(w io.Writer, s ping.Stats) {
 		}
 	}
 	fmt.Fprintf(w, ", %s%% %s loss, time %.0fms\n", pct(s.LossPct), strings.TrimSuffix(noun, "s"), s.TimeMs)
-	if s.Received > 0 {
+	switch {
+	case s.Received > 0:
 		fmt.Fprintf(w, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", s.MinMs, s.AvgMs, s.MaxMs, s.MdevMs)
+	case s.Method != ping.MethodTCP:
+		fmt.Fprintln(w) // iputils ends the block with an empty line where the rtt line would be
 	}
 	if s.PortCounts != nil {
 		fmt.Fprintf(w, "port %d: %d open, %d closed\n", s.Port, s.Open, s.Closed)
@@ -474,7 +506,7 @@ func pct(v float64) string {
 
 // pingTable is the table of several targets.
 func pingTable(stats []ping.Stats, tcp bool) *output.Table {
-	t := &output.Table{Header: []string{"HOST", "ADDRESS", "SENT", "RECV", "LOSS%", "MIN", "AVG", "MAX", "STATE"}}
+	t := &output.Table{Header: []string{"HOST", "ADDRESS", "SENT", "RECV", "LOSS%", "ERRORS", "MIN", "AVG", "MAX", "STATE"}}
 	if tcp {
 		t.Header = append(t.Header, "PORT")
 	}
@@ -486,7 +518,7 @@ func pingTable(stats []ping.Stats, tcp bool) *output.Table {
 		if s.Received > 0 {
 			minMs, avgMs, maxMs = fmt.Sprintf("%.3f", s.MinMs), fmt.Sprintf("%.3f", s.AvgMs), fmt.Sprintf("%.3f", s.MaxMs)
 		}
-		row := []string{s.Host, addr, strconv.Itoa(s.Sent), strconv.Itoa(s.Received), pct(s.LossPct), minMs, avgMs, maxMs, string(s.State)}
+		row := []string{s.Host, addr, strconv.Itoa(s.Sent), strconv.Itoa(s.Received), pct(s.LossPct), strconv.Itoa(s.Errors), minMs, avgMs, maxMs, string(s.State)}
 		if tcp {
 			row = append(row, portStates(s))
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/netkit/netkit/diag/ping"
 	"github.com/netkit/netkit/internal/output"
+	"github.com/netkit/netkit/internal/testnet"
 	"github.com/netkit/netkit/resolve"
 )
 
@@ -221,7 +223,7 @@ func TestPingJSON(t *testing.T) {
 	}
 
 	// --tcp: both port counts, a zero one too.
-	r = netkit(t, "ping", "--json", "--tcp", pingClosedPort(t), "-c", "1", "127.0.0.1")
+	r = netkit(t, "ping", "--json", "--tcp", strconv.Itoa(int(testnet.ClosedPort(t, "tcp4", "127.0.0.1").Port())), "-c", "1", "127.0.0.1")
 	if r.code != 0 || !strings.Contains(r.stdout, `"open": 0,`) || !strings.Contains(r.stdout, `"closed": 1,`) {
 		t.Errorf("--tcp --json: exit %d\n%s", r.code, r.stdout)
 	}
@@ -268,7 +270,7 @@ func TestPingUnresolvable(t *testing.T) {
 		t.Errorf("exit %d, want 2", r.code)
 	}
 	rows := pingTableRows(r.stdout)
-	if rows["web.test"][1] != "127.0.0.5" || rows["web.test"][8] != "alive" || rows["nosuch.test"][8] != "unresolved" || rows["nosuch.test"][1] != "-" {
+	if rows["web.test"][1] != "127.0.0.5" || rows["web.test"][9] != "alive" || rows["nosuch.test"][9] != "unresolved" || rows["nosuch.test"][1] != "-" {
 		t.Errorf("table:\n%s", r.stdout)
 	}
 	// Each error is said, and each kind explained once.
@@ -294,8 +296,10 @@ func pingTableRows(out string) map[string][]string {
 // TestPingTCP checks --tcp against a listener (open) and a closed port
 // (closed): both mean the host is up, exit 0.
 func TestPingTCP(t *testing.T) {
-	open := pingListener(t)
-	closed := pingClosedPort(t)
+	ln := testnet.Listen(t, "127.0.0.1:0")
+	testnet.ServeConns(t, ln, func(net.Conn) {})
+	open := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	closed := strconv.Itoa(int(testnet.ClosedPort(t, "tcp4", "127.0.0.1").Port()))
 	for _, tc := range []struct{ port, state string }{{open, "open"}, {closed, "closed"}} {
 		r := netkit(t, "ping", "--tcp", tc.port, "-c", "2", "-i", "0.2", "127.0.0.1")
 		if r.code != 0 {
@@ -333,7 +337,7 @@ func TestPingManyHosts(t *testing.T) {
 		t.Fatalf("%d rows, want 200", len(rows))
 	}
 	for host, f := range rows {
-		if f[2] != "3" || f[3] != "3" || f[4] != "0" || f[8] != "alive" {
+		if f[2] != "3" || f[3] != "3" || f[4] != "0" || f[5] != "0" || f[9] != "alive" {
 			t.Errorf("%s: %v", host, f)
 		}
 	}
