@@ -19,6 +19,7 @@ import (
 
 	"github.com/netkit/netkit/diag/ping"
 	"github.com/netkit/netkit/diag/sockets"
+	"github.com/netkit/netkit/diag/trace"
 	"github.com/netkit/netkit/echo"
 	"github.com/netkit/netkit/resolve"
 )
@@ -171,6 +172,12 @@ var table = []entry{
 	{"ICMP-UNREACHABLE", 0,
 		"{who} reports {host} unreachable: {text}",
 		"'netkit trace {host}' shows how far packets get; check the routes and firewalls of {from}"},
+	{"PATH-DROPPED", 0,
+		"packets to {dest} are dropped after {where}, and nothing says so: a firewall at the destination or at the next router drops them, or the host is down",
+		"check the firewalls of {host} and of the router after {from} for a rule that drops this traffic; 'netkit trace --tcp PORT {host}' shows whether the service's port gets further than ICMP"},
+	{"TRACE-NOT-PERMITTED", 0,
+		"this process may not open a raw ICMP socket, which trace needs to hear the routers' answers (root or CAP_NET_RAW)",
+		"run as root, or grant the binary raw sockets: 'setcap cap_net_raw+ep ./netkit'"},
 	{"TURNED-AWAY", 0,
 		"{addr} accepted the TCP connection, then closed or reset it before any data was exchanged: the service turns clients away (a connection limit, an access rule such as tcpwrappers or a proxy's allow list), or fails on every new connection",
 		"check the server's log and its connection limits and access rules; 'netkit sockets -l --port {port}' shows which process listens"},
@@ -258,6 +265,14 @@ func ErrorAt(err error, host string, port uint16) (Explanation, bool) {
 		// A file that could not be read (a hosts file, a certificate): the
 		// error names it and why; the errno entries are about sockets.
 		return Explanation{}, false
+	}
+	var traceErr *trace.PermissionError
+	if errors.As(err, &traceErr) {
+		return byCode("TRACE-NOT-PERMITTED").explain(f), true
+	}
+	var stop *trace.StopError
+	if errors.As(err, &stop) && stop.Result.Stop.ICMP == nil {
+		return explainDropped(stop.Result, f), true
 	}
 	var icmpMsg *ping.ICMPError
 	if errors.As(err, &icmpMsg) {
@@ -401,6 +416,24 @@ var icmpCodes = map[ping.ICMPKind]string{
 	ping.KindFragNeeded:          "ICMP-FRAG-NEEDED",
 	ping.KindTimeExceeded:        "ICMP-TTL-EXCEEDED",
 	ping.KindParameterProblem:    "ICMP-PARAMETER-PROBLEM",
+}
+
+// explainDropped says where packets to a trace's destination vanish: after
+// the last hop that answered.
+func explainDropped(r *trace.Result, f fill) Explanation {
+	f.host = r.Addr.String()
+	f.dest = f.host
+	if r.Method == trace.MethodTCP {
+		f.port = strconv.Itoa(r.Port)
+		f.dest = fmt.Sprintf("TCP port %d of %s", r.Port, f.host)
+	}
+	f.where = "this machine (no router answered)"
+	f.from = "the first router"
+	if last := r.LastAnswered(); last != nil {
+		f.from = last.Addrs[0].String()
+		f.where = fmt.Sprintf("%s (hop %d)", f.from, last.Hop)
+	}
+	return byCode("PATH-DROPPED").explain(f)
 }
 
 // explainICMP says who sent an ICMP error and what it means.

@@ -41,7 +41,7 @@ type TCPProbe struct {
 func TCP(ctx context.Context, addr netip.AddrPort, o TCPOptions) (TCPProbe, error) {
 	d := net.Dialer{Timeout: cmp.Or(o.Timeout, DefaultTimeout)}
 	if o.TTL != 0 {
-		d.Control = setTTL(o.TTL)
+		d.Control = TTLControl(o.TTL)
 	}
 	start := time.Now()
 	c, err := d.DialContext(ctx, "tcp", addr.String())
@@ -56,9 +56,9 @@ func TCP(ctx context.Context, addr netip.AddrPort, o TCPOptions) (TCPProbe, erro
 	return TCPProbe{}, err
 }
 
-// setTTL returns a net.Dialer Control function that sets the TTL (hop
+// TTLControl returns a net.Dialer Control function that sets the TTL (hop
 // limit) of the socket before it connects.
-func setTTL(ttl int) func(network, address string, c syscall.RawConn) error {
+func TTLControl(ttl int) func(network, address string, c syscall.RawConn) error {
 	return func(network, _ string, c syscall.RawConn) error {
 		var serr error
 		err := c.Control(func(fd uintptr) {

@@ -69,6 +69,7 @@ func NewRootCmd(io *output.Streams) *cobra.Command {
 		NewCmdHosts(io, nil),
 		NewCmdResolve(io, nil),
 		NewCmdPing(io, nil),
+		NewCmdTrace(io, nil),
 		NewCmdSockets(io, nil),
 		NewCmdEcho(io),
 		NewCmdDiagnose(io, nil),

@@ -155,7 +155,11 @@ const (
 	ServerNoICMP = "10.251.3.3"
 	// ServerRejectICMP rejects ICMP echo requests with admin-prohibited.
 	ServerRejectICMP = "10.251.3.4"
-	// Unroutable is an address router1 has no route to.
+	// Unroutable is an address router1 has no route to. Its "net
+	// unreachable" answers are rate limited per client (the global
+	// net.ipv4.route.error_cost, one a second after a burst of five), and
+	// every other ICMP error router1 sends the client empties that
+	// bucket: probe it before anything else in a lab, or a second later.
 	Unroutable = "10.251.9.9"
 
 	Client6Addr  = "fd51:1::2"
