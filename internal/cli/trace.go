@@ -26,15 +26,15 @@ type TraceOptions struct {
 	Host string
 	Port int
 	// Method is icmp, or udp (--udp) or tcp (--tcp PORT, or HOST:PORT).
-	Method trace.Method
-	UDP    bool
-	tcp    string
+	Method                      trace.Method
+	UDP                         bool
+	tcp                         string
 	Count, MaxHops              int
 	Timeout, Interval, Deadline time.Duration
 	// Numeric is -n, accepted and the default.
 	Numeric bool
-	Family                      familyFlags
-	family                      resolve.Family
+	Family  familyFlags
+	family  resolve.Family
 }
 
 // NewCmdTrace returns 'netkit trace'. runF replaces traceRun in tests.
