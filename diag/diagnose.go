@@ -21,6 +21,7 @@ import (
 	"github.com/netkit/netkit/diag/explain"
 	"github.com/netkit/netkit/diag/ping"
 	"github.com/netkit/netkit/diag/sockets"
+	"github.com/netkit/netkit/diag/trace"
 	"github.com/netkit/netkit/echo"
 	"github.com/netkit/netkit/resolve"
 	"github.com/netkit/netkit/units"
@@ -137,6 +138,9 @@ type ConnectAttempt struct {
 	State string  `json:"state"`
 	RTTMs float64 `json:"rtt_ms"`
 	Error string  `json:"error,omitempty"`
+	// ICMP is the ICMP error that ended the connect, with its sender, when
+	// one did and it could be heard (raw socket rights).
+	ICMP *ping.ICMPError `json:"icmp,omitempty"`
 
 	err error
 }
@@ -165,7 +169,10 @@ type Report struct {
 	Connect    []ConnectAttempt     `json:"connect,omitempty"`
 	// Greeting is what the server sent unasked right after the connect (a
 	// banner), when it did.
-	Greeting  string           `json:"greeting,omitempty"`
+	Greeting string `json:"greeting,omitempty"`
+	// Trace is the short TCP SYN trace to the port run after a connect
+	// timed out: where the packets vanish.
+	Trace     *trace.Result    `json:"trace,omitempty"`
 	Listeners []sockets.Socket `json:"listeners,omitempty"`
 	TLS       *echo.TLSInfo    `json:"tls,omitempty"`
 	Echo      *EchoResult      `json:"echo,omitempty"`
@@ -191,7 +198,16 @@ type diagnosis struct {
 	noEcho    string           // why the echo step may not run, when an earlier step says
 	queueFull bool             // a listener on the port has a full accept queue
 	conn      *echo.Conn       // the TLS or plaintext connection for the app step
+	unheard   bool             // ICMP errors could not be heard (no raw socket rights)
 }
+
+// Limits of the TCP SYN trace run after a connect timeout: it stays within
+// a few seconds.
+const (
+	dropTraceHops    = 16
+	dropTraceTimeout = time.Second
+	dropTraceLimit   = 3 * time.Second
+)
 
 // Diagnose walks the path to Host:Port and reports, step by step, where it
 // breaks: the hosts file, resolution, ICMP reachability, the TCP connect to
@@ -474,6 +490,10 @@ func (d *diagnosis) ping(ctx context.Context, s *Step) {
 		case st.Received > 0:
 			replied++
 			parts = append(parts, fmt.Sprintf("%s %d/%d, avg %.3f ms", st.Addr, st.Received, st.Sent, st.AvgMs))
+		case st.ICMPError != nil:
+			failed++
+			failure = cmp.Or(failure, error(&ping.NoReplyError{Host: st.Host, ICMP: st.ICMPError}))
+			parts = append(parts, fmt.Sprintf("%s no reply: %s answered %s (%d of %d probes)", st.Addr, st.ICMPError.Who(), st.ICMPError.Text, st.Errors, st.Sent))
 		case st.Errors > 0:
 			failed++
 			parts = append(parts, fmt.Sprintf("%s no reply: %d of %d probes could not be sent (%s)", st.Addr, st.Errors, st.Sent, st.FirstError))
@@ -501,15 +521,34 @@ func (d *diagnosis) connect(ctx context.Context, s *Step) {
 		d.skipped(s, "no address")
 		return
 	}
+	// A raw listener hears the ICMP error that may end a connect, to name
+	// it and its sender; without raw socket rights, the errno is all.
+	listeners := map[bool]*ping.Listener{}
+	for _, a := range d.addrs {
+		if _, ok := listeners[a.Is6()]; ok {
+			continue
+		}
+		l, err := ping.Listen(a.Is6(), false)
+		if err != nil {
+			d.unheard = true
+		} else {
+			defer l.Close()
+		}
+		listeners[a.Is6()] = l
+	}
 	attempts := make([]ConnectAttempt, len(d.addrs))
 	done := make(chan struct{}, len(d.addrs))
 	for i, a := range d.addrs {
 		go func() {
 			ap := netip.AddrPortFrom(a, d.o.Port)
-			p, err := ping.TCP(ctx, ap, ping.TCPOptions{Timeout: d.o.Client.Timeout})
+			p, err := ping.TCP(ctx, ap, ping.TCPOptions{Timeout: d.o.Client.Timeout, Listener: listeners[a.Is6()]})
 			at := ConnectAttempt{Address: ap, State: string(p.State), RTTMs: p.RTTMs, err: cmp.Or(err, p.Refusal)}
 			if err != nil {
 				at.State = "error"
+			}
+			var ce *ping.ConnectError
+			if errors.As(err, &ce) {
+				at.ICMP = ce.ICMP
 			}
 			if at.err != nil {
 				at.Error = at.err.Error()
@@ -522,6 +561,24 @@ func (d *diagnosis) connect(ctx context.Context, s *Step) {
 		<-done
 	}
 	d.rep.Connect = attempts
+	for _, at := range attempts {
+		if at.State == "error" && explain.IsTimeout(at.err) && listeners[at.Address.Addr().Is6()] != nil {
+			d.traceDrop(ctx, at.Address)
+			break
+		}
+	}
+}
+
+// traceDrop runs a short TCP SYN trace to ap, whose connect timed out, to
+// find the last hop that answers: the packets vanish after it.
+func (d *diagnosis) traceDrop(ctx context.Context, ap netip.AddrPort) {
+	ctx, cancel := context.WithTimeout(ctx, dropTraceLimit)
+	defer cancel()
+	res, err := trace.Run(ctx, trace.Options{Host: ap.Addr().String(), Addr: ap.Addr(), Method: trace.MethodTCP, Port: int(ap.Port()),
+		Count: 1, MaxHops: dropTraceHops, Timeout: min(d.o.Client.Timeout, dropTraceTimeout), Interval: trace.MinInterval})
+	if err == nil {
+		d.rep.Trace = res
+	}
 }
 
 // greet connects once more to every address that accepted, at once, and
@@ -588,6 +645,8 @@ func (d *diagnosis) judgeConnect(s *Step) {
 			parts = append(parts, fmt.Sprintf("%s accepted the connection, then closed it at once", at.Address))
 		case errors.Is(at.err, syscall.ECONNRESET):
 			parts = append(parts, fmt.Sprintf("%s accepted the connection, then reset it", at.Address))
+		case at.ICMP != nil:
+			parts = append(parts, fmt.Sprintf("%s %s (%s answered: %s)", at.Address, shortError(at.err), at.ICMP.Who(), at.ICMP.Text))
 		default:
 			parts = append(parts, fmt.Sprintf("%s %s", at.Address, shortError(at.err)))
 		}
@@ -616,12 +675,47 @@ func (d *diagnosis) judgeConnect(s *Step) {
 // explainConnect explains why a connection to ap failed. A reset or a
 // close before this side sent anything is the server turning clients
 // away, whatever the protocol: not ECONNRESET's other causes.
+//
+// A timeout is explained by the trace that followed it, when one ran: where
+// the packets vanish, or the router that answered. An errno that stands
+// for an ICMP error nobody could hear says so.
 func (d *diagnosis) explainConnect(s *Step, ap netip.AddrPort, err error) {
 	if errors.Is(err, errClosedAtOnce) || errors.Is(err, syscall.ECONNRESET) {
 		s.Explanation = explain.Finding("TURNED-AWAY", ap.Addr().String(), ap.Port())
 		return
 	}
+	if tr := d.rep.Trace; tr != nil && tr.Addr == ap.Addr() && explain.IsTimeout(err) {
+		s.Details = append(s.Details, traceSummary(tr))
+		if tr.Stop.Reason != trace.StopReached {
+			d.explain(s, &trace.StopError{Result: tr})
+			return
+		}
+	}
+	var ce *ping.ConnectError
+	if d.unheard && !errors.As(err, &ce) && (errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)) {
+		s.Details = append(s.Details, "who sent the ICMP error behind this could not be seen: hearing it needs raw socket rights (root or CAP_NET_RAW)")
+	}
 	d.explain(s, err)
+}
+
+// traceSummary is the trace after a connect timeout, in one line.
+func traceSummary(tr *trace.Result) string {
+	var hops []string
+	for _, h := range tr.Hops {
+		who := "???"
+		if len(h.Addrs) > 0 {
+			who = resolve.JoinAddrs(h.Addrs)
+		}
+		hops = append(hops, fmt.Sprintf("%d %s", h.Hop, who))
+	}
+	what := "then silence"
+	switch tr.Stop.Reason {
+	case trace.StopReached:
+		what = fmt.Sprintf("reached at hop %d: the connect's packets were lost, or the service is slow to accept", tr.Stop.Hop)
+	case trace.StopUnreachable:
+		what = fmt.Sprintf("stopped at hop %d: %s", tr.Stop.Hop, tr.Stop.ICMP.Text)
+	}
+	return fmt.Sprintf("TCP SYN trace to port %d: %s; %s", tr.Port, strings.Join(hops, ", "), what)
 }
 
 // listeners looks at the local sockets when the target is this machine:

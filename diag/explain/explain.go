@@ -154,6 +154,9 @@ var table = []entry{
 	{"ICMP-PROHIBITED", 0,
 		"{who} rejects {dest} with ICMP administratively prohibited: a firewall rule on {where} refuses this traffic",
 		"check the firewall rules of {from} ('nft list ruleset' or 'iptables -L -n' there); the service may be meant to be reached another way"},
+	{"ICMP-REJECTED", 0,
+		"{who} answers {dest} with ICMP \"{text}\": a host is not unreachable from itself, so a firewall rule on it rejects this traffic that way",
+		"check the firewall rules of {host} ('nft list ruleset' or 'iptables -L -n' there) for a reject rule"},
 	{"ICMP-PORT-UNREACHABLE", 0,
 		"{who} answers port unreachable for {dest}: nothing listens on that port, or a firewall rejects it with port-unreachable",
 		"start the service or check its port; look for a reject rule in the firewall of {from}"},
@@ -461,8 +464,11 @@ func explainICMP(e *ping.ICMPError, f fill) Explanation {
 		f.mtu = strconv.Itoa(e.MTU)
 	}
 	code, ok := icmpCodes[e.Kind]
-	if !ok {
+	switch {
+	case !ok:
 		code = "ICMP-UNREACHABLE"
+	case e.From == e.Dst && (e.Kind == ping.KindHostUnreachable || e.Kind == ping.KindNetUnreachable):
+		code = "ICMP-REJECTED"
 	}
 	return byCode(code).explain(f)
 }

@@ -355,7 +355,7 @@ func Run(ctx context.Context, o Options) ([]Stats, error) {
 		todo = append(todo, i)
 	}
 	for v6, m := range methods {
-		if m != MethodRaw {
+		if m == MethodDatagram {
 			continue
 		}
 		// Without a listener, errors go unheard and their probes time out:

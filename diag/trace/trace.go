@@ -68,7 +68,7 @@ const (
 	sendGap = 5 * time.Millisecond
 	// quoteWait is how long a failed TCP connect waits for the listener to
 	// hand over the ICMP message that ended it.
-	quoteWait = 200 * time.Millisecond
+	quoteWait = 50 * time.Millisecond
 	// payloadSize makes 60-byte IPv4 probes, as traceroute's.
 	payloadSize = 32
 )
@@ -363,7 +363,6 @@ type probe struct {
 	hop, round int
 	sent       time.Time
 	timer      *time.Timer
-	cancel     func() // ends a TCP probe's subscription
 }
 
 // tracer is the state of one Run. mu guards everything below it.
@@ -523,47 +522,21 @@ func (t *tracer) sendUDP(n, hop int, p *probe) error {
 // so that the listener can match the ICMP error that quotes its SYN.
 func (t *tracer) connect(ctx context.Context, n, hop int, p *probe) {
 	heard := make(chan ping.Message, 1)
-	d := net.Dialer{Timeout: t.o.Timeout, Control: func(network, address string, c syscall.RawConn) error {
-		if err := ping.TTLControl(hop)(network, address, c); err != nil {
-			return err
+	var cancel func()
+	d := net.Dialer{Timeout: t.o.Timeout, Control: ping.WatchControl(t.l, t.dst, hop, func(m ping.Message) {
+		select {
+		case heard <- m:
+		default:
 		}
-		var port int
-		var serr error
-		err := c.Control(func(fd uintptr) {
-			var sa syscall.Sockaddr = &syscall.SockaddrInet4{}
-			if network == "tcp6" {
-				sa = &syscall.SockaddrInet6{}
-			}
-			if serr = syscall.Bind(int(fd), sa); serr != nil {
-				return
-			}
-			var got syscall.Sockaddr
-			if got, serr = syscall.Getsockname(int(fd)); serr == nil {
-				switch a := got.(type) {
-				case *syscall.SockaddrInet4:
-					port = a.Port
-				case *syscall.SockaddrInet6:
-					port = a.Port
-				}
-			}
-		})
-		if err != nil || serr != nil {
-			return cmp.Or(err, serr)
-		}
-		cancel := t.l.Subscribe(ping.ProtoTCP, t.dst, uint16(port), func(m ping.Message) {
-			select {
-			case heard <- m:
-			default:
-			}
-		})
-		t.mu.Lock()
-		p.cancel = cancel
-		p.sent = time.Now()
-		t.mu.Unlock()
-		return nil
-	}}
+	}, &cancel)}
+	t.mu.Lock()
+	p.sent = time.Now()
+	t.mu.Unlock()
 	c, err := d.DialContext(ctx, "tcp", netip.AddrPortFrom(t.dst, uint16(t.o.Port)).String())
 	now := time.Now()
+	if cancel != nil {
+		defer cancel()
+	}
 	switch {
 	case err == nil:
 		c.Close()
@@ -633,9 +606,6 @@ func (t *tracer) answer(n int, a Answer, from netip.Addr, at time.Time, e *ping.
 	}
 	delete(t.inflight, n)
 	p.timer.Stop()
-	if p.cancel != nil {
-		p.cancel()
-	}
 	ev := Probe{Hop: p.hop, Round: p.round, Answer: a, From: from, ICMP: e}
 	if a != AnswerNone {
 		rtt := units.Millis(max(at.Sub(p.sent), 0))

@@ -225,6 +225,29 @@ func TestPingFiltered(t *testing.T) {
 			"  next:  rely on the TCP connect: a host that accepts or refuses a connection is up ('netkit ping --tcp PORT " + host + "')\n"
 	}
 	dropped, alive := netlab.ServerNoICMP, netlab.ServerAddr
+	// First: router1's net unreachable is rate limited (see netlab).
+	r := pingIn(t, ns, binary, "ping", "-c", "2", "-i", "0.2", "-W", "0.5", dropped, alive, netlab.Unroutable)
+	if r.code != exitFailed {
+		t.Errorf("three hosts, two unreachable: exit %d, want 1 (as fping)", r.code)
+	}
+	rows := pingTableRows(r.stdout)
+	if f := rows[dropped]; len(f) != 10 || f[3] != "0" || f[4] != "100" || f[5] != "0" || f[6] != "-" || f[9] != "unreachable" {
+		t.Errorf("%s row %v:\n%s", dropped, f, r.stdout)
+	}
+	if f := rows[alive]; len(f) != 10 || f[3] != "2" || f[5] != "0" || f[9] != "alive" {
+		t.Errorf("%s row %v:\n%s", alive, f, r.stdout)
+	}
+	if f := rows[netlab.Unroutable]; len(f) != 10 || f[3] != "0" || f[5] != "2" || f[9] != "unreachable" {
+		t.Errorf("%s row %v:\n%s", netlab.Unroutable, f, r.stdout)
+	}
+	want := "netkit: ping: no reply from " + netlab.Unroutable + "; " + netlab.Router1Addr + " answered: Destination Net Unreachable\n" +
+		"  cause: router " + netlab.Router1Addr + " has no route to " + netlab.Unroutable + " (ICMP net unreachable): packets go no further than " + netlab.Router1Addr + "\n" +
+		"  next:  check the routes of " + netlab.Router1Addr + " ('ip route get " + netlab.Unroutable + "' there) and that " + netlab.Unroutable + " is the address you meant; 'netkit trace " + netlab.Unroutable + "' shows how far packets get\n" +
+		"netkit: ping: 1 of 3 hosts did not reply\n" + icmpNoReply("HOST")
+	if r.stderr != want {
+		t.Errorf("three hosts: stderr\n%s\nwant\n%s", r.stderr, want)
+	}
+
 	for _, tc := range []struct {
 		args   []string
 		code   int
@@ -248,8 +271,12 @@ func TestPingFiltered(t *testing.T) {
 		{[]string{"-c", "1", "-t", "2", "-W", "0.5", alive}, 1, []string{"From " + netlab.Router2Addr + " icmp_seq=1 Time to live exceeded", "+1 errors"},
 			"netkit: ping: no reply from " + alive + "; " + netlab.Router2Addr + " answered: Time to live exceeded\n  cause: the packets' TTL (hop limit) ran out at router " + netlab.Router2Addr},
 		{[]string{"-c", "1", "-t", "3", alive}, 0, []string{"icmp_seq=1 ttl=62 time="}, ""},
+		// --tcp names the ICMP error that ended a connect, and its sender.
+		{[]string{"--tcp", "82", "-c", "1", alive}, 1, []string{"From " + alive + " tcp_seq=1 Packet filtered", "+1 errors"},
+			"netkit: ping: no reply from " + alive + " on port 82; " + alive + " answered: Packet filtered\n  cause: " + alive + " itself rejects TCP port 82 with ICMP administratively prohibited: a firewall rule on that host"},
+		{[]string{"--tcp", "80", "-c", "1", "-t", "1", alive}, 1, []string{"From " + netlab.Router1Addr + " tcp_seq=1 Time to live exceeded"}, ""},
 	} {
-		r := pingIn(t, ns, append([]string{binary, "ping"}, tc.args...)...)
+		r = pingIn(t, ns, append([]string{binary, "ping"}, tc.args...)...)
 		if r.code != tc.code {
 			t.Errorf("ping %v: exit %d, want %d; stderr %q", tc.args, r.code, tc.code, r.stderr)
 		}
@@ -266,27 +293,6 @@ func TestPingFiltered(t *testing.T) {
 		}
 	}
 
-	r := pingIn(t, ns, binary, "ping", "-c", "2", "-i", "0.2", "-W", "0.5", dropped, alive, netlab.Unroutable)
-	if r.code != exitFailed {
-		t.Errorf("three hosts, two unreachable: exit %d, want 1 (as fping)", r.code)
-	}
-	rows := pingTableRows(r.stdout)
-	if f := rows[dropped]; len(f) != 10 || f[3] != "0" || f[4] != "100" || f[5] != "0" || f[6] != "-" || f[9] != "unreachable" {
-		t.Errorf("%s row %v:\n%s", dropped, f, r.stdout)
-	}
-	if f := rows[alive]; len(f) != 10 || f[3] != "2" || f[5] != "0" || f[9] != "alive" {
-		t.Errorf("%s row %v:\n%s", alive, f, r.stdout)
-	}
-	if f := rows[netlab.Unroutable]; len(f) != 10 || f[3] != "0" || f[5] != "2" || f[9] != "unreachable" {
-		t.Errorf("%s row %v:\n%s", netlab.Unroutable, f, r.stdout)
-	}
-	want := "netkit: ping: no reply from " + netlab.Unroutable + "; " + netlab.Router1Addr + " answered: Destination Net Unreachable\n" +
-		"  cause: router " + netlab.Router1Addr + " has no route to " + netlab.Unroutable + " (ICMP net unreachable): packets go no further than " + netlab.Router1Addr + "\n" +
-		"  next:  check the routes of " + netlab.Router1Addr + " ('ip route get " + netlab.Unroutable + "' there) and that " + netlab.Unroutable + " is the address you meant; 'netkit trace " + netlab.Unroutable + "' shows how far packets get\n" +
-		"netkit: ping: 1 of 3 hosts did not reply\n" + icmpNoReply("HOST")
-	if r.stderr != want {
-		t.Errorf("three hosts: stderr\n%s\nwant\n%s", r.stderr, want)
-	}
 }
 
 // TestPingICMPErrors compares netkit ping with iputils ping, line by line

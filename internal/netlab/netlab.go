@@ -13,6 +13,7 @@ package netlab
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -117,8 +118,9 @@ func Do(t testing.TB, ns string, f func() error) {
 	}
 }
 
-// Listen listens on the TCP address addr inside namespace ns and accepts
-// and closes connections until the test ends.
+// Listen listens on the TCP address addr inside namespace ns until the test
+// ends; it keeps each connection it accepts open until the client closes
+// it, reading and dropping what it sends.
 func Listen(t testing.TB, ns, addr string) net.Listener {
 	t.Helper()
 	var ln net.Listener
@@ -133,7 +135,10 @@ func Listen(t testing.TB, ns, addr string) net.Listener {
 			if err != nil {
 				return
 			}
-			c.Close()
+			go func() {
+				io.Copy(io.Discard, c)
+				c.Close()
+			}()
 		}
 	}()
 	return ln

@@ -1,0 +1,61 @@
+package cli
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/netkit/netkit/internal/netlab"
+)
+
+// TestDiagnoseLab runs diagnose in the namespace lab against each rule of
+// the server and the routers, and checks the failing step and its cause:
+// who answered the connect with which ICMP error, a reset, or, for a
+// dropped port, where a short TCP SYN trace finds the packets vanish.
+func TestDiagnoseLab(t *testing.T) {
+	lab := netlab.New(t)
+	srv := netlab.ServerAddr
+	for _, tc := range []struct {
+		target string
+		want   []string // lines of the output, in order
+	}{
+		// First: router1's net unreachable is rate limited (see netlab).
+		{netlab.Unroutable + ":80", []string{
+			"! ping     " + netlab.Unroutable + " no reply: router " + netlab.Router1Addr + " answered Destination Net Unreachable (1 of 1 probes)",
+			"✗ connect  " + netlab.Unroutable + ":80 network is unreachable (router " + netlab.Router1Addr + " answered: Destination Net Unreachable)",
+			"cause: router " + netlab.Router1Addr + " has no route to " + netlab.Unroutable + " (ICMP net unreachable)",
+		}},
+		{fmt.Sprintf("%s:%d", srv, netlab.PortProhibited), []string{
+			"✗ connect  " + srv + ":82 no route to host (" + srv + " itself answered: Packet filtered)",
+			"cause: " + srv + " itself rejects TCP port 82 with ICMP administratively prohibited: a firewall rule on that host refuses this traffic",
+		}},
+		{fmt.Sprintf("%s:%d", srv, netlab.PortHostUnreach), []string{
+			"✗ connect  " + srv + ":83 no route to host (" + srv + " itself answered: Destination Host Unreachable)",
+			`cause: ` + srv + ` itself answers TCP port 83 with ICMP "Destination Host Unreachable": a host is not unreachable from itself, so a firewall rule on it rejects this traffic that way`,
+		}},
+		{fmt.Sprintf("%s:%d", srv, netlab.PortReset), []string{
+			"✗ connect  " + srv + ":84 refused",
+			"cause: nothing is listening on " + srv + ":84, or a firewall rejected the connection (the host answered with a reset)",
+		}},
+		{fmt.Sprintf("%s:%d", srv, netlab.PortDropped), []string{
+			"✗ connect  " + srv + ":81 i/o timeout",
+			"TCP SYN trace to port 81: 1 " + netlab.Router1Addr + ", 2 " + netlab.Router2Addr + ", 3 ???; then silence",
+			"cause: packets to TCP port 81 of " + srv + " are dropped after " + netlab.Router2Addr + " (hop 2), and nothing says so",
+		}},
+		{fmt.Sprintf("%s:%d", srv, netlab.PortOpen), []string{
+			"✓ connect  " + srv + ":80 open",
+		}},
+	} {
+		r := pingIn(t, lab.Client, binary, "diagnose", "-c", "1", "--timeout", "1s", tc.target)
+		out := r.stdout
+		for _, w := range tc.want {
+			i := strings.Index(out, w)
+			if i < 0 {
+				t.Errorf("diagnose %s: no %q (in order) in:\n%s%s", tc.target, w, r.stdout, r.stderr)
+				break
+			}
+			out = out[i+len(w):]
+		}
+		t.Logf("netkit diagnose %s\n%s", tc.target, r.stdout)
+	}
+}
