@@ -178,6 +178,9 @@ var table = []entry{
 	{"PATH-DROPPED", 0,
 		"packets to {dest} are dropped after {where}, and nothing says so: a firewall at the destination or at the next router drops them, or the host is down",
 		"check the firewalls of {host} and of the router after {from} for a rule that drops this traffic; 'netkit trace --tcp PORT {host}' shows whether the service's port gets further than ICMP"},
+	{"MTU-BLACK-HOLE", 0,
+		"packets larger than {mtu} bytes are dropped between here and {host}, and no router says so (its ICMP \"fragmentation needed\" is filtered): an MTU black hole. Small packets pass, so connections open, then stall when full-size packets flow (a TLS handshake, a large reply)",
+		"let ICMP \"fragmentation needed\" (type 3 code 4; ICMPv6 \"packet too big\") through the firewalls on the path, or clamp TCP's MSS on the router with the small link ('tcp flags syn tcp option maxseg size set rt mtu' in nftables), or lower the MTU here to {mtu}"},
 	{"TRACE-NOT-PERMITTED", 0,
 		"this process may not open a raw ICMP socket, which trace needs to hear the routers' answers (root or CAP_NET_RAW)",
 		"run as root, or grant the binary raw sockets: 'setcap cap_net_raw+ep ./netkit'"},
@@ -272,6 +275,11 @@ func ErrorAt(err error, host string, port uint16) (Explanation, bool) {
 	var traceErr *trace.PermissionError
 	if errors.As(err, &traceErr) {
 		return byCode("TRACE-NOT-PERMITTED").explain(f), true
+	}
+	var hole *trace.MTUBlackHoleError
+	if errors.As(err, &hole) {
+		f.host, f.mtu = hole.Result.Addr.String(), strconv.Itoa(hole.Result.PathMTU)
+		return byCode("MTU-BLACK-HOLE").explain(f), true
 	}
 	var stop *trace.StopError
 	if errors.As(err, &stop) && stop.Result.Stop.ICMP == nil {

@@ -1,6 +1,7 @@
 package ping
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -239,6 +240,26 @@ func (l *Listener) WriteTo(b []byte, dst netip.Addr, ttl int) error {
 	}
 	_, err = l.c.WriteToIP(b, &net.IPAddr{IP: dst.AsSlice(), Zone: dst.Zone()})
 	return err
+}
+
+// SetProbeMTU makes the packets WriteTo sends carry "don't fragment"
+// (IPv4 DF; IPv6 never fragments on the way) whatever the path MTU this
+// machine has cached, as tracepath's probes do: a packet too large for a
+// link is then dropped there, with or without a "fragmentation needed".
+func (l *Listener) SetProbeMTU() error {
+	rc, err := l.c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = rc.Control(func(fd uintptr) {
+		if l.v6 {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_PROBE)
+		} else {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_PROBE)
+		}
+	})
+	return cmp.Or(err, serr)
 }
 
 // Close stops the listener.

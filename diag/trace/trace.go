@@ -199,6 +199,8 @@ type Result struct {
 	Hops    []Hop      `json:"hops"`
 	Stop    Stop       `json:"stop"`
 	TimeMs  float64    `json:"time_ms"`
+	// MTU is the path MTU, when PathMTU measured it (trace --mtu).
+	MTU *MTUResult `json:"mtu,omitempty"`
 }
 
 // LastAnswered is the last hop that answered, nil when none did.

@@ -31,6 +31,8 @@ type TraceOptions struct {
 	tcp                         string
 	Count, MaxHops              int
 	Timeout, Interval, Deadline time.Duration
+	// MTU is --mtu: measure the path MTU too.
+	MTU bool
 	// Numeric is -n, accepted and the default.
 	Numeric bool
 	Family  familyFlags
@@ -90,6 +92,7 @@ CAP_NET_RAW.`, trace.DefaultUDPPort),
 	fs.VarP(secondsValue{&opts.Interval}, "interval", "i", "seconds between rounds of probes (one per hop) (default 1)")
 	fs.BoolVar(&opts.UDP, "udp", false, fmt.Sprintf("send UDP datagrams to ports %d and up (or from HOST:PORT up) instead of ICMP echo", trace.DefaultUDPPort))
 	fs.StringVar(&opts.tcp, "tcp", "", "send TCP connection attempts to this `PORT` (a number or a service name)")
+	fs.BoolVar(&opts.MTU, "mtu", false, "measure the path MTU too, as tracepath does, and find MTU black holes")
 	fs.BoolVarP(&opts.Numeric, "numeric", "n", false, "print addresses, not names: the default, accepted as traceroute and mtr take it")
 	opts.Family.addFlags(fs)
 	opts.Output.AddFlags(fs, true)
@@ -159,14 +162,40 @@ func traceRun(ctx context.Context, o *TraceOptions) error {
 		}
 		return fmt.Errorf("trace: %w", err)
 	}
+	if o.MTU {
+		if res.MTU, err = trace.PathMTU(ctx, trace.MTUOptions{Addr: res.Addr, Timeout: o.Timeout}); err != nil {
+			return fmt.Errorf("trace: path MTU: %w", err)
+		}
+	}
 	if err := p.finish(res); err != nil {
 		return err
 	}
-	switch res.Stop.Reason {
-	case trace.StopUnreachable, trace.StopMaxHops:
+	switch {
+	case res.Stop.Reason == trace.StopUnreachable || res.Stop.Reason == trace.StopMaxHops:
 		return checkFailed(fmt.Errorf("trace: %w", &trace.StopError{Result: res}))
+	case res.MTU != nil && res.MTU.BlackHole:
+		return checkFailed(fmt.Errorf("trace: %w", &trace.MTUBlackHoleError{Result: res.MTU}))
 	}
 	return nil
+}
+
+// mtuLine says what the path MTU is and who said so, as tracepath's
+// "Resume: pmtu" line does.
+func mtuLine(m *trace.MTUResult) string {
+	switch {
+	case m.NoAnswer:
+		return fmt.Sprintf("path MTU: unknown: %s answered no echo request, even of %d bytes", m.Addr, trace.MinMTU)
+	case m.BlackHole:
+		return fmt.Sprintf("path MTU: %d: %s", m.PathMTU, (&trace.MTUBlackHoleError{Result: m}).Error())
+	}
+	var said []string
+	for _, r := range m.Reported {
+		said = append(said, fmt.Sprintf("%s says %d", r.From, r.MTU))
+	}
+	if len(said) == 0 {
+		return fmt.Sprintf("path MTU: %d (this machine's link: %d)", m.PathMTU, m.LocalMTU)
+	}
+	return fmt.Sprintf("path MTU: %d (%s)", m.PathMTU, strings.Join(said, ", "))
 }
 
 // tracePrinter turns the events of a trace into output.
@@ -210,6 +239,9 @@ func (p *tracePrinter) finish(res *trace.Result) error {
 	}
 	if p.o.IO.OutTTY {
 		fmt.Fprintln(p.o.IO.Out, stopLine(res))
+	}
+	if res.MTU != nil {
+		fmt.Fprintln(p.o.IO.Out, mtuLine(res.MTU))
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -211,4 +212,49 @@ func TestTracePrivileges(t *testing.T) {
 			t.Errorf("trace %v: exit %d\n%s%s", args, r.code, r.stdout, r.stderr)
 		}
 	}
+}
+
+// TestTraceMTU measures the path MTU where router1 says "fragmentation
+// needed" (a 1400-byte link between the routers) against tracepath's, and
+// finds the black hole where router1's answer is dropped (a 1300-byte
+// link toward the client), which iputils ping confirms: 1300-byte packets
+// pass, 1400-byte ones vanish.
+func TestTraceMTU(t *testing.T) {
+	netlab.NeedTool(t, "tracepath", "iputils-tracepath")
+	lab := netlab.New(t)
+	lab.LowMTU(1400)
+	srv := netlab.ServerAddr
+	r := pingIn(t, lab.Client, binary, "trace", "--mtu", "-c", "1", "-i", "0.05", srv)
+	ref := pingIn(t, lab.Client, "tracepath", "-n", srv)
+	m := regexp.MustCompile(`Resume: pmtu (\d+)`).FindStringSubmatch(ref.stdout)
+	if m == nil || m[1] != "1400" {
+		t.Fatalf("tracepath:\n%s", ref.stdout)
+	}
+	if want := "path MTU: " + m[1] + " (" + netlab.Router1Addr + " says 1400)\n"; r.code != 0 || !strings.HasSuffix(r.stdout, want) {
+		t.Errorf("trace --mtu: exit %d, want the line %q (tracepath: pmtu %s)\n%s%s", r.code, want, m[1], r.stdout, r.stderr)
+	}
+	t.Logf("netkit trace --mtu %s\n%s\ntracepath -n %s\n%s", srv, r.stdout, srv, ref.stdout)
+
+	// veth takes frames 4 bytes over its MTU (room for a VLAN tag), so
+	// the hole's edge is a little over 1300: iputils ping says where.
+	hole := netlab.New(t)
+	hole.BlackHole(1300)
+	r = pingIn(t, hole.Client, binary, "trace", "--mtu", "-c", "1", "-i", "0.05", srv)
+	m = regexp.MustCompile(`(?m)^path MTU: (\d+): packets over (\d+) bytes are dropped between here and ` + regexp.QuoteMeta(srv) + `, and no router says so: an MTU black hole$`).FindStringSubmatch(r.stdout)
+	if r.code != exitFailed || m == nil || !strings.Contains(r.stderr, "cause: packets larger than "+m[1]+" bytes are dropped between here and "+srv) {
+		t.Fatalf("black hole: exit %d, want 1, the black hole line and its cause\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	pmtu, _ := strconv.Atoi(m[1])
+	if pmtu < 1300 || pmtu > 1304 {
+		t.Errorf("black hole at %d bytes, want 1300 to 1304", pmtu)
+	}
+	for _, size := range []struct {
+		payload int
+		code    int
+	}{{pmtu - 28, 0}, {pmtu - 27, 1}} {
+		if ref := pingIn(t, hole.Client, "ping", "-n", "-M", "do", "-s", strconv.Itoa(size.payload), "-c", "1", "-W", "1", srv); ref.code != size.code {
+			t.Errorf("iputils ping -M do -s %d: exit %d, want %d\n%s", size.payload, ref.code, size.code, ref.stdout)
+		}
+	}
+	t.Logf("netkit trace --mtu %s (black hole)\n%s%s", srv, r.stdout, r.stderr)
 }
