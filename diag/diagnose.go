@@ -172,7 +172,10 @@ type Report struct {
 	Greeting string `json:"greeting,omitempty"`
 	// Trace is the short TCP SYN trace to the port run after a connect
 	// timed out: where the packets vanish.
-	Trace     *trace.Result    `json:"trace,omitempty"`
+	Trace *trace.Result `json:"trace,omitempty"`
+	// PathMTU is the path MTU, measured when the TLS handshake or the echo
+	// reply stalled after the connect worked: an MTU black hole?
+	PathMTU   *trace.MTUResult `json:"path_mtu,omitempty"`
 	Listeners []sockets.Socket `json:"listeners,omitempty"`
 	TLS       *echo.TLSInfo    `json:"tls,omitempty"`
 	Echo      *EchoResult      `json:"echo,omitempty"`
@@ -207,6 +210,8 @@ const (
 	dropTraceHops    = 16
 	dropTraceTimeout = time.Second
 	dropTraceLimit   = 3 * time.Second
+	// mtuLimit bounds the path MTU measure after a stall.
+	mtuLimit = 4 * time.Second
 )
 
 // Diagnose walks the path to Host:Port and reports, step by step, where it
@@ -841,6 +846,9 @@ func (d *diagnosis) handshake(ctx context.Context, s *Step) {
 	cfg.InsecureSkipVerify = true
 	c, err := echo.DialAddrPort(ctx, d.open[0], cfg)
 	if err != nil {
+		if d.blackHole(ctx, s, err, "the TLS handshake") {
+			return
+		}
 		var rec tls.RecordHeaderError
 		notTLS := errors.As(err, &rec) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
 		if !wanted && (notTLS || explain.IsTimeout(err)) {
@@ -910,6 +918,9 @@ func (d *diagnosis) echo(ctx context.Context, s *Step) {
 		return
 	}
 	if err != nil {
+		if d.blackHole(ctx, s, err, "the echo reply") {
+			return
+		}
 		d.skipped(s, fmt.Sprintf("no netkit echo reply (%s): another kind of service", shortError(err)))
 		return
 	}
@@ -919,6 +930,31 @@ func (d *diagnosis) echo(ctx context.Context, s *Step) {
 		seen += " over " + info.TLSVersion
 	}
 	s.set(StatusOK, "netkit echo server answered info in %.3f ms; it sees this client as %s", units.Millis(rtt), seen)
+}
+
+// blackHole checks, when what (a handshake, a reply) timed out over a
+// connection that opened, whether large packets vanish on the way: the
+// path MTU with DF probes. It fails the step and reports true for an MTU
+// black hole. It needs raw socket rights, and takes at most mtuLimit.
+func (d *diagnosis) blackHole(ctx context.Context, s *Step, err error, what string) bool {
+	if !explain.IsTimeout(err) || d.rep.PathMTU != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, mtuLimit)
+	defer cancel()
+	res, merr := trace.PathMTU(ctx, trace.MTUOptions{Addr: d.open[0].Addr()})
+	if merr != nil {
+		return false
+	}
+	d.rep.PathMTU = res
+	if !res.BlackHole {
+		return false
+	}
+	hole := &trace.MTUBlackHoleError{Result: res}
+	s.set(StatusFail, "%s stalled: %s", what, hole)
+	d.explain(s, hole)
+	d.noEcho = what + " stalled: an MTU black hole"
+	return true
 }
 
 // isLocalAddr reports whether a is an address of this machine.

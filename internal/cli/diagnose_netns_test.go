@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"bufio"
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -58,4 +60,49 @@ func TestDiagnoseLab(t *testing.T) {
 		}
 		t.Logf("netkit diagnose %s\n%s", tc.target, r.stdout)
 	}
+}
+
+// TestDiagnoseBlackHole is the MTU black hole of the lab: a netkit echo
+// server behind a router whose 1300-byte link drops large packets and
+// whose "fragmentation needed" is filtered. The TCP connect works, Go's TLS
+// handshake stalls (the server's first flight is large), and diagnose says
+// why instead of "does not answer TLS"; openssl s_client, whose handshake
+// is small, gets through, as the issue measured.
+func TestDiagnoseBlackHole(t *testing.T) {
+	lab := netlab.New(t)
+	lab.BlackHole(1300)
+	addr := netlab.ServerAddr + ":65432"
+	srv := exec.Command("ip", "netns", "exec", lab.Server, binary, "echo", "serve", "--listen", addr, "--cert-dir", t.TempDir())
+	out, err := srv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Process.Kill(); srv.Wait() })
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatalf("echo serve: %v", err)
+	}
+	if _, err := exec.LookPath("openssl"); err == nil {
+		ref := pingIn(t, lab.Client, "sh", "-c", "openssl s_client -connect "+addr+" </dev/null")
+		if ref.code != 0 || !strings.Contains(ref.stdout, "BEGIN CERTIFICATE") {
+			t.Errorf("openssl s_client through the black hole: exit %d\n%s", ref.code, ref.stdout)
+		}
+	}
+	r := pingIn(t, lab.Client, binary, "diagnose", "-c", "1", "--timeout", "1s", addr)
+	for _, w := range []string{
+		"✓ connect  " + addr + " open",
+		"✗ tls      the TLS handshake stalled: packets over 130",
+		"bytes are dropped between here and " + netlab.ServerAddr + ", and no router says so: an MTU black hole",
+		"cause: packets larger than 130",
+	} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("diagnose %s: no %q in:\n%s%s", addr, w, r.stdout, r.stderr)
+		}
+	}
+	if r.code != exitFailed {
+		t.Errorf("diagnose %s: exit %d, want 1", addr, r.code)
+	}
+	t.Logf("netkit diagnose %s\n%s", addr, r.stdout)
 }
