@@ -846,7 +846,7 @@ func (d *diagnosis) handshake(ctx context.Context, s *Step) {
 	cfg.InsecureSkipVerify = true
 	c, err := echo.DialAddrPort(ctx, d.open[0], cfg)
 	if err != nil {
-		if d.blackHole(ctx, s, err, "the TLS handshake") {
+		if wanted && d.blackHole(ctx, s, err, "the TLS handshake") {
 			return
 		}
 		var rec tls.RecordHeaderError
@@ -918,7 +918,9 @@ func (d *diagnosis) echo(ctx context.Context, s *Step) {
 		return
 	}
 	if err != nil {
-		if d.blackHole(ctx, s, err, "the echo reply") {
+		// A reply that stalls after a TLS handshake went through comes
+		// from a server that talks: large packets may be what vanishes.
+		if d.rep.TLS != nil && d.blackHole(ctx, s, err, "the echo reply") {
 			return
 		}
 		d.skipped(s, fmt.Sprintf("no netkit echo reply (%s): another kind of service", shortError(err)))
@@ -932,8 +934,8 @@ func (d *diagnosis) echo(ctx context.Context, s *Step) {
 	s.set(StatusOK, "netkit echo server answered info in %.3f ms; it sees this client as %s", units.Millis(rtt), seen)
 }
 
-// blackHole checks, when what (a handshake, a reply) timed out over a
-// connection that opened, whether large packets vanish on the way: the
+// blackHole checks, when what (a TLS handshake that was wanted, an echo
+// reply after a TLS handshake) timed out over a connection that opened, whether large packets vanish on the way: the
 // path MTU with DF probes. It fails the step and reports true for an MTU
 // black hole. It needs raw socket rights, and takes at most mtuLimit.
 func (d *diagnosis) blackHole(ctx context.Context, s *Step, err error, what string) bool {

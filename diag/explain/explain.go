@@ -460,6 +460,9 @@ func explainICMP(e *ping.ICMPError, f fill) Explanation {
 		f.where = "that router"
 	}
 	what := "packets to " + f.host
+	if e.From == e.Dst {
+		what = strings.ToUpper(e.Protocol) + " packets"
+	}
 	if e.Port != 0 {
 		what = fmt.Sprintf("%s port %d of %s", strings.ToUpper(e.Protocol), e.Port, f.host)
 		f.port = strconv.Itoa(e.Port)

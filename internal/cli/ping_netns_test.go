@@ -313,7 +313,7 @@ func TestPingICMPErrors(t *testing.T) {
 		{[]string{"-c", "2", "-i", "0.2", "-W", "1", netlab.Unroutable6}, "router " + netlab.Router16Addr + " has no route to " + netlab.Unroutable6},
 		{[]string{"-c", "2", "-i", "0.2", "-W", "1", "-t", "1", netlab.ServerAddr}, "the packets' TTL (hop limit) ran out at router " + netlab.Router1Addr},
 		{[]string{"-c", "1", "-W", "1", "-t", "2", netlab.Server6Addr}, "the packets' TTL (hop limit) ran out at router " + netlab.Router26Addr},
-		{[]string{"-c", "2", "-i", "0.2", "-W", "1", netlab.ServerRejectICMP}, netlab.ServerRejectICMP + " itself rejects packets to " + netlab.ServerRejectICMP + " with ICMP administratively prohibited: a firewall rule on that host"},
+		{[]string{"-c", "2", "-i", "0.2", "-W", "1", netlab.ServerRejectICMP}, netlab.ServerRejectICMP + " itself rejects ICMP packets with ICMP administratively prohibited: a firewall rule on that host"},
 	} {
 		ref := pingIn(t, lab.Client, append([]string{"ping", "-n"}, tc.args...)...)
 		r := pingIn(t, lab.Client, append([]string{binary, "ping"}, tc.args...)...)
