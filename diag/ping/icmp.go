@@ -110,6 +110,10 @@ func (r *targetRun) runICMP(ctx context.Context) error {
 		p.Count = -1
 	}
 	p.Interval, p.Size, p.TTL = o.Interval, o.Size, o.TTL
+	p.InterfaceName = o.Interface
+	if o.Source.IsValid() {
+		p.Source = o.Source.String()
+	}
 	p.RecordRtts, p.RecordTTLs = false, false
 	r.pending = map[int]*time.Timer{}
 	complete := make(chan struct{})

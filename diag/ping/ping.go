@@ -156,6 +156,11 @@ type Options struct {
 	// TTL is the TTL (IPv6 hop limit) of each probe; 0 means DefaultTTL
 	// for ICMP and the system default for TCP.
 	TTL int
+	// Source, when valid, is the source address of the probes (ping -I
+	// ADDR); Interface, when not empty, the interface they leave by (ping
+	// -I IFACE).
+	Source    netip.Addr
+	Interface string
 
 	// OnStart, if not nil, is called once per target that resolved, before
 	// its first probe, from that target's goroutine.

@@ -26,6 +26,10 @@ type TCPOptions struct {
 	// connect (a *ConnectError then says which, and who sent it). It must
 	// be of the address's family.
 	Listener *Listener
+	// Source, when valid, is the local address to connect from; Interface,
+	// when not empty, the interface to connect by (SO_BINDTODEVICE).
+	Source    netip.Addr
+	Interface string
 }
 
 // quoteWait is how long a failed connect waits for the Listener to hand
@@ -55,11 +59,12 @@ func (e *ConnectError) Error() string {
 func (e *ConnectError) Unwrap() []error { return []error{e.ICMP, e.Err} }
 
 // WatchControl returns a net.Dialer Control function that sets the TTL
-// (when ttl is not 0), binds the socket to an ephemeral port before it
-// connects, and subscribes f on l to the ICMP errors that quote segments
-// from that port to dst. The subscription's cancel is stored in *cancel;
-// the caller calls it when the connect is over.
-func WatchControl(l *Listener, dst netip.Addr, ttl int, f func(Message), cancel *func()) func(network, address string, c syscall.RawConn) error {
+// (when ttl is not 0), binds the socket to an ephemeral port of src (when
+// valid, else of any address) before it connects, and subscribes f on l to
+// the ICMP errors that quote segments from that port to dst. The
+// subscription's cancel is stored in *cancel; the caller calls it when the
+// connect is over. The Dialer must have no LocalAddr.
+func WatchControl(l *Listener, src, dst netip.Addr, ttl int, f func(Message), cancel *func()) func(network, address string, c syscall.RawConn) error {
 	return func(network, address string, c syscall.RawConn) error {
 		if ttl != 0 {
 			if err := TTLControl(ttl)(network, address, c); err != nil {
@@ -69,9 +74,19 @@ func WatchControl(l *Listener, dst netip.Addr, ttl int, f func(Message), cancel 
 		var port int
 		var serr error
 		err := c.Control(func(fd uintptr) {
-			var sa syscall.Sockaddr = &syscall.SockaddrInet4{}
+			var sa syscall.Sockaddr
 			if network == "tcp6" {
-				sa = &syscall.SockaddrInet6{}
+				a := &syscall.SockaddrInet6{}
+				if src.IsValid() {
+					a.Addr = src.As16()
+				}
+				sa = a
+			} else {
+				a := &syscall.SockaddrInet4{}
+				if src.IsValid() {
+					a.Addr = src.Unmap().As4()
+				}
+				sa = a
 			}
 			if serr = syscall.Bind(int(fd), sa); serr != nil {
 				return
@@ -122,7 +137,7 @@ func TCP(ctx context.Context, addr netip.AddrPort, o TCPOptions) (TCPProbe, erro
 	cancel := func() {}
 	switch {
 	case o.Listener != nil:
-		d.Control = WatchControl(o.Listener, addr.Addr(), o.TTL, func(m Message) {
+		d.Control = WatchControl(o.Listener, o.Source, addr.Addr(), o.TTL, func(m Message) {
 			select {
 			case heard <- m:
 			default:
@@ -130,6 +145,25 @@ func TCP(ctx context.Context, addr netip.AddrPort, o TCPOptions) (TCPProbe, erro
 		}, &cancel)
 	case o.TTL != 0:
 		d.Control = TTLControl(o.TTL)
+	}
+	if o.Source.IsValid() && o.Listener == nil {
+		d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(o.Source, 0))
+	}
+	if o.Interface != "" {
+		inner := d.Control
+		d.Control = func(network, address string, c syscall.RawConn) error {
+			var serr error
+			if err := c.Control(func(fd uintptr) { serr = syscall.BindToDevice(int(fd), o.Interface) }); err != nil {
+				return err
+			}
+			if serr != nil {
+				return os.NewSyscallError("setsockopt SO_BINDTODEVICE", serr)
+			}
+			if inner != nil {
+				return inner(network, address, c)
+			}
+			return nil
+		}
 	}
 	defer func() { cancel() }()
 	start := time.Now()
@@ -178,7 +212,7 @@ func TTLControl(ttl int) func(network, address string, c syscall.RawConn) error 
 func (r *targetRun) runTCP(ctx context.Context) error {
 	o, s := r.o, r.stats
 	addr := netip.AddrPortFrom(s.Addr, uint16(o.TCPPort))
-	topts := TCPOptions{Timeout: o.Timeout, TTL: o.TTL, Listener: o.listeners[s.Addr.Is6()]}
+	topts := TCPOptions{Timeout: o.Timeout, TTL: o.TTL, Listener: o.listeners[s.Addr.Is6()], Source: o.Source, Interface: o.Interface}
 	tick := time.NewTicker(o.Interval)
 	defer tick.Stop()
 	var wg sync.WaitGroup

@@ -525,7 +525,7 @@ func (t *tracer) sendUDP(n, hop int, p *probe) error {
 func (t *tracer) connect(ctx context.Context, n, hop int, p *probe) {
 	heard := make(chan ping.Message, 1)
 	var cancel func()
-	d := net.Dialer{Timeout: t.o.Timeout, Control: ping.WatchControl(t.l, t.dst, hop, func(m ping.Message) {
+	d := net.Dialer{Timeout: t.o.Timeout, Control: ping.WatchControl(t.l, netip.Addr{}, t.dst, hop, func(m ping.Message) {
 		select {
 		case heard <- m:
 		default:

@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -45,8 +46,19 @@ type PingOptions struct {
 	// TCPPort is --tcp, read from tcp by check; 0 means ICMP.
 	TCPPort int
 	tcp     string
-	// countSet, sizeSet and tcpSet say whether -c, -s and --tcp were given.
-	countSet, sizeSet, tcpSet bool
+	// countSet, sizeSet, ttlSet and tcpSet say whether -c, -s, -t and
+	// --tcp were given.
+	countSet, sizeSet, ttlSet, tcpSet bool
+	// Numeric is -n: accepted, and the default (addresses are not looked
+	// up).
+	Numeric bool
+	// Timestamps is -D: each probe line starts with the time, as iputils.
+	Timestamps bool
+	// Iface is -I: an interface name or a source address; source or
+	// ifaceName is what check made of it.
+	Iface     string
+	source    netip.Addr
+	ifaceName string
 }
 
 // defaultManyCount is -c when several hosts are pinged without -c or -w,
@@ -82,6 +94,13 @@ errors (ICMP errors heard), min/avg/max RTT and state (alive, unreachable,
 unresolved, or skipped: the run ended before its turn). Without -c or -w each host gets %d probes. The
 hosts start in turn, spread over one interval as fping does, so that their
 probes do not all compete at once; up to %d are pinged at the same time.
+On a terminal each answer is also printed as it comes, as fping does
+("HOST : 64 bytes from ..."), before the table.
+
+As in iputils ping, -D starts each probe line with the time
+([seconds.microseconds]), -I sends from an interface or a source address,
+and -n is accepted (addresses are never looked up). -s takes no fewer than
+%d bytes: each probe carries its send time and a tracking ID.
 
 It uses a raw ICMP socket when the process may (root or CAP_NET_RAW), else an
 unprivileged ICMP datagram socket (groups in net.ipv4.ping_group_range); -v
@@ -99,7 +118,7 @@ Exit codes, as iputils ping for one host: 0 if any reply, 1 if none (or,
 with both -c and -w, fewer than -c replies by the deadline), 2 on bad input,
 a name that does not resolve or a socket error. For several hosts, as fping:
 0 if all are alive, 1 if any is unreachable or skipped, 2 if any name does
-not resolve or any socket fails.`, defaultManyCount, ping.MaxConcurrentTargets, ping.MinUserInterval),
+not resolve or any socket fails.`, defaultManyCount, ping.MaxConcurrentTargets, ping.MinSize, ping.MinUserInterval),
 		Example: `  netkit ping -c 3 127.0.0.1
   netkit ping -6 -c 3 ::1
   netkit ping -c 3 -i 0.2 --file hosts.txt
@@ -110,6 +129,7 @@ not resolve or any socket fails.`, defaultManyCount, ping.MaxConcurrentTargets, 
 			opts.Hosts = args
 			opts.countSet = cmd.Flags().Changed("count")
 			opts.sizeSet = cmd.Flags().Changed("size")
+			opts.ttlSet = cmd.Flags().Changed("ttl")
 			opts.tcpSet = cmd.Flags().Changed("tcp")
 			if err := opts.check(); err != nil {
 				return err
@@ -133,6 +153,9 @@ not resolve or any socket fails.`, defaultManyCount, ping.MaxConcurrentTargets, 
 	fs.BoolVarP(&opts.Outstanding, "report-outstanding", "O", false, "print a line for each probe not answered within -W")
 	fs.StringVar(&opts.tcp, "tcp", "", "measure TCP connect time to this `PORT` (a number or a service name) instead of ICMP echo")
 	fs.StringVarP(&opts.File, "file", "f", "", "read hosts from `FILE`, one per line (- for stdin)")
+	fs.BoolVarP(&opts.Numeric, "numeric", "n", false, "print addresses, not names: the default, accepted as iputils ping takes it")
+	fs.BoolVarP(&opts.Timestamps, "timestamp", "D", false, "start each probe line with the time, [seconds.microseconds] since 1970, as iputils ping")
+	fs.StringVarP(&opts.Iface, "interface", "I", "", "send from this interface `IFACE` or source address `ADDR`")
 	opts.Output.AddFlags(fs, true)
 	return cmd
 }
@@ -154,9 +177,22 @@ func (o *PingOptions) check() error {
 		}
 		o.TCPPort = int(port)
 	}
+	if o.Iface != "" {
+		if a, err := netip.ParseAddr(o.Iface); err == nil {
+			o.source = a.Unmap()
+		} else if _, err := net.InterfaceByName(o.Iface); err != nil {
+			return usageErrorf("invalid -I %s: neither an address nor an interface of this machine ('ip link' lists them)", o.Iface)
+		} else {
+			o.ifaceName = o.Iface
+		}
+	}
 	switch {
 	case o.countSet && o.Count < 1:
 		return usageErrorf("invalid -c %d: want at least 1 probe", o.Count)
+	case o.ttlSet && (o.TTL < 1 || o.TTL > 255):
+		return usageErrorf("invalid -t %d: must be from 1 to 255", o.TTL)
+	case o.sizeSet && o.TCPPort == 0 && o.Size < ping.MinSize:
+		return usageErrorf("invalid -s %d: must be from %d to %d bytes (each probe carries its send time and a tracking ID; iputils ping goes down to 0)", o.Size, ping.MinSize, ping.MaxSize)
 	case o.TCPPort != 0 && o.sizeSet:
 		return usageErrorf("-s does not apply to --tcp: TCP probes carry no payload")
 	case o.Interval == 0:
@@ -220,6 +256,7 @@ func pingRun(ctx context.Context, o *PingOptions) error {
 	stats, err := ping.Run(ctx, ping.Options{
 		Targets: targets, Family: fam, TCPPort: o.TCPPort, Count: count,
 		Interval: o.Interval, Timeout: o.Timeout, Size: o.Size, TTL: o.TTL,
+		Source: o.source, Interface: o.ifaceName,
 		OnStart: p.start, OnProbe: p.probe,
 	})
 	if err != nil {
@@ -392,9 +429,32 @@ func (p *pingPrinter) probe(ev ping.Probe) {
 		p.mu.Lock()
 		p.probes[ev.Target] = append(p.probes[ev.Target], ev)
 		p.mu.Unlock()
-	case p.human() && !p.o.Quiet && (ev.Kind != ping.ProbeTimeout || p.o.Outstanding):
-		fmt.Fprintln(p.o.IO.Out, probeLine(ev))
+	case p.o.Quiet || ev.Kind == ping.ProbeTimeout && !p.o.Outstanding:
+	case p.human():
+		fmt.Fprintln(p.o.IO.Out, p.stamp()+probeLine(ev))
+	case p.live():
+		// Many hosts on a terminal: each answer as it comes, as fping
+		// does, rather than a blank screen until the table.
+		p.mu.Lock()
+		fmt.Fprintf(p.o.IO.Out, "%s%s : %s\n", p.stamp(), ev.Host, probeLine(ev))
+		p.mu.Unlock()
 	}
+}
+
+// live reports whether the answers of many hosts are printed as they come:
+// on a terminal, before the table.
+func (p *pingPrinter) live() bool {
+	return p.many && p.o.IO.OutTTY && p.o.Output.Format == output.FormatTable
+}
+
+// stamp is -D's "[seconds.microseconds] " before a probe line, as iputils
+// prints it, or nothing.
+func (p *pingPrinter) stamp() string {
+	if !p.o.Timestamps {
+		return ""
+	}
+	now := time.Now()
+	return fmt.Sprintf("[%d.%06d] ", now.Unix(), now.Nanosecond()/1000)
 }
 
 // probeLine is ping's line for one event.
@@ -463,6 +523,9 @@ func (p *pingPrinter) finish(stats []ping.Stats) error {
 		}
 		return output.PrintJSON(p.o.IO.Out, doc)
 	case p.many:
+		if p.live() {
+			fmt.Fprintln(p.o.IO.Out)
+		}
 		return pingTable(stats, p.o.TCPPort != 0).Print(p.o.IO, p.o.Output.NoHeader)
 	}
 	if s := stats[0]; s.State != ping.Unresolved {

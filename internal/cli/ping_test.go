@@ -485,3 +485,58 @@ func FuzzParseSeconds(f *testing.F) {
 		}
 	})
 }
+
+// TestPingIputilsFlags checks the flags netkit ping shares with iputils
+// ping: -n is accepted, -D starts each probe line with the time as iputils
+// does, -t 0 and a -s too small for netkit's probes are refused rather than
+// silently replaced by the defaults, and -I names an interface or address
+// that must exist.
+func TestPingIputilsFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ping", "-t", "0", "127.0.0.1"}, "invalid -t 0: must be from 1 to 255"},
+		{[]string{"ping", "-s", "0", "127.0.0.1"}, "invalid -s 0: must be from 24 to 65507 bytes (each probe carries its send time and a tracking ID"},
+		{[]string{"ping", "-s", "8", "127.0.0.1"}, "invalid -s 8: must be from 24 to 65507 bytes"},
+		{[]string{"ping", "-I", "nosuch0", "127.0.0.1"}, "invalid -I nosuch0: neither an address nor an interface of this machine"},
+	} {
+		assertOneLineError(t, netkit(t, tc.args...), tc.want)
+	}
+	pingNeedRoot(t)
+	stamped := regexp.MustCompile(`(?m)^\[\d+\.\d{6}\] 64 bytes from 127\.0\.0\.1: icmp_seq=1 ttl=64 time=\d+\.\d+ ms$`)
+	r := netkit(t, "ping", "-n", "-D", "-c", "1", "-I", "lo", "127.0.0.1")
+	if r.code != 0 || !stamped.MatchString(r.stdout) {
+		t.Errorf("-n -D -I lo: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := exec.LookPath("ping"); err == nil {
+		_, ref := pingTimed(t, "ping", "-n", "-D", "-c", "1", "-I", "lo", "127.0.0.1")
+		if !stamped.MatchString(ref.stdout) {
+			t.Errorf("iputils ping -D does not print the same form:\n%s", ref.stdout)
+		}
+	}
+	r = netkit(t, "ping", "-c", "1", "-I", "127.0.0.1", "127.0.0.1")
+	if r.code != 0 || !strings.Contains(r.stdout, "1 packets transmitted, 1 received") {
+		t.Errorf("-I 127.0.0.1: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestPingLiveOnTerminal checks that several hosts on a terminal get a line
+// per answer as it comes, as fping prints them, before the table; piped,
+// only the table.
+func TestPingLiveOnTerminal(t *testing.T) {
+	pingNeedRoot(t)
+	io, _, out, _ := testStreams()
+	io.OutTTY = true
+	if code := run(context.Background(), io, []string{"ping", "-c", "2", "-i", "0.2", "127.0.0.1", "127.0.0.2"}); code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	live := regexp.MustCompile(`(?m)^127\.0\.0\.[12] : 64 bytes from 127\.0\.0\.[12]: icmp_seq=[12] ttl=64 time=\d+\.\d{3} ms$`)
+	if n := len(live.FindAllString(out.String(), -1)); n != 4 || !strings.Contains(out.String(), "HOST") {
+		t.Errorf("%d live lines, want 4, then the table:\n%s", n, out)
+	}
+	r := netkit(t, "ping", "-c", "2", "-i", "0.2", "127.0.0.1", "127.0.0.2")
+	if live.MatchString(r.stdout) {
+		t.Errorf("piped: live lines:\n%s", r.stdout)
+	}
+}
