@@ -2,6 +2,7 @@ package ping
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -128,7 +129,10 @@ func (r *targetRun) runICMP(ctx context.Context) error {
 			proto = ProtoICMPv6
 		}
 		r.early = map[int]Message{}
-		defer l.Subscribe(proto, s.Addr, uint16(p.ID()), r.icmpError)()
+		if l.replies {
+			r.handled = map[int]int{}
+		}
+		defer l.Subscribe(proto, s.Addr, uint16(p.ID()), r.heardMsg)()
 	}
 	// pro-bing's receive loop notices Stop only when its read deadline
 	// expires, a random backoff that grows to about 100 ms while no packet
@@ -140,7 +144,17 @@ func (r *targetRun) runICMP(ctx context.Context) error {
 	go func() { done <- p.RunWithContext(ctx) }()
 	select {
 	case err := <-done:
-		return err
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+		// pro-bing ended on its own count of replies, which may run ahead
+		// of this run's: a reply waiting for fallbackWait. Every pending
+		// probe ends by its reply or its timeout.
+		select {
+		case <-complete:
+		case <-ctx.Done():
+		}
+		return nil
 	case <-complete:
 		return nil
 	}
@@ -155,14 +169,14 @@ func (r *targetRun) sent(pkt *probing.Packet) {
 	r.pending[seq] = time.AfterFunc(r.o.Timeout, func() { r.expire(seq) })
 	if m, ok := r.early[seq]; ok {
 		delete(r.early, seq)
-		r.heard(m)
+		r.dispatch(m)
 	}
 }
 
-// icmpError is the Listener's hook: an ICMP error about a probe of this
-// target. It may come before pro-bing's OnSend for that probe; it waits
-// for it then.
-func (r *targetRun) icmpError(m Message) {
+// heardMsg is the Listener's hook: an echo reply to a probe of this target
+// or an ICMP error about one. It may come before pro-bing's OnSend for that
+// probe; it waits for it then.
+func (r *targetRun) heardMsg(m Message) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	seq := int(m.Seq)
@@ -170,7 +184,62 @@ func (r *targetRun) icmpError(m Message) {
 		r.early[seq] = m
 		return
 	}
-	r.heard(m)
+	r.dispatch(m)
+}
+
+// dispatch hands a message of the Listener to its handler. The caller
+// holds r.mu.
+func (r *targetRun) dispatch(m Message) {
+	if m.Err != nil {
+		r.heard(m)
+	} else {
+		r.kernelReply(m)
+	}
+}
+
+// fallbackWait is how long pro-bing's report of a reply waits for the
+// Listener's, which has the kernel's receive time, before it is used as
+// is (the Listener's copy was lost, or is that late).
+const fallbackWait = 20 * time.Millisecond
+
+// kernelReply records an echo reply the Listener heard, with its RTT from
+// the kernel's receive time (SO_TIMESTAMPNS) and the send time pro-bing put
+// in the payload: no goroutine hand-off is in it. A reply to a probe
+// already answered is left to pro-bing's OnDuplicateRecv. The caller holds
+// r.mu.
+func (r *targetRun) kernelReply(m Message) {
+	seq := int(m.Seq)
+	switch r.handled[seq] {
+	case byFallback: // pro-bing's report was used: this copy came too late
+		delete(r.handled, seq)
+		return
+	case byListener: // a duplicate: pro-bing's OnDuplicateRecv counts it
+		return
+	}
+	if len(m.Data) < 8 {
+		return
+	}
+	r.handled[seq] = byListener
+	rtt := m.At.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(m.Data))))
+	ev := Probe{Seq: seq + 1, Kind: ProbeReply, Bytes: m.Bytes, From: m.Dst, TTL: m.TTL, RTTMs: units.Millis(max(rtt, 0))}
+	r.answer(seq, rtt, ev)
+}
+
+// answer records the first answer to probe seq, in time or late. The
+// caller holds r.mu.
+func (r *targetRun) answer(seq int, rtt time.Duration, ev Probe) {
+	t, inTime := r.pending[seq]
+	if inTime {
+		t.Stop()
+		delete(r.pending, seq)
+	}
+	if inTime && rtt <= r.o.Timeout {
+		r.tally.reply(ev.RTTMs)
+	} else {
+		ev.Kind = ProbeLate
+		r.tally.late++
+	}
+	r.emit(ev)
 }
 
 // heard records an ICMP error about probe m.Seq, as iputils does: it
@@ -210,23 +279,38 @@ func (r *targetRun) sendFailed(pkt *probing.Packet, err error) {
 
 // received is pro-bing's OnRecv: the first answer to a probe, in time or
 // late.
+//
+// With a Listener, the Listener's copy of the reply is the one recorded,
+// for its kernel timestamp; this one is used only if that copy has not
+// come fallbackWait later.
 func (r *targetRun) received(pkt *probing.Packet) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ev := icmpEvent(pkt)
-	t, inTime := r.pending[pkt.Seq]
-	if inTime {
-		t.Stop()
-		delete(r.pending, pkt.Seq)
+	seq := pkt.Seq
+	switch {
+	case r.handled == nil:
+		r.answer(seq, pkt.Rtt, icmpEvent(pkt))
+	case r.handled[seq] == byListener:
+		delete(r.handled, seq) // pro-bing reports later copies as duplicates
+	default:
+		time.AfterFunc(fallbackWait, func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if r.handled[seq] == byListener {
+				delete(r.handled, seq)
+				return
+			}
+			r.handled[seq] = byFallback
+			r.answer(seq, pkt.Rtt, icmpEvent(pkt))
+		})
 	}
-	if inTime && pkt.Rtt <= r.o.Timeout {
-		r.tally.reply(ev.RTTMs)
-	} else {
-		ev.Kind = ProbeLate
-		r.tally.late++
-	}
-	r.emit(ev)
 }
+
+// Who recorded a reply, in targetRun.handled.
+const (
+	byListener = 1 + iota
+	byFallback
+)
 
 // duplicate is pro-bing's OnDuplicateRecv: another answer to a probe
 // already answered.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"time"
 	"unsafe"
@@ -104,8 +105,11 @@ type Message struct {
 	// echo identifier and sequence number.
 	SrcPort, DstPort uint16
 	ID, Seq          uint16
-	// Bytes is the size of the ICMP message.
-	Bytes int
+	// Bytes is the size of the ICMP message, TTL the TTL (hop limit) of
+	// the packet that carried it.
+	Bytes, TTL int
+	// Data is the payload of an echo reply, nil for errors.
+	Data []byte
 	// At is when the kernel received the message (SO_TIMESTAMPNS), or when
 	// the listener read it if the kernel gave no time.
 	At time.Time
@@ -124,12 +128,13 @@ type key struct {
 // subscribed to its quoted destination and identifier. pro-bing's sockets
 // filter ICMP errors out; a Listener is how ping hears them.
 type Listener struct {
-	c      *net.IPConn
-	v6     bool
-	local  map[netip.Addr]bool
-	mu     sync.Mutex
-	subs   map[key]func(Message)
-	closed chan struct{}
+	c       *net.IPConn
+	v6      bool
+	replies bool // echo replies are heard too
+	local   map[netip.Addr]bool
+	mu      sync.Mutex
+	subs    map[key]func(Message)
+	closed  chan struct{}
 }
 
 // Listen opens a Listener for IPv6 or IPv4. With replies, echo replies are
@@ -150,7 +155,7 @@ func Listen(v6, replies bool) (*Listener, error) {
 		c.Close()
 		return nil, err
 	}
-	l := &Listener{c: c, v6: v6, local: localAddrs(), subs: map[key]func(Message){}, closed: make(chan struct{})}
+	l := &Listener{c: c, v6: v6, replies: replies, local: localAddrs(), subs: map[key]func(Message){}, closed: make(chan struct{})}
 	go l.loop()
 	return l, nil
 }
@@ -191,6 +196,9 @@ func setupListener(c *net.IPConn, v6, replies bool) error {
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+		if serr == nil && v6 {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, 1)
+		}
 	}); err != nil {
 		return err
 	}
@@ -279,17 +287,18 @@ func (l *Listener) loop() {
 			}
 			continue
 		}
-		at := kernelTime(oob[:oobn])
+		at, ttl := control(oob[:oobn])
 		src, _ := netip.AddrFromSlice(from.IP)
 		b := buf[:n]
-		if !l.v6 && n > 0 && b[0]>>4 == 4 && n >= int(b[0]&0x0f)*4 {
+		if !l.v6 && n >= 20 && b[0]>>4 == 4 && n >= int(b[0]&0x0f)*4 {
+			ttl = int(b[8])
 			b = b[int(b[0]&0x0f)*4:] // ReadMsgIP keeps the IPv4 header
 		}
 		m, ok := ParseMessage(l.v6, src.Unmap(), b)
 		if !ok {
 			continue
 		}
-		m.At = at
+		m.At, m.TTL = at, ttl
 		if m.Err != nil {
 			m.Err.Local = l.local[m.Err.From]
 		}
@@ -306,18 +315,26 @@ func (l *Listener) loop() {
 	}
 }
 
-// kernelTime is the SCM_TIMESTAMPNS time in oob, or now.
-func kernelTime(oob []byte) time.Time {
+// control reads the receive time (SCM_TIMESTAMPNS; now when the kernel
+// gave none) and the IPv6 hop limit (0 when absent) from the control
+// messages in oob.
+func control(oob []byte) (at time.Time, hopLimit int) {
 	msgs, err := unix.ParseSocketControlMessage(oob)
 	if err == nil {
 		for _, m := range msgs {
-			if m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})) {
+			switch {
+			case m.Header.Level == unix.SOL_SOCKET && m.Header.Type == unix.SCM_TIMESTAMPNS && len(m.Data) >= int(unsafe.Sizeof(unix.Timespec{})):
 				ts := (*unix.Timespec)(unsafe.Pointer(&m.Data[0]))
-				return time.Unix(ts.Unix())
+				at = time.Unix(ts.Unix())
+			case m.Header.Level == unix.IPPROTO_IPV6 && m.Header.Type == unix.IPV6_HOPLIMIT && len(m.Data) >= 4:
+				hopLimit = int(*(*int32)(unsafe.Pointer(&m.Data[0])))
 			}
 		}
 	}
-	return time.Now()
+	if at.IsZero() {
+		at = time.Now()
+	}
+	return at, hopLimit
 }
 
 // ParseMessage reads an ICMP (v6 false) or ICMPv6 message b that from sent,
@@ -334,7 +351,8 @@ func ParseMessage(v6 bool, from netip.Addr, b []byte) (Message, bool) {
 		echoReply, echoRequest, icmpProto = 129, 128, ProtoICMPv6
 	}
 	if typ == echoReply {
-		return Message{Proto: icmpProto, Dst: from, ID: binary.BigEndian.Uint16(b[4:]), Seq: binary.BigEndian.Uint16(b[6:]), Bytes: len(b)}, true
+		return Message{Proto: icmpProto, Dst: from, ID: binary.BigEndian.Uint16(b[4:]), Seq: binary.BigEndian.Uint16(b[6:]), Bytes: len(b),
+			Data: slices.Clone(b[8:])}, true
 	}
 	kind, text, ok := describe(v6, typ, code, b[4:8])
 	if !ok {

@@ -365,7 +365,7 @@ func Run(ctx context.Context, o Options) ([]Stats, error) {
 		}
 		// Without a listener, errors go unheard and their probes time out:
 		// that is what happens without raw rights too.
-		if l, err := Listen(v6, false); err == nil {
+		if l, err := Listen(v6, m == MethodRaw); err == nil {
 			defer l.Close()
 			o.listeners[v6] = l
 		}
@@ -637,7 +637,8 @@ type targetRun struct {
 	mu      sync.Mutex
 	tally   tally
 	pending map[int]*time.Timer // ICMP sequence -> its timeout
-	early   map[int]Message     // ICMP errors that came before pro-bing's OnSend
+	early   map[int]Message     // Listener messages that came before pro-bing's OnSend
+	handled map[int]int         // replies recorded (byListener, byFallback) until both copies came
 	ended   bool                // no more events are reported
 	stop    func()              // ends an ICMP run: every probe answered or timed out
 }
