@@ -105,6 +105,10 @@ type Options struct {
 	// goroutine. Probes to hops past the end are reported too when they
 	// were sent before the end was known; Result leaves them out.
 	OnProbe func(Probe)
+	// OnUpdate, if not nil, is called after OnProbe with the result so far
+	// (a copy), from the same goroutine: what a live table shows. Keep it
+	// fast: answers wait while it runs.
+	OnUpdate func(*Result)
 }
 
 // Answer is what a probe got back.
@@ -624,6 +628,9 @@ func (t *tracer) answer(n int, a Answer, from netip.Addr, at time.Time, e *ping.
 	if t.o.OnProbe != nil {
 		t.o.OnProbe(ev)
 	}
+	if t.o.OnUpdate != nil {
+		t.o.OnUpdate(t.resultLocked())
+	}
 }
 
 // record adds an answer from a within rtt ms.
@@ -648,6 +655,11 @@ func (h *Hop) record(a netip.Addr, rtt float64) {
 func (t *tracer) result() *Result {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	return t.resultLocked()
+}
+
+// resultLocked is result for a caller that holds t.mu.
+func (t *tracer) resultLocked() *Result {
 	res := &Result{Addr: t.dst, Method: t.o.Method, Port: t.o.Port, Count: t.o.Count, MaxHops: t.o.MaxHops, Stop: t.stop}
 	last := min(t.end, t.o.MaxHops)
 	if t.stop.Reason == "" {
@@ -659,9 +671,7 @@ func (t *tracer) result() *Result {
 		if h.Sent > 0 {
 			h.LossPct = float64(h.Sent-h.Received) / float64(h.Sent) * 100
 		}
-		if h.Addrs == nil {
-			h.Addrs = []netip.Addr{}
-		}
+		h.Addrs = append([]netip.Addr{}, h.Addrs...)
 		res.Hops = append(res.Hops, h)
 	}
 	if res.Stop.Reason == StopMaxHops {

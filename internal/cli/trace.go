@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -49,7 +50,9 @@ func NewCmdTrace(io *output.Streams, runF func(context.Context, *TraceOptions) e
 sends probes with growing TTLs (IPv6 hop limits) and listens for the router
 that answers "time exceeded" at each hop, until the destination answers, a
 router or the destination says "unreachable", or --max-hops is reached.
-Every hop gets -c probes; the report shows, per hop, who answered (several
+Every hop gets -c probes. On a terminal the table is drawn as answers come
+and updated in place, as mtr does; piped, it is printed once at the end.
+The report shows, per hop, who answered (several
 addresses when the path splits: ECMP), loss and round-trip times, as
 'mtr --report' does: Loss%%, Snt, Last, Avg, Best, Wrst, StDev. A hop that
 never answered is ???; silent hops at the end of a trace that ran out of
@@ -151,10 +154,14 @@ var traceFlags = map[string]string{
 
 func traceRun(ctx context.Context, o *TraceOptions) error {
 	p := newTracePrinter(o)
-	res, err := trace.Run(ctx, trace.Options{
+	topts := trace.Options{
 		Host: o.Host, Family: o.family, Method: o.Method, Port: o.Port, Count: o.Count, MaxHops: o.MaxHops,
 		Timeout: o.Timeout, Interval: o.Interval, OnProbe: p.probe,
-	})
+	}
+	if p.live() {
+		topts.OnUpdate = p.update
+	}
+	res, err := trace.Run(ctx, topts)
 	if err != nil {
 		var oe *trace.OptionError
 		if errors.As(err, &oe) {
@@ -202,8 +209,14 @@ func mtuLine(m *trace.MTUResult) string {
 type tracePrinter struct {
 	o     *TraceOptions
 	lines *output.Lines // --format jsonl
+
 	mu    sync.Mutex
+	drawn int       // lines of the live table on the terminal
+	last  time.Time // when it was last drawn
 }
+
+// liveEvery paces the redraws of the live table.
+const liveEvery = 100 * time.Millisecond
 
 func newTracePrinter(o *TraceOptions) *tracePrinter {
 	p := &tracePrinter{o: o}
@@ -213,28 +226,60 @@ func newTracePrinter(o *TraceOptions) *tracePrinter {
 	return p
 }
 
-// probe reports one probe: a JSON line, or the progress line on a
-// terminal.
+// probe reports one probe as a JSON line (--format jsonl).
 func (p *tracePrinter) probe(pr trace.Probe) {
-	switch {
-	case p.lines != nil:
+	if p.lines != nil {
 		p.lines.Emit("probe", pr)
-	case p.o.Output.Format == output.FormatTable:
-		p.mu.Lock()
-		p.o.IO.Status(fmt.Sprintf("trace: hop %d, round %d of %d", pr.Hop, pr.Round+1, p.o.Count))
-		p.mu.Unlock()
 	}
 }
 
+// live reports whether the table is drawn and updated in place, as mtr
+// does: on a terminal, in table format.
+func (p *tracePrinter) live() bool {
+	return p.o.IO.OutTTY && p.o.Output.Format == output.FormatTable
+}
+
+// update redraws the live table with the result so far, at most every
+// liveEvery.
+func (p *tracePrinter) update(res *trace.Result) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if time.Since(p.last) < liveEvery {
+		return
+	}
+	p.last = time.Now()
+	p.draw(res)
+}
+
+// draw writes the table over the one drawn before. The caller holds p.mu.
+func (p *tracePrinter) draw(res *trace.Result) error {
+	var b strings.Builder
+	if err := traceTable(res).Print(&output.Streams{Out: &b, OutTTY: true}, p.o.Output.NoHeader); err != nil {
+		return err
+	}
+	if p.drawn > 0 {
+		fmt.Fprintf(p.o.IO.Out, "\x1b[%dA\x1b[J", p.drawn) // up to the table's first line, clear below
+	}
+	p.drawn = strings.Count(b.String(), "\n")
+	_, err := io.WriteString(p.o.IO.Out, b.String())
+	return err
+}
+
 func (p *tracePrinter) finish(res *trace.Result) error {
-	p.o.IO.Status("")
 	switch p.o.Output.Format {
 	case output.FormatJSONL:
 		return p.lines.Emit("summary", res)
 	case output.FormatJSON:
 		return output.PrintJSON(p.o.IO.Out, res)
 	}
-	if err := traceTable(res).Print(p.o.IO, p.o.Output.NoHeader); err != nil {
+	if p.live() {
+		p.mu.Lock()
+		err := p.draw(res)
+		p.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	} else if err := traceTable(res).Print(p.o.IO, p.o.Output.NoHeader); err != nil {
 		return err
 	}
 	if p.o.IO.OutTTY {

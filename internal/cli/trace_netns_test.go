@@ -258,3 +258,20 @@ func TestTraceMTU(t *testing.T) {
 	}
 	t.Logf("netkit trace --mtu %s (black hole)\n%s%s", srv, r.stdout, r.stderr)
 }
+
+// TestTraceLive checks the live table on a terminal: drawn as answers come
+// and redrawn in place (cursor up, clear), then what stopped the trace.
+func TestTraceLive(t *testing.T) {
+	netlab.NeedRoot(t)
+	io, _, out, errOut := testStreams()
+	io.OutTTY = true
+	if code := run(t.Context(), io, []string{"trace", "-c", "4", "-i", "0.15", "127.0.0.1"}); code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	s := out.String()
+	last := s[strings.LastIndex(s, "\x1b[J")+1:]
+	if redraws := strings.Count(s, "\x1b[3A\x1b[J"); redraws < 2 || !strings.HasSuffix(s, "127.0.0.1 answered at hop 1\n") ||
+		!strings.Contains(last, "127.0.0.1  0      4") {
+		t.Errorf("%d redraws, want at least 2, then the stop line:\n%q", redraws, s)
+	}
+}
