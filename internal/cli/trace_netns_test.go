@@ -275,3 +275,26 @@ func TestTraceLive(t *testing.T) {
 		t.Errorf("%d redraws, want at least 2, then the stop line:\n%q", redraws, s)
 	}
 }
+
+// TestTraceECMP checks that both routers of an ECMP hop are listed, as
+// traceroute lists them, when UDP probes to different ports take both
+// links between the routers.
+func TestTraceECMP(t *testing.T) {
+	netlab.NeedTool(t, "traceroute", "traceroute")
+	lab := netlab.New(t)
+	lab.ECMP()
+	srv := netlab.ServerAddr
+	both := func(hop string) bool {
+		return strings.Contains(hop, netlab.Router2Addr) && strings.Contains(hop, netlab.Router2ECMPAddr)
+	}
+	r := pingIn(t, lab.Client, binary, "trace", "--udp", "-c", "10", "-i", "0.02", srv)
+	hops := traceHops(t, r.stdout)
+	if r.code != 0 || !both(hops[2]) || hops[1] != netlab.Router1Addr || hops[3] != srv {
+		t.Errorf("exit %d, hops %v: want both %s and %s at hop 2\n%s%s", r.code, hops, netlab.Router2Addr, netlab.Router2ECMPAddr, r.stdout, r.stderr)
+	}
+	ref := pingIn(t, lab.Client, "traceroute", "-n", "-q", "10", srv)
+	if refHops := tracerouteHops(ref.stdout); !both(refHops[2]) {
+		t.Errorf("traceroute does not see both at hop 2 either:\n%s", ref.stdout)
+	}
+	t.Logf("netkit trace --udp -c 10 %s\n%straceroute -n -q 10 %s\n%s", srv, r.stdout, srv, ref.stdout)
+}

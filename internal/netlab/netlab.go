@@ -319,6 +319,31 @@ func (l *Lab) BlackHole(mtu int) {
 `)
 }
 
+// ECMP adds a second link between the routers (router1 10.251.4.1, r1e —
+// router2 10.251.4.2, r2e) and splits router1's route to the server's
+// network over both, hashed on ports (fib_multipath_hash_policy 1), as an
+// ECMP router does. Router2 answers "time exceeded" from the address of
+// the link a probe came in by, so a trace sees both at hop 2.
+func (l *Lab) ECMP() {
+	l.t.Helper()
+	for _, c := range [][]string{
+		{"-n", l.Router1, "link", "add", "r1e", "type", "veth", "peer", "name", "r2e", "netns", l.Router2},
+		{"-n", l.Router1, "addr", "add", "10.251.4.1/24", "dev", "r1e"},
+		{"-n", l.Router2, "addr", "add", "10.251.4.2/24", "dev", "r2e"},
+		{"-n", l.Router1, "link", "set", "r1e", "up"},
+		{"-n", l.Router2, "link", "set", "r2e", "up"},
+		{"-n", l.Router1, "route", "replace", "10.251.3.0/24", "nexthop", "via", "10.251.2.2", "nexthop", "via", "10.251.4.2"},
+	} {
+		Must(l.t, "ip", c...)
+	}
+	Must(l.t, "ip", "netns", "exec", l.Router1, "sysctl", "-qw", "net.ipv4.fib_multipath_hash_policy=1")
+	Must(l.t, "ip", "netns", "exec", l.Router2, "sysctl", "-qw", "net.ipv4.icmp_errors_use_inbound_ifaddr=1")
+	l.waitUp()
+}
+
+// Router2ECMPAddr is router2's address on the second link of ECMP.
+const Router2ECMPAddr = "10.251.4.2"
+
 // LowMTU sets the MTU of the link between the routers, on both sides, to
 // mtu: router1 says so ("fragmentation needed") to senders of larger
 // packets with DF set, as tracepath expects.
