@@ -106,3 +106,23 @@ func TestDiagnoseBlackHole(t *testing.T) {
 	}
 	t.Logf("netkit diagnose %s\n%s", addr, r.stdout)
 }
+
+// TestDiagnoseUnheard runs diagnose without raw socket rights (user nobody)
+// against the port the server rejects with admin-prohibited: the ICMP
+// error cannot be heard, so the errno's wording stays, and the step says
+// that who sent it could not be seen.
+func TestDiagnoseUnheard(t *testing.T) {
+	lab := netlab.New(t)
+	bin := pingPublicBinary(t)
+	target := fmt.Sprintf("%s:%d", netlab.ServerAddr, netlab.PortProhibited)
+	r := pingIn(t, lab.Client, append(nobody, bin, "diagnose", "-c", "1", "--timeout", "1s", target)...)
+	for _, w := range []string{
+		"✗ connect  " + target + " no route to host",
+		"who sent the ICMP error behind this could not be seen: hearing it needs raw socket rights (root or CAP_NET_RAW)",
+		"cause: no route to the host " + netlab.ServerAddr,
+	} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("diagnose %s as nobody: no %q in:\n%s%s", target, w, r.stdout, r.stderr)
+		}
+	}
+}
