@@ -5,12 +5,16 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 
 	"github.com/netkit/netkit/units"
 	probing "github.com/prometheus-community/pro-bing"
@@ -102,6 +106,9 @@ func tryListen(m Method, v6 bool) error {
 // timer runs on its own goroutine; r.mu orders them.
 func (r *targetRun) runICMP(ctx context.Context) error {
 	o, s := r.o, r.stats
+	if o.Size < MinSize {
+		return r.runSmall(ctx)
+	}
 	p := probing.New(s.Addr.String())
 	p.SetLogger(probing.NoopLogger{})
 	p.SetIPAddr(&net.IPAddr{IP: s.Addr.AsSlice(), Zone: s.Addr.Zone()})
@@ -130,7 +137,7 @@ func (r *targetRun) runICMP(ctx context.Context) error {
 		}
 		r.early = map[int]Message{}
 		if l.replies {
-			r.handled = map[int]int{}
+			r.handled = map[int]bool{}
 		}
 		defer l.Subscribe(proto, s.Addr, uint16(p.ID()), r.heardMsg)()
 	}
@@ -160,6 +167,54 @@ func (r *targetRun) runICMP(ctx context.Context) error {
 	}
 }
 
+// runSmall pings with payloads smaller than pro-bing's (MinSize), as
+// iputils allows down to none: echo requests sent on the raw Listener,
+// which hears the replies; the send time is kept here, since the payload
+// may not hold it. One probe per interval, each with its timeout, as
+// pro-bing sends them.
+func (r *targetRun) runSmall(ctx context.Context) error {
+	o, s := r.o, r.stats
+	l := o.listeners[s.Addr.Is6()]
+	if l == nil || !l.replies {
+		return errors.New("payloads below " + fmt.Sprint(MinSize) + " bytes need the raw ICMP listener, which could not be opened")
+	}
+	proto, typ := ProtoICMP, icmp.Type(ipv4.ICMPTypeEcho)
+	if s.Addr.Is6() {
+		proto, typ = ProtoICMPv6, ipv6.ICMPTypeEchoRequest
+	}
+	id := uint16(rand.N(1 << 16))
+	r.pending, r.early, r.handled, r.sentAt = map[int]*time.Timer{}, map[int]Message{}, map[int]bool{}, map[int]time.Time{}
+	complete := make(chan struct{})
+	r.stop = func() { close(complete) }
+	defer l.Subscribe(proto, s.Addr, id, r.heardMsg)()
+	tick := time.NewTicker(o.Interval)
+	defer tick.Stop()
+	for n := 0; r.count == 0 || n < r.count; n++ {
+		if n > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+			}
+		}
+		seq := n & 0xffff
+		b, _ := (&icmp.Message{Type: typ, Body: &icmp.Echo{ID: int(id), Seq: seq, Data: make([]byte, o.Size)}}).Marshal(nil)
+		r.mu.Lock()
+		r.sentAt[seq] = time.Now()
+		r.mu.Unlock()
+		if err := l.WriteTo(b, s.Addr, o.TTL); err != nil {
+			r.sendFailed(&probing.Packet{Seq: seq}, err)
+			continue
+		}
+		r.sent(&probing.Packet{Seq: seq})
+	}
+	select {
+	case <-complete:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
 // sent is pro-bing's OnSend: a probe left, its timeout starts.
 func (r *targetRun) sent(pkt *probing.Packet) {
 	r.mu.Lock()
@@ -167,6 +222,13 @@ func (r *targetRun) sent(pkt *probing.Packet) {
 	r.tally.sent++
 	seq := pkt.Seq
 	r.pending[seq] = time.AfterFunc(r.o.Timeout, func() { r.expire(seq) })
+	// Sequence numbers wrap at 65536: forget the reply recorded for this
+	// one the last time round (its send time is new: runSmall), and all of
+	// one too old to be answered still.
+	old := (seq + 65536 - keptAnswers) & 0xffff
+	delete(r.handled, seq)
+	delete(r.handled, old)
+	delete(r.sentAt, old)
 	if m, ok := r.early[seq]; ok {
 		delete(r.early, seq)
 		r.dispatch(m)
@@ -209,17 +271,24 @@ const fallbackWait = 20 * time.Millisecond
 // r.mu.
 func (r *targetRun) kernelReply(m Message) {
 	seq := int(m.Seq)
-	switch r.handled[seq] {
-	case byFallback: // pro-bing's report was used: this copy came too late
-		delete(r.handled, seq)
-		return
-	case byListener: // a duplicate: pro-bing's OnDuplicateRecv counts it
+	if at, ok := r.sentAt[seq]; ok {
+		// A probe too small to carry its send time (runSmall).
+		m.Data = binary.BigEndian.AppendUint64(nil, uint64(at.UnixNano()))
+	}
+	if r.handled[seq] {
+		// A later copy: a duplicate, which pro-bing's OnDuplicateRecv
+		// counts, or this run when it sends without pro-bing (runSmall).
+		if r.sentAt != nil {
+			r.tally.dups++
+			r.emit(Probe{Seq: seq + 1, Kind: ProbeDuplicate, Bytes: m.Bytes, From: m.Dst, TTL: m.TTL,
+				RTTMs: units.Millis(max(m.At.Sub(r.sentAt[seq]), 0))})
+		}
 		return
 	}
 	if len(m.Data) < 8 {
 		return
 	}
-	r.handled[seq] = byListener
+	r.handled[seq] = true
 	rtt := m.At.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(m.Data))))
 	ev := Probe{Seq: seq + 1, Kind: ProbeReply, Bytes: m.Bytes, From: m.Dst, TTL: m.TTL, RTTMs: units.Millis(max(rtt, 0))}
 	r.answer(seq, rtt, ev)
@@ -290,27 +359,21 @@ func (r *targetRun) received(pkt *probing.Packet) {
 	switch {
 	case r.handled == nil:
 		r.answer(seq, pkt.Rtt, icmpEvent(pkt))
-	case r.handled[seq] == byListener:
-		delete(r.handled, seq) // pro-bing reports later copies as duplicates
-	default:
+	case !r.handled[seq]:
 		time.AfterFunc(fallbackWait, func() {
 			r.mu.Lock()
 			defer r.mu.Unlock()
-			if r.handled[seq] == byListener {
-				delete(r.handled, seq)
-				return
+			if !r.handled[seq] {
+				r.handled[seq] = true
+				r.answer(seq, pkt.Rtt, icmpEvent(pkt))
 			}
-			r.handled[seq] = byFallback
-			r.answer(seq, pkt.Rtt, icmpEvent(pkt))
 		})
 	}
 }
 
-// Who recorded a reply, in targetRun.handled.
-const (
-	byListener = 1 + iota
-	byFallback
-)
+// keptAnswers is how many probes back a reply is still told from a
+// duplicate (see sent).
+const keptAnswers = 4096
 
 // duplicate is pro-bing's OnDuplicateRecv: another answer to a probe
 // already answered.

@@ -27,8 +27,10 @@ const (
 	// DefaultTTL is the TTL (IPv6 hop limit) of ICMP probes.
 	DefaultTTL = 64
 
-	// MinSize is the smallest payload: the send time and the tracking
-	// UUID pro-bing puts in every probe to match replies.
+	// MinSize is the smallest payload pro-bing sends: the send time and
+	// the tracking UUID it puts in every probe to match replies. Smaller
+	// ones, down to none as iputils allows, are sent on the raw Listener:
+	// they need raw sockets (root or CAP_NET_RAW).
 	MinSize = 24
 	// MaxSize is the largest payload that fits an IPv4 packet.
 	MaxSize = 65507
@@ -150,9 +152,11 @@ type Options struct {
 	// Timeout is how long a probe waits for its answer; 0 means
 	// DefaultTimeout. An answer after it is late.
 	Timeout time.Duration
-	// Size is the ICMP payload size in bytes; 0 means DefaultSize. TCP
-	// probes carry no payload and ignore it.
+	// Size is the ICMP payload size in bytes; 0 means DefaultSize, unless
+	// NoPayload. TCP probes carry no payload and ignore it.
 	Size int
+	// NoPayload sends echo requests without any payload (ping -s 0).
+	NoPayload bool
 	// TTL is the TTL (IPv6 hop limit) of each probe; 0 means DefaultTTL
 	// for ICMP and the system default for TCP.
 	TTL int
@@ -466,7 +470,7 @@ func (o *Options) normalize() error {
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
 	}
-	if o.Size == 0 {
+	if o.Size == 0 && !o.NoPayload {
 		o.Size = DefaultSize
 	}
 	if o.TTL == 0 && o.TCPPort == 0 {
@@ -479,12 +483,17 @@ func (o *Options) normalize() error {
 		return &OptionError{"Interval", o.Interval.String(), "must be at least " + MinInterval.String()}
 	case o.Timeout < 0:
 		return &OptionError{"Timeout", o.Timeout.String(), "must be positive"}
-	case o.Size < MinSize || o.Size > MaxSize:
-		return &OptionError{"Size", fmt.Sprint(o.Size), fmt.Sprintf("must be from %d to %d bytes", MinSize, MaxSize)}
+	case o.Size < 0 || o.Size > MaxSize:
+		return &OptionError{"Size", fmt.Sprint(o.Size), fmt.Sprintf("must be from 0 to %d bytes", MaxSize)}
+	case o.TCPPort == 0 && o.Size < MinSize && (o.Source.IsValid() || o.Interface != ""):
+		return &OptionError{"Size", fmt.Sprint(o.Size), fmt.Sprintf("below %d bytes cannot be sent from a given interface or address", MinSize)}
 	case o.TTL < 0 || o.TTL > 255:
 		return &OptionError{"TTL", fmt.Sprint(o.TTL), "must be from 1 to 255"}
 	case o.TCPPort < 0 || o.TCPPort > 65535:
 		return &OptionError{"TCPPort", fmt.Sprint(o.TCPPort), "must be from 1 to 65535"}
+	}
+	if o.TCPPort == 0 && o.Size < MinSize && !rawICMPAllowed() {
+		return &OptionError{"Size", fmt.Sprint(o.Size), fmt.Sprintf("below %d bytes needs a raw socket: root or CAP_NET_RAW", MinSize)}
 	}
 	if o.TCPPort == 0 && o.Interval < MinUserInterval && !rawICMPAllowed() {
 		return &OptionError{"Interval", o.Interval.String(),
@@ -638,7 +647,8 @@ type targetRun struct {
 	tally   tally
 	pending map[int]*time.Timer // ICMP sequence -> its timeout
 	early   map[int]Message     // Listener messages that came before pro-bing's OnSend
-	handled map[int]int         // replies recorded (byListener, byFallback) until both copies came
+	handled map[int]bool        // replies recorded, from the Listener or pro-bing's fallback
+	sentAt  map[int]time.Time   // send times of probes too small to carry them (runSmall)
 	ended   bool                // no more events are reported
 	stop    func()              // ends an ICMP run: every probe answered or timed out
 }

@@ -99,8 +99,10 @@ On a terminal each answer is also printed as it comes, as fping does
 
 As in iputils ping, -D starts each probe line with the time
 ([seconds.microseconds]), -I sends from an interface or a source address,
-and -n is accepted (addresses are never looked up). -s takes no fewer than
-%d bytes: each probe carries its send time and a tracking ID.
+and -n is accepted (addresses are never looked up). -s goes down to 0 as in
+iputils; below %d bytes (too few for the send time and tracking ID that
+pro-bing puts in each probe) the probes are sent on netkit's own raw socket,
+so they need root or CAP_NET_RAW.
 
 It uses a raw ICMP socket when the process may (root or CAP_NET_RAW), else an
 unprivileged ICMP datagram socket (groups in net.ipv4.ping_group_range); -v
@@ -191,8 +193,6 @@ func (o *PingOptions) check() error {
 		return usageErrorf("invalid -c %d: want at least 1 probe", o.Count)
 	case o.ttlSet && (o.TTL < 1 || o.TTL > 255):
 		return usageErrorf("invalid -t %d: must be from 1 to 255", o.TTL)
-	case o.sizeSet && o.TCPPort == 0 && o.Size < ping.MinSize:
-		return usageErrorf("invalid -s %d: must be from %d to %d bytes (each probe carries its send time and a tracking ID; iputils ping goes down to 0)", o.Size, ping.MinSize, ping.MaxSize)
 	case o.TCPPort != 0 && o.sizeSet:
 		return usageErrorf("-s does not apply to --tcp: TCP probes carry no payload")
 	case o.Interval == 0:
@@ -255,7 +255,7 @@ func pingRun(ctx context.Context, o *PingOptions) error {
 	p := newPingPrinter(o, many)
 	stats, err := ping.Run(ctx, ping.Options{
 		Targets: targets, Family: fam, TCPPort: o.TCPPort, Count: count,
-		Interval: o.Interval, Timeout: o.Timeout, Size: o.Size, TTL: o.TTL,
+		Interval: o.Interval, Timeout: o.Timeout, Size: o.Size, NoPayload: o.sizeSet && o.Size == 0, TTL: o.TTL,
 		Source: o.source, Interface: o.ifaceName,
 		OnStart: p.start, OnProbe: p.probe,
 	})
@@ -431,12 +431,12 @@ func (p *pingPrinter) probe(ev ping.Probe) {
 		p.mu.Unlock()
 	case p.o.Quiet || ev.Kind == ping.ProbeTimeout && !p.o.Outstanding:
 	case p.human():
-		fmt.Fprintln(p.o.IO.Out, p.stamp()+probeLine(ev))
+		fmt.Fprintln(p.o.IO.Out, p.stamp()+probeLine(ev, p.timed()))
 	case p.live():
 		// Many hosts on a terminal: each answer as it comes, as fping
 		// does, rather than a blank screen until the table.
 		p.mu.Lock()
-		fmt.Fprintf(p.o.IO.Out, "%s%s : %s\n", p.stamp(), ev.Host, probeLine(ev))
+		fmt.Fprintf(p.o.IO.Out, "%s%s : %s\n", p.stamp(), ev.Host, probeLine(ev, p.timed()))
 		p.mu.Unlock()
 	}
 }
@@ -457,8 +457,19 @@ func (p *pingPrinter) stamp() string {
 	return fmt.Sprintf("[%d.%06d] ", now.Unix(), now.Nanosecond()/1000)
 }
 
-// probeLine is ping's line for one event.
-func probeLine(ev ping.Probe) string {
+// untimedSize is the payload below which iputils ping prints no times: too
+// small for its send time (a struct timeval).
+const untimedSize = 16
+
+// timed reports whether the lines show times, as iputils does: with a
+// payload of at least untimedSize, or over TCP. (--json has them always.)
+func (p *pingPrinter) timed() bool {
+	return p.o.TCPPort != 0 || !p.o.sizeSet || p.o.Size >= untimedSize
+}
+
+// probeLine is ping's line for one event; timed says whether it shows the
+// time.
+func probeLine(ev ping.Probe, timed bool) string {
 	seq := fmt.Sprintf("icmp_seq=%d", ev.Seq)
 	if ev.Port != 0 {
 		seq = fmt.Sprintf("tcp_seq=%d", ev.Seq)
@@ -485,7 +496,9 @@ func probeLine(ev ping.Probe) string {
 			fmt.Fprintf(&b, " ttl=%d", ev.TTL)
 		}
 	}
-	fmt.Fprintf(&b, " time=%.3f ms", ev.RTTMs)
+	if timed {
+		fmt.Fprintf(&b, " time=%.3f ms", ev.RTTMs)
+	}
 	switch ev.Kind {
 	case ping.ProbeDuplicate:
 		b.WriteString(" (DUP!)")
@@ -529,13 +542,13 @@ func (p *pingPrinter) finish(stats []ping.Stats) error {
 		return pingTable(stats, p.o.TCPPort != 0).Print(p.o.IO, p.o.Output.NoHeader)
 	}
 	if s := stats[0]; s.State != ping.Unresolved {
-		pingSummary(p.o.IO.Out, s)
+		pingSummary(p.o.IO.Out, s, p.timed())
 	}
 	return nil
 }
 
-// pingSummary writes ping's statistics block.
-func pingSummary(w io.Writer, s ping.Stats) {
+// pingSummary writes ping's statistics block, with the RTT line when timed.
+func pingSummary(w io.Writer, s ping.Stats, timed bool) {
 	what, noun := "ping", "packets"
 	if s.Method == ping.MethodTCP {
 		what, noun = "tcp ping", "probes"
@@ -552,7 +565,7 @@ func pingSummary(w io.Writer, s ping.Stats) {
 	}
 	fmt.Fprintf(w, ", %s%% %s loss, time %.0fms\n", pct(s.LossPct), strings.TrimSuffix(noun, "s"), s.TimeMs)
 	switch {
-	case s.Received > 0:
+	case s.Received > 0 && timed:
 		fmt.Fprintf(w, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", s.MinMs, s.AvgMs, s.MaxMs, s.MdevMs)
 	case s.Method != ping.MethodTCP:
 		fmt.Fprintln(w) // iputils ends the block with an empty line where the rtt line would be

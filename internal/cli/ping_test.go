@@ -72,7 +72,7 @@ func TestPingUsageErrors(t *testing.T) {
 		{[]string{"ping", "-i", "0.0001", "127.0.0.1"}, "invalid -i 100µs: must be at least 1ms"},
 		{[]string{"ping", "-W", "NaN", "127.0.0.1"}, "want seconds from 0 to"},
 		{[]string{"ping", "-w", "1e300", "127.0.0.1"}, "want seconds from 0 to"},
-		{[]string{"ping", "-s", "10", "127.0.0.1"}, "invalid -s 10: must be from 24 to 65507 bytes"},
+		{[]string{"ping", "-s", "70000", "127.0.0.1"}, "invalid -s 70000: must be from 0 to 65507 bytes"},
 		{[]string{"ping", "-t", "256", "127.0.0.1"}, "invalid -t 256: must be from 1 to 255"},
 		{[]string{"ping", "--tcp", "0", "127.0.0.1"}, `invalid --tcp: port "0" is not a number from 1 to 65535`},
 		{[]string{"ping", "--tcp", "70000", "127.0.0.1"}, `invalid --tcp: port "70000" is not a number`},
@@ -490,15 +490,16 @@ func FuzzParseSeconds(f *testing.F) {
 // ping: -n is accepted, -D starts each probe line with the time as iputils
 // does, -t 0 and a -s too small for netkit's probes are refused rather than
 // silently replaced by the defaults, and -I names an interface or address
-// that must exist.
+// that must exist. -s goes down to 0 as iputils allows, with the same lines
+// (no times below 16 bytes).
 func TestPingIputilsFlags(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"ping", "-t", "0", "127.0.0.1"}, "invalid -t 0: must be from 1 to 255"},
-		{[]string{"ping", "-s", "0", "127.0.0.1"}, "invalid -s 0: must be from 24 to 65507 bytes (each probe carries its send time and a tracking ID"},
-		{[]string{"ping", "-s", "8", "127.0.0.1"}, "invalid -s 8: must be from 24 to 65507 bytes"},
+		{[]string{"ping", "-s", "-1", "127.0.0.1"}, "invalid -s -1: must be from 0 to 65507 bytes"},
+		{[]string{"ping", "-s", "8", "-I", "lo", "127.0.0.1"}, "invalid -s 8: below 24 bytes cannot be sent from a given interface or address"},
 		{[]string{"ping", "-I", "nosuch0", "127.0.0.1"}, "invalid -I nosuch0: neither an address nor an interface of this machine"},
 	} {
 		assertOneLineError(t, netkit(t, tc.args...), tc.want)
@@ -518,6 +519,19 @@ func TestPingIputilsFlags(t *testing.T) {
 	r = netkit(t, "ping", "-c", "1", "-I", "127.0.0.1", "127.0.0.1")
 	if r.code != 0 || !strings.Contains(r.stdout, "1 packets transmitted, 1 received") {
 		t.Errorf("-I 127.0.0.1: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := exec.LookPath("ping"); err != nil {
+		return
+	}
+	times := regexp.MustCompile(`time[= ]\d+(\.\d+)?\s?ms|\d+\.\d{3}/\d+\.\d{3}/\d+\.\d{3}/\d+\.\d{3}`)
+	for _, size := range []string{"0", "8", "16", "23"} {
+		for _, host := range []string{"127.0.0.1", "::1"} {
+			r := netkit(t, "ping", "-s", size, "-c", "2", "-i", "0.2", host)
+			_, ref := pingTimed(t, "ping", "-n", "-s", size, "-c", "2", "-i", "0.2", host)
+			if got, want := times.ReplaceAllString(r.stdout, "T"), times.ReplaceAllString(ref.stdout, "T"); r.code != ref.code || got != want {
+				t.Errorf("-s %s %s: exit %d\n%s\niputils ping: exit %d\n%s", size, host, r.code, got, ref.code, want)
+			}
+		}
 	}
 }
 
