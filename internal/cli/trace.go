@@ -27,11 +27,11 @@ type TraceOptions struct {
 	Host string
 	Port int
 	// Method is icmp, or udp (--udp) or tcp (--tcp PORT, or HOST:PORT).
-	Method                      trace.Method
-	UDP                         bool
-	tcp                         string
-	Count, MaxHops              int
-	Timeout, Interval, Deadline time.Duration
+	Method            trace.Method
+	UDP               bool
+	tcp               string
+	Count, MaxHops    int
+	Timeout, Interval time.Duration
 	// MTU is --mtu: measure the path MTU too.
 	MTU bool
 	// Numeric is -n, accepted and the default.
