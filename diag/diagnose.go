@@ -19,6 +19,7 @@ import (
 	"github.com/netkit/netkit/diag/explain"
 	"github.com/netkit/netkit/diag/ping"
 	"github.com/netkit/netkit/diag/sockets"
+	"github.com/netkit/netkit/diag/trace"
 	"github.com/netkit/netkit/echo"
 	"github.com/netkit/netkit/resolve"
 	"github.com/netkit/netkit/units"
@@ -136,6 +137,9 @@ type ConnectAttempt struct {
 	// RTTMs is the connect time, 0 when nothing answered.
 	RTTMs float64 `json:"rtt_ms,omitempty"`
 	Error string  `json:"error,omitempty"`
+	// ICMP is the ICMP error that ended the connect, with its sender, when
+	// one did and it could be heard (raw socket rights).
+	ICMP *ping.ICMPError `json:"icmp,omitempty"`
 
 	err error
 }
@@ -181,7 +185,13 @@ type Report struct {
 	Connect    []ConnectAttempt     `json:"connect,omitzero"`
 	// Greeting is what the server sent unasked right after the connect (a
 	// banner), when it did.
-	Greeting  string           `json:"greeting,omitempty"`
+	Greeting string `json:"greeting,omitempty"`
+	// Trace is the short TCP SYN trace to the port run after a connect
+	// timed out: where the packets vanish.
+	Trace *trace.Result `json:"trace,omitempty"`
+	// PathMTU is the path MTU, measured when the TLS handshake or the echo
+	// reply stalled after the connect worked: an MTU black hole?
+	PathMTU   *trace.MTUResult `json:"path_mtu,omitempty"`
 	Listeners []sockets.Socket `json:"listeners,omitzero"`
 	TLS       *echo.TLSInfo    `json:"tls,omitempty"`
 	Echo      *EchoResult      `json:"echo,omitempty"`
@@ -212,7 +222,18 @@ type diagnosis struct {
 	noEcho    string           // why the echo step may not run, when an earlier step says
 	queueFull bool             // a listener on the port has a full accept queue
 	conn      *echo.Conn       // the TLS or plaintext connection for the app step
+	unheard   bool             // ICMP errors could not be heard (no raw socket rights)
 }
+
+// Limits of the TCP SYN trace run after a connect timeout: it stays within
+// a few seconds.
+const (
+	dropTraceHops    = 16
+	dropTraceTimeout = time.Second
+	dropTraceLimit   = 3 * time.Second
+	// mtuLimit bounds the path MTU measure after a stall.
+	mtuLimit = 4 * time.Second
+)
 
 // Diagnose walks the path to Host:Port and reports, step by step, where it
 // breaks: the hosts file, resolution, ICMP reachability, the TCP connect to
@@ -498,6 +519,10 @@ func (d *diagnosis) ping(ctx context.Context, s *Step) {
 		case st.Received > 0:
 			replied++
 			parts = append(parts, fmt.Sprintf("%s %d/%d, avg %.3f ms", st.Addr, st.Received, st.Sent, st.AvgMs))
+		case st.ICMPError != nil:
+			failed++
+			failure = cmp.Or(failure, error(&ping.NoReplyError{Host: st.Host, ICMP: st.ICMPError}))
+			parts = append(parts, fmt.Sprintf("%s no reply: %s answered %s (%d of %d probes)", st.Addr, st.ICMPError.Who(), st.ICMPError.Text, st.Errors, st.Sent))
 		case st.Errors > 0:
 			failed++
 			parts = append(parts, fmt.Sprintf("%s no reply: %d of %d probes could not be sent (%s)", st.Addr, st.Errors, st.Sent, st.FirstError))
@@ -525,15 +550,34 @@ func (d *diagnosis) connect(ctx context.Context, s *Step) {
 		d.skipped(s, "no address")
 		return
 	}
+	// A raw listener hears the ICMP error that may end a connect, to name
+	// it and its sender; without raw socket rights, the errno is all.
+	listeners := map[bool]*ping.Listener{}
+	for _, a := range d.addrs {
+		if _, ok := listeners[a.Is6()]; ok {
+			continue
+		}
+		l, err := ping.Listen(a.Is6(), false)
+		if err != nil {
+			d.unheard = true
+		} else {
+			defer l.Close()
+		}
+		listeners[a.Is6()] = l
+	}
 	attempts := make([]ConnectAttempt, len(d.addrs))
 	done := make(chan struct{}, len(d.addrs))
 	for i, a := range d.addrs {
 		go func() {
 			ap := netip.AddrPortFrom(a, d.o.Port)
-			p, err := ping.TCP(ctx, ap, ping.TCPOptions{Timeout: d.o.Client.Timeout})
+			p, err := ping.TCP(ctx, ap, ping.TCPOptions{Timeout: d.o.Client.Timeout, Listener: listeners[a.Is6()]})
 			at := ConnectAttempt{Address: ap, State: string(p.State), RTTMs: p.RTTMs, err: cmp.Or(err, p.Refusal)}
 			if err != nil {
 				at.State = "error"
+			}
+			var ce *ping.ConnectError
+			if errors.As(err, &ce) {
+				at.ICMP = ce.ICMP
 			}
 			if at.err != nil {
 				at.Error = at.err.Error()
@@ -546,6 +590,24 @@ func (d *diagnosis) connect(ctx context.Context, s *Step) {
 		<-done
 	}
 	d.rep.Connect = attempts
+	for _, at := range attempts {
+		if at.State == "error" && explain.IsTimeout(at.err) && listeners[at.Address.Addr().Is6()] != nil {
+			d.traceDrop(ctx, at.Address)
+			break
+		}
+	}
+}
+
+// traceDrop runs a short TCP SYN trace to ap, whose connect timed out, to
+// find the last hop that answers: the packets vanish after it.
+func (d *diagnosis) traceDrop(ctx context.Context, ap netip.AddrPort) {
+	ctx, cancel := context.WithTimeout(ctx, dropTraceLimit)
+	defer cancel()
+	res, err := trace.Run(ctx, trace.Options{Host: ap.Addr().String(), Addr: ap.Addr(), Method: trace.MethodTCP, Port: int(ap.Port()),
+		Count: 1, MaxHops: dropTraceHops, Timeout: min(d.o.Client.Timeout, dropTraceTimeout), Interval: trace.MinInterval})
+	if err == nil {
+		d.rep.Trace = res
+	}
 }
 
 // greet connects once more to every address that accepted, at once, and
@@ -613,6 +675,8 @@ func (d *diagnosis) judgeConnect(ctx context.Context, s *Step) {
 			parts = append(parts, fmt.Sprintf("%s accepted the connection, then closed it at once", at.Address))
 		case errors.Is(at.err, syscall.ECONNRESET):
 			parts = append(parts, fmt.Sprintf("%s accepted the connection, then reset it", at.Address))
+		case at.ICMP != nil:
+			parts = append(parts, fmt.Sprintf("%s %s (%s answered: %s)", at.Address, shortError(at.err), at.ICMP.Who(), at.ICMP.Text))
 		case explain.IsTimeout(at.err):
 			parts = append(parts, fmt.Sprintf("%s no answer in %s", at.Address, seconds(d.o.Client.Timeout)))
 		default:
@@ -643,6 +707,11 @@ func (d *diagnosis) judgeConnect(ctx context.Context, s *Step) {
 // explainConnect explains why a connection to ap failed. A reset or a
 // close before this side sent anything is the server turning clients
 // away, whatever the protocol: not ECONNRESET's other causes.
+//
+// A timeout to a listener of this machine is a local firewall; any other
+// timeout is explained by the trace that followed it, when one ran: where
+// the packets vanish, or the router that answered. An errno that stands
+// for an ICMP error nobody could hear says so.
 func (d *diagnosis) explainConnect(ctx context.Context, s *Step, ap netip.AddrPort, err error) {
 	switch {
 	case errors.Is(err, errClosedAtOnce) || errors.Is(err, syscall.ECONNRESET):
@@ -650,8 +719,26 @@ func (d *diagnosis) explainConnect(ctx context.Context, s *Step, ap netip.AddrPo
 	case explain.IsTimeout(err) && ctx.Err() == nil && listensHere(ctx, ap):
 		s.Explanation = explain.Finding("LOCAL-FIREWALL", ap.Addr().String(), ap.Port())
 	default:
-		d.explain(s, err)
+		d.explainFailure(s, ap, err)
 	}
+}
+
+// explainFailure explains a connect that no local listener accounts for:
+// by the trace that followed a timeout, or by the error, saying when the
+// sender of an ICMP error could not be heard.
+func (d *diagnosis) explainFailure(s *Step, ap netip.AddrPort, err error) {
+	if tr := d.rep.Trace; tr != nil && tr.Addr == ap.Addr() && explain.IsTimeout(err) {
+		s.Details = append(s.Details, traceSummary(tr))
+		if tr.Stop.Reason != trace.StopReached {
+			d.explain(s, &trace.StopError{Result: tr})
+			return
+		}
+	}
+	var ce *ping.ConnectError
+	if d.unheard && !errors.As(err, &ce) && (errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)) {
+		s.Details = append(s.Details, "who sent the ICMP error behind this could not be seen: hearing it needs raw socket rights (root or CAP_NET_RAW)")
+	}
+	d.explain(s, err)
 }
 
 // listensHere reports whether a socket of this machine listens on ap, so
@@ -662,6 +749,26 @@ func listensHere(ctx context.Context, ap netip.AddrPort) bool {
 	}
 	list, err := sockets.List(ctx, sockets.Query{TCP: true, Listening: true, Port: ap.Port(), SkipOwners: true})
 	return err == nil && slices.ContainsFunc(list.Sockets, func(l sockets.Socket) bool { return listenCovers(l.Local.Addr(), ap.Addr()) })
+}
+
+// traceSummary is the trace after a connect timeout, in one line.
+func traceSummary(tr *trace.Result) string {
+	var hops []string
+	for _, h := range tr.Hops {
+		who := "???"
+		if len(h.Addrs) > 0 {
+			who = resolve.JoinAddrs(h.Addrs)
+		}
+		hops = append(hops, fmt.Sprintf("%d %s", h.Hop, who))
+	}
+	what := "then silence"
+	switch tr.Stop.Reason {
+	case trace.StopReached:
+		what = fmt.Sprintf("reached at hop %d: the connect's packets were lost, or the service is slow to accept", tr.Stop.Hop)
+	case trace.StopUnreachable:
+		what = fmt.Sprintf("stopped at hop %d: %s", tr.Stop.Hop, tr.Stop.ICMP.Text)
+	}
+	return fmt.Sprintf("TCP SYN trace to port %d: %s; %s", tr.Port, strings.Join(hops, ", "), what)
 }
 
 // listeners looks at the local sockets when the target is this machine:
@@ -813,6 +920,9 @@ func (d *diagnosis) handshake(ctx context.Context, s *Step) {
 	cfg.InsecureSkipVerify = true
 	c, err := echo.DialAddrPort(ctx, d.open[0], cfg)
 	if err != nil {
+		if wanted && d.blackHole(ctx, s, err, "the TLS handshake") {
+			return
+		}
 		var rec tls.RecordHeaderError
 		notTLS := errors.As(err, &rec) || errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET)
 		switch {
@@ -870,7 +980,7 @@ func (d *diagnosis) silent(s *Step, what string, wait time.Duration) {
 
 // seconds is a wait as people say it: "3 s", "0.5 s".
 func seconds(d time.Duration) string {
-	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64) + " s"
+	return strconv.FormatFloat(d.Round(time.Millisecond).Seconds(), 'f', -1, 64) + " s"
 }
 
 // echo tries an info round trip: does a netkit echo server answer, and what
@@ -911,6 +1021,10 @@ func (d *diagnosis) echo(ctx context.Context, s *Step) {
 		return
 	}
 	switch {
+	case err != nil && d.rep.TLS != nil && d.blackHole(ctx, s, err, "the echo reply"):
+		// A reply that stalls after a TLS handshake went through comes
+		// from a server that talks: large packets may be what vanishes.
+		return
 	case err != nil && explain.IsTimeout(err) && ctx.Err() == nil:
 		d.silent(s, "a netkit echo request", wait)
 		return
@@ -925,6 +1039,31 @@ func (d *diagnosis) echo(ctx context.Context, s *Step) {
 		seen += " over " + info.TLSVersion
 	}
 	s.set(StatusOK, "netkit echo server answered info in %.3f ms; it sees this client as %s", units.Millis(rtt), seen)
+}
+
+// blackHole checks, when what (a TLS handshake that was wanted, an echo
+// reply after a TLS handshake) timed out over a connection that opened, whether large packets vanish on the way: the
+// path MTU with DF probes. It fails the step and reports true for an MTU
+// black hole. It needs raw socket rights, and takes at most mtuLimit.
+func (d *diagnosis) blackHole(ctx context.Context, s *Step, err error, what string) bool {
+	if !explain.IsTimeout(err) || d.rep.PathMTU != nil {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, mtuLimit)
+	defer cancel()
+	res, merr := trace.PathMTU(ctx, trace.MTUOptions{Addr: d.open[0].Addr()})
+	if merr != nil {
+		return false
+	}
+	d.rep.PathMTU = res
+	if !res.BlackHole {
+		return false
+	}
+	hole := &trace.MTUBlackHoleError{Result: res}
+	s.set(StatusFail, "%s stalled: %s", what, hole)
+	d.explain(s, hole)
+	d.noEcho = what + " stalled: an MTU black hole"
+	return true
 }
 
 // isLocalAddr reports whether a is an address of this machine.

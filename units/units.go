@@ -14,3 +14,9 @@ import (
 func Millis(d time.Duration) float64 {
 	return math.Round(float64(d)/float64(time.Microsecond)) / 1000
 }
+
+// RoundMillis rounds a time in milliseconds to the microsecond, as Millis
+// does, for figures computed from times (a mean, a deviation).
+func RoundMillis(ms float64) float64 {
+	return math.Round(ms*1000) / 1000
+}

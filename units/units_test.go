@@ -24,3 +24,20 @@ func TestMillis(t *testing.T) {
 		}
 	}
 }
+
+// TestSpread checks the running figures against ones computed from the
+// whole series: min, max, mean and population deviation, rounded to the
+// microsecond.
+func TestSpread(t *testing.T) {
+	var s Spread
+	if s.Mean() != 0 || s.Stdev() != 0 {
+		t.Errorf("empty spread: mean %v, stdev %v", s.Mean(), s.Stdev())
+	}
+	for _, ms := range []float64{0.2, 0.1, 0.4, 0.3} {
+		s.Add(ms)
+	}
+	// mean 0.25; deviations 0.05² + 0.15² + 0.15² + 0.05² = 0.05; /4 = 0.0125.
+	if s.N != 4 || s.Min() != 0.1 || s.Max() != 0.4 || s.Mean() != 0.25 || s.Stdev() != 0.112 {
+		t.Errorf("spread: n %d, min %v, max %v, mean %v, stdev %v", s.N, s.Min(), s.Max(), s.Mean(), s.Stdev())
+	}
+}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/netkit/netkit/diag/ping"
 	"github.com/netkit/netkit/diag/sockets"
+	"github.com/netkit/netkit/diag/trace"
 	"github.com/netkit/netkit/echo"
 	"github.com/netkit/netkit/resolve"
 )
@@ -175,6 +176,45 @@ var table = []entry{
 	{"ICMP-NO-REPLY", 0,
 		"no ICMP echo reply from {host}: a firewall may drop ICMP, or the host is down",
 		"rely on the TCP connect: a host that accepts or refuses a connection is up ('netkit ping --tcp {port} {host}')"},
+	{"ICMP-NET-UNREACHABLE", 0,
+		"{who} has no route to {host} (ICMP net unreachable): packets go no further than {from}",
+		"check the routes of {from} ('ip route get {host}' there) and that {host} is the address you meant; 'netkit trace {host}' shows how far packets get"},
+	{"ICMP-HOST-UNREACHABLE", 0,
+		"{who} cannot deliver to {host} (ICMP host unreachable): the host is down or not on the network {from} reaches it by (no neighbour answers), or a firewall rejects with host-unreachable",
+		"check that {host} is up and on its network ('ip neigh' on {from}); if it is, look for a reject rule in the firewalls of {from} and {host}"},
+	{"ICMP-PROHIBITED", 0,
+		"{who} rejects {dest} with ICMP administratively prohibited: a firewall rule on {where} refuses this traffic",
+		"check the firewall rules of {from} ('nft list ruleset' or 'iptables -L -n' there); the service may be meant to be reached another way"},
+	{"ICMP-REJECTED", 0,
+		"{who} answers {dest} with ICMP \"{text}\": a host is not unreachable from itself, so a firewall rule on it rejects this traffic that way",
+		"check the firewall rules of {host} ('nft list ruleset' or 'iptables -L -n' there) for a reject rule"},
+	{"ICMP-PORT-UNREACHABLE", 0,
+		"{who} answers port unreachable for {dest}: nothing listens on that port, or a firewall rejects it with port-unreachable",
+		"start the service or check its port; look for a reject rule in the firewall of {from}"},
+	{"ICMP-PROTOCOL-UNREACHABLE", 0,
+		"{who} does not handle the protocol of the packets to {host} (ICMP protocol unreachable), or a firewall rejects them so",
+		"check the firewall of {from}; try another kind of probe ('netkit ping --tcp PORT {host}')"},
+	{"ICMP-FRAG-NEEDED", 0,
+		"{who} cannot forward packets this large to {host} without fragmenting them, which they forbid: the next link's MTU is {mtu} bytes",
+		"send smaller packets, or raise the MTU of that link; 'netkit trace --mtu {host}' measures the path MTU"},
+	{"ICMP-TTL-EXCEEDED", 0,
+		"the packets' TTL (hop limit) ran out at {who} before they reached {host}: the TTL is too small for the path, or the packets loop between routers",
+		"raise the TTL (-t), or run 'netkit trace {host}': a routing loop shows as the same routers over and over"},
+	{"ICMP-PARAMETER-PROBLEM", 0,
+		"{who} found a bad header field in the packets to {host} (ICMP parameter problem)",
+		"something on the way (or this machine) builds broken packets: capture them ('tcpdump -n icmp or host {host}') to see which field"},
+	{"ICMP-UNREACHABLE", 0,
+		"{who} reports {host} unreachable: {text}",
+		"'netkit trace {host}' shows how far packets get; check the routes and firewalls of {from}"},
+	{"PATH-DROPPED", 0,
+		"packets to {dest} are dropped after {where}, and nothing says so: a firewall at the destination or at the next router drops them, or the host is down",
+		"check the firewalls of {host} and of the router after {from} for a rule that drops this traffic; 'netkit trace --tcp PORT {host}' shows whether the service's port gets further than ICMP"},
+	{"MTU-BLACK-HOLE", 0,
+		"packets larger than {mtu} bytes are dropped between here and {host}, and no router says so (its ICMP \"fragmentation needed\" is filtered): an MTU black hole. Small packets pass, so connections open, then stall when full-size packets flow (a TLS handshake, a large reply)",
+		"let ICMP \"fragmentation needed\" (type 3 code 4; ICMPv6 \"packet too big\") through the firewalls on the path, or clamp TCP's MSS on the router with the small link ('tcp flags syn tcp option maxseg size set rt mtu' in nftables), or lower the MTU here to {mtu}"},
+	{"TRACE-NOT-PERMITTED", 0,
+		"this process may not open a raw ICMP socket, which trace needs to hear the routers' answers (root or CAP_NET_RAW)",
+		"run as root, or grant the binary raw sockets: 'setcap cap_net_raw+ep ./netkit'"},
 	{"TURNED-AWAY", 0,
 		"{addr} accepted the TCP connection, then closed or reset it before any data was exchanged: the service turns clients away (a connection limit, an access rule such as tcpwrappers or a proxy's allow list), or fails on every new connection",
 		"check the server's log and its connection limits and access rules; 'netkit sockets -l --port {port}' shows which process listens"},
@@ -293,6 +333,23 @@ func ErrorAt(err error, host string, port uint16) (Explanation, bool) {
 		// error names it and why; the errno entries are about sockets.
 		return Explanation{}, false
 	}
+	var traceErr *trace.PermissionError
+	if errors.As(err, &traceErr) {
+		return byCode("TRACE-NOT-PERMITTED").explain(f), true
+	}
+	var hole *trace.MTUBlackHoleError
+	if errors.As(err, &hole) {
+		f.host, f.mtu = hole.Result.Addr.String(), strconv.Itoa(hole.Result.PathMTU)
+		return byCode("MTU-BLACK-HOLE").explain(f), true
+	}
+	var stop *trace.StopError
+	if errors.As(err, &stop) && stop.Result.Stop.ICMP == nil {
+		return explainDropped(stop.Result, f), true
+	}
+	var icmpMsg *ping.ICMPError
+	if errors.As(err, &icmpMsg) {
+		return explainICMP(icmpMsg, f), true
+	}
 	var noReply *ping.NoReplyError
 	if errors.As(err, &noReply) {
 		f.host = cmp.Or(noReply.Host, f.host)
@@ -300,7 +357,11 @@ func ErrorAt(err error, host string, port uint16) (Explanation, bool) {
 			f.port = strconv.Itoa(noReply.Port)
 			return byCode("TIMEOUT").explain(f), true
 		}
-		return byCode("ICMP-NO-REPLY").explain(f), true
+		ex := byCode("ICMP-NO-REPLY").explain(f)
+		if noReply.Unheard {
+			ex.Cause += " (ICMP errors from routers cannot be heard without raw socket rights: run as root or with CAP_NET_RAW to hear them)"
+		}
+		return ex, true
 	}
 	var errno syscall.Errno
 	if errors.As(err, &errno) {
@@ -391,9 +452,13 @@ func byCode(code string) entry {
 }
 
 // fill is what an error says about where it happened. For a DNS error,
-// host is the name looked up and server the DNS server asked.
+// host is the name looked up and server the DNS server asked. For an ICMP
+// error, from is its sender, who names the sender for a person, where says
+// where the sender is, dest what was refused, mtu the next hop's MTU and
+// text the message as ping prints it.
 type fill struct {
-	host, port, server string
+	host, port, server                string
+	from, who, where, dest, mtu, text string
 }
 
 func (f fill) replacer() *strings.Replacer {
@@ -417,7 +482,76 @@ func (f fill) replacer() *strings.Replacer {
 	} else {
 		peer += " at " + addr
 	}
-	return strings.NewReplacer("{addr}", addr, "{peer}", peer, "{host}", host, "{port}", port, "{server}", server)
+	return strings.NewReplacer("{addr}", addr, "{peer}", peer, "{host}", host, "{port}", port, "{server}", server,
+		"{from}", cmp.Or(f.from, "ROUTER"), "{who}", cmp.Or(f.who, "a router or the host"), "{where}", cmp.Or(f.where, "that router or host"),
+		"{dest}", cmp.Or(f.dest, "these packets"), "{mtu}", cmp.Or(f.mtu, "MTU"), "{text}", cmp.Or(f.text, "the ICMP message"))
+}
+
+// icmpCodes are the table's codes of each kind of ICMP error.
+var icmpCodes = map[ping.ICMPKind]string{
+	ping.KindNetUnreachable:      "ICMP-NET-UNREACHABLE",
+	ping.KindHostUnreachable:     "ICMP-HOST-UNREACHABLE",
+	ping.KindProhibited:          "ICMP-PROHIBITED",
+	ping.KindPortUnreachable:     "ICMP-PORT-UNREACHABLE",
+	ping.KindProtocolUnreachable: "ICMP-PROTOCOL-UNREACHABLE",
+	ping.KindFragNeeded:          "ICMP-FRAG-NEEDED",
+	ping.KindTimeExceeded:        "ICMP-TTL-EXCEEDED",
+	ping.KindParameterProblem:    "ICMP-PARAMETER-PROBLEM",
+}
+
+// explainDropped says where packets to a trace's destination vanish: after
+// the last hop that answered.
+func explainDropped(r *trace.Result, f fill) Explanation {
+	f.host = r.Addr.String()
+	f.dest = f.host
+	if r.Method == trace.MethodTCP {
+		f.port = strconv.Itoa(r.Port)
+		f.dest = fmt.Sprintf("TCP port %d of %s", r.Port, f.host)
+	}
+	f.where = "this machine (no router answered)"
+	f.from = "the first router"
+	if last := r.LastAnswered(); last != nil {
+		f.from = last.Addrs[0].String()
+		f.where = fmt.Sprintf("%s (hop %d)", f.from, last.Hop)
+	}
+	return byCode("PATH-DROPPED").explain(f)
+}
+
+// explainICMP says who sent an ICMP error and what it means.
+func explainICMP(e *ping.ICMPError, f fill) Explanation {
+	f.host = e.Dst.String()
+	f.from, f.who, f.text = e.From.String(), e.Who(), e.Text
+	switch {
+	case e.Local:
+		f.where = "this machine"
+	case e.From == e.Dst:
+		f.where = "that host"
+	default:
+		f.where = "that router"
+	}
+	what := "packets to " + f.host
+	if e.From == e.Dst {
+		what = strings.ToUpper(e.Protocol) + " packets"
+	}
+	if e.Port != 0 {
+		what = fmt.Sprintf("%s port %d of %s", strings.ToUpper(e.Protocol), e.Port, f.host)
+		f.port = strconv.Itoa(e.Port)
+		if e.From == e.Dst {
+			what = fmt.Sprintf("%s port %d", strings.ToUpper(e.Protocol), e.Port)
+		}
+	}
+	f.dest = what
+	if e.MTU != 0 {
+		f.mtu = strconv.Itoa(e.MTU)
+	}
+	code, ok := icmpCodes[e.Kind]
+	switch {
+	case !ok:
+		code = "ICMP-UNREACHABLE"
+	case e.From == e.Dst && (e.Kind == ping.KindHostUnreachable || e.Kind == ping.KindNetUnreachable):
+		code = "ICMP-REJECTED"
+	}
+	return byCode(code).explain(f)
 }
 
 func (e entry) explain(f fill) Explanation {

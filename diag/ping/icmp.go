@@ -3,14 +3,19 @@ package ping
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 
 	"github.com/netkit/netkit/units"
 	probing "github.com/prometheus-community/pro-bing"
@@ -102,6 +107,9 @@ func tryListen(m Method, v6 bool) error {
 // timer runs on its own goroutine; r.mu orders them.
 func (r *targetRun) runICMP(ctx context.Context) error {
 	o, s := r.o, r.stats
+	if o.Size < MinSize {
+		return r.runSmall(ctx)
+	}
 	p := probing.New(s.Addr.String())
 	p.SetLogger(probing.NoopLogger{})
 	p.SetIPAddr(&net.IPAddr{IP: s.Addr.AsSlice(), Zone: s.Addr.Zone()})
@@ -112,6 +120,10 @@ func (r *targetRun) runICMP(ctx context.Context) error {
 	}
 	p.Interval, p.Size, p.TTL = o.Interval, o.Size, o.TTL
 	p.SetDoNotFragment(o.DontFragment)
+	p.InterfaceName = o.Interface
+	if o.Source.IsValid() {
+		p.Source = o.Source.String()
+	}
 	p.RecordRtts, p.RecordTTLs = false, false
 	r.pending = map[int]*time.Timer{}
 	complete := make(chan struct{})
@@ -120,6 +132,17 @@ func (r *targetRun) runICMP(ctx context.Context) error {
 		close(complete)
 	}
 	p.OnSend, p.OnSendError, p.OnRecv, p.OnDuplicateRecv = r.sent, r.sendFailed, r.received, r.duplicate
+	if l := o.listeners[s.Addr.Is6()]; l != nil {
+		proto := ProtoICMP
+		if s.Addr.Is6() {
+			proto = ProtoICMPv6
+		}
+		r.early = map[int]Message{}
+		if l.replies {
+			r.handled = map[int]bool{}
+		}
+		defer l.Subscribe(proto, s.Addr, uint16(p.ID()), r.heardMsg)()
+	}
 	// pro-bing's receive loop notices Stop only when its read deadline
 	// expires, a random backoff that grows to about 100 ms while no packet
 	// comes, and RunWithContext waits for it. Once every probe is answered
@@ -130,10 +153,68 @@ func (r *targetRun) runICMP(ctx context.Context) error {
 	go func() { done <- p.RunWithContext(ctx) }()
 	select {
 	case err := <-done:
-		return err
+		if err != nil || ctx.Err() != nil {
+			return err
+		}
+		// pro-bing ended on its own count of replies, which may run ahead
+		// of this run's: a reply waiting for fallbackWait. Every pending
+		// probe ends by its reply or its timeout.
+		select {
+		case <-complete:
+		case <-ctx.Done():
+		}
+		return nil
 	case <-complete:
 		return nil
 	}
+}
+
+// runSmall pings with payloads smaller than pro-bing's (MinSize), as
+// iputils allows down to none: echo requests sent on the raw Listener,
+// which hears the replies; the send time is kept here, since the payload
+// may not hold it. One probe per interval, each with its timeout, as
+// pro-bing sends them.
+func (r *targetRun) runSmall(ctx context.Context) error {
+	o, s := r.o, r.stats
+	l := o.listeners[s.Addr.Is6()]
+	if l == nil || !l.replies {
+		return errors.New("payloads below " + fmt.Sprint(MinSize) + " bytes need the raw ICMP listener, which could not be opened")
+	}
+	proto, typ := ProtoICMP, icmp.Type(ipv4.ICMPTypeEcho)
+	if s.Addr.Is6() {
+		proto, typ = ProtoICMPv6, ipv6.ICMPTypeEchoRequest
+	}
+	id := uint16(rand.N(1 << 16))
+	r.pending, r.early, r.handled, r.sentAt = map[int]*time.Timer{}, map[int]Message{}, map[int]bool{}, map[int]time.Time{}
+	complete := make(chan struct{})
+	r.stop = func() { close(complete) }
+	defer l.Subscribe(proto, s.Addr, id, r.heardMsg)()
+	tick := time.NewTicker(o.Interval)
+	defer tick.Stop()
+	for n := 0; r.count == 0 || n < r.count; n++ {
+		if n > 0 {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+			}
+		}
+		seq := n & 0xffff
+		b, _ := (&icmp.Message{Type: typ, Body: &icmp.Echo{ID: int(id), Seq: seq, Data: make([]byte, o.Size)}}).Marshal(nil)
+		r.mu.Lock()
+		r.sentAt[seq] = time.Now()
+		r.mu.Unlock()
+		if err := l.WriteTo(b, s.Addr, o.TTL); err != nil {
+			r.sendFailed(&probing.Packet{Seq: seq}, err)
+			continue
+		}
+		r.sent(&probing.Packet{Seq: seq})
+	}
+	select {
+	case <-complete:
+	case <-ctx.Done():
+	}
+	return nil
 }
 
 // sent is pro-bing's OnSend: a probe left, its timeout starts.
@@ -143,6 +224,114 @@ func (r *targetRun) sent(pkt *probing.Packet) {
 	r.tally.sent++
 	seq := pkt.Seq
 	r.pending[seq] = time.AfterFunc(r.o.Timeout, func() { r.expire(seq) })
+	// Sequence numbers wrap at 65536: forget the reply recorded for this
+	// one the last time round (its send time is new: runSmall), and all of
+	// one too old to be answered still.
+	old := (seq + 65536 - keptAnswers) & 0xffff
+	delete(r.handled, seq)
+	delete(r.handled, old)
+	delete(r.sentAt, old)
+	if m, ok := r.early[seq]; ok {
+		delete(r.early, seq)
+		r.dispatch(m)
+	}
+}
+
+// heardMsg is the Listener's hook: an echo reply to a probe of this target
+// or an ICMP error about one. It may come before pro-bing's OnSend for that
+// probe; it waits for it then.
+func (r *targetRun) heardMsg(m Message) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	seq := int(m.Seq)
+	if _, ok := r.pending[seq]; !ok && seq >= r.tally.sent {
+		r.early[seq] = m
+		return
+	}
+	r.dispatch(m)
+}
+
+// dispatch hands a message of the Listener to its handler. The caller
+// holds r.mu.
+func (r *targetRun) dispatch(m Message) {
+	if m.Err != nil {
+		r.heard(m)
+	} else {
+		r.kernelReply(m)
+	}
+}
+
+// fallbackWait is how long pro-bing's report of a reply waits for the
+// Listener's, which has the kernel's receive time, before it is used as
+// is (the Listener's copy was lost, or is that late).
+const fallbackWait = 20 * time.Millisecond
+
+// kernelReply records an echo reply the Listener heard, with its RTT from
+// the kernel's receive time (SO_TIMESTAMPNS) and the send time pro-bing put
+// in the payload: no goroutine hand-off is in it. A reply to a probe
+// already answered is left to pro-bing's OnDuplicateRecv. The caller holds
+// r.mu.
+func (r *targetRun) kernelReply(m Message) {
+	seq := int(m.Seq)
+	if at, ok := r.sentAt[seq]; ok {
+		// A probe too small to carry its send time (runSmall).
+		m.Data = binary.BigEndian.AppendUint64(nil, uint64(at.UnixNano()))
+	}
+	if r.handled[seq] {
+		// A later copy: a duplicate, which pro-bing's OnDuplicateRecv
+		// counts, or this run when it sends without pro-bing (runSmall).
+		if r.sentAt != nil {
+			r.tally.dups++
+			r.emit(Probe{Seq: seq + 1, Kind: ProbeDuplicate, Bytes: m.Bytes, From: m.Dst, TTL: m.TTL,
+				RTTMs: units.Millis(max(m.At.Sub(r.sentAt[seq]), 0))})
+		}
+		return
+	}
+	if len(m.Data) < 8 {
+		return
+	}
+	r.handled[seq] = true
+	rtt := m.At.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(m.Data))))
+	ev := Probe{Seq: seq + 1, Kind: ProbeReply, Bytes: m.Bytes, From: m.Dst, TTL: m.TTL, RTTMs: units.Millis(max(rtt, 0))}
+	r.answer(seq, rtt, ev)
+}
+
+// answer records the first answer to probe seq, in time or late. The
+// caller holds r.mu.
+func (r *targetRun) answer(seq int, rtt time.Duration, ev Probe) {
+	t, inTime := r.pending[seq]
+	if inTime {
+		t.Stop()
+		delete(r.pending, seq)
+	}
+	if inTime && rtt <= r.o.Timeout {
+		r.tally.reply(ev.RTTMs)
+	} else {
+		ev.Kind = ProbeLate
+		r.tally.late++
+	}
+	r.emit(ev)
+	for _, dup := range r.heldDups[seq] {
+		r.tally.dups++
+		r.emit(dup)
+	}
+	delete(r.heldDups, seq)
+}
+
+// heard records an ICMP error about probe m.Seq, as iputils does: it
+// counts as an error and is reported, and the probe waits no longer. The
+// caller holds r.mu.
+func (r *targetRun) heard(m Message) {
+	seq := int(m.Seq)
+	if t, ok := r.pending[seq]; ok {
+		t.Stop()
+		delete(r.pending, seq)
+	}
+	r.tally.errors++
+	if r.tally.icmp == nil {
+		r.tally.icmp = m.Err
+	}
+	r.emit(Probe{Seq: seq + 1, Kind: ProbeError, From: m.Err.From, Error: m.Err.Error(), ICMP: m.Err})
 }
 
 // sendFailed is pro-bing's OnSendError: a probe could not be sent. It
@@ -167,23 +356,32 @@ func (r *targetRun) sendFailed(pkt *probing.Packet, err error) {
 
 // received is pro-bing's OnRecv: the first answer to a probe, in time or
 // late.
+//
+// With a Listener, the Listener's copy of the reply is the one recorded,
+// for its kernel timestamp; this one is used only if that copy has not
+// come fallbackWait later.
 func (r *targetRun) received(pkt *probing.Packet) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	ev := icmpEvent(pkt)
-	t, inTime := r.pending[pkt.Seq]
-	if inTime {
-		t.Stop()
-		delete(r.pending, pkt.Seq)
+	seq := pkt.Seq
+	switch {
+	case r.handled == nil:
+		r.answer(seq, pkt.Rtt, icmpEvent(pkt))
+	case !r.handled[seq]:
+		time.AfterFunc(fallbackWait, func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			if !r.handled[seq] {
+				r.handled[seq] = true
+				r.answer(seq, pkt.Rtt, icmpEvent(pkt))
+			}
+		})
 	}
-	if inTime && pkt.Rtt <= r.o.Timeout {
-		r.tally.reply(ev.RTTMs)
-	} else {
-		ev.Kind = ProbeLate
-		r.tally.late++
-	}
-	r.emit(ev)
 }
+
+// keptAnswers is how many probes back a reply is still told from a
+// duplicate (see sent).
+const keptAnswers = 4096
 
 // duplicate is pro-bing's OnDuplicateRecv: another answer to a probe
 // already answered.
@@ -192,6 +390,15 @@ func (r *targetRun) duplicate(pkt *probing.Packet) {
 	defer r.mu.Unlock()
 	ev := icmpEvent(pkt)
 	ev.Kind = ProbeDuplicate
+	if r.handled != nil && !r.handled[pkt.Seq] {
+		// The first answer waits for the Listener's kernel time: this
+		// copy comes after it.
+		if r.heldDups == nil {
+			r.heldDups = map[int][]Probe{}
+		}
+		r.heldDups[pkt.Seq] = append(r.heldDups[pkt.Seq], ev)
+		return
+	}
 	r.tally.dups++
 	r.emit(ev)
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"net/netip"
 	"sync"
 	"time"
@@ -27,8 +26,10 @@ const (
 	// DefaultTTL is the TTL (IPv6 hop limit) of ICMP probes.
 	DefaultTTL = 64
 
-	// MinSize is the smallest payload: the send time and the tracking
-	// UUID pro-bing puts in every probe to match replies.
+	// MinSize is the smallest payload pro-bing sends: the send time and
+	// the tracking UUID it puts in every probe to match replies. Smaller
+	// ones, down to none as iputils allows, are sent on the raw Listener:
+	// they need raw sockets (root or CAP_NET_RAW).
 	MinSize = 24
 	// MaxSize is the largest payload that fits an IPv4 packet.
 	MaxSize = 65507
@@ -98,11 +99,12 @@ const (
 	ProbeLate ProbeKind = "late"
 	// ProbeTimeout: no answer within the timeout (a late one may follow).
 	ProbeTimeout ProbeKind = "timeout"
-	// ProbeError: the probe could not be sent, or, for a TCP probe, the
-	// network reported an error instead of an answer (no route, host
-	// unreachable). ICMP errors about an ICMP echo request (time exceeded,
-	// destination unreachable) are not seen: pro-bing's socket filter
-	// drops every ICMP message but echo replies, so such a probe times out.
+	// ProbeError: the probe could not be sent, or the network reported an
+	// error instead of an answer: an ICMP error about the probe (time
+	// exceeded, destination unreachable: Probe.ICMP says which, and who sent
+	// it), or, for a TCP probe, the connect's error. ICMP errors about ICMP
+	// echo requests are heard with raw sockets only (MethodRaw): with
+	// datagram sockets such a probe times out.
 	ProbeError ProbeKind = "error"
 )
 
@@ -149,9 +151,11 @@ type Options struct {
 	// Timeout is how long a probe waits for its answer; 0 means
 	// DefaultTimeout. An answer after it is late.
 	Timeout time.Duration
-	// Size is the ICMP payload size in bytes; 0 means DefaultSize. TCP
-	// probes carry no payload and ignore it.
+	// Size is the ICMP payload size in bytes; 0 means DefaultSize, unless
+	// NoPayload. TCP probes carry no payload and ignore it.
 	Size int
+	// NoPayload sends echo requests without any payload (ping -s 0).
+	NoPayload bool
 	// TTL is the TTL (IPv6 hop limit) of each probe; 0 means DefaultTTL
 	// for ICMP and the system default for TCP.
 	TTL int
@@ -160,6 +164,11 @@ type Options struct {
 	// than the path MTU fails rather than arrives in pieces. TCP probes
 	// ignore it.
 	DontFragment bool
+	// Source, when valid, is the source address of the probes (ping -I
+	// ADDR); Interface, when not empty, the interface they leave by (ping
+	// -I IFACE).
+	Source    netip.Addr
+	Interface string
 
 	// OnStart, if not nil, is called once per target that resolved, before
 	// its first probe, from that target's goroutine.
@@ -175,6 +184,8 @@ type Options struct {
 	// concurrency bounds the targets pinged at once; 0 means
 	// MaxConcurrentTargets. Tests lower it.
 	concurrency int
+	// listeners hear the ICMP errors about raw probes, keyed by Is6.
+	listeners map[bool]*Listener
 }
 
 // Start says how a target is about to be pinged.
@@ -219,6 +230,9 @@ type Probe struct {
 	PortState PortState `json:"port_state,omitempty"`
 	// Error says why a ProbeError probe failed.
 	Error string `json:"error,omitempty"`
+	// ICMP is the ICMP error message a ProbeError probe got back, with its
+	// type, code and sender (also in From); nil for other failures.
+	ICMP *ICMPError `json:"icmp,omitempty"`
 }
 
 // Stats are the results of one target. Counts follow iputils ping: Sent
@@ -244,6 +258,9 @@ type Stats struct {
 	// explain.Error (EMSGSIZE: a probe larger than the path MTU with
 	// DontFragment).
 	FirstErr error `json:"-"`
+	// ICMPError is the first ICMP error message about a probe, nil when
+	// none came (or none could be heard: see ProbeError).
+	ICMPError *ICMPError `json:"icmp_error,omitempty"`
 	// PortCounts counts the answers of a MethodTCP target by port state
 	// (both counts, zeros too); nil for other targets.
 	*PortCounts
@@ -289,13 +306,31 @@ type PortCounts struct {
 type NoReplyError struct {
 	Host string
 	Port int
+	// ICMP is the first ICMP error that came back instead of a reply, nil
+	// when none did.
+	ICMP *ICMPError
+	// Unheard reports that ICMP errors could not be heard (MethodDatagram:
+	// no raw socket rights), so that silence may hide a router's answer.
+	Unheard bool
 }
 
 func (e *NoReplyError) Error() string {
+	msg := "no reply from " + e.Host
 	if e.Port != 0 {
-		return fmt.Sprintf("no reply from %s on port %d", e.Host, e.Port)
+		msg += fmt.Sprintf(" on port %d", e.Port)
 	}
-	return "no reply from " + e.Host
+	if e.ICMP != nil {
+		msg += fmt.Sprintf("; %s answered: %s", e.ICMP.From, e.ICMP.Text)
+	}
+	return msg
+}
+
+// Unwrap returns the ICMP error, for errors.As and explain.Error.
+func (e *NoReplyError) Unwrap() error {
+	if e.ICMP == nil {
+		return nil
+	}
+	return e.ICMP
 }
 
 // OptionError is an option Ping cannot run with: the caller's mistake,
@@ -334,6 +369,7 @@ func Run(ctx context.Context, o Options) ([]Stats, error) {
 	if err := o.normalize(); err != nil {
 		return nil, err
 	}
+	o.listeners = map[bool]*Listener{}
 	addrs := resolveTargets(ctx, &o)
 	methods, err := pickMethods(&o, addrs)
 	if err != nil {
@@ -352,6 +388,17 @@ func Run(ctx context.Context, o Options) ([]Stats, error) {
 			stats[i].PortCounts = &PortCounts{}
 		}
 		todo = append(todo, i)
+	}
+	for v6, m := range methods {
+		if m == MethodDatagram {
+			continue
+		}
+		// Without a listener, errors go unheard and their probes time out:
+		// that is what happens without raw rights too.
+		if l, err := Listen(v6, m == MethodRaw); err == nil {
+			defer l.Close()
+			o.listeners[v6] = l
+		}
 	}
 	o.launch(ctx, todo, stats)
 	return stats, nil
@@ -449,7 +496,7 @@ func (o *Options) normalize() error {
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
 	}
-	if o.Size == 0 {
+	if o.Size == 0 && !o.NoPayload {
 		o.Size = DefaultSize
 	}
 	if o.TTL == 0 && o.TCPPort == 0 {
@@ -462,12 +509,17 @@ func (o *Options) normalize() error {
 		return &OptionError{"Interval", o.Interval.String(), "must be at least " + MinInterval.String()}
 	case o.Timeout < 0:
 		return &OptionError{"Timeout", o.Timeout.String(), "must be positive"}
-	case o.Size < MinSize || o.Size > MaxSize:
-		return &OptionError{"Size", fmt.Sprint(o.Size), fmt.Sprintf("must be from %d to %d bytes", MinSize, MaxSize)}
+	case o.Size < 0 || o.Size > MaxSize:
+		return &OptionError{"Size", fmt.Sprint(o.Size), fmt.Sprintf("must be from 0 to %d bytes", MaxSize)}
+	case o.TCPPort == 0 && o.Size < MinSize && (o.Source.IsValid() || o.Interface != ""):
+		return &OptionError{"Size", fmt.Sprint(o.Size), fmt.Sprintf("below %d bytes cannot be sent from a given interface or address", MinSize)}
 	case o.TTL < 0 || o.TTL > 255:
 		return &OptionError{"TTL", fmt.Sprint(o.TTL), "must be from 1 to 255"}
 	case o.TCPPort < 0 || o.TCPPort > 65535:
 		return &OptionError{"TCPPort", fmt.Sprint(o.TCPPort), "must be from 1 to 65535"}
+	}
+	if o.TCPPort == 0 && o.Size < MinSize && !rawICMPAllowed() {
+		return &OptionError{"Size", fmt.Sprint(o.Size), fmt.Sprintf("below %d bytes needs a raw socket: root or CAP_NET_RAW", MinSize)}
 	}
 	if o.TCPPort == 0 && o.Interval < MinUserInterval && !rawICMPAllowed() {
 		return &OptionError{"Interval", o.Interval.String(),
@@ -620,8 +672,14 @@ type targetRun struct {
 	mu      sync.Mutex
 	tally   tally
 	pending map[int]*time.Timer // ICMP sequence -> its timeout
-	ended   bool                // no more events are reported
-	stop    func()              // ends an ICMP run: every probe answered or timed out
+	early   map[int]Message     // Listener messages that came before pro-bing's OnSend
+	handled map[int]bool        // replies recorded, from the Listener or pro-bing's fallback
+	// heldDups are duplicates pro-bing reported before the first answer
+	// to their probe was recorded: they follow it, as they came.
+	heldDups map[int][]Probe
+	sentAt   map[int]time.Time // send times of probes too small to carry them (runSmall)
+	ended    bool              // no more events are reported
+	stop     func()            // ends an ICMP run: every probe answered or timed out
 }
 
 // run pings the target and fills in its statistics.
@@ -678,29 +736,24 @@ func (r *targetRun) emit(p Probe) {
 type tally struct {
 	sent, received, dups, late, errors, open, closed int
 	// firstError is the Error of the first ProbeError event, firstErr
-	// the error behind it.
+	// the error behind it, icmp the first ICMP error.
 	firstError string
 	firstErr   error
+	icmp       *ICMPError
 
-	mean, m2, min, max float64
+	rtts units.Spread
 }
 
 // reply records an answer within the timeout.
 func (t *tally) reply(rttMs float64) {
 	t.received++
-	if t.received == 1 || rttMs < t.min {
-		t.min = rttMs
-	}
-	t.max = max(t.max, rttMs)
-	d := rttMs - t.mean
-	t.mean += d / float64(t.received)
-	t.m2 += d * (rttMs - t.mean)
+	t.rtts.Add(rttMs)
 }
 
 // fill writes the statistics into s.
 func (t *tally) fill(s *Stats) {
 	s.Sent, s.Received, s.Duplicates, s.Late, s.Errors = t.sent, t.received, t.dups, t.late, t.errors
-	s.FirstError, s.FirstErr = t.firstError, t.firstErr
+	s.FirstError, s.FirstErr, s.ICMPError = t.firstError, t.firstErr, t.icmp
 	if s.PortCounts != nil {
 		s.Open, s.Closed = t.open, t.closed
 	}
@@ -708,16 +761,10 @@ func (t *tally) fill(s *Stats) {
 		s.Loss = &Loss{LossPct: float64(t.sent-t.received) / float64(t.sent) * 100}
 	}
 	if t.received > 0 {
-		s.RTT = &RTT{MinMs: t.min, AvgMs: roundMillis(t.mean), MaxMs: t.max, MdevMs: roundMillis(math.Sqrt(t.m2 / float64(t.received)))}
+		s.RTT = &RTT{MinMs: t.rtts.Min(), AvgMs: t.rtts.Mean(), MaxMs: t.rtts.Max(), MdevMs: t.rtts.Stdev()}
 	}
 	s.State = Unreachable
 	if t.received > 0 {
 		s.State = Alive
 	}
-}
-
-// roundMillis rounds a figure computed from RTTs in milliseconds, as
-// units.Millis rounds every duration.
-func roundMillis(ms float64) float64 {
-	return units.Millis(time.Duration(ms * float64(time.Millisecond)))
 }

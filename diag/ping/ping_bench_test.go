@@ -2,6 +2,9 @@ package ping
 
 import (
 	"context"
+	"net/netip"
+	"os/exec"
+	"regexp"
 	"strconv"
 	"testing"
 	"time"
@@ -56,4 +59,68 @@ func BenchmarkPingHosts(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkPingRTTHosts compares, in one run, the mean per-host RTT netkit
+// reports for 200 and 1,000 loopback addresses (3 probes 200 ms apart)
+// with fping's for the same addresses and probes, and checks that no reply
+// is lost. fping's per-host lines give its averages.
+func BenchmarkPingRTTHosts(b *testing.B) {
+	if !rawICMPAllowed() {
+		b.Skip("needs root or CAP_NET_RAW")
+	}
+	if _, err := exec.LookPath("fping"); err != nil {
+		b.Skip("fping not installed (apt-get install fping)")
+	}
+	for _, n := range []int{200, 1000} {
+		b.Run("hosts="+strconv.Itoa(n), func(b *testing.B) {
+			targets := make([]Target, n)
+			for i := range targets {
+				targets[i].Addr = netip.AddrFrom4([4]byte{127, 0, byte((i + 1) / 256), byte((i + 1) % 256)})
+				targets[i].Host = targets[i].Addr.String()
+			}
+			var sum float64
+			for b.Loop() {
+				stats, err := Run(context.Background(), Options{Targets: targets, Count: 3, Interval: 200 * time.Millisecond})
+				if err != nil {
+					b.Fatal(err)
+				}
+				var mean float64
+				for _, s := range stats {
+					if s.Received != 3 {
+						b.Errorf("%s: %d of 3 replies", s.Host, s.Received)
+					}
+					mean += s.AvgMs / float64(n)
+				}
+				sum += mean
+			}
+			ref := fpingMean(b, targets[0].Host, targets[n-1].Host, n)
+			b.ReportMetric(sum/float64(b.N), "rtt-ms")
+			b.ReportMetric(ref, "fping-rtt-ms")
+			b.ReportMetric(sum/float64(b.N)/ref, "rtt-ratio")
+		})
+	}
+}
+
+// fpingAvg reads fping's per-host summary: "127.0.0.1 : xmt/rcv/%loss =
+// 3/3/0%, min/avg/max = 0.010/0.020/0.030".
+var fpingAvg = regexp.MustCompile(`(?m)^\S+\s+: xmt/rcv/%loss = 3/3/0%, min/avg/max = [\d.]+/([\d.]+)/[\d.]+$`)
+
+// fpingMean runs fping -c 3 -p 200 over the addresses first..last (n of
+// them) and returns the mean of its per-host average RTTs.
+func fpingMean(b *testing.B, first, last string, n int) float64 {
+	out, err := exec.Command("fping", "-q", "-c", "3", "-p", "200", "-g", first, last).CombinedOutput()
+	if err != nil {
+		b.Fatalf("fping: %v\n%s", err, out)
+	}
+	ms := fpingAvg.FindAllStringSubmatch(string(out), -1)
+	if len(ms) != n {
+		b.Fatalf("fping: %d hosts answered all 3, want %d", len(ms), n)
+	}
+	var mean float64
+	for _, m := range ms {
+		v, _ := strconv.ParseFloat(m[1], 64)
+		mean += v / float64(n)
+	}
+	return mean
 }

@@ -248,6 +248,16 @@ func TestPingSizeTTL(t *testing.T) {
 	if stats[0].Received != 2 {
 		t.Fatalf("received %d of 2", stats[0].Received)
 	}
+	// The reply can beat the watcher's read of the request: give it a
+	// moment.
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		w.mu.Lock()
+		n := len(w.seen)
+		w.mu.Unlock()
+		if n >= 2 {
+			break
+		}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.seen) != 2 {
@@ -573,7 +583,8 @@ func TestPingOptionErrors(t *testing.T) {
 		{Options{Targets: one, Count: -1}, "Count"},
 		{Options{Targets: one, Interval: time.Microsecond}, "Interval"},
 		{Options{Targets: one, Timeout: -time.Second}, "Timeout"},
-		{Options{Targets: one, Size: 10}, "Size"},
+		{Options{Targets: one, Size: -1}, "Size"},
+		{Options{Targets: one, Size: 10, Interface: "lo"}, "Size"},
 		{Options{Targets: one, Size: MaxSize + 1}, "Size"},
 		{Options{Targets: one, TTL: 256}, "TTL"},
 		{Options{Targets: one, TCPPort: 65536}, "TCPPort"},

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/netkit/netkit/echo"
+	"github.com/netkit/netkit/internal/netlab"
 	"github.com/netkit/netkit/internal/output"
 	"github.com/netkit/netkit/internal/testenv"
 	"github.com/netkit/netkit/internal/testnet"
@@ -152,7 +153,9 @@ func TestDiagnoseCommandInterrupted(t *testing.T) {
 func TestDiagnosePingProblems(t *testing.T) {
 	pingNeedRoot(t)
 	bin := pingPublicBinary(t)
-	port := pingListener(t)
+	ln := testnet.Listen(t, "127.0.0.1:0")
+	testnet.ServeConns(t, ln, func(net.Conn) {})
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	rng, _ := os.ReadFile("/proc/sys/net/ipv4/ping_group_range")
 	if f := strings.Fields(string(rng)); len(f) == 2 && f[0] <= "65534" && f[0] != "1" {
 		t.Logf("ping_group_range here is %q: nobody may ping, the unprivileged case is not testable", rng)
@@ -165,8 +168,8 @@ func TestDiagnosePingProblems(t *testing.T) {
 		}
 	}
 
-	ns := fmt.Sprintf("nkdiag%d-%d", os.Getpid(), pingNetnsSeq.Add(1)) // its loopback never up
-	pingMust(t, "ip", "netns", "add", ns)
+	ns := fmt.Sprintf("nkdiag%d-lodown", os.Getpid()) // its loopback never up
+	netlab.Must(t, "ip", "netns", "add", ns)
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 	r := pingIn(t, ns, bin, "diagnose", "-c", "1", "127.0.0.1:"+port)
 	if !strings.Contains(r.stdout, "! ping     127.0.0.1 no reply: 1 of 1 probes could not be sent (") ||
@@ -246,15 +249,10 @@ func TestDiagnoseVerdicts(t *testing.T) {
 // test: the connect step blames a firewall on this machine, not a down host.
 func TestDiagnoseLocalFirewall(t *testing.T) {
 	testenv.NeedTool(t, "nft")
-	ns := pingNetns(t)
-	var ln net.Listener
-	pingInNetns(t, ns, func() (err error) {
-		ln, err = net.Listen("tcp", "127.0.0.1:0")
-		return err
-	})
-	t.Cleanup(func() { ln.Close() })
+	ns := netlab.Netns(t, "fw")
+	ln := netlab.Listen(t, ns, "127.0.0.1:0")
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	pingMust(t, "ip", "netns", "exec", ns, "nft", "add table inet fw; add chain inet fw in { type filter hook input priority 0; }; add rule inet fw in tcp dport "+port+" drop")
+	netlab.Must(t, "ip", "netns", "exec", ns, "nft", "add table inet fw; add chain inet fw in { type filter hook input priority 0; }; add rule inet fw in tcp dport "+port+" drop")
 	r := pingIn(t, ns, binary, "diagnose", "-c", "1", "--timeout", "1s", "127.0.0.1:"+port)
 	if r.code != 1 || !strings.Contains(r.stdout, "✗ connect  127.0.0.1:"+port+" no answer in 1 s") ||
 		!strings.Contains(r.stdout, "a firewall on this machine (nftables or iptables) drops the packets") || strings.Contains(r.stdout, "host is down") {

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/netkit/netkit/internal/netlab"
 	"github.com/netkit/netkit/internal/testnet"
 )
 
@@ -49,8 +50,8 @@ func TestPingNetns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("network namespaces: not under -short")
 	}
-	ns := pingNetns(t)
-	pingMust(t, "ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1")
+	ns := netlab.Netns(t, "cli")
+	netlab.Must(t, "ip", "netns", "exec", ns, "sysctl", "-qw", "net.ipv4.icmp_echo_ignore_all=1")
 	if _, err := exec.LookPath("ping"); err == nil {
 		if r := pingIn(t, ns, "ping", "-c", "1", "-W", "1", "127.0.0.1"); r.code != 1 {
 			t.Fatalf("iputils ping in %s: exit %d, want 1 (no reply)", ns, r.code)
@@ -90,7 +91,7 @@ func TestResolveNetns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("network namespaces: not under -short")
 	}
-	ns := pingNetns(t)
+	ns := netlab.Netns(t, "cli")
 	dir := filepath.Join("/etc/netns", ns)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -122,11 +123,9 @@ func TestDiagnoseNetns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("network namespaces: not under -short")
 	}
-	ns := pingNetns(t)
-	port := strconv.Itoa(netnsListen(t, ns, func(ln net.Listener) error {
-		pingServe(t, ln)
-		return nil
-	}))
+	ns := netlab.Netns(t, "cli")
+	ln := netlab.Listen(t, ns, "127.0.0.1:0")
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	r := netkitBinary(t, "diagnose", "--netns", ns, "-c", "1", "--timeout", "1s", "127.0.0.1:"+port)
 	listening := regexp.MustCompile(`listening: 127\.0\.0\.1:` + port + ` by ` + strconv.Itoa(os.Getpid()) + `/`)
 	if !listening.MatchString(r.stdout) {
@@ -140,7 +139,7 @@ func TestPingNetnsInterrupt(t *testing.T) {
 	if testing.Short() {
 		t.Skip("network namespaces: not under -short")
 	}
-	ns := pingNetns(t)
+	ns := netlab.Netns(t, "cli")
 	cmd := exec.Command(binary, "ping", "--netns", ns, "-i", "0.2", "127.0.0.1")
 	var out strings.Builder
 	cmd.Stdout = &out
@@ -168,10 +167,10 @@ func TestSocketsWhoNetns(t *testing.T) {
 	if testing.Short() {
 		t.Skip("network namespaces: not under -short")
 	}
-	ns := pingNetns(t)
+	ns := netlab.Netns(t, "cli")
 	// A port free here, so that only the namespace has it.
 	port := strconv.Itoa(int(testnet.UnusedPort(t)))
-	pingInNetns(t, ns, func() error {
+	netlab.Do(t, ns, func() error {
 		ln, err := net.Listen("tcp4", "127.0.0.1:"+port)
 		if err == nil {
 			t.Cleanup(func() { ln.Close() })
@@ -195,7 +194,7 @@ func TestSocketsNetnsNames(t *testing.T) {
 	if testing.Short() {
 		t.Skip("network namespaces: not under -short")
 	}
-	ns := pingNetns(t)
+	ns := netlab.Netns(t, "cli")
 	port := strconv.Itoa(netnsListen(t, ns, func(net.Listener) error { return nil }))
 	r := netkitBinary(t, "sockets", "--netns", ns, "-tl", "-r", "--no-header", "--port", port)
 	rows := socketsCells(r.stdout)

@@ -46,8 +46,19 @@ type PingOptions struct {
 	// TCPPort is --tcp, read from tcp by check; 0 means ICMP.
 	TCPPort int
 	tcp     string
-	// countSet, sizeSet and tcpSet say whether -c, -s and --tcp were given.
-	countSet, sizeSet, tcpSet bool
+	// countSet, sizeSet, ttlSet and tcpSet say whether -c, -s, -t and
+	// --tcp were given.
+	countSet, sizeSet, ttlSet, tcpSet bool
+	// Numeric is -n: accepted, and the default (addresses are not looked
+	// up).
+	Numeric bool
+	// Timestamps is -D: each probe line starts with the time, as iputils.
+	Timestamps bool
+	// Iface is -I: an interface name or a source address; source or
+	// ifaceName is what check made of it.
+	Iface     string
+	source    netip.Addr
+	ifaceName string
 }
 
 // defaultManyCount is -c when several hosts are pinged without -c or -w,
@@ -70,17 +81,28 @@ marked (LATE!), and the probe as lost. -O also prints a line for each probe
 not answered within -W. Probes are numbered from 1 (icmp_seq, tcp_seq), as
 in iputils ping, in --json too; the ICMP sequence number on the wire is one
 less. ICMP errors sent back for a probe (time to live exceeded, destination
-unreachable) are not seen, unlike iputils ping: the probe times out.
+unreachable) are printed as iputils ping prints them ("From 10.0.0.1
+icmp_seq=1 Destination Net Unreachable"), counted as errors ("+1 errors"),
+and explained, naming who sent them; they are heard with raw sockets only.
 
 -w stops after that many seconds: no probe is sent that the deadline would
 cut off, so loopback shows no loss.
 
 With several hosts (arguments or --file, one per line, # comments) it pings
 them all and prints one table: host, address, sent, received, loss,
-min/avg/max RTT and state (alive, unreachable, unresolved, or skipped: the
-run ended before its turn). Without -c or -w each host gets %d probes. The
+errors (ICMP errors heard), min/avg/max RTT and state (alive, unreachable,
+unresolved, or skipped: the run ended before its turn). Without -c or -w each host gets %d probes. The
 hosts start in turn, spread over one interval as fping does, so that their
 probes do not all compete at once; up to %d are pinged at the same time.
+On a terminal each answer is also printed as it comes, as fping does
+("HOST : 64 bytes from ..."), before the table.
+
+As in iputils ping, -D starts each probe line with the time
+([seconds.microseconds]), -I sends from an interface or a source address,
+and -n is accepted (addresses are never looked up). -s goes down to 0 as in
+iputils; below %d bytes (too few for the send time and tracking ID that
+pro-bing puts in each probe) the probes are sent on netkit's own raw socket,
+so they need root or CAP_NET_RAW.
 
 It uses a raw ICMP socket when the process may (root or CAP_NET_RAW), else an
 unprivileged ICMP datagram socket (groups in net.ipv4.ping_group_range); -v
@@ -98,7 +120,7 @@ Exit codes, as iputils ping for one host: 0 if any reply, 1 if none (or,
 with both -c and -w, fewer than -c replies by the deadline), 2 on bad input
 or a socket error. For several hosts, as fping: 0 if all are alive, 1 if any
 is unreachable or skipped, 2 if any socket fails. A name that does not
-exist is 1, as in every netkit command (iputils and fping say 2).`, defaultManyCount, ping.MaxConcurrentTargets, ping.MinUserInterval),
+exist is 1, as in every netkit command (iputils and fping say 2).`, defaultManyCount, ping.MaxConcurrentTargets, ping.MinSize, ping.MinUserInterval),
 		Example: `  netkit ping -c 3 127.0.0.1
   netkit ping -6 -c 3 ::1
   netkit ping -c 3 -i 0.2 --file hosts.txt
@@ -108,6 +130,7 @@ exist is 1, as in every netkit command (iputils and fping say 2).`, defaultManyC
 			opts.Hosts = args
 			opts.countSet = cmd.Flags().Changed("count")
 			opts.sizeSet = cmd.Flags().Changed("size")
+			opts.ttlSet = cmd.Flags().Changed("ttl")
 			opts.tcpSet = cmd.Flags().Changed("tcp")
 			if err := opts.check(); err != nil {
 				return err
@@ -131,6 +154,9 @@ exist is 1, as in every netkit command (iputils and fping say 2).`, defaultManyC
 	fs.BoolVarP(&opts.Outstanding, "report-outstanding", "O", false, "print a line for each probe not answered within -W")
 	fs.StringVar(&opts.tcp, "tcp", "", "measure TCP connect time to this `PORT` (a number or a service name) instead of ICMP echo")
 	fs.StringVarP(&opts.File, "file", "f", "", "read hosts from `FILE`, one per line (- for stdin)")
+	fs.BoolVarP(&opts.Numeric, "numeric", "n", false, "print addresses, not names: the default, accepted as iputils ping takes it")
+	fs.BoolVarP(&opts.Timestamps, "timestamp", "D", false, "start each probe line with the time, [seconds.microseconds] since 1970, as iputils ping")
+	fs.StringVarP(&opts.Iface, "interface", "I", "", "send from this interface `IFACE` or source address `ADDR`")
 	opts.Output.AddFlags(fs, true)
 	return cmd
 }
@@ -152,9 +178,20 @@ func (o *PingOptions) check() error {
 		}
 		o.TCPPort = int(port)
 	}
+	if o.Iface != "" {
+		if a, err := netip.ParseAddr(o.Iface); err == nil {
+			o.source = a.Unmap()
+		} else if _, err := net.InterfaceByName(o.Iface); err != nil {
+			return usageErrorf("invalid -I %s: neither an address nor an interface of this machine ('ip link' lists them)", o.Iface)
+		} else {
+			o.ifaceName = o.Iface
+		}
+	}
 	switch {
 	case o.countSet && o.Count < 1:
 		return usageErrorf("invalid -c %d: want at least 1 probe", o.Count)
+	case o.ttlSet && (o.TTL < 1 || o.TTL > 255):
+		return usageErrorf("invalid -t %d: must be from 1 to 255", o.TTL)
 	case o.TCPPort != 0 && o.sizeSet:
 		return usageErrorf("-s does not apply to --tcp: TCP probes carry no payload")
 	case o.Interval == 0:
@@ -217,7 +254,8 @@ func pingRun(ctx context.Context, o *PingOptions) error {
 	p := newPingPrinter(o, many)
 	stats, err := ping.Run(ctx, ping.Options{
 		Targets: targets, Family: fam, TCPPort: o.TCPPort, Count: count,
-		Interval: o.Interval, Timeout: o.Timeout, Size: o.Size, TTL: o.TTL,
+		Interval: o.Interval, Timeout: o.Timeout, Size: o.Size, NoPayload: o.sizeSet && o.Size == 0, TTL: o.TTL,
+		Source: o.source, Interface: o.ifaceName,
 		OnStart: p.start, OnProbe: p.probe,
 	})
 	if err != nil {
@@ -249,8 +287,8 @@ func pingExit(o *PingOptions, stats []ping.Stats, many bool) error {
 			return fmt.Errorf("ping: %w", s.Err)
 		case s.State == ping.Skipped:
 			return checkFailed(fmt.Errorf("ping: %s: %s", s.Host, s.Error))
-		case s.Received == 0 && s.Errors == 0:
-			return checkFailed(fmt.Errorf("ping: %w", &ping.NoReplyError{Host: s.Host, Port: o.TCPPort}))
+		case s.Received == 0 && (s.Errors == 0 || s.ICMPError != nil):
+			return checkFailed(fmt.Errorf("ping: %w", noReply(s)))
 		case s.Received == 0:
 			return checkFailed(nil) // the errors are on their probe lines
 		case o.Deadline > 0 && o.countSet && s.Received < o.Count:
@@ -277,12 +315,19 @@ func pingExit(o *PingOptions, stats []ping.Stats, many bool) error {
 			skipped++
 		case s.State == ping.Unreachable && s.Err == nil && s.Errors == 0:
 			silent = append(silent, s.Host)
+		case s.State == ping.Unreachable && s.ICMPError != nil:
+			err := fmt.Errorf("ping: %w", noReply(s))
+			fmt.Fprintf(w, "netkit: %s\n", oneLine(err.Error()))
+			if ex, ok := explain.Error(err); ok && !explained[ex.Code] {
+				explained[ex.Code] = true
+				printExplanation(o.IO.Eprintf, "  ", ex)
+			}
 		}
 		down = down || s.State != ping.Alive
 	}
 	if len(silent) > 0 {
 		fmt.Fprintf(w, "netkit: ping: %d of %d hosts did not reply\n", len(silent), len(stats))
-		ex, _ := explain.Error(&ping.NoReplyError{Host: strings.Join(silent, " "), Port: o.TCPPort})
+		ex, _ := explain.Error(&ping.NoReplyError{Host: strings.Join(silent, " "), Port: o.TCPPort, Unheard: unheard(stats)})
 		printExplanation(o.IO.Eprintf, "  ", ex)
 	}
 	if skipped > 0 {
@@ -295,6 +340,23 @@ func pingExit(o *PingOptions, stats []ping.Stats, many bool) error {
 		return checkFailed(nil)
 	}
 	return nil
+}
+
+// noReply is the error of a target that answered no probe: what came back
+// instead, if anything, and whether ICMP errors could be heard.
+func noReply(s ping.Stats) *ping.NoReplyError {
+	return &ping.NoReplyError{Host: s.Host, Port: s.Port, ICMP: s.ICMPError, Unheard: s.Method == ping.MethodDatagram}
+}
+
+// unheard reports whether any target was pinged without hearing ICMP
+// errors (datagram sockets).
+func unheard(stats []ping.Stats) bool {
+	for _, s := range stats {
+		if s.Method == ping.MethodDatagram {
+			return true
+		}
+	}
+	return false
 }
 
 // pingPrinter turns the events of a run into output. Its hooks may be
@@ -356,7 +418,7 @@ func methodText(st ping.Start) string {
 	case ping.MethodRaw:
 		return "raw ICMP sockets (this process has root or CAP_NET_RAW)"
 	case ping.MethodDatagram:
-		return "unprivileged ICMP datagram sockets (a group of this process is in net.ipv4.ping_group_range)"
+		return "unprivileged ICMP datagram sockets (a group of this process is in net.ipv4.ping_group_range); ICMP errors (unreachable, time exceeded) cannot be heard without raw socket rights"
 	}
 	return fmt.Sprintf("TCP connections to port %d (SYN-ACK: open, RST: closed; both mean the host is up)", st.Port)
 }
@@ -369,13 +431,47 @@ func (p *pingPrinter) probe(ev ping.Probe) {
 		p.mu.Lock()
 		p.probes[ev.Target] = append(p.probes[ev.Target], ev)
 		p.mu.Unlock()
-	case p.human() && !p.o.Quiet && (ev.Kind != ping.ProbeTimeout || p.o.Outstanding):
-		fmt.Fprintln(p.o.IO.Out, probeLine(ev))
+	case p.o.Quiet || ev.Kind == ping.ProbeTimeout && !p.o.Outstanding:
+	case p.human():
+		fmt.Fprintln(p.o.IO.Out, p.stamp()+probeLine(ev, p.timed()))
+	case p.live():
+		// Many hosts on a terminal: each answer as it comes, as fping
+		// does, rather than a blank screen until the table.
+		p.mu.Lock()
+		fmt.Fprintf(p.o.IO.Out, "%s%s : %s\n", p.stamp(), ev.Host, probeLine(ev, p.timed()))
+		p.mu.Unlock()
 	}
 }
 
-// probeLine is ping's line for one event.
-func probeLine(ev ping.Probe) string {
+// live reports whether the answers of many hosts are printed as they come:
+// on a terminal, before the table.
+func (p *pingPrinter) live() bool {
+	return p.many && p.o.IO.OutTTY && p.o.Output.Format == output.FormatTable
+}
+
+// stamp is -D's "[seconds.microseconds] " before a probe line, as iputils
+// prints it, or nothing.
+func (p *pingPrinter) stamp() string {
+	if !p.o.Timestamps {
+		return ""
+	}
+	now := time.Now()
+	return fmt.Sprintf("[%d.%06d] ", now.Unix(), now.Nanosecond()/1000)
+}
+
+// untimedSize is the payload below which iputils ping prints no times: too
+// small for its send time (a struct timeval).
+const untimedSize = 16
+
+// timed reports whether the lines show times, as iputils does: with a
+// payload of at least untimedSize, or over TCP. (--json has them always.)
+func (p *pingPrinter) timed() bool {
+	return p.o.TCPPort != 0 || !p.o.sizeSet || p.o.Size >= untimedSize
+}
+
+// probeLine is ping's line for one event; timed says whether it shows the
+// time.
+func probeLine(ev ping.Probe, timed bool) string {
 	seq := fmt.Sprintf("icmp_seq=%d", ev.Seq)
 	if ev.Port != 0 {
 		seq = fmt.Sprintf("tcp_seq=%d", ev.Seq)
@@ -385,6 +481,9 @@ func probeLine(ev ping.Probe) string {
 	case ping.ProbeTimeout:
 		return "no answer yet for " + seq
 	case ping.ProbeError:
+		if ev.ICMP != nil {
+			return fmt.Sprintf("From %s %s %s", ev.ICMP.From, seq, ev.ICMP.Text)
+		}
 		return fmt.Sprintf("error for %s: %s", seq, ev.Error)
 	}
 	if ev.Port != 0 {
@@ -399,7 +498,9 @@ func probeLine(ev ping.Probe) string {
 			fmt.Fprintf(&b, " ttl=%d", ev.TTL)
 		}
 	}
-	fmt.Fprintf(&b, " time=%.3f ms", ev.RTTMs)
+	if timed {
+		fmt.Fprintf(&b, " time=%.3f ms", ev.RTTMs)
+	}
 	switch ev.Kind {
 	case ping.ProbeDuplicate:
 		b.WriteString(" (DUP!)")
@@ -453,16 +554,19 @@ func (p *pingPrinter) finish(stats []ping.Stats) error {
 		}
 		return output.PrintJSON(p.o.IO.Out, doc)
 	case p.many:
+		if p.live() {
+			fmt.Fprintln(p.o.IO.Out)
+		}
 		return pingTable(stats, p.o.TCPPort != 0).Print(p.o.IO, p.o.Output.NoHeader)
 	}
 	if s := stats[0]; s.State != ping.Unresolved {
-		pingSummary(p.o.IO.Out, s)
+		pingSummary(p.o.IO.Out, s, p.timed())
 	}
 	return nil
 }
 
-// pingSummary writes ping's statistics block.
-func pingSummary(w io.Writer, s ping.Stats) {
+// pingSummary writes ping's statistics block, with the RTT line when timed.
+func pingSummary(w io.Writer, s ping.Stats, timed bool) {
 	what, noun := "ping", "packets"
 	if s.Method == ping.MethodTCP {
 		what, noun = "tcp ping", "probes"
@@ -481,8 +585,11 @@ func pingSummary(w io.Writer, s ping.Stats) {
 		fmt.Fprintf(w, ", %s%% %s loss", pct(s.LossPct), strings.TrimSuffix(noun, "s"))
 	}
 	fmt.Fprintf(w, ", time %.0fms\n", s.TimeMs)
-	if s.RTT != nil {
+	switch {
+	case s.RTT != nil && timed:
 		fmt.Fprintf(w, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", s.MinMs, s.AvgMs, s.MaxMs, s.MdevMs)
+	case s.Method != ping.MethodTCP:
+		fmt.Fprintln(w) // iputils ends the block with an empty line where the rtt line would be
 	}
 	if s.PortCounts != nil {
 		fmt.Fprintf(w, "port %d: %d open, %d closed\n", s.Port, s.Open, s.Closed)
@@ -496,7 +603,7 @@ func pct(v float64) string {
 
 // pingTable is the table of several targets.
 func pingTable(stats []ping.Stats, tcp bool) *output.Table {
-	t := &output.Table{Header: []string{"HOST", "ADDRESS", "SENT", "RECV", "LOSS%", "MIN", "AVG", "MAX", "STATE"}}
+	t := &output.Table{Header: []string{"HOST", "ADDRESS", "SENT", "RECV", "LOSS%", "ERRORS", "MIN", "AVG", "MAX", "STATE"}}
 	if tcp {
 		t.Header = append(t.Header, "PORT")
 	}
@@ -511,7 +618,7 @@ func pingTable(stats []ping.Stats, tcp bool) *output.Table {
 		if s.RTT != nil {
 			minMs, avgMs, maxMs = fmt.Sprintf("%.3f", s.MinMs), fmt.Sprintf("%.3f", s.AvgMs), fmt.Sprintf("%.3f", s.MaxMs)
 		}
-		row := []string{s.Host, addr, strconv.Itoa(s.Sent), strconv.Itoa(s.Received), loss, minMs, avgMs, maxMs, string(s.State)}
+		row := []string{s.Host, addr, strconv.Itoa(s.Sent), strconv.Itoa(s.Received), loss, strconv.Itoa(s.Errors), minMs, avgMs, maxMs, string(s.State)}
 		if tcp {
 			row = append(row, portStates(s))
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/netkit/netkit/diag/ping"
 	"github.com/netkit/netkit/internal/output"
 	"github.com/netkit/netkit/internal/testenv"
+	"github.com/netkit/netkit/internal/testnet"
 	"github.com/netkit/netkit/resolve"
 )
 
@@ -71,7 +73,7 @@ func TestPingUsageErrors(t *testing.T) {
 		{[]string{"ping", "-i", "0.0001", "127.0.0.1"}, "invalid -i 100µs: must be at least 1ms"},
 		{[]string{"ping", "-W", "NaN", "127.0.0.1"}, "want seconds from 0 to"},
 		{[]string{"ping", "-w", "1e300", "127.0.0.1"}, "want seconds from 0 to"},
-		{[]string{"ping", "-s", "10", "127.0.0.1"}, "invalid -s 10: must be from 24 to 65507 bytes"},
+		{[]string{"ping", "-s", "70000", "127.0.0.1"}, "invalid -s 70000: must be from 0 to 65507 bytes"},
 		{[]string{"ping", "-t", "256", "127.0.0.1"}, "invalid -t 256: must be from 1 to 255"},
 		{[]string{"ping", "--tcp", "0", "127.0.0.1"}, `invalid --tcp: port "0" is not a number from 1 to 65535`},
 		{[]string{"ping", "--tcp", "70000", "127.0.0.1"}, `invalid --tcp: port "70000" is not a number`},
@@ -220,7 +222,7 @@ func TestPingJSON(t *testing.T) {
 	}
 
 	// --tcp: both port counts, a zero one too.
-	r = netkit(t, "ping", "--json", "--tcp", pingClosedPort(t), "-c", "1", "127.0.0.1")
+	r = netkit(t, "ping", "--json", "--tcp", strconv.Itoa(int(testnet.ClosedPort(t, "tcp4", "127.0.0.1").Port())), "-c", "1", "127.0.0.1")
 	if r.code != 0 || !strings.Contains(r.stdout, `"open": 0,`) || !strings.Contains(r.stdout, `"closed": 1,`) {
 		t.Errorf("--tcp --json: exit %d\n%s", r.code, r.stdout)
 	}
@@ -268,7 +270,7 @@ func TestPingUnresolvable(t *testing.T) {
 		t.Errorf("exit %d, want 1", r.code)
 	}
 	rows := pingTableRows(r.stdout)
-	if rows["web.test"][1] != "127.0.0.5" || rows["web.test"][8] != "alive" || rows["nosuch.test"][8] != "unresolved" || rows["nosuch.test"][1] != "-" {
+	if rows["web.test"][1] != "127.0.0.5" || rows["web.test"][9] != "alive" || rows["nosuch.test"][9] != "unresolved" || rows["nosuch.test"][1] != "-" {
 		t.Errorf("table:\n%s", r.stdout)
 	}
 	// Each error is said, and each kind explained once.
@@ -294,8 +296,10 @@ func pingTableRows(out string) map[string][]string {
 // TestPingTCP checks --tcp against a listener (open) and a closed port
 // (closed): both mean the host is up, exit 0.
 func TestPingTCP(t *testing.T) {
-	open := pingListener(t)
-	closed := pingClosedPort(t)
+	ln := testnet.Listen(t, "127.0.0.1:0")
+	testnet.ServeConns(t, ln, func(net.Conn) {})
+	open := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	closed := strconv.Itoa(int(testnet.ClosedPort(t, "tcp4", "127.0.0.1").Port()))
 	for _, tc := range []struct{ port, state string }{{open, "open"}, {closed, "closed"}} {
 		r := netkit(t, "ping", "--tcp", tc.port, "-c", "2", "-i", "0.2", "127.0.0.1")
 		if r.code != 0 {
@@ -333,7 +337,7 @@ func TestPingManyHosts(t *testing.T) {
 		t.Fatalf("%d rows, want 200", len(rows))
 	}
 	for host, f := range rows {
-		if f[2] != "3" || f[3] != "3" || f[4] != "0" || f[8] != "alive" {
+		if f[2] != "3" || f[3] != "3" || f[4] != "0" || f[5] != "0" || f[9] != "alive" {
 			t.Errorf("%s: %v", host, f)
 		}
 	}
@@ -482,4 +486,73 @@ func FuzzParseSeconds(f *testing.F) {
 			t.Fatalf("%q: %v prints as %q, which reads back as %v (%v)", s, d, secondsValue{&d}.String(), back, err)
 		}
 	})
+}
+
+// TestPingIputilsFlags checks the flags netkit ping shares with iputils
+// ping: -n is accepted, -D starts each probe line with the time as iputils
+// does, -t 0 and a -s too small for netkit's probes are refused rather than
+// silently replaced by the defaults, and -I names an interface or address
+// that must exist. -s goes down to 0 as iputils allows, with the same lines
+// (no times below 16 bytes).
+func TestPingIputilsFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"ping", "-t", "0", "127.0.0.1"}, "invalid -t 0: must be from 1 to 255"},
+		{[]string{"ping", "-s", "-1", "127.0.0.1"}, "invalid -s -1: must be from 0 to 65507 bytes"},
+		{[]string{"ping", "-s", "8", "-I", "lo", "127.0.0.1"}, "invalid -s 8: below 24 bytes cannot be sent from a given interface or address"},
+		{[]string{"ping", "-I", "nosuch0", "127.0.0.1"}, "invalid -I nosuch0: neither an address nor an interface of this machine"},
+	} {
+		assertOneLineError(t, netkit(t, tc.args...), tc.want)
+	}
+	pingNeedRoot(t)
+	stamped := regexp.MustCompile(`(?m)^\[\d+\.\d{6}\] 64 bytes from 127\.0\.0\.1: icmp_seq=1 ttl=64 time=\d+\.\d+ ms$`)
+	r := netkit(t, "ping", "-n", "-D", "-c", "1", "-I", "lo", "127.0.0.1")
+	if r.code != 0 || !stamped.MatchString(r.stdout) {
+		t.Errorf("-n -D -I lo: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := exec.LookPath("ping"); err == nil {
+		_, ref := pingTimed(t, "ping", "-n", "-D", "-c", "1", "-I", "lo", "127.0.0.1")
+		if !stamped.MatchString(ref.stdout) {
+			t.Errorf("iputils ping -D does not print the same form:\n%s", ref.stdout)
+		}
+	}
+	r = netkit(t, "ping", "-c", "1", "-I", "127.0.0.1", "127.0.0.1")
+	if r.code != 0 || !strings.Contains(r.stdout, "1 packets transmitted, 1 received") {
+		t.Errorf("-I 127.0.0.1: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := exec.LookPath("ping"); err != nil {
+		return
+	}
+	times := regexp.MustCompile(`time[= ]\d+(\.\d+)?\s?ms|\d+\.\d{3}/\d+\.\d{3}/\d+\.\d{3}/\d+\.\d{3}`)
+	for _, size := range []string{"0", "8", "16", "23"} {
+		for _, host := range []string{"127.0.0.1", "::1"} {
+			r := netkit(t, "ping", "-s", size, "-c", "2", "-i", "0.2", host)
+			_, ref := pingTimed(t, "ping", "-n", "-s", size, "-c", "2", "-i", "0.2", host)
+			if got, want := times.ReplaceAllString(r.stdout, "T"), times.ReplaceAllString(ref.stdout, "T"); r.code != ref.code || got != want {
+				t.Errorf("-s %s %s: exit %d\n%s\niputils ping: exit %d\n%s", size, host, r.code, got, ref.code, want)
+			}
+		}
+	}
+}
+
+// TestPingLiveOnTerminal checks that several hosts on a terminal get a line
+// per answer as it comes, as fping prints them, before the table; piped,
+// only the table.
+func TestPingLiveOnTerminal(t *testing.T) {
+	pingNeedRoot(t)
+	io, _, out, _ := testStreams()
+	io.OutTTY = true
+	if code := run(context.Background(), io, []string{"ping", "-c", "2", "-i", "0.2", "127.0.0.1", "127.0.0.2"}); code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	live := regexp.MustCompile(`(?m)^127\.0\.0\.[12] : 64 bytes from 127\.0\.0\.[12]: icmp_seq=[12] ttl=64 time=\d+\.\d{3} ms$`)
+	if n := len(live.FindAllString(out.String(), -1)); n != 4 || !strings.Contains(out.String(), "HOST") {
+		t.Errorf("%d live lines, want 4, then the table:\n%s", n, out)
+	}
+	r := netkit(t, "ping", "-c", "2", "-i", "0.2", "127.0.0.1", "127.0.0.2")
+	if live.MatchString(r.stdout) {
+		t.Errorf("piped: live lines:\n%s", r.stdout)
+	}
 }

@@ -199,6 +199,14 @@ func TestJSONSchemas(t *testing.T) {
 		checkLines(t, nk(t, "ping", "-c", "2", "-i", "0.05", "::1", "--format", "jsonl"), 0, "ping")
 	})
 
+	t.Run("trace", func(t *testing.T) {
+		pingNeedRoot(t)
+		checkDocument(t, nk(t, "trace", "-c", "2", "-i", "0.05", "127.0.0.1", "--json"), 0, "trace.json")
+		checkDocument(t, nk(t, "trace", "-c", "1", "--mtu", "127.0.0.1", "--json"), 0, "trace.json")
+		checkDocument(t, nk(t, "trace", "-c", "1", "--tcp", openPort, "127.0.0.1", "--json"), 0, "trace.json")
+		checkLines(t, nk(t, "trace", "-c", "1", "::1", "--format", "jsonl"), 0, "trace")
+	})
+
 	t.Run("sockets", func(t *testing.T) {
 		checkDocument(t, nk(t, "sockets", "--json"), 0, "sockets.json")
 		checkDocument(t, nk(t, "sockets", "-l", "--port", openPort, "--resolve", "--json"), 0, "sockets.json")

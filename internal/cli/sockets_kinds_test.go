@@ -17,6 +17,7 @@ import (
 
 	"github.com/netkit/netkit/diag"
 	"github.com/netkit/netkit/diag/sockets"
+	"github.com/netkit/netkit/internal/netlab"
 )
 
 // TestSocketsSSFlags checks that the flag clusters people type for ss and
@@ -139,7 +140,7 @@ func TestSocketsFilterMatchesSS(t *testing.T) {
 func netnsListen(t *testing.T, ns string, then func(ln net.Listener) error) int {
 	t.Helper()
 	var port int
-	pingInNetns(t, ns, func() error {
+	netlab.Do(t, ns, func() error {
 		ln, err := net.Listen("tcp4", "127.0.0.1:0")
 		if err != nil {
 			return err
@@ -180,7 +181,7 @@ func TestSocketsNetnsMatchesSS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("network namespaces: not under -short")
 	}
-	ns := pingNetns(t)
+	ns := netlab.Netns(t, "cli")
 	port := socketsNetnsSockets(t, ns)
 	// Netid State Recv-Q Send-Q Local Peer: TCP, UDP and UNIX rows, the
 	// latter with their inodes.
@@ -317,7 +318,7 @@ func TestSocketsRetransmittingMatchesSS(t *testing.T) {
 	if testing.Short() {
 		t.Skip("network namespaces and nftables: not under -short")
 	}
-	ns := pingNetns(t)
+	ns := netlab.Netns(t, "cli")
 	port := strconv.Itoa(socketsRetransmitting(t, ns))
 	// The count grows while the two tools run: take the first pass where
 	// both saw the same one, of three.
@@ -354,7 +355,7 @@ func TestDiagnoseRetransmitting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("network namespaces and nftables: not under -short")
 	}
-	ns := pingNetns(t)
+	ns := netlab.Netns(t, "cli")
 	port := strconv.Itoa(socketsRetransmitting(t, ns))
 	r := pingIn(t, ns, binary, "diagnose", "-c", "1", "--timeout", "1s", "--json", "127.0.0.1:"+port)
 	var rep struct {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/netkit/netkit/diag/sockets"
 	"github.com/netkit/netkit/internal/golden"
+	"github.com/netkit/netkit/internal/netlab"
 	"github.com/netkit/netkit/internal/testenv"
 	"github.com/netkit/netkit/internal/testnet"
 )
@@ -473,9 +474,9 @@ func TestSocketsAddressesMatchSS(t *testing.T) {
 // within one, so the document's order is fixed; inodes and the PID are
 // replaced by placeholders.
 func TestSocketsJSONGolden(t *testing.T) {
-	ns := pingNetns(t)
+	ns := netlab.Netns(t, "sock")
 	var r result
-	pingInNetns(t, ns, func() error {
+	netlab.Do(t, ns, func() error {
 		ln, err := net.Listen("tcp", "[::]:8080")
 		if err != nil {
 			return err
