@@ -296,7 +296,6 @@ func pingExit(o *PingOptions, stats []ping.Stats, many bool) error {
 		}
 		return nil
 	}
-	w := o.IO.ErrOut
 	explained := map[string]bool{}
 	failed, down, skipped := false, false, 0
 	var silent []string
@@ -304,7 +303,7 @@ func pingExit(o *PingOptions, stats []ping.Stats, many bool) error {
 		if s.Err != nil {
 			failed = failed || !noSuchName(s.Err)
 			err := fmt.Errorf("ping: %w", s.Err)
-			fmt.Fprintf(w, "netkit: %s\n", oneLine(err.Error()))
+			o.IO.Eprintf("netkit: %s\n", oneLine(err.Error()))
 			if ex, ok := explain.Error(err); ok && !explained[ex.Code] {
 				explained[ex.Code] = true
 				printExplanation(o.IO.Eprintf, "  ", ex)
@@ -317,7 +316,7 @@ func pingExit(o *PingOptions, stats []ping.Stats, many bool) error {
 			silent = append(silent, s.Host)
 		case s.State == ping.Unreachable && s.ICMPError != nil:
 			err := fmt.Errorf("ping: %w", noReply(s))
-			fmt.Fprintf(w, "netkit: %s\n", oneLine(err.Error()))
+			o.IO.Eprintf("netkit: %s\n", oneLine(err.Error()))
 			if ex, ok := explain.Error(err); ok && !explained[ex.Code] {
 				explained[ex.Code] = true
 				printExplanation(o.IO.Eprintf, "  ", ex)
@@ -326,12 +325,12 @@ func pingExit(o *PingOptions, stats []ping.Stats, many bool) error {
 		down = down || s.State != ping.Alive
 	}
 	if len(silent) > 0 {
-		fmt.Fprintf(w, "netkit: ping: %d of %d hosts did not reply\n", len(silent), len(stats))
+		o.IO.Eprintf("netkit: ping: %d of %d hosts did not reply\n", len(silent), len(stats))
 		ex, _ := explain.Error(&ping.NoReplyError{Host: strings.Join(silent, " "), Port: o.TCPPort, Unheard: unheard(stats)})
 		printExplanation(o.IO.Eprintf, "  ", ex)
 	}
 	if skipped > 0 {
-		fmt.Fprintf(w, "netkit: ping: %d of %d hosts not pinged: the run ended before their turn\n", skipped, len(stats))
+		o.IO.Eprintf("netkit: ping: %d of %d hosts not pinged: the run ended before their turn\n", skipped, len(stats))
 	}
 	switch {
 	case failed:
@@ -395,7 +394,7 @@ func (p *pingPrinter) start(st ping.Start) {
 		p.mu.Lock()
 		if !p.said[st.Method] {
 			p.said[st.Method] = true
-			fmt.Fprintf(p.o.IO.ErrOut, "netkit: ping: sending with %s\n", methodText(st))
+			p.o.IO.Eprintf("netkit: ping: sending with %s\n", methodText(st))
 		}
 		p.mu.Unlock()
 	}
@@ -404,11 +403,11 @@ func (p *pingPrinter) start(st ping.Start) {
 		p.lines.Emit("start", st)
 	case !p.human():
 	case st.Method == ping.MethodTCP:
-		fmt.Fprintf(p.o.IO.Out, "PING %s (%s) port %d over TCP\n", st.Host, st.Addr, st.Port)
+		p.o.IO.Printf("PING %s (%s) port %d over TCP\n", st.Host, st.Addr, st.Port)
 	case st.Addr.Is6():
-		fmt.Fprintf(p.o.IO.Out, "PING %s(%s) %d data bytes\n", st.Host, st.Addr, st.Size)
+		p.o.IO.Printf("PING %s(%s) %d data bytes\n", st.Host, st.Addr, st.Size)
 	default:
-		fmt.Fprintf(p.o.IO.Out, "PING %s (%s) %d(%d) bytes of data.\n", st.Host, st.Addr, st.Size, st.Size+28)
+		p.o.IO.Printf("PING %s (%s) %d(%d) bytes of data.\n", st.Host, st.Addr, st.Size, st.Size+28)
 	}
 }
 
@@ -433,12 +432,12 @@ func (p *pingPrinter) probe(ev ping.Probe) {
 		p.mu.Unlock()
 	case p.o.Quiet || ev.Kind == ping.ProbeTimeout && !p.o.Outstanding:
 	case p.human():
-		fmt.Fprintln(p.o.IO.Out, p.stamp()+probeLine(ev, p.timed()))
+		p.o.IO.Println(p.stamp() + probeLine(ev, p.timed()))
 	case p.live():
 		// Many hosts on a terminal: each answer as it comes, as fping
 		// does, rather than a blank screen until the table.
 		p.mu.Lock()
-		fmt.Fprintf(p.o.IO.Out, "%s%s : %s\n", p.stamp(), ev.Host, probeLine(ev, p.timed()))
+		p.o.IO.Printf("%s%s : %s\n", p.stamp(), ev.Host, probeLine(ev, p.timed()))
 		p.mu.Unlock()
 	}
 }
@@ -555,44 +554,44 @@ func (p *pingPrinter) finish(stats []ping.Stats) error {
 		return output.PrintJSON(p.o.IO.Out, doc)
 	case p.many:
 		if p.live() {
-			fmt.Fprintln(p.o.IO.Out)
+			p.o.IO.Println()
 		}
 		return pingTable(stats, p.o.TCPPort != 0).Print(p.o.IO, p.o.Output.NoHeader)
 	}
 	if s := stats[0]; s.State != ping.Unresolved {
-		pingSummary(p.o.IO.Out, s, p.timed())
+		pingSummary(p.o.IO, s, p.timed())
 	}
 	return nil
 }
 
 // pingSummary writes ping's statistics block, with the RTT line when timed.
-func pingSummary(w io.Writer, s ping.Stats, timed bool) {
+func pingSummary(io *output.Streams, s ping.Stats, timed bool) {
 	what, noun := "ping", "packets"
 	if s.Method == ping.MethodTCP {
 		what, noun = "tcp ping", "probes"
 	}
-	fmt.Fprintf(w, "\n--- %s %s statistics ---\n", s.Host, what)
-	fmt.Fprintf(w, "%d %s transmitted, %d received", s.Sent, noun, s.Received)
+	io.Printf("\n--- %s %s statistics ---\n", s.Host, what)
+	io.Printf("%d %s transmitted, %d received", s.Sent, noun, s.Received)
 	for _, extra := range []struct {
 		n    int
 		name string
 	}{{s.Duplicates, "duplicates"}, {s.Late, "late"}, {s.Errors, "errors"}} {
 		if extra.n > 0 {
-			fmt.Fprintf(w, ", +%d %s", extra.n, extra.name)
+			io.Printf(", +%d %s", extra.n, extra.name)
 		}
 	}
 	if s.Loss != nil {
-		fmt.Fprintf(w, ", %s%% %s loss", pct(s.LossPct), strings.TrimSuffix(noun, "s"))
+		io.Printf(", %s%% %s loss", pct(s.LossPct), strings.TrimSuffix(noun, "s"))
 	}
-	fmt.Fprintf(w, ", time %.0fms\n", s.TimeMs)
+	io.Printf(", time %.0fms\n", s.TimeMs)
 	switch {
 	case s.RTT != nil && timed:
-		fmt.Fprintf(w, "rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", s.MinMs, s.AvgMs, s.MaxMs, s.MdevMs)
+		io.Printf("rtt min/avg/max/mdev = %.3f/%.3f/%.3f/%.3f ms\n", s.MinMs, s.AvgMs, s.MaxMs, s.MdevMs)
 	case s.Method != ping.MethodTCP:
-		fmt.Fprintln(w) // iputils ends the block with an empty line where the rtt line would be
+		io.Println() // iputils ends the block with an empty line where the rtt line would be
 	}
 	if s.PortCounts != nil {
-		fmt.Fprintf(w, "port %d: %d open, %d closed\n", s.Port, s.Open, s.Closed)
+		io.Printf("port %d: %d open, %d closed\n", s.Port, s.Open, s.Closed)
 	}
 }
 

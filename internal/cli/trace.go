@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -252,16 +251,8 @@ func (p *tracePrinter) update(res *trace.Result) {
 }
 
 // draw writes the table over the one drawn before. The caller holds p.mu.
-func (p *tracePrinter) draw(res *trace.Result) error {
-	var b strings.Builder
-	if err := traceTable(res).Print(&output.Streams{Out: &b, OutTTY: true}, p.o.Output.NoHeader); err != nil {
-		return err
-	}
-	if p.drawn > 0 {
-		fmt.Fprintf(p.o.IO.Out, "\x1b[%dA\x1b[J", p.drawn) // up to the table's first line, clear below
-	}
-	p.drawn = strings.Count(b.String(), "\n")
-	_, err := io.WriteString(p.o.IO.Out, b.String())
+func (p *tracePrinter) draw(res *trace.Result) (err error) {
+	p.drawn, err = p.o.IO.Redraw(p.drawn, traceTable(res), p.o.Output.NoHeader)
 	return err
 }
 
@@ -283,10 +274,10 @@ func (p *tracePrinter) finish(res *trace.Result) error {
 		return err
 	}
 	if p.o.IO.OutTTY {
-		fmt.Fprintln(p.o.IO.Out, stopLine(res))
+		p.o.IO.Println(stopLine(res))
 	}
 	if res.MTU != nil {
-		fmt.Fprintln(p.o.IO.Out, mtuLine(res.MTU))
+		p.o.IO.Println(mtuLine(res.MTU))
 	}
 	return nil
 }

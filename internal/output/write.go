@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 // Printf writes a line or part of one to Out: the human output of a command
@@ -126,10 +127,17 @@ func (s *Streams) ClearScreen() {
 	io.WriteString(s.Out, "\x1b[H\x1b[2J")
 }
 
-// EraseLines moves the cursor of Out, a terminal, up n lines and clears
-// from there down, for a table redrawn in place as answers come ('trace').
-func (s *Streams) EraseLines(n int) {
-	if n > 0 {
-		fmt.Fprintf(s.Out, "\x1b[%dA\x1b[J", n)
+// Redraw writes t, laid out for a terminal, over the last block of n lines
+// it wrote: a table updated in place as answers come ('trace'). It returns
+// the number of lines written, the n of the next call.
+func (s *Streams) Redraw(n int, t *Table, noHeader bool) (int, error) {
+	var b strings.Builder
+	if err := t.escaped().printTerminal(&b, noHeader); err != nil {
+		return n, err
 	}
+	if n > 0 {
+		fmt.Fprintf(s.Out, "\x1b[%dA\x1b[J", n) // up to the block's first line, clear below
+	}
+	_, err := io.WriteString(s.Out, b.String())
+	return strings.Count(b.String(), "\n"), err
 }
