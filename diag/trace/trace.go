@@ -99,6 +99,11 @@ type Options struct {
 	// Interval is the time between two rounds (one probe to every hop); 0
 	// means DefaultInterval.
 	Interval time.Duration
+	// Names looks up the name of every address that answered, as ping -r
+	// and mtr do: through Resolver (the hosts file, then PTR records, as
+	// nsswitch.conf orders them), once the trace is over, within
+	// NameTimeout in all.
+	Names bool
 	// OnProbe, if not nil, is called with every answer and timeout, one
 	// call at a time, from the listener's, a timer's or a connect's
 	// goroutine. Probes to hops past the end are reported too when they
@@ -163,6 +168,9 @@ type Hop struct {
 	// line of a trace that ran out of hops, every hop from this one on that
 	// never answered.
 	Silent int `json:"silent_hops,omitempty"`
+	// Names are the names of Addrs, in their order (the address itself
+	// where none was found), with Options.Names.
+	Names []string `json:"names,omitempty"`
 
 	rtts units.Spread
 }
@@ -332,11 +340,36 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	t.run(ctx)
 	res := t.result()
 	res.Host = cmp.Or(o.Host, addr.String())
+	if o.Names {
+		addNames(ctx, cmp.Or(o.Resolver, resolve.Default()), res.Hops)
+	}
 	res.TimeMs = units.Millis(time.Since(start))
 	if ctx.Err() != nil && res.Stop.Reason == StopMaxHops {
 		res.Stop.Reason = StopInterrupted
 	}
 	return res, nil
+}
+
+// NameTimeout bounds the name lookups of one trace with Options.Names;
+// addresses unnamed by then stay numeric.
+const NameTimeout = 3 * time.Second
+
+// addNames fills each hop's Names, looking each address up once.
+func addNames(ctx context.Context, r *resolve.Resolver, hops []Hop) {
+	ctx, cancel := context.WithTimeout(ctx, NameTimeout)
+	defer cancel()
+	names := map[netip.Addr]string{}
+	for i := range hops {
+		for _, a := range hops[i].Addrs {
+			if _, ok := names[a]; !ok {
+				names[a] = a.String()
+				if n, err := r.LookupAddr(ctx, a); err == nil {
+					names[a] = n[0]
+				}
+			}
+			hops[i].Names = append(hops[i].Names, names[a])
+		}
+	}
 }
 
 // target is the address to trace: o.Addr, the literal o.Host, or the first

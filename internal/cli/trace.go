@@ -33,8 +33,8 @@ type TraceOptions struct {
 	Timeout, Interval time.Duration
 	// MTU is --mtu: measure the path MTU too.
 	MTU bool
-	// Numeric is -n, accepted and the default.
-	Numeric bool
+	// Numeric is -n, accepted and the default; Names is -r.
+	Numeric, Names bool
 	Family  familyFlags
 	family  resolve.Family
 }
@@ -64,7 +64,8 @@ a firewall that only opens the service port; a destination that accepts
 sees a connection opened and closed at once).
 
 Addresses are numeric, as everywhere in netkit (-n is accepted and is the
-default).
+default); -r names them once the trace is over, through netkit's resolver
+(the hosts file, then PTR records, as nsswitch.conf orders them).
 
 It ends by saying what stopped the trace: the destination answered (exit 0);
 an unreachable at hop N, with who sent it (exit 1); or no answer within
@@ -96,6 +97,7 @@ CAP_NET_RAW.`, trace.DefaultUDPPort),
 	fs.StringVar(&opts.tcp, "tcp", "", "send TCP connection attempts to this `PORT` (a number or a service name)")
 	fs.BoolVar(&opts.MTU, "mtu", false, "measure the path MTU too, as tracepath does, and find MTU black holes")
 	fs.BoolVarP(&opts.Numeric, "numeric", "n", false, "print addresses, not names: the default, accepted as traceroute and mtr take it")
+	fs.BoolVarP(&opts.Names, "resolve", "r", false, "name the hops' addresses once the trace is over (hosts file, then PTR records)")
 	opts.Family.addFlags(fs)
 	opts.Output.AddFlags(fs, true)
 	return cmd
@@ -155,7 +157,7 @@ func traceRun(ctx context.Context, o *TraceOptions) error {
 	p := newTracePrinter(o)
 	topts := trace.Options{
 		Host: o.Host, Family: o.family, Method: o.Method, Port: o.Port, Count: o.Count, MaxHops: o.MaxHops,
-		Timeout: o.Timeout, Interval: o.Interval, OnProbe: p.probe,
+		Timeout: o.Timeout, Interval: o.Interval, OnProbe: p.probe, Names: o.Names,
 	}
 	if p.live() {
 		topts.OnUpdate = p.update
@@ -290,6 +292,9 @@ func traceTable(res *trace.Result) *output.Table {
 		row := []string{strconv.Itoa(h.Hop), "???", pct(h.LossPct), strconv.Itoa(h.Sent), "", "", "", "", ""}
 		if len(h.Addrs) > 0 {
 			row[1] = joinAddrs(h.Addrs)
+			if len(h.Names) > 0 {
+				row[1] = strings.Join(h.Names, ",")
+			}
 			row[4], row[5], row[6], row[7], row[8] = ms(h.LastMs), ms(h.AvgMs), ms(h.BestMs), ms(h.WorstMs), ms(h.StdevMs)
 		}
 		t.Append(row...)

@@ -299,3 +299,15 @@ func TestTraceECMP(t *testing.T) {
 	}
 	t.Logf("netkit trace --udp -c 10 %s\n%straceroute -n -q 10 %s\n%s", srv, r.stdout, srv, ref.stdout)
 }
+
+// TestTraceNames checks that -r names the hops through netkit's resolver
+// (here the test's hosts file), in the table and in the JSON.
+func TestTraceNames(t *testing.T) {
+	pingNeedRoot(t)
+	resolveEnv(t) // its hosts file maps 127.0.0.5 to web.test
+	r := netkit(t, "trace", "-c", "1", "-r", "127.0.0.5")
+	if rows := strings.Split(strings.TrimSpace(r.stdout), "\n"); r.code != 0 || len(rows) != 2 || strings.Fields(rows[1])[1] != "web.test" {
+		t.Errorf("exit %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	checkDocument(t, netkit(t, "trace", "-c", "1", "-r", "127.0.0.5", "--json"), 0, "trace.json")
+}
