@@ -35,8 +35,8 @@ type TraceOptions struct {
 	MTU bool
 	// Numeric is -n, accepted and the default; Names is -r.
 	Numeric, Names bool
-	Family  familyFlags
-	family  resolve.Family
+	Family         familyFlags
+	family         resolve.Family
 }
 
 // NewCmdTrace returns 'netkit trace'. runF replaces traceRun in tests.
