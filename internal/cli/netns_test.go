@@ -237,3 +237,17 @@ func TestNetnsChildArgs(t *testing.T) {
 		t.Errorf("child args %q, want %q", got, want)
 	}
 }
+
+// TestTraceNetns traces from the client of the namespace lab with --netns,
+// run from this namespace: the hops are the lab's routers, as from inside.
+func TestTraceNetns(t *testing.T) {
+	lab := netlab.New(t)
+	r := netkitBinary(t, "trace", "--netns", lab.Client, "-c", "1", netlab.ServerAddr)
+	var hops []string
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n")[1:] {
+		hops = append(hops, strings.Fields(line)[1])
+	}
+	if want := []string{netlab.Router1Addr, netlab.Router2Addr, netlab.ServerAddr}; r.code != 0 || !slices.Equal(hops, want) {
+		t.Errorf("exit %d, hops %v, want %v\n%s%s", r.code, hops, want, r.stdout, r.stderr)
+	}
+}

@@ -102,7 +102,7 @@ func NewRootCmd(io *output.Streams) *cobra.Command {
 		NewCmdHosts(io, nil),
 		withNetns(NewCmdResolve(io, nil)),
 		withNetns(NewCmdPing(io, nil)),
-		NewCmdTrace(io, nil),
+		withNetns(NewCmdTrace(io, nil)),
 		NewCmdSockets(io, nil),
 		NewCmdEcho(io),
 		withNetns(NewCmdDiagnose(io, nil)),
