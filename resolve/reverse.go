@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/netip"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/miekg/dns"
 )
@@ -74,4 +76,52 @@ func (r *Resolver) LookupAddr(ctx context.Context, addr netip.Addr) ([]string, e
 		}
 	}
 	return nil, &LookupError{Name: addr.String(), Asked: asked, Err: lastErr}
+}
+
+// NameTimeout bounds all the lookups of one NameAddrs call: addresses still
+// unnamed by then stay numeric, so that a listing never waits long on a
+// slow DNS server.
+const NameTimeout = 3 * time.Second
+
+// nameWorkers is how many reverse lookups NameAddrs runs at once.
+const nameWorkers = 8
+
+// NameAddrs names each address for a listing (sockets -r, trace -r): its
+// first name from LookupAddr, looked up once and several at a time, within
+// NameTimeout in all. An address without a name, or not answered in time,
+// maps to its own text.
+func (r *Resolver) NameAddrs(ctx context.Context, addrs []netip.Addr) map[netip.Addr]string {
+	ctx, cancel := context.WithTimeout(ctx, NameTimeout)
+	defer cancel()
+	names := make(map[netip.Addr]string, len(addrs))
+	var todo []netip.Addr
+	for _, a := range addrs {
+		if _, ok := names[a]; !ok {
+			names[a] = a.String()
+			todo = append(todo, a)
+		}
+	}
+	found := make([]string, len(todo))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(nameWorkers, len(todo)) {
+		wg.Go(func() {
+			for i := range next {
+				if n, err := r.LookupAddr(ctx, todo[i]); err == nil {
+					found[i] = n[0]
+				}
+			}
+		})
+	}
+	for i := range todo {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, a := range todo {
+		if found[i] != "" {
+			names[a] = found[i]
+		}
+	}
+	return names
 }

@@ -14,8 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/netkit/netkit/resolve"
 	"github.com/netkit/netkit/units"
@@ -183,7 +181,7 @@ type Query struct {
 	Cmdlines bool
 	// Names fills Socket.LocalName and RemoteName: host names from
 	// Resolver (the hosts file and reverse DNS as nsswitch.conf orders
-	// them, at most NameTimeout in all) and service names from
+	// them, at most resolve.NameTimeout in all) and service names from
 	// /etc/services.
 	Names bool
 	// Resolver names addresses for Names; nil means resolve.Default().
@@ -645,27 +643,21 @@ func serviceName(proto string, port uint16) string {
 	return strconv.Itoa(int(port))
 }
 
-// NameTimeout bounds all the host name lookups of one List call with
-// Query.Names; addresses still unnamed by then stay numeric.
-const NameTimeout = 3 * time.Second
-
 // addNames fills LocalName and RemoteName, looking each distinct address
 // up once, several at a time.
 func addNames(ctx context.Context, r *resolve.Resolver, socks []Socket) {
-	ctx, cancel := context.WithTimeout(ctx, NameTimeout)
-	defer cancel()
-	hosts := map[netip.Addr]string{}
+	var addrs []netip.Addr
 	for i := range socks {
 		if !socks[i].isIP() {
 			continue
 		}
 		for _, a := range []netip.Addr{socks[i].Local.Addr(), socks[i].Remote.Addr()} {
 			if !a.IsUnspecified() {
-				hosts[a] = ""
+				addrs = append(addrs, a)
 			}
 		}
 	}
-	lookupHosts(ctx, r, hosts)
+	hosts := r.NameAddrs(ctx, addrs)
 	name := func(proto string, ap netip.AddrPort) string {
 		host, port := "*", "*"
 		if a := ap.Addr(); !a.IsUnspecified() {
@@ -686,38 +678,5 @@ func addNames(ctx context.Context, r *resolve.Resolver, socks []Socket) {
 		}
 		s.LocalName = name(s.Proto, s.Local)
 		s.RemoteName = name(s.Proto, s.Remote)
-	}
-}
-
-// nameWorkers is how many reverse lookups addNames runs at once.
-const nameWorkers = 8
-
-// lookupHosts sets each key's value to its first name from r, or to the
-// address itself when it has none or ctx ends first.
-func lookupHosts(ctx context.Context, r *resolve.Resolver, hosts map[netip.Addr]string) {
-	addrs := make([]netip.Addr, 0, len(hosts))
-	for a := range hosts {
-		addrs = append(addrs, a)
-	}
-	names := make([]string, len(addrs))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(nameWorkers, len(addrs)) {
-		wg.Go(func() {
-			for i := range next {
-				names[i] = addrs[i].String()
-				if n, err := r.LookupAddr(ctx, addrs[i]); err == nil {
-					names[i] = n[0]
-				}
-			}
-		})
-	}
-	for i := range addrs {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	for i, a := range addrs {
-		hosts[a] = names[i]
 	}
 }

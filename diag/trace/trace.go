@@ -99,10 +99,10 @@ type Options struct {
 	// Interval is the time between two rounds (one probe to every hop); 0
 	// means DefaultInterval.
 	Interval time.Duration
-	// Names looks up the name of every address that answered, as ping -r
-	// and mtr do: through Resolver (the hosts file, then PTR records, as
+	// Names looks up the name of every address that answered, as
+	// traceroute and mtr do: through Resolver (the hosts file, then PTR records, as
 	// nsswitch.conf orders them), once the trace is over, within
-	// NameTimeout in all.
+	// resolve.NameTimeout in all.
 	Names bool
 	// OnProbe, if not nil, is called with every answer and timeout, one
 	// call at a time, from the listener's, a timer's or a connect's
@@ -350,23 +350,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
-// NameTimeout bounds the name lookups of one trace with Options.Names;
-// addresses unnamed by then stay numeric.
-const NameTimeout = 3 * time.Second
-
-// addNames fills each hop's Names, looking each address up once.
+// addNames fills each hop's Names.
 func addNames(ctx context.Context, r *resolve.Resolver, hops []Hop) {
-	ctx, cancel := context.WithTimeout(ctx, NameTimeout)
-	defer cancel()
-	names := map[netip.Addr]string{}
+	var addrs []netip.Addr
+	for _, h := range hops {
+		addrs = append(addrs, h.Addrs...)
+	}
+	names := r.NameAddrs(ctx, addrs)
 	for i := range hops {
 		for _, a := range hops[i].Addrs {
-			if _, ok := names[a]; !ok {
-				names[a] = a.String()
-				if n, err := r.LookupAddr(ctx, a); err == nil {
-					names[a] = n[0]
-				}
-			}
 			hops[i].Names = append(hops[i].Names, names[a])
 		}
 	}
