@@ -200,6 +200,7 @@ func TestJSONSchemas(t *testing.T) {
 	})
 
 	t.Run("trace", func(t *testing.T) {
+		ran["netkit trace"] = true // run below, where raw sockets may be opened
 		pingNeedRoot(t)
 		checkDocument(t, nk(t, "trace", "-c", "2", "-i", "0.05", "127.0.0.1", "--json"), 0, "trace.json")
 		checkDocument(t, nk(t, "trace", "-c", "1", "--mtu", "127.0.0.1", "--json"), 0, "trace.json")
