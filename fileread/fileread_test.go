@@ -6,9 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/netkit/netkit/internal/testenv"
 )
 
 func TestReadAllLimit(t *testing.T) {
@@ -39,17 +40,7 @@ func TestReadAllDevZero(t *testing.T) {
 // TestReadAllCancelled: a FIFO whose writer sends nothing is read until the
 // context ends, and no longer.
 func TestReadAllCancelled(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "fifo")
-	if err := syscall.Mkfifo(path, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// A writer that never closes, opened read-write so that the open does
-	// not wait for a reader.
-	w, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	path, _ := testenv.StalledFIFO(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

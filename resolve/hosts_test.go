@@ -10,11 +10,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/netkit/netkit/fileread"
+	"github.com/netkit/netkit/internal/testenv"
 )
 
 const lintHosts = "127.0.0.1\tlocalhost\n" +
@@ -257,17 +257,7 @@ func TestHostsFileBounded(t *testing.T) {
 		t.Errorf("parse of /dev/zero: %v, want a FileError wrapping ErrTooLarge", err)
 	}
 
-	fifo := filepath.Join(t.TempDir(), "hosts")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// A writer that never closes, opened read-write so that the open does
-	// not wait for a reader.
-	w, err := os.OpenFile(fifo, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	fifo, w := testenv.StalledFIFO(t)
 	w.Write([]byte("127.0.0.1 x\n"))
 	cctx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)

@@ -4,11 +4,12 @@ import (
 	"bytes"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/netkit/netkit/internal/testenv"
 )
 
 // TestFilesBounded: every file flag pointed at /dev/zero, which never ends,
@@ -60,15 +61,7 @@ func TestHostsFileEnvBounded(t *testing.T) {
 // TestFileReadEndsOnCtrlC: reading a hosts file that never ends (a FIFO
 // whose writer sends nothing) stops at the first SIGINT.
 func TestFileReadEndsOnCtrlC(t *testing.T) {
-	fifo := filepath.Join(t.TempDir(), "hosts")
-	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	w, err := os.OpenFile(fifo, os.O_RDWR, 0) // a writer that never closes
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
+	fifo, _ := testenv.StalledFIFO(t)
 	cmd := exec.Command(binary, "hosts", "--file", fifo)
 	var errOut bytes.Buffer
 	cmd.Stderr = &errOut

@@ -7,6 +7,8 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
+	"syscall"
 	"testing"
 )
 
@@ -36,4 +38,23 @@ func NeedRoot(t testing.TB) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root")
 	}
+}
+
+// StalledFIFO makes a named pipe in a temporary folder, holds its writing
+// end open until the test ends, and returns its path and that end: a file
+// whose read waits for ever unless the test writes (a hosts or PEM file
+// that never ends), for the tests that a read stops when it should.
+func StalledFIFO(t testing.TB) (path string, w *os.File) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Opened read-write, so that the open does not wait for a reader.
+	w, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	return path, w
 }
