@@ -421,9 +421,13 @@ func (o *Options) launch(ctx context.Context, todo []int, stats []Stats) {
 			count, ok = o.probeCount(ctx, time.Now())
 		}
 		if !ok {
+			why := "not pinged: the run ended before its turn"
+			if len(todo) > limit {
+				why += fmt.Sprintf(" (at most %d hosts are pinged at once)", limit)
+			}
 			for _, j := range todo[k:] {
 				stats[j].State = Skipped
-				stats[j].Error = fmt.Sprintf("not pinged: the run ended before its turn (at most %d hosts are pinged at once)", limit)
+				stats[j].Error = why
 			}
 			return
 		}
