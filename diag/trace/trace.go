@@ -148,9 +148,7 @@ type Probe struct {
 	ICMP *ping.ICMPError `json:"icmp,omitempty"`
 }
 
-// Hop is the statistics of one TTL, as mtr --report shows them. RTTs are
-// in milliseconds, over the answered probes; StdevMs is the population
-// standard deviation.
+// Hop is the statistics of one TTL, as mtr --report shows them.
 type Hop struct {
 	Hop int `json:"hop"`
 	// Addrs are the addresses that answered, in the order they first did:
@@ -159,11 +157,8 @@ type Hop struct {
 	Sent     int          `json:"sent"`
 	Received int          `json:"received"`
 	LossPct  float64      `json:"loss_pct"`
-	LastMs   float64      `json:"rtt_last_ms"`
-	AvgMs    float64      `json:"rtt_avg_ms"`
-	BestMs   float64      `json:"rtt_best_ms"`
-	WorstMs  float64      `json:"rtt_worst_ms"`
-	StdevMs  float64      `json:"rtt_stdev_ms"`
+	// RTT is nil (its fields left out) for a hop that never answered.
+	*RTT
 	// Silent counts the hops this line stands for: 1, or, for the last
 	// line of a trace that ran out of hops, every hop from this one on that
 	// never answered.
@@ -173,6 +168,17 @@ type Hop struct {
 	Names []string `json:"names,omitempty"`
 
 	rtts units.Spread
+	last float64 // the last answer's RTT
+}
+
+// RTT is the round-trip times of a hop's answers, in milliseconds;
+// StdevMs is the population standard deviation.
+type RTT struct {
+	LastMs  float64 `json:"rtt_last_ms"`
+	AvgMs   float64 `json:"rtt_avg_ms"`
+	BestMs  float64 `json:"rtt_best_ms"`
+	WorstMs float64 `json:"rtt_worst_ms"`
+	StdevMs float64 `json:"rtt_stdev_ms"`
 }
 
 // StopReason says why a trace ended.
@@ -664,8 +670,7 @@ func (h *Hop) record(a netip.Addr, rtt float64) {
 	}
 	h.Received++
 	h.rtts.Add(rtt)
-	h.LastMs = units.RoundMillis(rtt)
-	h.BestMs, h.WorstMs, h.AvgMs, h.StdevMs = h.rtts.Min(), h.rtts.Max(), h.rtts.Mean(), h.rtts.Stdev()
+	h.last = rtt
 }
 
 // result is the trace's hops up to its end; trailing hops that never
@@ -688,6 +693,9 @@ func (t *tracer) resultLocked() *Result {
 		h := hops[i]
 		if h.Sent > 0 {
 			h.LossPct = float64(h.Sent-h.Received) / float64(h.Sent) * 100
+		}
+		if h.Received > 0 {
+			h.RTT = &RTT{LastMs: units.RoundMillis(h.last), AvgMs: h.rtts.Mean(), BestMs: h.rtts.Min(), WorstMs: h.rtts.Max(), StdevMs: h.rtts.Stdev()}
 		}
 		h.Addrs = append([]netip.Addr{}, h.Addrs...)
 		res.Hops = append(res.Hops, h)

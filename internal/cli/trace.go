@@ -295,6 +295,8 @@ func traceTable(res *trace.Result) *output.Table {
 			if len(h.Names) > 0 {
 				row[1] = strings.Join(h.Names, ",")
 			}
+		}
+		if h.RTT != nil {
 			row[4], row[5], row[6], row[7], row[8] = ms(h.LastMs), ms(h.AvgMs), ms(h.BestMs), ms(h.WorstMs), ms(h.StdevMs)
 		}
 		t.Append(row...)
