@@ -41,20 +41,8 @@ func TestReadAllDevZero(t *testing.T) {
 // context ends, and no longer.
 func TestReadAllCancelled(t *testing.T) {
 	path, _ := testenv.StalledFIFO(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
+	testenv.StopsOnCancel(t, "the read", func(ctx context.Context) error {
 		_, err := ReadAll(ctx, path, 1<<20)
-		done <- err
-	}()
-	time.Sleep(50 * time.Millisecond)
-	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("got %v, want context.Canceled", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the read outlasted its context")
-	}
+		return err
+	})
 }

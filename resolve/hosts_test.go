@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/netkit/netkit/fileread"
 	"github.com/netkit/netkit/internal/testenv"
@@ -259,22 +258,10 @@ func TestHostsFileBounded(t *testing.T) {
 
 	fifo, w := testenv.StalledFIFO(t)
 	w.Write([]byte("127.0.0.1 x\n"))
-	cctx, cancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() {
-		_, err := LookupHostsFile(cctx, fifo, "x", AnyFamily)
-		done <- err
-	}()
-	time.Sleep(50 * time.Millisecond)
-	cancel()
-	select {
-	case err := <-done:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("got %v, want context.Canceled", err)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the hosts file read outlasted its context")
-	}
+	testenv.StopsOnCancel(t, "the hosts file read", func(ctx context.Context) error {
+		_, err := LookupHostsFile(ctx, fifo, "x", AnyFamily)
+		return err
+	})
 }
 
 // BenchmarkCheckHosts100k parses and checks a hosts file of 100,000 lines.

@@ -5,11 +5,14 @@
 package testenv
 
 import (
+	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // NeedTool returns the path of the system tool name that a differential
@@ -57,4 +60,24 @@ func StalledFIFO(t testing.TB) (path string, w *os.File) {
 	}
 	t.Cleanup(func() { w.Close() })
 	return path, w
+}
+
+// StopsOnCancel runs read (of a StalledFIFO, say) with a context it cancels
+// after 50 ms, and fails the test unless read then returns
+// context.Canceled within 5 s: what, in the failure, names the read.
+func StopsOnCancel(t testing.TB, what string, read func(context.Context) error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- read(ctx) }()
+	time.Sleep(50 * time.Millisecond)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s: got %v, want context.Canceled", what, err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%s outlasted its context", what)
+	}
 }
