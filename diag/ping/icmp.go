@@ -267,10 +267,11 @@ func (r *targetRun) dispatch(m Message) {
 const fallbackWait = 20 * time.Millisecond
 
 // kernelReply records an echo reply the Listener heard, with its RTT from
-// the kernel's receive time (SO_TIMESTAMPNS) and the send time pro-bing put
-// in the payload: no goroutine hand-off is in it. A reply to a probe
-// already answered is left to pro-bing's OnDuplicateRecv. The caller holds
-// r.mu.
+// the kernel's receive time (SO_TIMESTAMPNS) and the kernel's send time of
+// the request (Message.Sent), or, when the tap did not see it, the send
+// time pro-bing put in the payload: no goroutine hand-off is in it. A
+// reply to a probe already answered is left to pro-bing's OnDuplicateRecv.
+// The caller holds r.mu.
 func (r *targetRun) kernelReply(m Message) {
 	seq := int(m.Seq)
 	if at, ok := r.sentAt[seq]; ok {
@@ -287,11 +288,15 @@ func (r *targetRun) kernelReply(m Message) {
 		}
 		return
 	}
-	if len(m.Data) < 8 {
-		return
+	sent := m.Sent
+	if sent.IsZero() {
+		if len(m.Data) < 8 {
+			return
+		}
+		sent = time.Unix(0, int64(binary.BigEndian.Uint64(m.Data)))
 	}
 	r.handled[seq] = true
-	rtt := m.At.Sub(time.Unix(0, int64(binary.BigEndian.Uint64(m.Data))))
+	rtt := m.At.Sub(sent)
 	ev := Probe{Seq: seq + 1, Kind: ProbeReply, Bytes: m.Bytes, From: m.Dst, TTL: m.TTL, RTTMs: units.Millis(max(rtt, 0))}
 	r.answer(seq, rtt, ev)
 }

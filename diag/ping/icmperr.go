@@ -113,6 +113,9 @@ type Message struct {
 	// At is when the kernel received the message (SO_TIMESTAMPNS), or when
 	// the listener read it if the kernel gave no time.
 	At time.Time
+	// Sent, for an echo reply, is when the kernel sent the request it
+	// answers (see sendTap); zero when that was not seen.
+	Sent time.Time
 }
 
 // key is what a subscriber waits for: messages about packets of proto to
@@ -130,7 +133,8 @@ type key struct {
 type Listener struct {
 	c       *net.IPConn
 	v6      bool
-	replies bool // echo replies are heard too
+	replies bool     // echo replies are heard too
+	tap     *sendTap // the send times of echo requests; nil without replies, or when it cannot be opened
 	local   map[netip.Addr]bool
 	mu      sync.Mutex
 	subs    map[key]func(Message)
@@ -156,6 +160,10 @@ func Listen(v6, replies bool) (*Listener, error) {
 		return nil, err
 	}
 	l := &Listener{c: c, v6: v6, replies: replies, local: localAddrs(), subs: map[key]func(Message){}, closed: make(chan struct{})}
+	if replies {
+		// Without the tap, RTTs start at the time in the probe.
+		l.tap, _ = openSendTap(v6)
+	}
 	go l.loop()
 	return l, nil
 }
@@ -275,10 +283,18 @@ func (l *Listener) Close() error {
 	return l.c.Close()
 }
 
+// closeTap closes the tap, once the loop that reads it has ended.
+func (l *Listener) closeTap() {
+	if l.tap != nil {
+		l.tap.close()
+	}
+}
+
 // loop reads messages until the socket closes.
 func (l *Listener) loop() {
 	buf := make([]byte, 1<<16)
 	oob := make([]byte, 128)
+	defer l.closeTap()
 	for {
 		n, oobn, _, from, err := l.c.ReadMsgIP(buf, oob)
 		if err != nil {
@@ -301,6 +317,13 @@ func (l *Listener) loop() {
 		m.At, m.TTL = at, ttl
 		if m.Err != nil {
 			m.Err.Local = l.local[m.Err.From]
+		} else if l.tap != nil {
+			// A packet the kernel did not stamp when it left (its
+			// timestamps are switched on a moment after the first
+			// socket asks) is stamped when read: after the reply.
+			if sent, ok := l.tap.sentAt(m.Dst, m.ID, m.Seq); ok && !sent.After(at) {
+				m.Sent = sent
+			}
 		}
 		id := m.ID
 		if m.Proto == ProtoTCP || m.Proto == ProtoUDP {
