@@ -129,7 +129,9 @@ type key struct {
 // Listener hears the ICMP (or ICMPv6) messages about packets this process
 // sends, on a raw socket (root or CAP_NET_RAW), and hands each to whoever
 // subscribed to its quoted destination and identifier. pro-bing's sockets
-// filter ICMP errors out; a Listener is how ping hears them.
+// filter ICMP errors out; a Listener is how ping hears them. One that hears
+// echo replies also gives each the kernel's send time of its request
+// (Message.Sent, from a sendTap).
 type Listener struct {
 	c       *net.IPConn
 	v6      bool

@@ -14,9 +14,9 @@ import (
 
 // BenchmarkPingRTT measures the loopback RTT netkit reports (20 probes 5 ms
 // apart per iteration) and, in the same iteration, the RTT iputils ping
-// reports for the same probes, so that both see the same load: the
-// difference is the send path, pro-bing's between the time it puts in the
-// probe and the system call, and iputils'.
+// reports for the same probes, so that both see the same load. netkit's
+// run from the kernel's send time (see sendTap); iputils' from the time it
+// puts in the probe, so they include its send path.
 func BenchmarkPingRTT(b *testing.B) {
 	if !rawICMPAllowed() {
 		b.Skip("needs root or CAP_NET_RAW")
