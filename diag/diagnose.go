@@ -67,6 +67,11 @@ type Options struct {
 	Family resolve.Family
 	// Resolver looks Host up; nil means resolve.Default().
 	Resolver *resolve.Resolver
+	// Allowed, if not nil, says which addresses may be probed. When Host
+	// resolves to one it refuses, the resolve step fails with a
+	// *NotAllowedError and nothing is sent to any address: the check is
+	// on the addresses the later steps use, not on an earlier lookup's.
+	Allowed func(netip.Addr) bool
 	// TLS says whether to check TLS; see TLSMode.
 	TLS TLSMode
 	// Client configures the TLS check and the echo round trip: the trusted
@@ -461,6 +466,17 @@ func isLocalhostName(name string) bool {
 	return strings.HasSuffix(name, ".localhost")
 }
 
+// NotAllowedError is an address Host resolved to that Options.Allowed
+// refuses.
+type NotAllowedError struct {
+	Host    string
+	Address netip.Addr
+}
+
+func (e *NotAllowedError) Error() string {
+	return fmt.Sprintf("%s resolves to %s, which is not in the allowed networks: nothing was sent", e.Host, e.Address)
+}
+
 func (d *diagnosis) resolve(ctx context.Context, s *Step) {
 	res, err := d.resolver.Resolve(ctx, resolve.Query{Name: d.o.Host, Family: d.o.Family, SockType: resolve.Stream})
 	d.rep.Resolution = res
@@ -472,6 +488,11 @@ func (d *diagnosis) resolve(ctx context.Context, s *Step) {
 	var where []string
 	for _, a := range res.Answers {
 		addr := a.Address.Addr()
+		if d.o.Allowed != nil && !d.o.Allowed(addr.Unmap()) {
+			d.addrs, d.local = nil, false
+			s.set(StatusFail, "%v", &NotAllowedError{Host: d.o.Host, Address: addr.Unmap()})
+			return
+		}
 		if slices.Contains(d.addrs, addr) {
 			continue
 		}

@@ -152,6 +152,29 @@ func TestDiagnoseClosedPort(t *testing.T) {
 	}
 }
 
+// TestDiagnoseNotAllowed checks that an address Options.Allowed refuses
+// fails the resolve step and that nothing is sent: the ping and connect
+// steps are skipped, and the listener at that address hears nothing.
+func TestDiagnoseNotAllowed(t *testing.T) {
+	r := diagResolver(t, diagHosts)
+	l := testnet.Listen(t, "127.0.0.61:0")
+	refused := netip.MustParseAddr("127.0.0.61")
+	rep := diagnose(t, r, "svc.test", portOf(l), func(o *Options) {
+		o.Allowed = func(a netip.Addr) bool { return a != refused }
+	})
+	expect(t, rep, StepResolve, StatusFail, "svc.test resolves to 127.0.0.61, which is not in the allowed networks", "")
+	expect(t, rep, StepPing, StatusSkip, "no address", "")
+	expect(t, rep, StepConnect, StatusSkip, "", "")
+	if rep.OK || rep.FailedStep != StepResolve {
+		t.Errorf("ok %v, failed step %s", rep.OK, rep.FailedStep)
+	}
+	l.(*net.TCPListener).SetDeadline(time.Now().Add(100 * time.Millisecond))
+	if c, err := l.Accept(); err == nil {
+		c.Close()
+		t.Error("a connection reached the address Allowed refused")
+	}
+}
+
 func TestDiagnoseEchoServer(t *testing.T) {
 	ca := testcert.NewCA(t)
 	r := diagResolver(t, diagHosts)

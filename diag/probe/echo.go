@@ -52,8 +52,10 @@ func (r *run) echo(ctx context.Context) error {
 
 // diagnose is netkit's diagnose prober: every step of 'netkit diagnose'
 // as probe_step_success{step} and probe_step_duration_seconds{step}. The
-// name is resolved first so that Options.Allowed is checked before
-// anything is sent to the target.
+// name is resolved first so that a target Options.Allowed refuses is
+// refused as a whole; diagnose checks Options.Allowed again on the
+// addresses it resolves itself, so that an answer that changed in between
+// (DNS rebinding) sends nothing either.
 func (r *run) diagnose(ctx context.Context) error {
 	if _, err := r.resolve(ctx); err != nil {
 		return err
@@ -68,7 +70,7 @@ func (r *run) diagnose(ctx context.Context) error {
 	// the step that hangs time to say so before the probe ends.
 	client := r.client(ctx, r.m.Plaintext)
 	client.Timeout = min(client.Timeout/3, diag.DefaultTimeout)
-	rep, err := diag.Diagnose(ctx, diag.Options{Host: r.host, Port: r.port, Resolver: r.o.Resolver,
+	rep, err := diag.Diagnose(ctx, diag.Options{Host: r.host, Port: r.port, Resolver: r.o.Resolver, Allowed: r.o.Allowed,
 		TLS: tls, Client: client, PingCount: max(r.m.PingCount, 1)})
 	if err != nil {
 		return &TargetError{Target: r.target, Why: err.Error()}
