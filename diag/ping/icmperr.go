@@ -129,14 +129,14 @@ type key struct {
 // Listener hears the ICMP (or ICMPv6) messages about packets this process
 // sends, on a raw socket (root or CAP_NET_RAW), and hands each to whoever
 // subscribed to its quoted destination and identifier. pro-bing's sockets
-// filter ICMP errors out; a Listener is how ping hears them. One that hears
-// echo replies also gives each the kernel's send time of its request
+// filter ICMP errors out; a Listener is how ping hears them. Ping's also
+// gives each echo reply the kernel's send time of its request
 // (Message.Sent, from a sendTap).
 type Listener struct {
 	c       *net.IPConn
 	v6      bool
 	replies bool     // echo replies are heard too
-	tap     *sendTap // the send times of echo requests; nil without replies, or when it cannot be opened
+	tap     *sendTap // the send times of echo requests; nil unless asked for, or when it cannot be opened
 	local   map[netip.Addr]bool
 	mu      sync.Mutex
 	subs    map[key]func(Message)
@@ -148,6 +148,14 @@ type Listener struct {
 // packet too big, parameter problem). It fails with the socket's error
 // (EPERM) without raw socket rights.
 func Listen(v6, replies bool) (*Listener, error) {
+	return listen(v6, replies, false)
+}
+
+// listen opens a Listener as Listen does; with tap (and replies) it also
+// opens a sendTap, so that echo replies come with the kernel's send time of
+// their request. Ping's RTTs need it; those who time their probes
+// themselves (trace) do not.
+func listen(v6, replies, tap bool) (*Listener, error) {
 	network := "ip4:icmp"
 	if v6 {
 		network = "ip6:ipv6-icmp"
@@ -162,7 +170,7 @@ func Listen(v6, replies bool) (*Listener, error) {
 		return nil, err
 	}
 	l := &Listener{c: c, v6: v6, replies: replies, local: localAddrs(), subs: map[key]func(Message){}, closed: make(chan struct{})}
-	if replies {
+	if replies && tap {
 		// Without the tap, RTTs start at the time in the probe.
 		l.tap, _ = openSendTap(v6)
 	}

@@ -402,7 +402,7 @@ func Run(ctx context.Context, o Options) ([]Stats, error) {
 		}
 		// Without a listener, errors go unheard and their probes time out:
 		// that is what happens without raw rights too.
-		if l, err := Listen(v6, m == MethodRaw); err == nil {
+		if l, err := listen(v6, m == MethodRaw, true); err == nil {
 			defer l.Close()
 			o.listeners[v6] = l
 		}

@@ -21,7 +21,7 @@ func TestSendTap(t *testing.T) {
 	needRawICMP(t)
 	for _, dst := range []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("::1")} {
 		t.Run(dst.String(), func(t *testing.T) {
-			l, err := Listen(dst.Is6(), true)
+			l, err := listen(dst.Is6(), true, true)
 			if err != nil {
 				t.Fatal(err)
 			}
