@@ -391,29 +391,10 @@ func ParseMessage(v6 bool, from netip.Addr, b []byte) (Message, bool) {
 	if !ok {
 		return Message{}, false
 	}
-	m := Message{Proto: -1, Bytes: len(b)}
-	q := b[8:]
+	m := Message{Bytes: len(b)}
 	var payload []byte
-	if v6 {
-		if len(q) < 40 || q[0]>>4 != 6 {
-			return Message{}, false
-		}
-		m.Proto = int(q[6])
-		m.Dst, _ = netip.AddrFromSlice(q[24:40])
-		payload = q[40:]
-	} else {
-		if len(q) < 20 || q[0]>>4 != 4 {
-			return Message{}, false
-		}
-		ihl := int(q[0]&0x0f) * 4
-		if ihl < 20 || len(q) < ihl {
-			return Message{}, false
-		}
-		m.Proto = int(q[9])
-		m.Dst, _ = netip.AddrFromSlice(q[16:20])
-		payload = q[ihl:]
-	}
-	if len(payload) < 8 {
+	m.Proto, m.Dst, payload, ok = ipPacket(v6, b[8:])
+	if !ok {
 		return Message{}, false
 	}
 	switch m.Proto {
@@ -438,6 +419,32 @@ func ParseMessage(v6 bool, from netip.Addr, b []byte) (Message, bool) {
 		m.Err.MTU = mtuOf(v6, b[4:8])
 	}
 	return m, true
+}
+
+// ipPacket reads the protocol and destination of an IPv6 (v6) or IPv4
+// packet b, and returns what follows its header, of at least 8 bytes (an
+// ICMP header, or a TCP or UDP segment's ports). IPv6 extension headers are
+// not followed. It reports false for anything shorter or of the other
+// version.
+func ipPacket(v6 bool, b []byte) (proto int, dst netip.Addr, payload []byte, ok bool) {
+	if v6 {
+		if len(b) < 40 || b[0]>>4 != 6 {
+			return 0, netip.Addr{}, nil, false
+		}
+		proto, payload = int(b[6]), b[40:]
+		dst, _ = netip.AddrFromSlice(b[24:40])
+	} else {
+		if len(b) < 20 || b[0]>>4 != 4 {
+			return 0, netip.Addr{}, nil, false
+		}
+		ihl := int(b[0]&0x0f) * 4
+		if ihl < 20 || len(b) < ihl {
+			return 0, netip.Addr{}, nil, false
+		}
+		proto, payload = int(b[9]), b[ihl:]
+		dst, _ = netip.AddrFromSlice(b[16:20])
+	}
+	return proto, dst, payload, len(payload) >= 8
 }
 
 // mtuOf is the next hop's MTU in the second word of the ICMP header: its

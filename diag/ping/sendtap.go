@@ -142,24 +142,9 @@ func (t *sendTap) drain() {
 // parse reads the destination, identifier and sequence of an echo request
 // from its IP packet.
 func (t *sendTap) parse(b []byte) (tapKey, bool) {
-	var dst netip.Addr
-	var icmp []byte
-	if t.v6 {
-		if len(b) < 48 {
-			return tapKey{}, false
-		}
-		dst, _ = netip.AddrFromSlice(b[24:40])
-		icmp = b[40:]
-	} else {
-		if len(b) < 20 {
-			return tapKey{}, false
-		}
-		ihl := int(b[0]&0x0f) * 4
-		if ihl < 20 || len(b) < ihl+8 {
-			return tapKey{}, false
-		}
-		dst, _ = netip.AddrFromSlice(b[16:20])
-		icmp = b[ihl:]
+	_, dst, icmp, ok := ipPacket(t.v6, b)
+	if !ok {
+		return tapKey{}, false
 	}
 	return tapKey{dst, binary.BigEndian.Uint16(icmp[4:]), binary.BigEndian.Uint16(icmp[6:])}, true
 }
