@@ -113,8 +113,9 @@ type Message struct {
 	// At is when the kernel received the message (SO_TIMESTAMPNS), or when
 	// the listener read it if the kernel gave no time.
 	At time.Time
-	// Sent, for an echo reply, is when the kernel sent the request it
-	// answers (see sendTap); zero when that was not seen.
+	// Sent, for an echo reply or an error about an echo request, is when
+	// the kernel sent that request (see ListenEcho); zero when that was not
+	// seen.
 	Sent time.Time
 }
 
@@ -129,9 +130,8 @@ type key struct {
 // Listener hears the ICMP (or ICMPv6) messages about packets this process
 // sends, on a raw socket (root or CAP_NET_RAW), and hands each to whoever
 // subscribed to its quoted destination and identifier. pro-bing's sockets
-// filter ICMP errors out; a Listener is how ping hears them. Ping's also
-// gives each echo reply the kernel's send time of its request
-// (Message.Sent, from a sendTap).
+// filter ICMP errors out; a Listener is how ping hears them. One opened by
+// ListenEcho also gives the kernel's send times of echo requests.
 type Listener struct {
 	c       *net.IPConn
 	v6      bool
@@ -151,10 +151,17 @@ func Listen(v6, replies bool) (*Listener, error) {
 	return listen(v6, replies, false)
 }
 
+// ListenEcho opens a Listener that hears echo replies too, as
+// Listen(v6, true) does, and that gives every message about an echo request
+// this machine sent, reply or error, the kernel's send time of that request
+// (Message.Sent, from a sendTap): RTTs from it leave this process's send
+// path out.
+func ListenEcho(v6 bool) (*Listener, error) {
+	return listen(v6, true, true)
+}
+
 // listen opens a Listener as Listen does; with tap (and replies) it also
-// opens a sendTap, so that echo replies come with the kernel's send time of
-// their request. Ping's RTTs need it; those who time their probes
-// themselves (trace) do not.
+// opens a sendTap (see ListenEcho).
 func listen(v6, replies, tap bool) (*Listener, error) {
 	network := "ip4:icmp"
 	if v6 {
@@ -327,10 +334,11 @@ func (l *Listener) loop() {
 		m.At, m.TTL = at, ttl
 		if m.Err != nil {
 			m.Err.Local = l.local[m.Err.From]
-		} else if l.tap != nil {
+		}
+		if l.tap != nil && (m.Proto == ProtoICMP || m.Proto == ProtoICMPv6) {
 			// A packet the kernel did not stamp when it left (its
 			// timestamps are switched on a moment after the first
-			// socket asks) is stamped when read: after the reply.
+			// socket asks) is stamped when read: after the answer.
 			if sent, ok := l.tap.sentAt(m.Dst, m.ID, m.Seq); ok && !sent.After(at) {
 				m.Sent = sent
 			}

@@ -326,7 +326,13 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := ping.Listen(addr.Is6(), o.Method == MethodICMP)
+	var l *ping.Listener
+	if o.Method == MethodICMP {
+		// Echo requests: their answers come with the kernel's send time.
+		l, err = ping.ListenEcho(addr.Is6())
+	} else {
+		l, err = ping.Listen(addr.Is6(), false)
+	}
 	if err != nil {
 		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
 			return nil, &PermissionError{Err: err}
@@ -606,6 +612,9 @@ func (t *tracer) heard(m ping.Message) {
 
 // classify records the answer m to probe n.
 func (t *tracer) classify(n int, m ping.Message) {
+	if !m.Sent.IsZero() {
+		t.kernelSent(n, m.Sent)
+	}
 	switch {
 	case m.Err == nil:
 		t.answer(n, AnswerEchoReply, m.Dst, m.At, nil)
@@ -615,6 +624,16 @@ func (t *tracer) classify(n int, m ping.Message) {
 		t.answer(n, AnswerPortUnreachable, m.Err.From, m.At, m.Err)
 	default:
 		t.answer(n, AnswerUnreachable, m.Err.From, m.At, m.Err)
+	}
+}
+
+// kernelSent makes at, the kernel's send time of probe n, the start of its
+// RTT, in place of the time taken before it was written.
+func (t *tracer) kernelSent(n int, at time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if p, ok := t.inflight[n]; ok {
+		p.sent = at
 	}
 }
 
