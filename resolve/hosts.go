@@ -43,7 +43,22 @@ type HostsFile struct {
 	Lines int `json:"lines"`
 
 	syntax []Problem
-	byName map[string][]int // lower-cased name -> indexes into Entries
+	// byName is the index into Entries of the first line of each name
+	// (lower-cased); more has the indexes of the further lines of the
+	// names on several lines, which are few: most names have one line, and
+	// none of them costs a slice.
+	byName map[string]int
+	more   map[string][]int
+}
+
+// lines returns the indexes into Entries of the lines of name (lower-cased),
+// in file order.
+func (hf *HostsFile) lines(name string) []int {
+	first, ok := hf.byName[name]
+	if !ok {
+		return nil
+	}
+	return append([]int{first}, hf.more[name]...)
 }
 
 // IgnoredLine is a line with names that glibc skips because its first field
@@ -160,7 +175,7 @@ func hostsFields(line []byte) []string {
 // are kept as problems for Check. The error, a *FileError, is only for a
 // failed read.
 func ParseHosts(r io.Reader, path string) (*HostsFile, error) {
-	hf := &HostsFile{Path: path, byName: map[string][]int{}}
+	hf := &HostsFile{Path: path, byName: map[string]int{}, more: map[string][]int{}}
 	err := eachLine(r, func(n int, line []byte, tooLong bool) {
 		hf.Lines = n
 		if tooLong {
@@ -237,8 +252,12 @@ func (hf *HostsFile) parseLine(n int, line []byte) {
 	for _, name := range fields[1:] {
 		// A line that names a host twice maps it once, as in glibc.
 		key, i := strings.ToLower(name), len(hf.Entries)-1
-		if at := hf.byName[key]; len(at) == 0 || at[len(at)-1] != i {
-			hf.byName[key] = append(at, i)
+		first, seen := hf.byName[key]
+		switch at := hf.more[key]; {
+		case !seen:
+			hf.byName[key] = i
+		case first != i && (len(at) == 0 || at[len(at)-1] != i):
+			hf.more[key] = append(at, i)
 		}
 	}
 }
@@ -276,7 +295,7 @@ type HostsMatch struct {
 // match "localhost", as in glibc.
 func (hf *HostsFile) Lookup(name string, fam Family) []HostsMatch {
 	var out []HostsMatch
-	for _, i := range hf.byName[strings.ToLower(name)] {
+	for _, i := range hf.lines(strings.ToLower(name)) {
 		if m, ok := matchFamily(hf.Entries[i], fam); ok {
 			out = append(out, m)
 		}
@@ -318,7 +337,7 @@ func addrForFamily(a netip.Addr, fam Family) (netip.Addr, bool) {
 // family: what 'netkit hosts NAME' shows.
 func (hf *HostsFile) Mentions(name string) []HostsEntry {
 	var out []HostsEntry
-	for _, i := range hf.byName[strings.ToLower(name)] {
+	for _, i := range hf.lines(strings.ToLower(name)) {
 		out = append(out, hf.Entries[i])
 	}
 	return out

@@ -215,8 +215,9 @@ func hostsLines(n int) []byte {
 
 // BenchmarkLookupHosts1M compares a lookup in a hosts file of 1,000,000
 // lines read as a stream (LookupHostsFile, what resolve, ping and diagnose
-// do) with parsing the whole file first (ReadHostsFile, what 'netkit hosts'
-// does). Compare B/op and ns/op of the two.
+// do) with parsing the whole file first (ReadHostsFile, what 'netkit hosts
+// NAME' does), and times the parse and Check of 'netkit hosts'. Compare
+// B/op and ns/op.
 func BenchmarkLookupHosts1M(b *testing.B) {
 	path := filepath.Join(b.TempDir(), "hosts")
 	if err := os.WriteFile(path, hostsLines(1_000_000), 0o644); err != nil {
@@ -237,6 +238,18 @@ func BenchmarkLookupHosts1M(b *testing.B) {
 			hf, err := ReadHostsFileContext(ctx, path)
 			if err != nil || len(hf.Lookup("host999999", AnyFamily)) != 1 {
 				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("check", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			hf, err := ReadHostsFileContext(ctx, path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if p := hf.Check(CheckOptions{}); len(p) != 0 {
+				b.Fatalf("problems %v, want none", p)
 			}
 		}
 	})

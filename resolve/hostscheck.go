@@ -83,9 +83,9 @@ func (hf *HostsFile) Check(opts CheckOptions) []Problem {
 			}
 		}
 	}
-	for name, idxs := range hf.byName {
+	for name := range hf.more {
 		var first [2]*HostsEntry // the first line of each family: IPv6, IPv4
-		for _, i := range idxs {
+		for _, i := range hf.lines(name) {
 			e := &hf.Entries[i]
 			fam := 0
 			if e.Address.Unmap().Is4() {
@@ -106,11 +106,11 @@ func (hf *HostsFile) Check(opts CheckOptions) []Problem {
 			}
 		}
 	}
-	if len(hf.byName["localhost"]) == 0 {
+	if _, ok := hf.byName["localhost"]; !ok {
 		problems = append(problems, Problem{Severity: SeverityWarning, Kind: KindLocalhost,
 			Message: "no line maps localhost; add '127.0.0.1 localhost' and '::1 localhost'"})
 	}
-	if opts.Hostname != "" && len(hf.byName[strings.ToLower(opts.Hostname)]) == 0 {
+	if _, ok := hf.byName[strings.ToLower(opts.Hostname)]; opts.Hostname != "" && !ok {
 		problems = append(problems, Problem{Severity: SeverityWarning, Kind: KindHostnameMissing,
 			Message: fmt.Sprintf("this machine's host name %q has no line; tools like sudo then wait on DNS for it (add '127.0.1.1 %s')", opts.Hostname, opts.Hostname)})
 	}
