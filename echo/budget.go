@@ -32,16 +32,10 @@ const (
 type budget struct {
 	limit int64
 
-	// collect gets a value when the bytes put back since the last one
-	// reach a quarter of the limit: the buffers they were are garbage
-	// now, and collecting it keeps the heap near what the budget grants
-	// (see Server.reclaim).
-	collect chan struct{}
-
 	mu      sync.Mutex
 	used    int64
 	peak    int64 // the most used since calm last reported true
-	freed   int64 // put back since collect last got a value
+	freed   int64 // put back since garbage last reported true
 	waiters []*waiter
 }
 
@@ -53,7 +47,7 @@ type waiter struct {
 }
 
 func newBudget(limit int64) *budget {
-	return &budget{limit: limit, collect: make(chan struct{}, 1)}
+	return &budget{limit: limit}
 }
 
 // MinMaxMemory returns the least Server.MaxMemory with which a text/json
@@ -138,13 +132,7 @@ func (b *budget) put(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.used -= n
-	if b.freed += n; b.freed >= b.limit/4 {
-		b.freed = 0
-		select {
-		case b.collect <- struct{}{}:
-		default: // one is due already
-		}
-	}
+	b.freed += n
 	b.waiters = slices.DeleteFunc(b.waiters, func(w *waiter) bool {
 		if !b.take(w.n) {
 			return false
@@ -152,6 +140,20 @@ func (b *budget) put(n int64) {
 		close(w.granted)
 		return true
 	})
+}
+
+// garbage reports whether a quarter of the limit or more has been put back
+// since it last reported true: the buffers those bytes were are garbage
+// now, and collecting it keeps the heap near what the budget grants (see
+// Server.reclaim).
+func (b *budget) garbage() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.freed < b.limit/4 {
+		return false
+	}
+	b.freed = 0
+	return true
 }
 
 // calm reports whether less than freeBelow is in use after a peak of at

@@ -288,6 +288,38 @@ func TestMinMaxMemory(t *testing.T) {
 	}
 }
 
+// TestBudgetGarbage: the budget calls for a collection once a quarter of
+// its limit has been put back since it last did, and only once for it, so
+// that Server.reclaim collects at most once per interval however many
+// messages end together.
+func TestBudgetGarbage(t *testing.T) {
+	b := newBudget(1 << 20)
+	for range 8 {
+		if !b.grant(64<<10, time.Now(), nil) {
+			t.Fatal("64 KiB of a 1 MiB budget not granted")
+		}
+	}
+	for i := range 3 {
+		b.put(64 << 10)
+		if b.garbage() {
+			t.Fatalf("a collection called for after %d KiB put back, less than a quarter of 1 MiB", (i+1)*64)
+		}
+	}
+	b.put(64 << 10)
+	if !b.garbage() {
+		t.Fatal("no collection called for after 256 KiB put back, a quarter of 1 MiB")
+	}
+	if b.garbage() {
+		t.Fatal("a second collection called for without anything put back since the first")
+	}
+	for range 4 {
+		b.put(64 << 10)
+	}
+	if !b.garbage() || b.garbage() {
+		t.Fatal("512 KiB more put back at once: want one collection called for, not none or two")
+	}
+}
+
 // TestServerHandshakeFloodSummarized: clients that start a TLS handshake
 // and leave are summed up in "dropped" lines, not logged one by one.
 func TestServerHandshakeFloodSummarized(t *testing.T) {

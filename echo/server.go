@@ -256,17 +256,22 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 }
 
 // reclaim keeps the memory of message contents near what the budget
-// grants, until ctx is done. Each time a quarter of MaxMemory has been put
-// back, it collects the garbage those buffers have become (runtime.GC):
-// the collector would otherwise let it grow as large as the live heap, so
-// that a server whose budget is full could hold twice its budget. And it
-// hands the memory a load took back to the system once the load has
-// passed: when the budget is nearly unused again after a peak of 16 MiB or
-// more, or when at least reclaimConns connections have closed and at most
-// half as many are open as at the peak (Go otherwise keeps freed memory
-// for minutes, so the process's RSS would stay at its peak long after the
-// clients have gone). It looks once per reclaimInterval; a steady load,
-// which allocates as much as it frees, does not make it hand memory back.
+// grants, until ctx is done. It looks once per reclaimInterval. When a
+// quarter of MaxMemory or more has been put back since it last looked, it
+// collects the garbage those buffers have become (runtime.GC): the
+// collector would otherwise let it grow as large as the live heap, so that
+// a server whose budget is full could hold twice its budget. At most one
+// collection per interval: when hundreds of large messages end together,
+// as when an attack's clients time out at once, a collection per quarter
+// would run back to back and keep both cores marking the heap, which is
+// what delays the small messages of the other clients. And it hands the
+// memory a load took back to the system once the load has passed: when
+// the budget is nearly unused again after a peak of 16 MiB or more, or
+// when at least reclaimConns connections have closed and at most half as
+// many are open as at the peak (Go otherwise keeps freed memory for
+// minutes, so the process's RSS would stay at its peak long after the
+// clients have gone). A steady load, which allocates as much as it frees,
+// does not make it hand memory back.
 func (s *Server) reclaim(ctx context.Context) {
 	t := time.NewTicker(reclaimInterval)
 	defer t.Stop()
@@ -275,9 +280,6 @@ func (s *Server) reclaim(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-s.mem.collect:
-			runtime.GC()
-			continue
 		case <-t.C:
 		}
 		s.mu.Lock()
@@ -285,9 +287,13 @@ func (s *Server) reclaim(ctx context.Context) {
 		s.mu.Unlock()
 		peakConns = max(peakConns, open)
 		closed := s.closed.Load()
-		if s.mem.calm() || closed-closedAt >= reclaimConns && open <= peakConns/2 {
-			debug.FreeOSMemory()
+		due := s.mem.garbage()
+		switch {
+		case s.mem.calm() || closed-closedAt >= reclaimConns && open <= peakConns/2:
+			debug.FreeOSMemory() // which collects first
 			peakConns, closedAt = open, closed
+		case due:
+			runtime.GC()
 		}
 	}
 }
