@@ -466,15 +466,16 @@ func isLocalhostName(name string) bool {
 	return strings.HasSuffix(name, ".localhost")
 }
 
-// NotAllowedError is an address Host resolved to that Options.Allowed
-// refuses.
+// NotAllowedError is an address that Options.Allowed refuses, here or in
+// the exporter's probes (diag/probe): nothing was sent to it. Target is
+// what it came from, as given: a name, or a host and port.
 type NotAllowedError struct {
-	Host    string
+	Target  string
 	Address netip.Addr
 }
 
 func (e *NotAllowedError) Error() string {
-	return fmt.Sprintf("%s resolves to %s, which is not in the allowed networks: nothing was sent", e.Host, e.Address)
+	return fmt.Sprintf("target %q (%s) is not in the allowed networks: nothing was sent to it", e.Target, e.Address)
 }
 
 func (d *diagnosis) resolve(ctx context.Context, s *Step) {
@@ -490,7 +491,7 @@ func (d *diagnosis) resolve(ctx context.Context, s *Step) {
 		addr := a.Address.Addr()
 		if d.o.Allowed != nil && !d.o.Allowed(addr.Unmap()) {
 			d.addrs, d.local = nil, false
-			s.set(StatusFail, "%v", &NotAllowedError{Host: d.o.Host, Address: addr.Unmap()})
+			s.set(StatusFail, "%v", &NotAllowedError{Target: d.o.Host, Address: addr.Unmap()})
 			return
 		}
 		if slices.Contains(d.addrs, addr) {

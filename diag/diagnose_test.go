@@ -162,7 +162,7 @@ func TestDiagnoseNotAllowed(t *testing.T) {
 	rep := diagnose(t, r, "svc.test", portOf(l), func(o *Options) {
 		o.Allowed = func(a netip.Addr) bool { return a != refused }
 	})
-	expect(t, rep, StepResolve, StatusFail, "svc.test resolves to 127.0.0.61, which is not in the allowed networks", "")
+	expect(t, rep, StepResolve, StatusFail, `target "svc.test" (127.0.0.61) is not in the allowed networks`, "")
 	expect(t, rep, StepPing, StatusSkip, "no address", "")
 	expect(t, rep, StepConnect, StatusSkip, "", "")
 	if rep.OK || rep.FailedStep != StepResolve {

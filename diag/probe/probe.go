@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/netkit/netkit/diag"
 	"github.com/netkit/netkit/diag/explain"
 	"github.com/netkit/netkit/echo"
 	"github.com/netkit/netkit/resolve"
@@ -130,7 +131,7 @@ type Options struct {
 	// Resolver looks up target names; nil means resolve.Default().
 	Resolver *resolve.Resolver
 	// Allowed, if not nil, says which addresses may be probed: a target
-	// with an address it refuses is not probed at all (*NotAllowedError).
+	// with an address it refuses is not probed at all (*diag.NotAllowedError).
 	Allowed func(netip.Addr) bool
 	// Logger receives the probe's log (what blackbox_exporter shows with
 	// debug=true); nil discards it.
@@ -188,17 +189,6 @@ func (e *TargetError) Error() string {
 	return fmt.Sprintf("invalid target %q: %s", e.Target, e.Why)
 }
 
-// NotAllowedError is a target with an address that Options.Allowed
-// refuses; nothing was sent to it.
-type NotAllowedError struct {
-	Target  string
-	Address netip.Addr
-}
-
-func (e *NotAllowedError) Error() string {
-	return fmt.Sprintf("target %q (%s) is not in the allowed networks", e.Target, e.Address)
-}
-
 // Help is the help text of every metric a probe may return, by name.
 var Help = map[string]string{
 	"probe_success":                                 "Displays whether or not the probe was a success",
@@ -242,7 +232,7 @@ type run struct {
 // Run probes target with module m. Network failures are in the Result,
 // with probe_success 0 and their reasons; the error is for a target the
 // module cannot take (*TargetError) or that Options.Allowed refuses
-// (*NotAllowedError), when nothing was probed. Run returns within the
+// (*diag.NotAllowedError), when nothing was probed. Run returns within the
 // module's timeout or ctx's deadline, whichever is sooner.
 func Run(ctx context.Context, target string, m Module, o Options) (*Result, error) {
 	start := time.Now()
@@ -381,7 +371,7 @@ func Reason(err error, host string, port uint16) string {
 
 // resolve looks the host up, picks the primary address and records
 // blackbox_exporter's resolution metrics. It reports false when nothing
-// resolved (the failure is recorded); the error is a *NotAllowedError.
+// resolved (the failure is recorded); the error is a *diag.NotAllowedError.
 func (r *run) resolve(ctx context.Context) (bool, error) {
 	fam := resolve.AnyFamily
 	if r.m.NoFallback {
@@ -408,7 +398,7 @@ func (r *run) resolve(ctx context.Context) (bool, error) {
 	for _, a := range addrs {
 		a = a.Unmap()
 		if r.o.Allowed != nil && !r.o.Allowed(a) {
-			return false, &NotAllowedError{Target: r.target, Address: a}
+			return false, &diag.NotAllowedError{Target: r.target, Address: a}
 		}
 		if !slices.Contains(r.addrs, a) {
 			r.addrs = append(r.addrs, a)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"github.com/netkit/netkit/diag"
 	"github.com/netkit/netkit/echo"
 	"github.com/netkit/netkit/internal/dnstest"
 	"github.com/netkit/netkit/internal/testcert"
@@ -329,9 +330,9 @@ func TestNotAllowed(t *testing.T) {
 	l, accepted := accepting(t, "127.0.0.1:0")
 	nothing := func(netip.Addr) bool { return false }
 	_, err := Run(context.Background(), l.Addr().String(), Module{Prober: TCP}, Options{Allowed: nothing})
-	var na *NotAllowedError
+	var na *diag.NotAllowedError
 	if !errors.As(err, &na) || na.Address != netip.MustParseAddr("127.0.0.1") {
-		t.Fatalf("err %v, want a *NotAllowedError for 127.0.0.1", err)
+		t.Fatalf("err %v, want a *diag.NotAllowedError for 127.0.0.1", err)
 	}
 	time.Sleep(50 * time.Millisecond)
 	if n := accepted.Load(); n != 0 {

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/expfmt"
 
+	"github.com/netkit/netkit/diag"
 	"github.com/netkit/netkit/diag/probe"
 	"github.com/netkit/netkit/resolve"
 )
@@ -233,7 +234,7 @@ func (s *Server) serveProbe(w http.ResponseWriter, r *http.Request) {
 	log := slog.New(slog.NewTextHandler(&logBuf, nil)).With("module", name, "target", target)
 	m.Timeout = 0 // ctx carries it
 	res, err := probe.Run(ctx, target, m, probe.Options{Resolver: s.o.Resolver, Allowed: s.allowed(cfg, target), Logger: log})
-	var na *probe.NotAllowedError
+	var na *diag.NotAllowedError
 	var te *probe.TargetError
 	switch {
 	case errors.As(err, &na):
