@@ -255,28 +255,49 @@ func dial(ctx context.Context, ap netip.AddrPort, opts ClientOptions) (*Conn, er
 		session: Session{Address: raw.RemoteAddr().String(), ConnectMs: units.Millis(time.Since(start))},
 		timeout: opts.timeout(),
 	}
-	if !opts.Plaintext {
-		name := cmp.Or(opts.ServerName, ap.Addr().WithZone("").String())
-		info := &TLSInfo{ServerName: name}
-		tc := tls.Client(raw, opts.tlsConfig(name, info))
-		start = time.Now()
-		if err := tc.HandshakeContext(ctx); err != nil {
-			raw.Close()
-			return nil, &net.OpError{Op: "TLS handshake", Net: "tcp", Addr: raw.RemoteAddr(), Err: err}
-		}
-		cs := tc.ConnectionState()
-		info.HandshakeMs = units.Millis(time.Since(start))
-		info.Version = tls.VersionName(cs.Version)
-		info.CipherSuite = tls.CipherSuiteName(cs.CipherSuite)
-		info.SNI = cs.ServerName
-		info.ALPN = cs.NegotiatedProtocol
-		for _, cert := range cs.PeerCertificates {
-			info.Chain = append(info.Chain, Summarize(cert))
-		}
-		c.conn, c.session.TLS = tc, info
+	if opts.Plaintext {
+		c.r = NewReader(c.conn, 0, opts.MaxContentLength)
+		return c, nil
 	}
-	c.r = NewReader(c.conn, 0, opts.MaxContentLength)
+	if err := c.StartTLS(ctx, cmp.Or(opts.ServerName, ap.Addr().WithZone("").String()), opts); err != nil {
+		raw.Close()
+		return nil, err
+	}
 	return c, nil
+}
+
+// StartTLS does the TLS handshake for serverName on the connection, within
+// ctx, checking the server's certificate as opts say, and speaks TLS on it
+// from then on; Session().TLS tells what was established. Dial does it
+// unless opts.Plaintext; a caller does it itself on a plaintext connection
+// that a protocol of its own upgrades (STARTTLS). The error is a
+// *net.OpError "TLS handshake", as Dial's; the connection is left open.
+func (c *Conn) StartTLS(ctx context.Context, serverName string, opts ClientOptions) error {
+	info := &TLSInfo{ServerName: serverName}
+	tc := tls.Client(c.conn, opts.tlsConfig(serverName, info))
+	start := time.Now()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return &net.OpError{Op: "TLS handshake", Net: "tcp", Addr: c.conn.RemoteAddr(), Err: err}
+	}
+	cs := tc.ConnectionState()
+	info.HandshakeMs = units.Millis(time.Since(start))
+	info.Version = tls.VersionName(cs.Version)
+	info.CipherSuite = tls.CipherSuiteName(cs.CipherSuite)
+	info.SNI = cs.ServerName
+	info.ALPN = cs.NegotiatedProtocol
+	for _, cert := range cs.PeerCertificates {
+		info.Chain = append(info.Chain, Summarize(cert))
+	}
+	c.conn, c.session.TLS = tc, info
+	c.r = NewReader(c.conn, 0, opts.MaxContentLength)
+	return nil
+}
+
+// NetConn returns the connection the Conn reads and writes, the TLS one
+// once it speaks TLS, for a protocol of the caller's own; frames sent or
+// read on it directly are not the Conn's.
+func (c *Conn) NetConn() net.Conn {
+	return c.conn
 }
 
 // tlsConfig returns the client configuration for a handshake with name, which

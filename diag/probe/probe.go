@@ -70,6 +70,9 @@ type Module struct {
 	NoFallback bool
 	// TLS makes the tcp prober do a TLS handshake after the connect.
 	TLS bool
+	// QueryResponse is the tcp prober's dialogue with the server once
+	// connected, as blackbox_exporter's query_response.
+	QueryResponse []QueryResponse
 	// Plaintext makes the echo and diagnose probers speak plain TCP; they
 	// use TLS by default.
 	Plaintext bool
@@ -82,6 +85,17 @@ type Module struct {
 	// PingCount is the number of ICMP echo requests per address of the
 	// diagnose prober; 0 means 1.
 	PingCount int
+}
+
+// QueryResponse is one step of the tcp prober's dialogue, as an item of
+// blackbox_exporter's query_response: read lines until one matches Expect
+// (when set), then send Send and a newline (when set; ${1} and the like
+// are Expect's groups in the line that matched), then do the TLS handshake
+// on the connection (StartTLS), which speaks TLS from then on.
+type QueryResponse struct {
+	Expect   *regexp.Regexp
+	Send     string
+	StartTLS bool
 }
 
 // ICMPOptions are the settings of the icmp prober.

@@ -1,7 +1,9 @@
 package probe
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -202,6 +204,92 @@ func TestTLS(t *testing.T) {
 	plain, _ := accepting(t, "127.0.0.1:0")
 	res = mustRun(t, plain.Addr().String(), Module{Prober: TCP, TLS: true, Timeout: 500 * time.Millisecond}, Options{})
 	assertFailure(t, res, "tls", "TLS-NO-ANSWER")
+}
+
+// TestQueryResponse runs blackbox_exporter's query_response dialogues
+// against line servers on loopback: a banner, a mismatch, a send that
+// expands the expect's group, a STARTTLS upgrade, and a server that says
+// nothing.
+func TestQueryResponse(t *testing.T) {
+	serve := func(handle func(c net.Conn, lines *bufio.Reader)) string {
+		l := testnet.Listen(t, "127.0.0.1:0")
+		testnet.ServeConns(t, l, func(c net.Conn) {
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			handle(c, bufio.NewReader(c))
+		})
+		return l.Addr().String()
+	}
+	tcp := func(steps ...QueryResponse) Module {
+		return Module{Prober: TCP, Timeout: time.Second, QueryResponse: steps}
+	}
+	expect := regexp.MustCompile
+
+	banner := serve(func(c net.Conn, _ *bufio.Reader) { io.WriteString(c, "SSH-2.0-OpenSSH_9.6\r\n") })
+	res := mustRun(t, banner, tcp(QueryResponse{Expect: expect("^SSH-2.0-")}), Options{})
+	if !res.Success || mustValue(t, res, "probe_failed_due_to_regex") != 0 {
+		t.Errorf("banner: %+v", res)
+	}
+
+	res = mustRun(t, banner, tcp(QueryResponse{Expect: expect("^220 ")}), Options{})
+	assertFailure(t, res, "expect", "EXPECT-MISMATCH")
+	if mustValue(t, res, "probe_failed_due_to_regex") != 1 {
+		t.Error("a mismatch: probe_failed_due_to_regex is not 1")
+	}
+
+	// The server answers OK only to the PONG that carries its token.
+	pingPong := serve(func(c net.Conn, lines *bufio.Reader) {
+		io.WriteString(c, "NOTICE hello\nPING :t0k3n\n")
+		if line, _ := lines.ReadString('\n'); line == "PONG t0k3n\n" {
+			io.WriteString(c, "001 welcome\n")
+		}
+	})
+	res = mustRun(t, pingPong, tcp(
+		QueryResponse{Expect: expect("^PING :([^ ]+)"), Send: "PONG ${1}"},
+		QueryResponse{Expect: expect("^001 ")},
+	), Options{})
+	if !res.Success {
+		t.Errorf("ping-pong: %+v", res.Failures)
+	}
+
+	// STARTTLS, as SMTP does it: the certificate is checked as with tls.
+	ca := testcert.NewCA(t)
+	tlsConfig := &tls.Config{Certificates: []tls.Certificate{ca.Issue(t, testcert.Leaf{})}}
+	starttls := serve(func(c net.Conn, lines *bufio.Reader) {
+		io.WriteString(c, "220 ready\n")
+		if line, _ := lines.ReadString('\n'); line != "STARTTLS\n" {
+			return
+		}
+		io.WriteString(c, "220 go ahead\n")
+		tc := tls.Server(c, tlsConfig)
+		if tc.Handshake() == nil {
+			io.WriteString(tc, "250 secure\n")
+		}
+	})
+	upgrade := tcp(
+		QueryResponse{Expect: expect("^220 ready"), Send: "STARTTLS"},
+		QueryResponse{Expect: expect("^220 "), StartTLS: true},
+		QueryResponse{Expect: expect("^250 secure")},
+	)
+	upgrade.Client.RootCAs = ca.Pool()
+	res = mustRun(t, starttls, upgrade, Options{})
+	if !res.Success {
+		t.Errorf("starttls: %+v", res.Failures)
+	} else if v := mustValue(t, res, "probe_tls_version_info", "version", "TLS 1.3"); v != 1 {
+		t.Errorf("starttls: probe_tls_version_info = %v", v)
+	}
+	upgrade.Client.RootCAs = nil
+	res = mustRun(t, starttls, upgrade, Options{})
+	assertFailure(t, res, "tls", "X509-UNKNOWN-AUTHORITY")
+
+	// A server that sends nothing: the probe's timeout ends the wait.
+	silent := serve(func(c net.Conn, lines *bufio.Reader) { lines.ReadString('\n') })
+	m := tcp(QueryResponse{Expect: expect("^220 ")})
+	m.Timeout = 300 * time.Millisecond
+	res = mustRun(t, silent, m, Options{})
+	assertFailure(t, res, "expect", "TIMEOUT")
+	if mustValue(t, res, "probe_failed_due_to_regex") != 0 {
+		t.Error("a timeout: probe_failed_due_to_regex is not 0, as blackbox_exporter")
+	}
 }
 
 func TestICMP(t *testing.T) {

@@ -1,42 +1,112 @@
 package probe
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/netip"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/netkit/netkit/echo"
 )
 
-// tcp is blackbox_exporter's tcp prober without query_response: a connect
-// to every address, and the TLS handshake when the module asks for it.
+// reasonExpect is the reason of a server that closed the connection
+// before a line matched the expect of a query_response step.
+const reasonExpect = "EXPECT-MISMATCH"
+
+// tcp is blackbox_exporter's tcp prober: a connect to every address, the
+// TLS handshake when the module asks for it, and the module's
+// query_response dialogue.
 func (r *run) tcp(ctx context.Context) error {
-	r.add("probe_failed_due_to_regex", 0)
 	ok, err := r.resolve(ctx)
 	if !ok {
+		r.add("probe_failed_due_to_regex", 0)
 		return err
 	}
 	var info *echo.TLSInfo
+	var primaryErr error
 	err = r.eachAddress(ctx, "connect", func(ctx context.Context, a netip.Addr) (string, error) {
 		c, err := r.dial(ctx, a, !r.m.TLS)
 		if err != nil {
 			return stepOfDial(err), err
 		}
 		defer c.Close()
+		step, err := r.converse(ctx, c)
 		if a == r.res.Primary {
-			info = c.Session().TLS
+			info, primaryErr = c.Session().TLS, err
 		}
-		return "", nil
+		return step, err
 	})
+	var f *findingError
+	r.add("probe_failed_due_to_regex", boolValue(errors.As(primaryErr, &f) && f.code == reasonExpect))
 	if info != nil {
 		r.tlsSamples(info)
 	}
 	r.res.Success = err == nil
 	return nil
+}
+
+// converse has the module's query_response dialogue with the server on c,
+// as blackbox_exporter does, within ctx: for each step, it reads lines
+// until one matches Expect (at most bufio.MaxScanTokenSize bytes each),
+// sends Send with Expect's groups expanded, and upgrades the connection to
+// TLS when StartTLS. It returns the step that failed (expect, send or
+// tls) and why.
+func (r *run) converse(ctx context.Context, c *echo.Conn) (string, error) {
+	if len(r.m.QueryResponse) == 0 {
+		return "", nil
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		c.NetConn().SetDeadline(dl)
+	}
+	lines := bufio.NewScanner(c.NetConn())
+	for _, qr := range r.m.QueryResponse {
+		send := qr.Send
+		if qr.Expect != nil {
+			line, match, err := expectLine(lines, qr.Expect, r.log)
+			if err != nil {
+				return "expect", err
+			}
+			send = string(qr.Expect.Expand(nil, []byte(send), line, match))
+		}
+		if send != "" {
+			r.log.Debug("Sending line", "line", send)
+			if _, err := io.WriteString(c.NetConn(), send+"\n"); err != nil {
+				return "send", err
+			}
+		}
+		if qr.StartTLS {
+			o := r.client(ctx, false)
+			if err := c.StartTLS(ctx, o.ServerName, o); err != nil {
+				return "tls", err
+			}
+			lines = bufio.NewScanner(c.NetConn())
+		}
+	}
+	return "", nil
+}
+
+// expectLine reads lines until one matches re, and returns it and the
+// match's submatch indexes.
+func expectLine(lines *bufio.Scanner, re *regexp.Regexp, log *slog.Logger) ([]byte, []int, error) {
+	for lines.Scan() {
+		log.Debug("Read line", "line", lines.Text())
+		if match := re.FindSubmatchIndex(lines.Bytes()); match != nil {
+			log.Info("Regexp matched", "regexp", re.String(), "line", lines.Text())
+			return lines.Bytes(), match, nil
+		}
+	}
+	if err := lines.Err(); err != nil {
+		return nil, nil, fmt.Errorf("waiting for a line that matches %q: %w", re, err)
+	}
+	return nil, nil, &findingError{code: reasonExpect, msg: fmt.Sprintf("the server closed the connection before it sent a line that matches %q", re)}
 }
 
 // dial connects to a (and does the TLS handshake unless plaintext). A

@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -36,6 +37,14 @@ const sideBySideYML = `modules:
       tls: true
       tls_config:
         ca_file: %s/ca.pem
+  ping_pong:
+    prober: tcp
+    timeout: 2s
+    tcp:
+      query_response:
+        - expect: "^PING :([^ ]+)"
+          send: "PONG ${1}"
+        - expect: "^001 "
   icmp:
     prober: icmp
     timeout: 2s
@@ -72,6 +81,18 @@ func TestSideBySide(t *testing.T) {
 	good := testnet.ServeTLS(t, ca.Issue(t, testcert.Leaf{}))
 	expired := testnet.ServeTLS(t, ca.Issue(t, testcert.Leaf{NotBefore: time.Now().Add(-48 * time.Hour), NotAfter: time.Now().Add(-time.Hour)}))
 	dns := dnstest.StartAnyPort(t, "a.test. 60 IN A 127.0.0.5")
+	// A line server that says 001 only to the PONG carrying its token, and
+	// one that sends another banner and closes.
+	pingPong := testnet.Listen(t, "127.0.0.1:0")
+	testnet.ServeConns(t, pingPong, func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "NOTICE hello\r\nPING :t0k3n\r\n")
+		if line, _ := bufio.NewReader(c).ReadString('\n'); line == "PONG t0k3n\n" {
+			io.WriteString(c, "001 welcome\r\n")
+		}
+	})
+	banner := testnet.Listen(t, "127.0.0.1:0")
+	testnet.ServeConns(t, banner, func(c net.Conn) { io.WriteString(c, "SSH-2.0-OpenSSH_9.6\r\n") })
 
 	bbAddr := freePort(t)
 	startTool(t, "http://"+bbAddr+"/metrics", bb, "--config.file="+cfg, "--web.listen-address="+bbAddr)
@@ -91,6 +112,8 @@ func TestSideBySide(t *testing.T) {
 		{"tcp_connect", closed.String(), 0, []string{"probe_ip_protocol", "probe_failed_due_to_regex"}},
 		{"tls_connect", good, 1, []string{"probe_ssl_earliest_cert_expiry", "probe_ssl_last_chain_info", "probe_tls_version_info", "probe_ssl_last_chain_expiry_timestamp_seconds"}},
 		{"tls_connect", expired, 0, []string{"probe_ip_protocol"}},
+		{"ping_pong", pingPong.Addr().String(), 1, []string{"probe_failed_due_to_regex"}},
+		{"ping_pong", banner.Addr().String(), 0, []string{"probe_failed_due_to_regex"}},
 		{"icmp", "127.0.0.1", 1, []string{"probe_icmp_duration_seconds", "probe_icmp_reply_hop_limit", "probe_ip_protocol", "probe_ip_addr_hash"}},
 		{"dns_a", dns.Addr.String(), 1, []string{"probe_dns_duration_seconds", "probe_dns_answer_rrs", "probe_dns_authority_rrs", "probe_dns_additional_rrs", "probe_dns_query_succeeded"}},
 		{"dns_nx", dns.Addr.String(), 0, []string{"probe_dns_answer_rrs", "probe_dns_query_succeeded"}},

@@ -116,8 +116,7 @@ func LoadConfig(ctx context.Context, path string) (*Config, error) {
 
 // ParseConfig parses a configuration in blackbox.yml's shape. name names
 // it in errors; relative file names in it are relative to dir. Whatever
-// netkit cannot do (the http and grpc probers, query_response, a source
-// address, …) is refused with its line, rather than ignored.
+// netkit cannot do (the http and grpc probers, a source address, …) is refused with its line, rather than ignored.
 func ParseConfig(ctx context.Context, data []byte, name, dir string) (*Config, error) {
 	p := &parser{ctx: ctx, file: name, dir: dir}
 	var doc yaml.Node
@@ -270,7 +269,7 @@ func (p *parser) mapping(n *yaml.Node, path string, keys map[string]func(*yaml.N
 var unsupported = map[string]string{
 	"http":               "netkit has no http prober",
 	"grpc":               "netkit has no grpc prober",
-	"query_response":     "the tcp prober does not send or expect lines (netkit's echo prober checks a netkit echo server)",
+	"labels":             "netkit's query_response has no probe_expect_info",
 	"source_ip_address":  "probes leave from the address the route picks",
 	"dns_over_tls":       "the dns prober asks over UDP or TCP only",
 	"query_class":        "the dns prober asks class IN only",
@@ -395,6 +394,7 @@ func (p *parser) module(n *yaml.Node, path string) (probe.Module, error) {
 	case probe.TCP:
 		keys["tls"] = func(v *yaml.Node, s string) error { return p.boolean(v, s, &m.TLS) }
 		keys["tls_config"] = p.tlsConfig(&m.Client)
+		keys["query_response"] = func(v *yaml.Node, s string) error { return p.queryResponse(v, s, &m.QueryResponse) }
 	case probe.ICMP:
 		keys["payload_size"] = func(v *yaml.Node, s string) error {
 			return p.integer(v, s, 24, 65507, &m.ICMP.PayloadSize)
@@ -416,7 +416,45 @@ func (p *parser) module(n *yaml.Node, path string) (probe.Module, error) {
 	if m.Prober == probe.DNS && m.DNS.QueryName == "" {
 		return m, p.errorf(v, sub+".query_name", "the dns prober needs a query_name")
 	}
+	if m.TLS && slices.ContainsFunc(m.QueryResponse, func(qr probe.QueryResponse) bool { return qr.StartTLS }) {
+		return m, p.errorf(v, sub+".query_response", "starttls upgrades a plaintext connection, but tls: true speaks TLS from the connect")
+	}
 	return m, nil
+}
+
+// queryResponse reads a tcp section's query_response list into dst.
+func (p *parser) queryResponse(n *yaml.Node, path string, dst *[]probe.QueryResponse) error {
+	if n.Kind != yaml.SequenceNode {
+		return p.errorf(n, path, "want a list of steps (expect, send, starttls)")
+	}
+	for i, item := range n.Content {
+		item, sub := deref(item), fmt.Sprintf("%s[%d]", path, i)
+		var qr probe.QueryResponse
+		err := p.mapping(item, sub, map[string]func(*yaml.Node, string) error{
+			"expect": func(v *yaml.Node, s string) error {
+				var expr string
+				if err := p.str(v, s, &expr); err != nil {
+					return err
+				}
+				re, err := regexp.Compile(expr)
+				if err != nil {
+					return p.errorf(v, s, "%v", err)
+				}
+				qr.Expect = re
+				return nil
+			},
+			"send":     func(v *yaml.Node, s string) error { return p.str(v, s, &qr.Send) },
+			"starttls": func(v *yaml.Node, s string) error { return p.boolean(v, s, &qr.StartTLS) },
+		})
+		if err != nil {
+			return err
+		}
+		if qr == (probe.QueryResponse{}) {
+			return p.errorf(item, sub, "an empty step: want expect, send or starttls")
+		}
+		*dst = append(*dst, qr)
+	}
+	return nil
 }
 
 // ipKeys are the keys every prober section has: the address family.

@@ -31,6 +31,16 @@ func TestParseConfig(t *testing.T) {
         ca_file: ca.pem
         server_name: db.test
         insecure_skip_verify: false
+  smtp_starttls:
+    prober: tcp
+    tcp:
+      query_response:
+        - expect: "^220 ([^ ]+)"
+          send: "EHLO ${1}"
+        - expect: "^250 "
+        - send: STARTTLS
+        - expect: "^220"
+        - starttls: true
   ping:
     prober: icmp
     icmp:
@@ -67,6 +77,10 @@ allow:
 		tcp.Client.RootCAs == nil || tcp.Client.ServerName != "db.test" {
 		t.Errorf("tcp_tls: %+v", tcp)
 	}
+	if qr := c.Modules["smtp_starttls"].QueryResponse; len(qr) != 5 || qr[0].Expect.String() != "^220 ([^ ]+)" || qr[0].Send != "EHLO ${1}" ||
+		qr[2].Expect != nil || qr[2].Send != "STARTTLS" || !qr[4].StartTLS || qr[3].StartTLS {
+		t.Errorf("smtp_starttls: %+v", qr)
+	}
 	if p := c.Modules["ping"]; p.ICMP.PayloadSize != 100 || p.ICMP.TTL != 9 || !p.ICMP.DontFragment {
 		t.Errorf("ping: %+v", p)
 	}
@@ -94,7 +108,11 @@ func TestConfigRefusals(t *testing.T) {
 		want string
 	}{
 		{"modules:\n  http_2xx:\n    prober: http\n", "netkit.yml:3: modules.http_2xx.prober: netkit cannot do this: netkit has no http prober"},
-		{"modules:\n  a:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: x\n", "netkit.yml:5: modules.a.tcp.query_response: netkit cannot do this"},
+		{"modules:\n  a:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: '('\n", "netkit.yml:6: modules.a.tcp.query_response[0].expect: error parsing regexp"},
+		{"modules:\n  a:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: x\n          labels: []\n", "netkit.yml:7: modules.a.tcp.query_response[0].labels: netkit cannot do this"},
+		{"modules:\n  a:\n    prober: tcp\n    tcp:\n      query_response:\n        - {}\n", "netkit.yml:6: modules.a.tcp.query_response[0]: an empty step"},
+		{"modules:\n  a:\n    prober: tcp\n    tcp:\n      query_response: STARTTLS\n", "netkit.yml:5: modules.a.tcp.query_response: want a list"},
+		{"modules:\n  a:\n    prober: tcp\n    tcp:\n      tls: true\n      query_response:\n        - starttls: true\n", "modules.a.tcp.query_response: starttls upgrades a plaintext connection"},
 		{"modules:\n  a:\n    prober: tcp\n    http:\n      method: GET\n", "netkit.yml:4: modules.a.http: netkit cannot do this"},
 		{"modules:\n  a:\n    prober: icmp\n    icmp:\n      dont_fragment: yes please\n", "netkit.yml:5: modules.a.icmp.dont_fragment: want true or false"},
 		{"modules:\n  a:\n    prober: icmp\n    icmp:\n      ttl: 300\n", "netkit.yml:5: modules.a.icmp.ttl: want a whole number from 1 to 255"},
@@ -163,6 +181,7 @@ func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte("modules:\n  a: &x\n    prober: tcp\n  b: *x\n"))
 	f.Add([]byte("modules:\n  a:\n    <<: {prober: tcp}\n"))
 	f.Add([]byte("allow: [127.0.0.1, ::1/128, host.test]\nmodules: {a: {prober: icmp}}\n"))
+	f.Add([]byte("modules:\n  a:\n    prober: tcp\n    tcp:\n      query_response:\n        - expect: '^220 ([^ ]+)'\n          send: 'EHLO ${1}'\n        - starttls: true\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := ParseConfig(context.Background(), data, "fuzz.yml", t.TempDir())
 		if err != nil {
