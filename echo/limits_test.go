@@ -320,6 +320,49 @@ func TestBudgetGarbage(t *testing.T) {
 	}
 }
 
+// TestBudgetNewestFirst: room that comes back goes to the reservation that
+// waited least, which has the most time left; the older one gets the next.
+func TestBudgetNewestFirst(t *testing.T) {
+	const n = 64 << 10
+	b := newBudget(2 * n)
+	if !b.grant(n, time.Now(), nil) || !b.grant(n, time.Now(), nil) {
+		t.Fatal("two reservations of half the budget not granted")
+	}
+	wait := func() <-chan bool {
+		waiting := len(b.waiters)
+		done := make(chan bool, 1)
+		go func() { done <- b.grant(n, time.Now().Add(10*time.Second), nil) }()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+			b.mu.Lock()
+			queued := len(b.waiters) > waiting
+			b.mu.Unlock()
+			if queued {
+				return done
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("a reservation over the budget did not wait")
+			}
+		}
+	}
+	older := wait()
+	newer := wait()
+	b.put(n)
+	select {
+	case ok := <-newer:
+		if !ok {
+			t.Fatal("the newer reservation was refused")
+		}
+	case <-older:
+		t.Fatal("room went to the older reservation first")
+	case <-time.After(5 * time.Second):
+		t.Fatal("no reservation granted after room came back")
+	}
+	b.put(n)
+	if ok := <-older; !ok {
+		t.Fatal("the older reservation was refused once room came back again")
+	}
+}
+
 // TestServerHandshakeFloodSummarized: clients that start a TLS handshake
 // and leave are summed up in "dropped" lines, not logged one by one.
 func TestServerHandshakeFloodSummarized(t *testing.T) {

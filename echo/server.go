@@ -154,7 +154,9 @@ type Server struct {
 	// connections together (a text/json message counts twice, for its
 	// reply). A message is read only once its bytes are granted; one that
 	// does not fit waits for room until its MessageTimeout is over and is
-	// then told the server is busy, and its connection closed; one that
+	// then told the server is busy, and its connection closed (room that
+	// comes back goes to the messages that waited least, which have the
+	// most time left to be read); one that
 	// could never fit is told so at once (MinMaxMemory gives the least
 	// MaxMemory for MaxContentLength). Messages of over 64 KiB may take at
 	// most seven eighths of it, so that small messages are still answered
