@@ -10,7 +10,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync"
@@ -108,14 +107,15 @@ func TestPerfAttackMix(t *testing.T) {
 	// of the server's CPU, but here they share its two cores, and so does
 	// whatever else runs on the machine.
 	log := &lineCounter{}
-	addr, pid := startPerfServer(t, pki, log)
+	server, addr := startPerfServer(t, pki, "attack", -5, log)
+	pid := server.cmd.Process.Pid
 	tlsConfig := &tls.Config{RootCAs: pki.serverPool, ServerName: "localhost"}
 	// The reference: the same server in another process, which no one
 	// attacks, and the same good client of it, measured at the same
 	// moments. What its round trips lose under attack is what the
 	// attackers' load on this machine costs any process; what the good
 	// client loses beyond that is the attacked server's doing.
-	refAddr, _ := startPerfServer(t, pki, io.Discard)
+	_, refAddr := startPerfServer(t, pki, "attack", -5, io.Discard)
 	good, ref := startGoodClient(t, pki, addr), startGoodClient(t, pki, refAddr)
 	measure := func(phase string) (p50, p99, refP99 time.Duration) {
 		var refErr error
@@ -346,61 +346,23 @@ func TestPerfAttackMix(t *testing.T) {
 	t.Logf("after the attack: good client p50 %v p99 %v (the reference: p99 %v)", ap50, ap99, refAp99)
 }
 
-// startPerfServer starts TestPerfHelperServer's attack server in a child
-// process, at nice -5, its log going to log, and returns its address and
-// process ID; it stops when the test ends.
-func startPerfServer(t *testing.T, pki *testPKI, log io.Writer) (addr string, pid int) {
-	cmd := exec.Command("nice", "-n", "-5", os.Args[0], "-test.run=^TestPerfHelperServer$")
-	cmd.Env = append(os.Environ(), "NETKIT_PERF_HELPER=attack",
-		"NETKIT_PERF_CERT="+pki.server.CertFile, "NETKIT_PERF_KEY="+pki.server.KeyFile)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		cmd.Wait()
-	})
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(line), cmd.Process.Pid
-}
-
 // goodClient is TestPerfHelperGoodClient in a child process: in a process
 // of its own, the attackers' goroutines do not delay it in this process's
 // run queue.
-type goodClient struct {
-	ask     io.Writer
-	answers *bufio.Reader
-}
+type goodClient struct{ *helper }
 
 // startGoodClient starts a good client of the server at addr, at nice -5;
 // it stops when the test ends.
-func startGoodClient(t *testing.T, pki *testPKI, addr string) *goodClient {
-	cmd := exec.Command("nice", "-n", "-5", os.Args[0], "-test.run=^TestPerfHelperGoodClient$")
-	cmd.Env = append(os.Environ(), "NETKIT_PERF_GOOD_CLIENT="+addr, "NETKIT_PERF_CERT="+pki.server.CertFile)
-	ask, _ := cmd.StdinPipe()
-	answers, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ask.Close()
-		cmd.Wait()
-	})
-	return &goodClient{ask: ask, answers: bufio.NewReader(answers)}
+func startGoodClient(t *testing.T, pki *testPKI, addr string) goodClient {
+	return goodClient{startHelper(t, -5, "TestPerfHelperGoodClient", os.Stderr,
+		"NETKIT_PERF_GOOD_CLIENT="+addr, "NETKIT_PERF_CERT="+pki.server.CertFile)}
 }
 
 // measure has the client send its messages and returns the p50 and p99 of
 // their round trips, or what lost or changed one of them.
-func (c *goodClient) measure() (p50, p99 time.Duration, err error) {
-	fmt.Fprintln(c.ask, "measure")
-	line, err := c.answers.ReadString('\n')
+func (c goodClient) measure() (p50, p99 time.Duration, err error) {
+	fmt.Fprintln(c.in, "measure")
+	line, err := c.out.ReadString('\n')
 	if err != nil {
 		return 0, 0, fmt.Errorf("the good client: %w", err)
 	}

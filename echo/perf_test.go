@@ -211,21 +211,8 @@ func TestPerfIdleConns(t *testing.T) {
 	raiseFileLimit(t, n+1000) // the client ends; the server's are in the child
 	pki := newTestPKI(t)
 	for _, kind := range []string{"bare", "netkit"} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestPerfHelperServer$")
-		cmd.Env = append(os.Environ(), "NETKIT_PERF_HELPER="+kind,
-			"NETKIT_PERF_CERT="+pki.server.CertFile, "NETKIT_PERF_KEY="+pki.server.KeyFile)
-		stdin, _ := cmd.StdinPipe()
-		stdout, _ := cmd.StdoutPipe()
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		addr, err := bufio.NewReader(stdout).ReadString('\n')
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr = strings.TrimSpace(addr)
-		before := rssKiB(t, cmd.Process.Pid)
+		server, addr := startPerfServer(t, pki, kind, 0, os.Stderr)
+		before := rssKiB(t, server.cmd.Process.Pid)
 		start := time.Now()
 		conns := make([]*tls.Conn, n)
 		var wg sync.WaitGroup
@@ -250,15 +237,67 @@ func TestPerfIdleConns(t *testing.T) {
 		}
 		setup := time.Since(start)
 		time.Sleep(3 * time.Second) // the server finishes its side of the handshakes
-		after := rssKiB(t, cmd.Process.Pid)
+		after := rssKiB(t, server.cmd.Process.Pid)
 		t.Logf("%-6s %d idle TLS connections: set up in %v, server RSS %d MiB -> %d MiB, %.1f KiB per connection",
 			kind, n, setup.Round(time.Millisecond), before>>10, after>>10, float64(after-before)/n)
 		for _, c := range conns {
 			c.Close()
 		}
-		stdin.Close()
-		cmd.Wait()
+		server.stop()
 	}
+}
+
+// helper is one of this package's helper tests running in a child
+// process: it reads commands on in, writes its answers on out, and ends
+// when in closes.
+type helper struct {
+	cmd *exec.Cmd
+	in  io.WriteCloser
+	out *bufio.Reader
+}
+
+// startHelper runs the helper test named test in a child process, with env
+// added to this one's environment and its stderr going to stderr, under
+// nice -n niceness unless niceness is 0. It stops at the end of the test,
+// or before with stop.
+func startHelper(t *testing.T, niceness int, test string, stderr io.Writer, env ...string) *helper {
+	args := []string{os.Args[0], "-test.run=^" + test + "$"}
+	if niceness != 0 {
+		args = append([]string{"nice", "-n", strconv.Itoa(niceness)}, args...)
+	}
+	cmd := exec.Command(args[0], args[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = stderr
+	in, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h := &helper{cmd: cmd, in: in, out: bufio.NewReader(out)}
+	t.Cleanup(h.stop)
+	return h
+}
+
+// stop closes the helper's stdin and waits for it to end, unless it has
+// been waited for already.
+func (h *helper) stop() {
+	if h.cmd.ProcessState == nil {
+		h.in.Close()
+		h.cmd.Wait()
+	}
+}
+
+// startPerfServer starts TestPerfHelperServer of kind (bare, netkit or
+// attack) as startHelper does, its log going to log, and returns it and
+// the address it listens on.
+func startPerfServer(t *testing.T, pki *testPKI, kind string, niceness int, log io.Writer) (*helper, string) {
+	h := startHelper(t, niceness, "TestPerfHelperServer", log, "NETKIT_PERF_HELPER="+kind,
+		"NETKIT_PERF_CERT="+pki.server.CertFile, "NETKIT_PERF_KEY="+pki.server.KeyFile)
+	line, err := h.out.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h, strings.TrimSpace(line)
 }
 
 // TestPerfHelperServer is the child process of TestPerfIdleConns and
